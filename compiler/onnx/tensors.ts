@@ -1,0 +1,132 @@
+// TensorProto -> tierflow constants. Small tensors become literals (shape
+// arithmetic needs their values); large ones stay on disk as weight references
+// into the model file or its external data file, read only when needed.
+
+import type { Constant } from "../../ir/graph/graph.js";
+import type { DType } from "../../ir/dtype.js";
+import { dtypeBytes, dtypeFromOnnx } from "../../ir/dtype.js";
+import { TierflowError, fail } from "../../ir/diagnostics.js";
+import type { Tensor } from "../../ir/tensor.js";
+import { elementCount, makeTensor, tensorFromValues } from "../../ir/tensor.js";
+import type { TensorProto } from "./proto.js";
+import { toBigInt, toNumber } from "./proto.js";
+import { externalDataRef } from "./external-data.js";
+
+/** Tensors up to this many bytes are kept as literals in the IR. */
+export const LITERAL_LIMIT_BYTES = 4096;
+
+function f16ToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+const scratch = new DataView(new ArrayBuffer(4));
+function bf16ToF32(bits: number): number {
+  scratch.setUint32(0, (bits & 0xffff) << 16);
+  return scratch.getFloat32(0);
+}
+
+/** Little-endian bytes -> tensor storage; f16/bf16 are widened to f32 values. */
+export function decodeBytes(dtype: DType, dims: readonly number[], bytes: Uint8Array): Tensor {
+  const t = makeTensor(dtype, dims);
+  const n = t.data.length;
+  if (bytes.byteLength !== n * dtypeBytes(dtype)) {
+    fail(`tensor data has ${bytes.byteLength} bytes, ${dtype}[${dims.join(", ")}] needs ${n * dtypeBytes(dtype)}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = t.data;
+  for (let i = 0; i < n; i++) {
+    switch (dtype) {
+      case "f32": (out as Float32Array)[i] = view.getFloat32(4 * i, true); break;
+      case "f64": (out as Float64Array)[i] = view.getFloat64(8 * i, true); break;
+      case "f16": (out as Float32Array)[i] = f16ToF32(view.getUint16(2 * i, true)); break;
+      case "bf16": (out as Float32Array)[i] = bf16ToF32(view.getUint16(2 * i, true)); break;
+      case "i8": (out as Int8Array)[i] = view.getInt8(i); break;
+      case "u8": case "bool": (out as Uint8Array)[i] = view.getUint8(i); break;
+      case "i16": (out as Int16Array)[i] = view.getInt16(2 * i, true); break;
+      case "u16": (out as Uint16Array)[i] = view.getUint16(2 * i, true); break;
+      case "i32": (out as Int32Array)[i] = view.getInt32(4 * i, true); break;
+      case "u32": (out as Uint32Array)[i] = view.getUint32(4 * i, true); break;
+      case "i64": (out as BigInt64Array)[i] = view.getBigInt64(8 * i, true); break;
+      case "u64": (out as BigUint64Array)[i] = view.getBigUint64(8 * i, true); break;
+      case "str": fail("string tensors are not supported");
+    }
+  }
+  return t;
+}
+
+export function tensorDType(proto: TensorProto, what: string): DType {
+  const code = proto.dataType ?? 0;
+  const dtype = dtypeFromOnnx(code);
+  if (!dtype) fail(`${what} has ONNX data type ${code}, which tierflow does not support`);
+  if (dtype === "str") fail(`${what} is a string tensor, which tierflow does not support`);
+  return dtype;
+}
+
+export function tensorDims(proto: TensorProto, what: string): number[] {
+  const dims = (proto.dims ?? []).map((d) => toNumber(d, `${what} dim`));
+  if (dims.some((d) => d < 0)) fail(`${what} has a negative dim: [${dims.join(", ")}]`);
+  elementCount(dims);
+  return dims;
+}
+
+/** Values stored in the typed repeated fields (float_data, int64_data, ...). */
+function typedFieldValues(proto: TensorProto, dtype: DType): ArrayLike<number | bigint> {
+  switch (dtype) {
+    case "f32": return proto.floatData ?? [];
+    case "f64": return proto.doubleData ?? [];
+    case "i64": return (proto.int64Data ?? []).map(toBigInt);
+    case "u64": case "u32": return (proto.uint64Data ?? []).map(toBigInt);
+    case "f16": return (proto.int32Data ?? []).map(f16ToF32);
+    case "bf16": return (proto.int32Data ?? []).map(bf16ToF32);
+    default: return proto.int32Data ?? [];
+  }
+}
+
+export interface ImportContext {
+  /** Folder of the model file (external data resolves inside it). */
+  readonly modelDir: string;
+  /** The model file's name relative to modelDir (for inline raw data references). */
+  readonly modelFile: string;
+  /** The whole model file, to locate raw_data views inside it. */
+  readonly fileBytes: Uint8Array;
+}
+
+/** TensorProto -> Constant (literal or weight reference). */
+export function importTensor(proto: TensorProto, what: string, ctx: ImportContext): Constant {
+  const dtype = tensorDType(proto, what);
+  const dims = tensorDims(proto, what);
+  const count = elementCount(dims);
+  const byteLength = count * dtypeBytes(dtype);
+  if (proto.dataLocation === 1) {
+    const ref = externalDataRef(proto, byteLength, what, ctx.modelDir);
+    return { kind: "weight", ref, dims, dtype };
+  }
+  const raw = proto.rawData;
+  if (raw && raw.byteLength > 0) {
+    if (raw.byteLength !== byteLength) {
+      fail(`${what} has ${raw.byteLength} bytes of raw data, ${dtype}[${dims.join(", ")}] needs ${byteLength}`);
+    }
+    const inFile = raw.buffer === ctx.fileBytes.buffer;
+    if (byteLength > LITERAL_LIMIT_BYTES && inFile) {
+      const offset = raw.byteOffset - ctx.fileBytes.byteOffset;
+      return { kind: "weight", ref: { file: ctx.modelFile, offset, length: byteLength }, dims, dtype };
+    }
+    return { kind: "literal", tensor: decodeBytes(dtype, dims, raw) };
+  }
+  const values = typedFieldValues(proto, dtype);
+  if (values.length !== count) {
+    fail(`${what} has ${values.length} values, ${dtype}[${dims.join(", ")}] needs ${count}`);
+  }
+  return { kind: "literal", tensor: tensorFromValues(dtype, dims, values) };
+}
+
+/** A literal tensor from a TensorProto, for attributes (never a weight reference). */
+export function importLiteral(proto: TensorProto, what: string, ctx: ImportContext): Tensor {
+  const c = importTensor(proto, what, { ...ctx, fileBytes: new Uint8Array(0) });
+  if (c.kind !== "literal") throw new TierflowError(`${what}: tensor attributes with external data are not supported`);
+  return c.tensor;
+}

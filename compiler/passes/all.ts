@@ -1,0 +1,6 @@
+// Importing this module registers every built-in pass.
+import "./infer-shapes.js";
+import "./fold-constants.js";
+import "./remove-identity.js";
+import "./cse.js";
+import "./dce.js";

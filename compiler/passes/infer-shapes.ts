@@ -1,0 +1,25 @@
+// infer-shapes: give every value a type, with symbolic dims where sizes depend
+// on inputs. Shape arithmetic (Shape -> Gather -> Concat -> Reshape) is
+// followed through small int tensors, as ONNX's data propagation does.
+
+import type { Module, TensorType } from "../../ir/graph/graph.js";
+import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import { inferGraph } from "../../ir/graph/infer.js";
+import { registerPass } from "./pass.js";
+
+export function inferShapes(module: Module): Module {
+  const graph = mainGraph(module);
+  const state = inferGraph(graph, module.opsets[""] ?? 0);
+  const types = new Map<string, TensorType>();
+  for (const name of graph.inputs) types.set(name, state.types.get(name)!);
+  for (const name of graph.constants.keys()) types.set(name, state.types.get(name)!);
+  for (const node of graph.nodes) {
+    for (const out of node.outputs) {
+      const t = state.types.get(out);
+      if (out !== "" && t) types.set(out, t);
+    }
+  }
+  return withGraph(module, 0, { ...graph, types });
+}
+
+registerPass({ name: "infer-shapes", summary: "infer dtypes and (symbolic) shapes of every value", run: inferShapes });

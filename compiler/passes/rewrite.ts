@@ -1,0 +1,84 @@
+// The rewrite driver: passes describe what to do with each node (keep it,
+// replace it by other nodes or constants, or forward its outputs to existing
+// values) and the driver builds the new graph. Graphs are never mutated.
+
+import type { Constant, Graph, Node, TensorType } from "../../ir/graph/graph.js";
+
+export type Rewrite =
+  | { readonly kind: "keep" }
+  /** Replace by these nodes (in order); they may define the old outputs. */
+  | { readonly kind: "nodes"; readonly nodes: readonly Node[] }
+  /** Each old output becomes a new constant of the same name. */
+  | { readonly kind: "constants"; readonly values: ReadonlyMap<string, Constant> }
+  /** Each old output is an alias of an existing value: uses are renamed. */
+  | { readonly kind: "forward"; readonly to: ReadonlyMap<string, string> };
+
+export const KEEP: Rewrite = { kind: "keep" };
+
+export interface RewriteView {
+  /** Resolve a value name through the aliases created so far. */
+  resolve(name: string): string;
+  /** Constants of the graph being built (originals and folded ones). */
+  readonly constants: ReadonlyMap<string, Constant>;
+}
+
+/**
+ * Rebuild `graph`, asking `visit` what to do with each node in order. Inputs of
+ * later nodes and graph outputs are renamed through the forwards. A graph
+ * output that would be forwarded keeps its name: the driver inserts nothing and
+ * the pass must not forward graph outputs (see forwardable()).
+ */
+export function rewriteGraph(graph: Graph, visit: (node: Node, view: RewriteView) => Rewrite): Graph {
+  const alias = new Map<string, string>();
+  const resolve = (name: string): string => {
+    let n = name;
+    for (let next = alias.get(n); next !== undefined; next = alias.get(n)) n = next;
+    return n;
+  };
+  const constants = new Map(graph.constants);
+  const types = new Map(graph.types);
+  const nodes: Node[] = [];
+  const view: RewriteView = { resolve, constants };
+  for (const original of graph.nodes) {
+    const node = renameInputs(original, resolve);
+    const r = visit(node, view);
+    switch (r.kind) {
+      case "keep": nodes.push(node); break;
+      case "nodes": nodes.push(...r.nodes); break;
+      case "constants":
+        for (const [name, c] of r.values) {
+          constants.set(name, c);
+          if (c.kind === "literal") types.set(name, { dtype: c.tensor.dtype, shape: [...c.tensor.dims] });
+        }
+        break;
+      case "forward":
+        for (const [from, to] of r.to) alias.set(from, resolve(to));
+        break;
+    }
+  }
+  return { ...graph, nodes, constants, types, outputs: graph.outputs.map(resolve) };
+}
+
+function renameInputs(node: Node, resolve: (n: string) => string): Node {
+  let changed = false;
+  const inputs = node.inputs.map((i) => {
+    const r = i === "" ? i : resolve(i);
+    if (r !== i) changed = true;
+    return r;
+  });
+  return changed ? { ...node, inputs } : node;
+}
+
+/** True when every output may be renamed away (graph outputs keep their names). */
+export function forwardable(node: Node, graph: Graph): boolean {
+  return node.outputs.every((o) => !graph.outputs.includes(o));
+}
+
+/** Drop types of values no longer defined anywhere. */
+export function pruneTypes(graph: Graph): Graph {
+  const live = new Set<string>([...graph.inputs, ...graph.constants.keys()]);
+  for (const n of graph.nodes) for (const o of n.outputs) live.add(o);
+  const types = new Map<string, TensorType>();
+  for (const [name, t] of graph.types) if (live.has(name)) types.set(name, t);
+  return { ...graph, types };
+}

@@ -1,0 +1,73 @@
+// The shape of one entry in the graph-level op table. Everything that needs to
+// know about an op (importer, printer/parser, verifier, shape inference, constant
+// folding, the reference backend, cost analysis) reads it from here.
+
+import type { Attr, AttrType, Attrs, TensorType } from "./graph.js";
+import type { Dim } from "../symbolic.js";
+import type { Tensor } from "../tensor.js";
+import type { DType } from "../dtype.js";
+
+export interface AttrSpec {
+  readonly type: AttrType;
+  /** Value used when the attribute is absent; absent and no default means optional. */
+  readonly default?: Attr["value"];
+  readonly required?: boolean;
+  /** For string attributes: the accepted values. */
+  readonly oneOf?: readonly string[];
+}
+
+/**
+ * A small int tensor's elements as dims (shape arithmetic): what ONNX calls
+ * data propagation. Lets `Shape -> Gather -> Concat -> Reshape` chains resolve
+ * to symbolic shapes without knowing the symbols' values.
+ */
+export type SymbolicValue = readonly Dim[];
+
+export interface InferInput {
+  readonly type: TensorType | undefined;
+  /** Concrete value when the input is a literal constant. */
+  readonly value: Tensor | undefined;
+  /** Elements as dims when known through shape arithmetic (int tensors of rank <= 1). */
+  readonly symbolic: SymbolicValue | undefined;
+}
+
+export interface InferResult {
+  readonly types: readonly TensorType[];
+  readonly symbolic?: readonly (SymbolicValue | undefined)[];
+}
+
+export interface InferContext {
+  readonly inputs: readonly (InferInput | undefined)[];
+  readonly attrs: Attrs;
+  readonly opset: number;
+  readonly outputCount: number;
+  /** A new symbol for a dim nothing determines (data-dependent sizes). */
+  fresh(hint: string): string;
+}
+
+export interface KernelContext {
+  readonly attrs: Attrs;
+  readonly opset: number;
+  readonly outputCount: number;
+  /** Declared output dtypes, when the caller knows them. */
+  readonly outputDTypes?: readonly DType[];
+}
+
+/** Work of one node: FLOPs as a dim expression in the graph's symbols. */
+export interface OpCost {
+  readonly flops: Dim;
+}
+
+export interface OpDef {
+  readonly op: string;
+  readonly domain: string;
+  readonly inputs: { readonly min: number; readonly max: number };
+  readonly outputs: { readonly min: number; readonly max: number };
+  readonly attrs: Readonly<Record<string, AttrSpec>>;
+  readonly doc: string;
+  /** Check input types and compute output types (throw TierflowError when inconsistent). */
+  infer(ctx: InferContext): InferResult;
+  /** Compute outputs from concrete inputs; shared by constant folding and the reference backend. */
+  readonly kernel?: (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
+  readonly cost?: (inputs: readonly (TensorType | undefined)[], outputs: readonly TensorType[], attrs: Attrs) => OpCost;
+}

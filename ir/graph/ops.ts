@@ -1,0 +1,88 @@
+// The graph-level op table: one entry per (domain, op type). The importer,
+// parser, verifier, shape inference, constant folding and cost analysis all
+// look ops up here; nothing else switches on op names.
+
+import type { Attr, AttrType, Attrs, Node } from "./graph.js";
+import { opKey } from "./graph.js";
+import type { OpDef } from "./op-def.js";
+import { fail } from "../diagnostics.js";
+import { ELEMENTWISE_OPS } from "./ops/elementwise.js";
+import { SHAPE_OPS } from "./ops/shape.js";
+import { DATA_OPS } from "./ops/data.js";
+import { NN_OPS } from "./ops/nn.js";
+import { REDUCE_OPS } from "./ops/reduce.js";
+
+const TABLE = new Map<string, OpDef>();
+
+/** Add op definitions (used for the built-in families and by later IR extensions). */
+export function registerOps(defs: readonly OpDef[]): void {
+  for (const def of defs) {
+    const key = opKey(def.domain, def.op);
+    if (TABLE.has(key)) throw new Error(`op ${key} registered twice`);
+    TABLE.set(key, def);
+  }
+}
+
+registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS]);
+
+export function lookupOp(domain: string, op: string): OpDef | undefined {
+  return TABLE.get(opKey(domain, op));
+}
+
+export function allOps(): OpDef[] {
+  return [...TABLE.values()].sort((a, b) => opKey(a.domain, a.op).localeCompare(opKey(b.domain, b.op)));
+}
+
+/** The op definition for a node, or a diagnostic naming the op. */
+export function opOf(node: Pick<Node, "domain" | "op">): OpDef {
+  const def = lookupOp(node.domain, node.op);
+  if (!def) {
+    const where = node.domain === "" ? "" : ` in domain '${node.domain}'`;
+    fail(`unsupported op '${node.op}'${where}`);
+  }
+  return def;
+}
+
+/** The type an attribute has in the op table (used to type empty lists when parsing). */
+export function attrTypeOf(domain: string, op: string, attr: string): AttrType | undefined {
+  return lookupOp(domain, op)?.attrs[attr]?.type;
+}
+
+const LIST_OF: Partial<Record<AttrType, AttrType>> = { ints: "int", floats: "float", strings: "string" };
+
+/** Check a node's attributes against its op definition: names, types, required, allowed values. */
+export function checkAttrs(def: OpDef, attrs: Attrs): void {
+  for (const [name, value] of Object.entries(attrs)) {
+    const spec = def.attrs[name];
+    if (!spec) fail(`${def.op} has no attribute '${name}'`);
+    const compatible = value.type === spec.type ||
+      (spec.type === "float" && value.type === "int") ||
+      (spec.type === "floats" && value.type === "ints") ||
+      (LIST_OF[spec.type] !== undefined && value.type === spec.type);
+    if (!compatible) fail(`attribute '${name}' of ${def.op} must be ${spec.type}, got ${value.type}`);
+    if (spec.oneOf && value.type === "string" && !spec.oneOf.includes(value.value)) {
+      fail(`attribute '${name}' of ${def.op} is '${value.value}', expected one of ${spec.oneOf.join(", ")}`);
+    }
+  }
+  for (const [name, spec] of Object.entries(def.attrs)) {
+    if (spec.required && attrs[name] === undefined) fail(`${def.op} needs attribute '${name}'`);
+  }
+}
+
+/** Coerce an attribute to the type the op table declares (an int written where a float is expected). */
+export function normalizeAttr(def: OpDef | undefined, name: string, value: Attr): Attr {
+  const spec = def?.attrs[name];
+  if (spec?.type === "float" && value.type === "int") return { type: "float", value: value.value };
+  if (spec?.type === "floats" && value.type === "ints") return { type: "floats", value: value.value };
+  return value;
+}
+
+export function checkArity(def: OpDef, inputs: number, outputs: number): void {
+  const { inputs: i, outputs: o } = def;
+  if (inputs < i.min || inputs > i.max) {
+    fail(`${def.op} takes ${i.min === i.max ? i.min : `${i.min} to ${i.max === Infinity ? "any number of" : i.max}`} inputs, got ${inputs}`);
+  }
+  if (outputs < o.min || outputs > o.max) {
+    fail(`${def.op} has ${o.min === o.max ? o.min : `${o.min} to ${o.max === Infinity ? "any number of" : o.max}`} outputs, got ${outputs}`);
+  }
+}

@@ -1,0 +1,173 @@
+// Turns the syntax tree of the graph text into a Module. Everything the grammar
+// leaves open is checked here (dtypes, dims, header keys, counts), each error
+// pointing at the token it is about.
+
+import type { CstNode, IToken } from "chevrotain";
+import { isDType } from "../../dtype.js";
+import type { Dim } from "../../symbolic.js";
+import { parseDim } from "../../symbolic.js";
+import type { Tensor } from "../../tensor.js";
+import type { Attr, Constant, Graph, Module, Node, TensorType } from "../graph.js";
+import { allTokens, errorAt, nodeOf, nodesOf, optionalNode, optionalToken, pinnedTo, sigilName, tokenOf, tokensOf, unquote } from "./cst.js";
+import type { ListType } from "./literals.js";
+import { readAttrValue, readDense } from "./literals.js";
+import { formatType } from "./format.js";
+
+export interface BuildContext {
+  /** The whole text being parsed, for reading dims as written. */
+  readonly text: string;
+  /** The element type of an empty list attribute `[]`, which the text cannot show. */
+  readonly emptyListType: (domain: string, op: string, attr: string) => ListType;
+}
+
+export function buildModule(cst: CstNode, ctx: BuildContext): Module {
+  const header = { source: "", irVersion: 0, producer: "" };
+  const opsets: Record<string, number> = {};
+  const seen = new Set<string>();
+  for (const line of nodesOf(cst, "header")) {
+    const domainToken = optionalToken(line, "domain");
+    if (domainToken) {
+      const domain = unquote(domainToken.image);
+      if (Object.hasOwn(opsets, domain)) throw errorAt(domainToken, `opset "${domain}" is given twice`);
+      opsets[domain] = Number(tokenOf(line, "version").image);
+      continue;
+    }
+    const key = tokenOf(line, "key");
+    const value = tokenOf(line, "value");
+    if (seen.has(key.image)) throw errorAt(key, `header '${key.image}' is given twice`);
+    seen.add(key.image);
+    const isText = value.image.startsWith('"');
+    if (key.image === "source" && isText) header.source = unquote(value.image);
+    else if (key.image === "producer" && isText) header.producer = unquote(value.image);
+    else if (key.image === "ir_version" && !isText) header.irVersion = Number(value.image);
+    else if (["source", "producer", "ir_version"].includes(key.image)) {
+      throw errorAt(value, `header '${key.image}' takes ${key.image === "ir_version" ? "an integer" : "a string"}`);
+    } else throw errorAt(key, `unknown header '${key.image}' (expected source, ir_version, producer or opset)`);
+  }
+  const graphs = nodesOf(cst, "graph").map((g) => buildGraph(g, ctx));
+  return { name: sigilName(tokenOf(cst, "AtName")), ...header, opsets, graphs };
+}
+
+function buildGraph(cst: CstNode, ctx: BuildContext): Graph {
+  const types = new Map<string, TensorType>();
+  const constants = new Map<string, Constant>();
+  const nodes: Node[] = [];
+  const inputs = nodesOf(cst, "param").map((param) => {
+    const name = sigilName(tokenOf(param, "ValueName"));
+    types.set(name, buildType(nodeOf(param, "tensorType"), ctx));
+    return name;
+  });
+  for (const statement of nodesOf(cst, "statement")) {
+    const body = optionalNode(statement, "nodeBody");
+    if (body) nodes.push(buildNode(statement, body, types, ctx));
+    else buildConstant(statement, types, constants, ctx);
+  }
+  const outputs = tokensOf(cst, "outputs").map(sigilName);
+  const results = tokensOf(cst, "results");
+  const returned = results.map(sigilName);
+  if (returned.length !== outputs.length || returned.some((name, i) => name !== outputs[i])) {
+    throw errorAt(results[0] ?? tokenOf(cst, "Return"), "return values differ from the outputs in the graph's signature");
+  }
+  return { name: sigilName(tokenOf(cst, "AtName")), inputs, outputs, constants, nodes, types };
+}
+
+/** A name from `valueOrNone`: "" for `none`. */
+function valueOrNone(node: CstNode): { readonly name: string; readonly token: IToken } {
+  const value = optionalToken(node, "ValueName");
+  return value ? { name: sigilName(value), token: value } : { name: "", token: tokenOf(node, "None") };
+}
+
+function buildConstant(statement: CstNode, types: Map<string, TensorType>, constants: Map<string, Constant>, ctx: BuildContext): void {
+  const defines = nodesOf(statement, "defines").map(valueOrNone);
+  const target = defines[0]!;
+  if (defines.length !== 1 || target.name === "") throw errorAt(target.token, "a constant defines exactly one named value");
+  if (constants.has(target.name)) throw errorAt(target.token, `constant '%${target.name}' is defined twice`);
+  const typeNode = nodeOf(statement, "tensorType");
+  const type = buildType(typeNode, ctx);
+  const dims = staticDims(type, typeNode);
+  const body = nodeOf(statement, "constantBody");
+  const dense = optionalToken(body, "Dense");
+  if (dense) {
+    const tensor = readDense(type.dtype, dims, nodeOf(body, "denseValues"), dense, formatType(type));
+    constants.set(target.name, { kind: "literal", tensor });
+  } else {
+    const ref = {
+      file: unquote(tokenOf(body, "file").image),
+      offset: byteCount(tokenOf(body, "offset")),
+      length: byteCount(tokenOf(body, "length")),
+    };
+    constants.set(target.name, { kind: "weight", ref, dims, dtype: type.dtype });
+  }
+  types.set(target.name, type);
+}
+
+function byteCount(token: IToken): number {
+  const value = Number(token.image);
+  if (!Number.isSafeInteger(value) || value < 0) throw errorAt(token, `expected a byte count but found '${token.image}'`);
+  return value;
+}
+
+function buildNode(statement: CstNode, body: CstNode, types: Map<string, TensorType>, ctx: BuildContext): Node {
+  const outputs = nodesOf(statement, "defines").map(valueOrNone);
+  const opName = nodeOf(body, "opName");
+  const domainToken = optionalToken(opName, "domain");
+  const domain = domainToken ? unquote(domainToken.image) : "";
+  const op = unquote(tokenOf(opName, "op").image);
+  const attrs: Record<string, Attr> = {};
+  const dict = optionalNode(body, "attrDict");
+  for (const attr of dict ? nodesOf(dict, "attr") : []) {
+    const nameToken = tokenOf(attr, "name");
+    const name = unquote(nameToken.image);
+    if (Object.hasOwn(attrs, name)) throw errorAt(nameToken, `attribute '${name}' is given twice`);
+    const tensorFrom = (literal: CstNode): Tensor => tensorAttr(literal, ctx);
+    attrs[name] = readAttrValue(attr, tensorFrom, () => ctx.emptyListType(domain, op, name));
+  }
+  const typeNodes = nodesOf(body, "types");
+  const named = outputs.filter((o) => o.name !== "");
+  if (typeNodes.length > 0 && typeNodes.length !== named.length) {
+    throw errorAt(tokenOf(body, "Colon"), `${typeNodes.length} types given for ${named.length} outputs`);
+  }
+  typeNodes.forEach((t, i) => types.set(named[i]!.name, buildType(t, ctx)));
+  const loc = optionalToken(body, "loc");
+  return {
+    op,
+    domain,
+    inputs: nodesOf(body, "inputs").map((i) => valueOrNone(i).name),
+    outputs: outputs.map((o) => o.name),
+    attrs,
+    name: loc ? unquote(loc.image) : "",
+  };
+}
+
+function tensorAttr(literal: CstNode, ctx: BuildContext): Tensor {
+  const typeNode = nodeOf(literal, "tensorType");
+  const type = buildType(typeNode, ctx);
+  const dims = staticDims(type, typeNode);
+  return readDense(type.dtype, dims, nodeOf(literal, "denseValues"), tokenOf(literal, "Dense"), formatType(type));
+}
+
+function buildType(cst: CstNode, ctx: BuildContext): TensorType {
+  const dtypeToken = tokenOf(cst, "dtype");
+  const dtype = dtypeToken.image;
+  if (!isDType(dtype) || dtype === "str") throw errorAt(dtypeToken, `unknown dtype '${dtype}'`);
+  if (optionalToken(cst, "unknownRank")) return { dtype, shape: null };
+  return { dtype, shape: nodesOf(cst, "dim").map((d) => buildDim(d, ctx)) };
+}
+
+// The dim's own source text goes to symbolic.ts, which owns the expression syntax.
+function buildDim(cst: CstNode, ctx: BuildContext): Dim {
+  const parts = allTokens(cst);
+  const first = parts[0]!;
+  const text = ctx.text.slice(first.startOffset, parts.at(-1)!.endOffset! + 1);
+  const dim = pinnedTo(first, () => parseDim(text));
+  if (typeof dim === "number" && dim < 0) throw errorAt(first, `dimension ${dim} is negative`);
+  return dim;
+}
+
+function staticDims(type: TensorType, cst: CstNode): number[] {
+  const dims = type.shape ?? [];
+  if (type.shape === null || dims.some((d) => typeof d !== "number")) {
+    throw errorAt(tokenOf(cst, "dtype"), "a constant needs a shape of integers");
+  }
+  return dims as number[];
+}

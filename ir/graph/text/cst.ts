@@ -1,0 +1,78 @@
+// Typed reads of chevrotain's concrete syntax tree. The grammar guarantees which
+// children exist, so a missing one is a bug in the builder, not a user error.
+
+import type { CstElement, CstNode, IToken } from "chevrotain";
+import { TierflowError } from "../../diagnostics.js";
+
+function isToken(element: CstElement): element is IToken {
+  return "image" in element;
+}
+
+export function tokensOf(node: CstNode, key: string): IToken[] {
+  return (node.children[key] ?? []).filter(isToken);
+}
+
+export function nodesOf(node: CstNode, key: string): CstNode[] {
+  return (node.children[key] ?? []).filter((e): e is CstNode => !isToken(e));
+}
+
+export function optionalToken(node: CstNode, key: string): IToken | undefined {
+  return tokensOf(node, key)[0];
+}
+
+export function optionalNode(node: CstNode, key: string): CstNode | undefined {
+  return nodesOf(node, key)[0];
+}
+
+export function tokenOf(node: CstNode, key: string): IToken {
+  const token = optionalToken(node, key);
+  if (!token) throw new Error(`internal: '${node.name}' has no token '${key}'`);
+  return token;
+}
+
+export function nodeOf(node: CstNode, key: string): CstNode {
+  const child = optionalNode(node, key);
+  if (!child) throw new Error(`internal: '${node.name}' has no '${key}'`);
+  return child;
+}
+
+/** Every token under `node`, in source order. */
+export function allTokens(node: CstNode): IToken[] {
+  const out: IToken[] = [];
+  const visit = (n: CstNode): void => {
+    for (const elements of Object.values(n.children)) {
+      for (const e of elements) {
+        if (isToken(e)) out.push(e);
+        else visit(e);
+      }
+    }
+  };
+  visit(node);
+  return out.sort((a, b) => a.startOffset - b.startOffset);
+}
+
+/** A TierflowError pointing at `token` (the file is added by the caller). */
+export function errorAt(token: IToken, message: string): TierflowError {
+  return new TierflowError(message, { line: token.startLine ?? 0, column: token.startColumn ?? 0 });
+}
+
+/** Run `step`, pinning any TierflowError it raises without a line to `token`. */
+export function pinnedTo<T>(token: IToken, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof TierflowError && err.location.line === undefined) {
+      throw err.at({ line: token.startLine ?? 0, column: token.startColumn ?? 0 });
+    }
+    throw err;
+  }
+}
+
+/** The text of a quoted string token, or of a `%`/`@` name with or without quotes. */
+export function unquote(image: string): string {
+  return image.startsWith('"') ? (JSON.parse(image) as string) : image;
+}
+
+export function sigilName(token: IToken): string {
+  return unquote(token.image.slice(1));
+}

@@ -1,0 +1,82 @@
+// Concrete tensors: literal constants in the IR and the values kernels compute on.
+// int64/uint64 are kept in BigInt64Array/BigUint64Array so no precision is lost;
+// f16 and bf16 are held widened in Float32Array (their values are exact there).
+
+import type { DType } from "./dtype.js";
+import { TierflowError } from "./diagnostics.js";
+
+export type TensorData =
+  | Float32Array | Float64Array
+  | Int8Array | Int16Array | Int32Array | BigInt64Array
+  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+
+export interface Tensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: TensorData;
+}
+
+/** Largest element count a tensor may have before it is refused (2^31 - 1). */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+export function elementCount(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) {
+    n *= d;
+    if (!Number.isSafeInteger(n)) throw new TierflowError(`tensor of shape [${dims.join(", ")}] is too large`);
+  }
+  return n;
+}
+
+export function allocate(dtype: DType, count: number): TensorData {
+  if (count > MAX_ELEMENTS) throw new TierflowError(`tensor of ${count} elements exceeds the limit of ${MAX_ELEMENTS}`);
+  switch (dtype) {
+    case "f32": case "f16": case "bf16": return new Float32Array(count);
+    case "f64": return new Float64Array(count);
+    case "i8": return new Int8Array(count);
+    case "i16": return new Int16Array(count);
+    case "i32": return new Int32Array(count);
+    case "i64": return new BigInt64Array(count);
+    case "u8": case "bool": return new Uint8Array(count);
+    case "u16": return new Uint16Array(count);
+    case "u32": return new Uint32Array(count);
+    case "u64": return new BigUint64Array(count);
+    case "str": throw new TierflowError("string tensors are not supported");
+  }
+}
+
+export function makeTensor(dtype: DType, dims: readonly number[], data?: TensorData): Tensor {
+  const count = elementCount(dims);
+  const buf = data ?? allocate(dtype, count);
+  if (buf.length !== count) {
+    throw new TierflowError(`tensor data has ${buf.length} elements, shape [${dims.join(", ")}] needs ${count}`);
+  }
+  return { dtype, dims: [...dims], data: buf };
+}
+
+/** Build a tensor from plain numbers or bigints, converting to the dtype's storage. */
+export function tensorFromValues(dtype: DType, dims: readonly number[], values: ArrayLike<number | bigint>): Tensor {
+  const t = makeTensor(dtype, dims);
+  const data = t.data;
+  const big = data instanceof BigInt64Array || data instanceof BigUint64Array;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (big) (data as BigInt64Array)[i] = typeof v === "bigint" ? v : BigInt(Math.trunc(v));
+    else (data as Float32Array)[i] = Number(v);
+  }
+  return t;
+}
+
+/** Element i as a JS number (int64 beyond 2^53 loses precision here: use only for indices and shapes). */
+export function elementAsNumber(t: Tensor, i: number): number {
+  return Number(t.data[i]!);
+}
+
+/** All elements as numbers (shape tensors, axes, small constants). */
+export function valuesAsNumbers(t: Tensor): number[] {
+  return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
+}
+
+export function scalarTensor(dtype: DType, value: number | bigint): Tensor {
+  return tensorFromValues(dtype, [], [value]);
+}

@@ -1,0 +1,74 @@
+// Build small ONNX models in tests (valid ones and deliberately broken ones).
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { encodeModel } from "../../compiler/onnx/proto.js";
+import type { ModelProto, NodeProto, TensorProto, ValueInfoProto, FunctionProto } from "../../compiler/onnx/proto.js";
+
+export const ONNX_FLOAT = 1;
+export const ONNX_INT64 = 7;
+
+export function valueInfo(name: string, elemType: number, dims: (number | string)[]): ValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+export function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, unknown> = {}, name = "", domain = ""): NodeProto {
+  const attribute = Object.entries(attrs).map(([key, v]) => {
+    if (typeof v === "number" && Number.isInteger(v)) return { name: key, type: 2, i: v };
+    if (typeof v === "number") return { name: key, type: 1, f: v };
+    if (typeof v === "string") return { name: key, type: 3, s: new TextEncoder().encode(v) };
+    if (Array.isArray(v) && v.every((x) => Number.isInteger(x))) return { name: key, type: 7, ints: v as number[] };
+    if (Array.isArray(v)) return { name: key, type: 6, floats: v as number[] };
+    return { name: key, type: 4, t: v as TensorProto };
+  });
+  return { opType, input: inputs, output: outputs, attribute, name: name || `${opType}_${outputs[0]}`, domain };
+}
+
+export function floatTensor(name: string, dims: number[], values: number[]): TensorProto {
+  const raw = new Uint8Array(new Float32Array(values).buffer);
+  return { name, dims, dataType: ONNX_FLOAT, rawData: raw };
+}
+
+export function int64Tensor(name: string, dims: number[], values: number[]): TensorProto {
+  return { name, dims, dataType: ONNX_INT64, int64Data: values };
+}
+
+export interface ModelSpec {
+  nodes: NodeProto[];
+  inputs: ValueInfoProto[];
+  outputs: ValueInfoProto[] | string[];
+  initializers?: TensorProto[];
+  functions?: FunctionProto[];
+  opset?: number;
+  extraOpsets?: { domain: string; version: number }[];
+}
+
+export function model(spec: ModelSpec): ModelProto {
+  return {
+    irVersion: 8,
+    producerName: "tierflow-tests",
+    opsetImport: [{ domain: "", version: spec.opset ?? 17 }, ...(spec.extraOpsets ?? [])],
+    graph: {
+      name: "test",
+      node: spec.nodes,
+      input: spec.inputs,
+      output: spec.outputs.map((o) => (typeof o === "string" ? { name: o } : o)),
+      initializer: spec.initializers ?? [],
+    },
+    functions: spec.functions ?? [],
+  };
+}
+
+export function writeModel(path: string, m: ModelProto): string {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, encodeModel(m));
+  return path;
+}
