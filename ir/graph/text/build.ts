@@ -8,10 +8,11 @@ import type { Dim } from "../../symbolic.js";
 import { parseDim } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
 import type { Attr, Constant, Graph, Module, Node, TensorType } from "../graph.js";
-import { allTokens, errorAt, nodeOf, nodesOf, optionalNode, optionalToken, pinnedTo, sigilName, tokenOf, tokensOf, unquote } from "./cst.js";
+import { errorAt, nodeOf, nodesOf, optionalNode, optionalToken, pinnedTo, sigilName, tokenOf, tokensOf, unquote } from "./cst.js";
 import type { ListType } from "./literals.js";
 import { readAttrValue, readDense } from "./literals.js";
-import { formatType } from "./format.js";
+import { formatType, quote, valueName } from "./format.js";
+import { Identifier, Integer, None, StringLit } from "./lexer.js";
 
 export interface BuildContext {
   /** The whole text being parsed, for reading dims as written. */
@@ -21,31 +22,44 @@ export interface BuildContext {
 }
 
 export function buildModule(cst: CstNode, ctx: BuildContext): Module {
+  const header = readHeader(nodesOf(cst, "header"));
+  const graphs = nodesOf(cst, "graph").map((g) => buildGraph(g, ctx));
+  return { name: sigilName(tokenOf(cst, "AtName")), ...header, graphs };
+}
+
+type Header = Pick<Module, "source" | "irVersion" | "producer" | "opsets">;
+
+const HEADER_KEYS: Readonly<Record<string, { readonly field: "source" | "irVersion" | "producer"; readonly text: boolean }>> = {
+  source: { field: "source", text: true },
+  ir_version: { field: "irVersion", text: false },
+  producer: { field: "producer", text: true },
+};
+
+// Missing header lines take empty defaults, so short hand-written tests stay short.
+function readHeader(lines: readonly CstNode[]): Header {
   const header = { source: "", irVersion: 0, producer: "" };
   const opsets: Record<string, number> = {};
   const seen = new Set<string>();
-  for (const line of nodesOf(cst, "header")) {
+  for (const line of lines) {
     const domainToken = optionalToken(line, "domain");
     if (domainToken) {
       const domain = unquote(domainToken.image);
-      if (Object.hasOwn(opsets, domain)) throw errorAt(domainToken, `opset "${domain}" is given twice`);
+      if (Object.hasOwn(opsets, domain)) throw errorAt(domainToken, `opset ${quote(domain)} is given twice`);
       opsets[domain] = Number(tokenOf(line, "version").image);
       continue;
     }
     const key = tokenOf(line, "key");
     const value = tokenOf(line, "value");
+    const known = HEADER_KEYS[key.image];
+    if (!known) throw errorAt(key, `unknown header '${key.image}' (expected source, ir_version, producer or opset)`);
     if (seen.has(key.image)) throw errorAt(key, `header '${key.image}' is given twice`);
     seen.add(key.image);
-    const isText = value.image.startsWith('"');
-    if (key.image === "source" && isText) header.source = unquote(value.image);
-    else if (key.image === "producer" && isText) header.producer = unquote(value.image);
-    else if (key.image === "ir_version" && !isText) header.irVersion = Number(value.image);
-    else if (["source", "producer", "ir_version"].includes(key.image)) {
-      throw errorAt(value, `header '${key.image}' takes ${key.image === "ir_version" ? "an integer" : "a string"}`);
-    } else throw errorAt(key, `unknown header '${key.image}' (expected source, ir_version, producer or opset)`);
+    const isText = value.tokenType === StringLit;
+    if (isText !== known.text) throw errorAt(value, `header '${key.image}' takes ${known.text ? "a string" : "an integer"}`);
+    if (known.field === "irVersion") header.irVersion = Number(value.image);
+    else header[known.field] = unquote(value.image);
   }
-  const graphs = nodesOf(cst, "graph").map((g) => buildGraph(g, ctx));
-  return { name: sigilName(tokenOf(cst, "AtName")), ...header, opsets, graphs };
+  return { ...header, opsets };
 }
 
 function buildGraph(cst: CstNode, ctx: BuildContext): Graph {
@@ -73,15 +87,15 @@ function buildGraph(cst: CstNode, ctx: BuildContext): Graph {
 
 /** A name from `valueOrNone`: "" for `none`. */
 function valueOrNone(node: CstNode): { readonly name: string; readonly token: IToken } {
-  const value = optionalToken(node, "ValueName");
-  return value ? { name: sigilName(value), token: value } : { name: "", token: tokenOf(node, "None") };
+  const token = tokenOf(node, "ValueOrNone");
+  return { name: token.tokenType === None ? "" : sigilName(token), token };
 }
 
 function buildConstant(statement: CstNode, types: Map<string, TensorType>, constants: Map<string, Constant>, ctx: BuildContext): void {
   const defines = nodesOf(statement, "defines").map(valueOrNone);
   const target = defines[0]!;
   if (defines.length !== 1 || target.name === "") throw errorAt(target.token, "a constant defines exactly one named value");
-  if (constants.has(target.name)) throw errorAt(target.token, `constant '%${target.name}' is defined twice`);
+  if (constants.has(target.name)) throw errorAt(target.token, `constant ${valueName(target.name)} is defined twice`);
   const typeNode = nodeOf(statement, "tensorType");
   const type = buildType(typeNode, ctx);
   const dims = staticDims(type, typeNode);
@@ -156,10 +170,18 @@ function buildType(cst: CstNode, ctx: BuildContext): TensorType {
 
 // The dim's own source text goes to symbolic.ts, which owns the expression syntax.
 function buildDim(cst: CstNode, ctx: BuildContext): Dim {
-  const parts = allTokens(cst);
-  const first = parts[0]!;
-  const text = ctx.text.slice(first.startOffset, parts.at(-1)!.endOffset! + 1);
-  const dim = pinnedTo(first, () => parseDim(text));
+  const first = tokenOf(cst, "first");
+  const last = tokensOf(cst, "rest").at(-1);
+  // A lone integer or symbol is already canonical: the common case skips symbolic.ts.
+  if (!last && first.tokenType === Integer && Number.isSafeInteger(Number(first.image))) {
+    return checkedDim(Number(first.image), first);
+  }
+  if (!last && first.tokenType === Identifier) return first.image;
+  const text = ctx.text.slice(first.startOffset, (last ?? first).endOffset! + 1);
+  return checkedDim(pinnedTo(first, () => parseDim(text)), first);
+}
+
+function checkedDim(dim: Dim, first: IToken): Dim {
   if (typeof dim === "number" && dim < 0) throw errorAt(first, `dimension ${dim} is negative`);
   return dim;
 }

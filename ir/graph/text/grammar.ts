@@ -90,7 +90,7 @@ class GraphTextGrammar extends CstParser {
   });
 
   valueOrNone = this.RULE("valueOrNone", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.ValueName) }, { ALT: () => this.CONSUME(T.None) }]);
+    this.CONSUME(T.ValueOrNone);
   });
 
   constantBody = this.RULE("constantBody", () => {
@@ -188,14 +188,11 @@ class GraphTextGrammar extends CstParser {
 
   number = this.RULE("number", () => {
     this.OR([
-      { ALT: () => this.CONSUME(T.Integer) },
-      { ALT: () => this.CONSUME(T.Float) },
-      { ALT: () => this.CONSUME(T.Nan) },
-      { ALT: () => this.CONSUME(T.Inf) },
+      { ALT: () => this.CONSUME(T.PlainNumber) },
       {
         ALT: () => {
           this.CONSUME(T.Minus);
-          this.CONSUME2(T.Inf);
+          this.CONSUME(T.Inf);
         },
       },
     ]);
@@ -213,26 +210,10 @@ class GraphTextGrammar extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
-  // A dim is any run of expression tokens; symbolic.ts reads the source text.
-  // It may not open with '*' so that `[*]` (unknown rank) stays unambiguous.
+  // A dim is any run of expression tokens; symbolic.ts reads its source text.
   dim = this.RULE("dim", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.Integer, { LABEL: "part" }) },
-      { ALT: () => this.CONSUME(T.Identifier, { LABEL: "part" }) },
-      { ALT: () => this.CONSUME(T.Minus, { LABEL: "part" }) },
-      { ALT: () => this.CONSUME(T.LParen, { LABEL: "part" }) },
-    ]);
-    this.MANY(() => {
-      this.OR2([
-        { ALT: () => this.CONSUME2(T.Integer, { LABEL: "part" }) },
-        { ALT: () => this.CONSUME2(T.Identifier, { LABEL: "part" }) },
-        { ALT: () => this.CONSUME2(T.Minus, { LABEL: "part" }) },
-        { ALT: () => this.CONSUME(T.Plus, { LABEL: "part" }) },
-        { ALT: () => this.CONSUME2(T.Star, { LABEL: "part" }) },
-        { ALT: () => this.CONSUME2(T.LParen, { LABEL: "part" }) },
-        { ALT: () => this.CONSUME(T.RParen, { LABEL: "part" }) },
-      ]);
-    });
+    this.CONSUME(T.DimStart, { LABEL: "first" });
+    this.MANY(() => this.CONSUME(T.DimPart, { LABEL: "rest" }));
   });
 }
 

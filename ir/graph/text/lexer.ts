@@ -7,6 +7,17 @@ import type { IToken, TokenType } from "chevrotain";
 import { BARE_VALUE_NAME, STRING_LITERAL } from "./names.js";
 
 const quoted = STRING_LITERAL.source;
+
+// Categories: one token type that several match, so that a rule can take "any
+// of these" in one step instead of an alternation (cheaper on every parse).
+/** A token that may open a dimension expression (not '*', so that `[*]` stays unambiguous). */
+export const DimStart = createToken({ name: "DimStart", pattern: Lexer.NA, label: "a dimension" });
+/** Any token inside a dimension expression after its first. */
+export const DimPart = createToken({ name: "DimPart", pattern: Lexer.NA, label: "a dimension" });
+/** A number without a sign of its own (`-inf` is Minus then Inf). */
+export const PlainNumber = createToken({ name: "PlainNumber", pattern: Lexer.NA, label: "a number" });
+/** A value name or `none` (an omitted optional input or output). */
+export const ValueOrNone = createToken({ name: "ValueOrNone", pattern: Lexer.NA, label: "a value name or 'none'" });
 const bareValue = BARE_VALUE_NAME.source.slice(1, -1);
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /\s+/, group: Lexer.SKIPPED });
@@ -17,6 +28,7 @@ export const ValueName = createToken({
   name: "ValueName",
   pattern: new RegExp(`%(?:${bareValue}|${quoted})`),
   label: "a value name (%name)",
+  categories: [ValueOrNone],
 });
 export const AtName = createToken({
   name: "AtName",
@@ -29,14 +41,25 @@ export const Float = createToken({
   name: "Float",
   pattern: /-?\d+(?:\.\d+(?:[eE][-+]?\d+)?|[eE][-+]?\d+)/,
   label: "a float",
+  categories: [PlainNumber],
 });
-export const Integer = createToken({ name: "Integer", pattern: /-?\d+/, label: "an integer" });
+export const Integer = createToken({
+  name: "Integer",
+  pattern: /-?\d+/,
+  label: "an integer",
+  categories: [PlainNumber, DimStart, DimPart],
+});
 
-export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_.]*/, label: "a name" });
+export const Identifier = createToken({
+  name: "Identifier",
+  pattern: /[A-Za-z_][A-Za-z0-9_.]*/,
+  label: "a name",
+  categories: [DimStart, DimPart],
+});
 
-function keyword(word: string): TokenType {
+function keyword(word: string, ...categories: TokenType[]): TokenType {
   const name = word[0]!.toUpperCase() + word.slice(1);
-  return createToken({ name, pattern: word, longer_alt: Identifier, categories: [Identifier], label: `'${word}'` });
+  return createToken({ name, pattern: word, longer_alt: Identifier, categories: [Identifier, ...categories], label: `'${word}'` });
 }
 
 export const Module = keyword("module");
@@ -47,23 +70,23 @@ export const Weight = keyword("weight");
 export const Offset = keyword("offset");
 export const Length = keyword("length");
 export const Dense = keyword("dense");
-export const None = keyword("none");
+export const None = keyword("none", ValueOrNone);
 export const Loc = keyword("loc");
-export const Nan = keyword("nan");
-export const Inf = keyword("inf");
+export const Nan = keyword("nan", PlainNumber);
+export const Inf = keyword("inf", PlainNumber);
 
-function punctuation(name: string, text: string): TokenType {
-  return createToken({ name, pattern: text, label: `'${text}'` });
+function punctuation(name: string, text: string, ...categories: TokenType[]): TokenType {
+  return createToken({ name, pattern: text, label: `'${text}'`, categories });
 }
 
 export const Arrow = punctuation("Arrow", "->");
-export const Minus = punctuation("Minus", "-");
-export const Plus = punctuation("Plus", "+");
-export const Star = punctuation("Star", "*");
+export const Minus = punctuation("Minus", "-", DimStart, DimPart);
+export const Plus = punctuation("Plus", "+", DimPart);
+export const Star = punctuation("Star", "*", DimPart);
 export const LBrace = punctuation("LBrace", "{");
 export const RBrace = punctuation("RBrace", "}");
-export const LParen = punctuation("LParen", "(");
-export const RParen = punctuation("RParen", ")");
+export const LParen = punctuation("LParen", "(", DimStart, DimPart);
+export const RParen = punctuation("RParen", ")", DimPart);
 export const LBracket = punctuation("LBracket", "[");
 export const RBracket = punctuation("RBracket", "]");
 export const LAngle = punctuation("LAngle", "<");
@@ -78,7 +101,7 @@ export const ALL_TOKENS: TokenType[] = [
   WhiteSpace, Comment, StringLit, ValueName, AtName, Float, Integer, Arrow,
   Module, Graph, Return, Opset, Weight, Offset, Length, Dense, None, Loc, Nan, Inf, Identifier,
   Minus, Plus, Star, LBrace, RBrace, LParen, RParen, LBracket, RBracket, LAngle, RAngle,
-  Comma, Colon, Equals, Dot,
+  Comma, Colon, Equals, Dot, DimStart, DimPart, PlainNumber, ValueOrNone,
 ];
 
 const lexer = new Lexer(ALL_TOKENS, { positionTracking: "full", ensureOptimizations: true });

@@ -8,6 +8,7 @@ import { isFloat } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import { allocate, makeTensor } from "../../tensor.js";
 import type { Attr } from "../graph.js";
+import { Inf, Integer, Nan } from "./lexer.js";
 import { errorAt, nodeOf, nodesOf, optionalNode, optionalToken, tokenOf, unquote } from "./cst.js";
 
 export type NumberLiteral =
@@ -15,14 +16,15 @@ export type NumberLiteral =
   | { readonly kind: "float"; readonly value: number; readonly token: IToken };
 
 export function readNumber(node: CstNode): NumberLiteral {
-  const int = optionalToken(node, "Integer");
-  if (int) return { kind: "int", text: int.image, token: int };
-  const float = optionalToken(node, "Float");
-  if (float) return { kind: "float", value: Number(float.image), token: float };
-  const nan = optionalToken(node, "Nan");
-  if (nan) return { kind: "float", value: NaN, token: nan };
   const minus = optionalToken(node, "Minus");
-  return { kind: "float", value: minus ? -Infinity : Infinity, token: minus ?? tokenOf(node, "Inf") };
+  if (minus) return { kind: "float", value: -Infinity, token: minus };
+  const token = tokenOf(node, "PlainNumber");
+  switch (token.tokenType) {
+    case Integer: return { kind: "int", text: token.image, token };
+    case Nan: return { kind: "float", value: NaN, token };
+    case Inf: return { kind: "float", value: Infinity, token };
+    default: return { kind: "float", value: Number(token.image), token };
+  }
 }
 
 const INT_RANGES: Partial<Record<DType, readonly [bigint, bigint]>> = {

@@ -1,0 +1,119 @@
+// What `tierflow inspect` reports about a graph: interface, parameters by
+// dtype, op histogram, FLOPs and bytes moved per forward pass (symbolic in the
+// graph's dims, or evaluated with given values) and the largest tensors.
+
+import type { Graph, Module, TensorType } from "../../ir/graph/graph.js";
+import { mainGraph, opKey } from "../../ir/graph/graph.js";
+import { opOf } from "../../ir/graph/ops.js";
+import { dtypeBytes } from "../../ir/dtype.js";
+import type { Dim } from "../../ir/symbolic.js";
+import { addDims, dimSymbols, evaluateDim, mulDims, productOfDims, substituteDim } from "../../ir/symbolic.js";
+
+export interface ValueSummary {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly Dim[] | null;
+}
+
+export interface TensorSize extends ValueSummary {
+  readonly bytes: Dim;
+}
+
+export interface ModelSummary {
+  readonly name: string;
+  readonly producer: string;
+  readonly opsets: Readonly<Record<string, number>>;
+  readonly inputs: readonly ValueSummary[];
+  readonly outputs: readonly ValueSummary[];
+  readonly nodes: number;
+  /** dtype -> { count, bytes } over weights and literal constants. */
+  readonly parameters: Readonly<Record<string, { count: number; bytes: number }>>;
+  readonly ops: Readonly<Record<string, number>>;
+  readonly flops: Dim;
+  readonly bytesMoved: Dim;
+  readonly largest: readonly TensorSize[];
+  /** Symbols the numbers above still depend on. */
+  readonly dims: Readonly<Record<string, number>>;
+}
+
+export function bytesOf(t: TensorType): Dim | undefined {
+  if (!t.shape) return undefined;
+  return mulDims(productOfDims(t.shape), dtypeBytes(t.dtype));
+}
+
+function sortedRecord<V>(entries: Iterable<[string, V]>): Record<string, V> {
+  return Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function bind(d: Dim, dims: ReadonlyMap<string, number>): Dim {
+  return dims.size === 0 ? d : substituteDim(d, dims);
+}
+
+/** Order by size with unbound symbols counted as 1: a stable ranking even when symbolic. */
+function rankValue(d: Dim): number {
+  if (typeof d === "number") return d;
+  return evaluateDim(d, new Map(dimSymbols(d).map((s) => [s, 1]))) ?? 0;
+}
+
+export function summarize(module: Module, dims: ReadonlyMap<string, number> = new Map(), topN = 10): ModelSummary {
+  const graph: Graph = mainGraph(module);
+  const typeOf = (name: string): ValueSummary => {
+    const t = graph.types.get(name);
+    return { name, dtype: t?.dtype ?? "?", shape: t?.shape ? t.shape.map((d) => bind(d, dims)) : null };
+  };
+  const parameters = new Map<string, { count: number; bytes: number }>();
+  for (const c of graph.constants.values()) {
+    const dtype = c.kind === "literal" ? c.tensor.dtype : c.dtype;
+    const count = c.kind === "literal" ? c.tensor.data.length : c.dims.reduce((p, d) => p * d, 1);
+    const entry = parameters.get(dtype) ?? { count: 0, bytes: 0 };
+    parameters.set(dtype, { count: entry.count + count, bytes: entry.bytes + count * dtypeBytes(dtype) });
+  }
+  const ops = new Map<string, number>();
+  let flops: Dim = 0;
+  let bytesMoved: Dim = 0;
+  const sizeOf = (name: string): Dim => {
+    const t = graph.types.get(name);
+    return t ? bytesOf(t) ?? 0 : 0;
+  };
+  for (const node of graph.nodes) {
+    const key = opKey(node.domain, node.op);
+    ops.set(key, (ops.get(key) ?? 0) + 1);
+    const def = opOf(node);
+    const inTypes = node.inputs.map((i) => (i === "" ? undefined : graph.types.get(i)));
+    const outTypes = node.outputs.map((o) => graph.types.get(o) ?? { dtype: "f32" as const, shape: null });
+    if (def.cost) flops = addDims(flops, def.cost(inTypes, outTypes, node.attrs).flops);
+    for (const v of [...node.inputs, ...node.outputs]) if (v !== "") bytesMoved = addDims(bytesMoved, sizeOf(v));
+  }
+  const activations: TensorSize[] = [];
+  for (const node of graph.nodes) {
+    for (const out of node.outputs) {
+      const t = graph.types.get(out);
+      const b = t && bytesOf(t);
+      if (b !== undefined) activations.push({ ...typeOf(out), bytes: bind(b, dims) });
+    }
+  }
+  for (const name of graph.constants.keys()) {
+    const t = graph.types.get(name);
+    const b = t && bytesOf(t);
+    if (b !== undefined) activations.push({ ...typeOf(name), bytes: b });
+  }
+  const largest = activations
+    .map((a, i) => ({ a, i, r: rankValue(a.bytes) }))
+    .sort((x, y) => y.r - x.r || x.i - y.i)
+    .slice(0, topN)
+    .map((x) => x.a);
+  return {
+    name: module.name,
+    producer: module.producer,
+    opsets: module.opsets,
+    inputs: graph.inputs.map(typeOf),
+    outputs: graph.outputs.map(typeOf),
+    nodes: graph.nodes.length,
+    parameters: sortedRecord(parameters),
+    ops: sortedRecord(ops),
+    flops: bind(flops, dims),
+    bytesMoved: bind(bytesMoved, dims),
+    largest,
+    dims: sortedRecord(dims),
+  };
+}

@@ -1,0 +1,52 @@
+// Load a model for compilation: an ONNX file or graph-level IR text (.tfg),
+// verified, then run through a pass pipeline (the default one unless given).
+
+import { readFileSync } from "node:fs";
+import type { Module } from "../ir/graph/graph.js";
+import { TierflowError } from "../ir/diagnostics.js";
+import { parseModule } from "../ir/graph/parser.js";
+import { attrTypeOf } from "../ir/graph/ops.js";
+import { verifyModule } from "../ir/graph/verifier.js";
+import { importOnnxFile } from "./onnx/import.js";
+import type { PipelineOptions, PipelineResult } from "./passes/pipeline.js";
+import { DEFAULT_PIPELINE, runPipeline } from "./passes/pipeline.js";
+
+export interface LoadOptions extends PipelineOptions {
+  /** Pass pipeline, comma-separated; DEFAULT_PIPELINE when absent, "" for none. */
+  readonly passes?: string;
+}
+
+/** Parse graph-level IR text, typing empty list attributes from the op table. */
+export function parseGraphText(text: string, file?: string): Module {
+  const emptyListType = (domain: string, op: string, attr: string) => {
+    const t = attrTypeOf(domain, op, attr);
+    return t === "floats" || t === "strings" ? t : "ints";
+  };
+  return parseModule(text, file === undefined ? { emptyListType } : { file, emptyListType });
+}
+
+export function readModule(path: string): Module {
+  if (path.endsWith(".tfg")) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      throw new TierflowError("cannot read file: it does not exist or is not readable", { file: path });
+    }
+    return parseGraphText(text, path);
+  }
+  return importOnnxFile(path);
+}
+
+export function loadModel(path: string, options: LoadOptions = {}): PipelineResult {
+  const module = readModule(path);
+  try {
+    verifyModule(module);
+    const passes = options.passes ?? DEFAULT_PIPELINE;
+    if (passes.trim() === "") return { module, records: [] };
+    return runPipeline(module, passes, options);
+  } catch (err) {
+    if (err instanceof TierflowError) throw new TierflowError(err.message, { ...err.location, file: path });
+    throw err;
+  }
+}
