@@ -50,6 +50,10 @@ function valueType(info: ValueInfoProto, unknownDim: () => string): TensorType |
     }
     return unknownDim();
   });
+  const concrete = shape.filter((d): d is number => typeof d === "number");
+  if (!Number.isSafeInteger(concrete.reduce((p, d) => p * d, 1))) {
+    fail(`value '${info.name}' has dims [${shape.join(", ")}] whose product overflows`);
+  }
   return { dtype, shape };
 }
 

@@ -241,6 +241,24 @@ describe("round trips", () => {
     );
   });
 
+  it("lets keywords serve as names and quotes ops that are not identifiers", () => {
+    const g = graph({
+      inputs: ["x"],
+      outputs: ["y"],
+      nodes: [
+        node("dense", ["x"], ["y"], { attrs: { length: { type: "int", value: 3 }, none: { type: "float", value: -Infinity } } }),
+        node("My Op", ["y"], ["z"], { domain: "d" }),
+        node("Op.2", [], ["w"]),
+      ],
+      types: new Map([["x", t("f32", ["none", "a-info", "nan"])], ["y", t("f32", [])]]),
+    });
+    const { text } = roundTrip(moduleOf(g));
+    expect(text).toContain("graph @main(%x: f32[none, a-info, nan]) -> (%y) {");
+    expect(text).toContain("%y = dense(%x) {length = 3, none = -inf} : f32[]");
+    expect(text).toContain('%z = "d"."My Op"(%y)');
+    expect(text).toContain('%w = "Op.2"()');
+  });
+
   it("reads float attributes as float32, as ONNX holds them", () => {
     const m = parseModule(`module @m { graph @g() -> () { %y = Foo() {a = 0.1, b = [0.1]} return } }`);
     expect(m.graphs[0]!.nodes[0]!.attrs).toEqual({
@@ -317,6 +335,10 @@ describe("parse errors", () => {
     ["a repeated attribute", edit(4, "{axis = 1}", "{axis = 1, axis = 2}"), "m.tfg:4:33: attribute 'axis' is given twice"],
     ["a mixed list", edit(4, "{axis = 1}", "{axis = [1, 2.0]}"), "m.tfg:4:34: list mixes integers and floats"],
     ["too many types", edit(4, ": f32[n, 4]", ": f32[n, 4], f32[4]"), "m.tfg:4:33: 2 types given for 1 outputs"],
+    ["a name glued to its type", edit(2, "%x: f32", "%x:f32"),
+      "m.tfg:2:18: expected ':' but found '[' ('%x:f32' reads as one name: put a space after the ':')"],
+    ["an unknown header", edit(1, "{", "{ version = 3"), "m.tfg:1:13: unknown header 'version' (expected source, ir_version, producer or opset)"],
+    ["a constant with two names", edit(3, "%c:", "%c, %d:"), "m.tfg:3:5: a constant defines exactly one named value"],
     ["a stray character", edit(3, "%c", "§c"), "m.tfg:3:5: unexpected character '§'"],
     ["a return that differs", edit(5, "return %y", "return %z"), "m.tfg:5:12: return values differ from the outputs in the graph's signature"],
     ["an early end", good.slice(0, -1), "m.tfg:6:4: expected '}' but found end of input"],

@@ -36,21 +36,6 @@ export function nodeOf(node: CstNode, key: string): CstNode {
   return child;
 }
 
-/** Every token under `node`, in source order. */
-export function allTokens(node: CstNode): IToken[] {
-  const out: IToken[] = [];
-  const visit = (n: CstNode): void => {
-    for (const elements of Object.values(n.children)) {
-      for (const e of elements) {
-        if (isToken(e)) out.push(e);
-        else visit(e);
-      }
-    }
-  };
-  visit(node);
-  return out.sort((a, b) => a.startOffset - b.startOffset);
-}
-
 /** A TierflowError pointing at `token` (the file is added by the caller). */
 export function errorAt(token: IToken, message: string): TierflowError {
   return new TierflowError(message, { line: token.startLine ?? 0, column: token.startColumn ?? 0 });

@@ -26,7 +26,7 @@ export function identifier(name: string): string {
   return BARE_IDENTIFIER.test(name) ? name : quote(name);
 }
 
-export function formatDims(dims: readonly Dim[]): string {
+function formatDims(dims: readonly Dim[]): string {
   return dims.map((d) => String(d)).join(", ");
 }
 

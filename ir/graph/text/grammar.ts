@@ -219,7 +219,8 @@ class GraphTextGrammar extends CstParser {
 
 /** Chevrotain's messages, reworded as `expected X but found Y`. */
 const plainMessages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected, actual }) => expectedButFound([expected], actual),
+  buildMismatchTokenMessage: ({ expected, actual, previous }) =>
+    expectedButFound([expected], actual) + colonHint(expected, previous),
   buildNotAllInputParsedMessage: ({ firstRedundant }) => `expected end of input but found ${describe(firstRedundant)}`,
   buildNoViableAltMessage: ({ expectedPathsPerAlt, actual }) =>
     expectedButFound(expectedPathsPerAlt.flatMap((paths) => paths.map((path) => path[0]!)), actual[0]!),
@@ -231,6 +232,13 @@ function expectedButFound(expected: readonly TokenType[], actual: IToken): strin
   const words = [...new Set(expected.map((t) => t.LABEL ?? t.name))];
   const list = words.length <= 1 ? (words[0] ?? "something else") : `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
   return `expected ${list} but found ${describe(actual)}`;
+}
+
+// Bare value names may contain ':' (TensorFlow's `x:0`), so `%x:f32[2]` reads as
+// the name `x:f32`; say so rather than leave the reader puzzled.
+function colonHint(expected: TokenType, previous: IToken): string {
+  const glued = expected === T.Colon && previous.tokenType === T.ValueName && /^%[^"].*:/.test(previous.image);
+  return glued ? ` ('${previous.image}' reads as one name: put a space after the ':')` : "";
 }
 
 function describe(token: IToken): string {

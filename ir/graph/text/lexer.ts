@@ -7,6 +7,7 @@ import type { IToken, TokenType } from "chevrotain";
 import { BARE_VALUE_NAME, STRING_LITERAL } from "./names.js";
 
 const quoted = STRING_LITERAL.source;
+const bareValue = BARE_VALUE_NAME.source.slice(1, -1);
 
 // Categories: one token type that several match, so that a rule can take "any
 // of these" in one step instead of an alternation (cheaper on every parse).
@@ -18,7 +19,6 @@ export const DimPart = createToken({ name: "DimPart", pattern: Lexer.NA, label: 
 export const PlainNumber = createToken({ name: "PlainNumber", pattern: Lexer.NA, label: "a number" });
 /** A value name or `none` (an omitted optional input or output). */
 export const ValueOrNone = createToken({ name: "ValueOrNone", pattern: Lexer.NA, label: "a value name or 'none'" });
-const bareValue = BARE_VALUE_NAME.source.slice(1, -1);
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /\s+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: "Comment", pattern: /\/\/[^\n\r]*/, group: Lexer.SKIPPED });

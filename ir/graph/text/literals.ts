@@ -15,7 +15,7 @@ export type NumberLiteral =
   | { readonly kind: "int"; readonly text: string; readonly token: IToken }
   | { readonly kind: "float"; readonly value: number; readonly token: IToken };
 
-export function readNumber(node: CstNode): NumberLiteral {
+function readNumber(node: CstNode): NumberLiteral {
   const minus = optionalToken(node, "Minus");
   if (minus) return { kind: "float", value: -Infinity, token: minus };
   const token = tokenOf(node, "PlainNumber");
@@ -116,10 +116,7 @@ export function readAttrValue(node: CstNode, tensorFrom: (literal: CstNode) => T
 
   const elements = nodesOf(nodeOf(node, "list"), "scalar").map(readScalar);
   const first = elements[0];
-  if (!first) {
-    const type = emptyList();
-    return type === "ints" ? { type, value: [] } : type === "floats" ? { type, value: [] } : { type, value: [] };
-  }
+  if (!first) return { type: emptyList(), value: [] };
   const odd = elements.find((e) => e.kind !== first.kind);
   if (odd) throw errorAt(odd.token, `list mixes ${KIND_WORDS[first.kind]} and ${KIND_WORDS[odd.kind]}`);
   const strings: string[] = [];
