@@ -7,7 +7,7 @@ export { printModule } from "./ir/graph/printer.js";
 export { verifyModule } from "./ir/graph/verifier.js";
 export { allOps, lookupOp, registerOps } from "./ir/graph/ops.js";
 export { importOnnxFile } from "./compiler/onnx/import.js";
-export { loadModel, readModule, parseGraphText } from "./compiler/load.js";
+export { loadModel, readModule } from "./compiler/load.js";
 export type { LoadOptions } from "./compiler/load.js";
 export { runPipeline, DEFAULT_PIPELINE, formatTimings } from "./compiler/passes/pipeline.js";
 export type { PassRecord, PipelineOptions, PipelineResult } from "./compiler/passes/pipeline.js";

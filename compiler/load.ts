@@ -1,11 +1,10 @@
 // Load a model for compilation: an ONNX file or graph-level IR text (.tfg),
 // verified, then run through a pass pipeline (the default one unless given).
+// Asynchronous because the text parser is loaded only when a .tfg file is read.
 
 import { readFileSync } from "node:fs";
 import type { Module } from "../ir/graph/graph.js";
 import { TierflowError } from "../ir/diagnostics.js";
-import { parseModule } from "../ir/graph/parser.js";
-import { attrTypeOf } from "../ir/graph/ops.js";
 import { verifyModule } from "../ir/graph/verifier.js";
 import { importOnnxFile } from "./onnx/import.js";
 import type { PipelineOptions, PipelineResult } from "./passes/pipeline.js";
@@ -16,16 +15,7 @@ export interface LoadOptions extends PipelineOptions {
   readonly passes?: string;
 }
 
-/** Parse graph-level IR text, typing empty list attributes from the op table. */
-export function parseGraphText(text: string, file?: string): Module {
-  const emptyListType = (domain: string, op: string, attr: string) => {
-    const t = attrTypeOf(domain, op, attr);
-    return t === "floats" || t === "strings" ? t : "ints";
-  };
-  return parseModule(text, file === undefined ? { emptyListType } : { file, emptyListType });
-}
-
-export function readModule(path: string): Module {
+export async function readModule(path: string): Promise<Module> {
   if (path.endsWith(".tfg")) {
     let text: string;
     try {
@@ -33,13 +23,14 @@ export function readModule(path: string): Module {
     } catch {
       throw new TierflowError("cannot read file: it does not exist or is not readable", { file: path });
     }
+    const { parseGraphText } = await import("./parse-text.js");
     return parseGraphText(text, path);
   }
   return importOnnxFile(path);
 }
 
-export function loadModel(path: string, options: LoadOptions = {}): PipelineResult {
-  const module = readModule(path);
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<PipelineResult> {
+  const module = await readModule(path);
   try {
     verifyModule(module);
     const passes = options.passes ?? DEFAULT_PIPELINE;

@@ -26,9 +26,20 @@ function checkedSafe(n: number, what: string): number {
   return n;
 }
 
+// Canonical strings recur constantly (every tensor of a layer shares its dims),
+// so parsed polynomials are cached. Cached maps are never mutated.
+const parsed = new Map<string, Poly>();
+const PARSE_CACHE_LIMIT = 50_000;
+
 function toPoly(d: Dim): Poly {
   if (typeof d === "number") return constant(d);
-  return parseExpr(d);
+  let p = parsed.get(d);
+  if (p === undefined) {
+    p = parseExpr(d);
+    if (parsed.size >= PARSE_CACHE_LIMIT) parsed.clear();
+    parsed.set(d, p);
+  }
+  return p;
 }
 
 function addInto(p: Poly, key: string, c: number): void {
@@ -126,19 +137,36 @@ export function parseDim(text: string): Dim {
   return fromPoly(parseExpr(text));
 }
 
+// Results of symbolic arithmetic, keyed by operation and operands: shape
+// inference applies the same few operations to the same dims many times.
+const results = new Map<string, Dim>();
+
+function memo(op: string, a: Dim, b: Dim, compute: () => Dim): Dim {
+  const key = `${op}|${a}|${b}`;
+  let r = results.get(key);
+  if (r === undefined) {
+    r = compute();
+    if (results.size >= PARSE_CACHE_LIMIT) results.clear();
+    results.set(key, r);
+  }
+  return r;
+}
+
 export function addDims(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return checkedSafe(a + b, `${a}+${b}`);
-  return fromPoly(polyAdd(toPoly(a), toPoly(b), 1));
+  return memo("+", a, b, () => fromPoly(polyAdd(toPoly(a), toPoly(b), 1)));
 }
 
 export function subDims(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return a - b;
-  return fromPoly(polyAdd(toPoly(a), toPoly(b), -1));
+  return memo("-", a, b, () => fromPoly(polyAdd(toPoly(a), toPoly(b), -1)));
 }
 
 export function mulDims(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return checkedSafe(a * b, `${a}*${b}`);
-  return fromPoly(polyMul(toPoly(a), toPoly(b)));
+  if (a === 1) return b;
+  if (b === 1) return a;
+  return memo("*", a, b, () => fromPoly(polyMul(toPoly(a), toPoly(b))));
 }
 
 export function productOfDims(dims: readonly Dim[]): Dim {
@@ -218,4 +246,18 @@ export function substituteDim(d: Dim, bindings: ReadonlyMap<string, Dim>): Dim {
     out = addDims(out, term);
   }
   return out;
+}
+
+/** Sums many dims without re-reading the running total each time (FLOP and byte counts). */
+export class DimSum {
+  private readonly poly: Poly = new Map();
+
+  add(d: Dim): this {
+    for (const [k, c] of toPoly(d)) addInto(this.poly, k, c);
+    return this;
+  }
+
+  get value(): Dim {
+    return fromPoly(this.poly);
+  }
 }

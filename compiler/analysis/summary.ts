@@ -7,7 +7,7 @@ import { mainGraph, opKey } from "../../ir/graph/graph.js";
 import { opOf } from "../../ir/graph/ops.js";
 import { dtypeBytes } from "../../ir/dtype.js";
 import type { Dim } from "../../ir/symbolic.js";
-import { addDims, dimSymbols, evaluateDim, mulDims, productOfDims, substituteDim } from "../../ir/symbolic.js";
+import { DimSum, dimSymbols, evaluateDim, mulDims, productOfDims, substituteDim } from "../../ir/symbolic.js";
 
 export interface ValueSummary {
   readonly name: string;
@@ -69,8 +69,8 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
     parameters.set(dtype, { count: entry.count + count, bytes: entry.bytes + count * dtypeBytes(dtype) });
   }
   const ops = new Map<string, number>();
-  let flops: Dim = 0;
-  let bytesMoved: Dim = 0;
+  const flops = new DimSum();
+  const bytesMoved = new DimSum();
   const sizeOf = (name: string): Dim => {
     const t = graph.types.get(name);
     return t ? bytesOf(t) ?? 0 : 0;
@@ -81,8 +81,8 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
     const def = opOf(node);
     const inTypes = node.inputs.map((i) => (i === "" ? undefined : graph.types.get(i)));
     const outTypes = node.outputs.map((o) => graph.types.get(o) ?? { dtype: "f32" as const, shape: null });
-    if (def.cost) flops = addDims(flops, def.cost(inTypes, outTypes, node.attrs).flops);
-    for (const v of [...node.inputs, ...node.outputs]) if (v !== "") bytesMoved = addDims(bytesMoved, sizeOf(v));
+    if (def.cost) flops.add(def.cost(inTypes, outTypes, node.attrs).flops);
+    for (const v of [...node.inputs, ...node.outputs]) if (v !== "") bytesMoved.add(sizeOf(v));
   }
   const activations: TensorSize[] = [];
   for (const node of graph.nodes) {
@@ -111,8 +111,8 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
     nodes: graph.nodes.length,
     parameters: sortedRecord(parameters),
     ops: sortedRecord(ops),
-    flops: bind(flops, dims),
-    bytesMoved: bind(bytesMoved, dims),
+    flops: bind(flops.value, dims),
+    bytesMoved: bind(bytesMoved.value, dims),
     largest,
     dims: sortedRecord(dims),
   };

@@ -80,12 +80,12 @@ export function registerInspect(program: Command): void {
     .option("--emit <level>", "also print the IR of a level (graph)")
     .option("--top <n>", "how many of the largest tensors to list", "10");
   addPipelineOptions(cmd);
-  cmd.action(action((modelPath: string, flags: InspectFlags) => {
+  cmd.action(action(async (modelPath: string, flags: InspectFlags) => {
     if (flags.emit !== undefined && flags.emit !== "graph") fail(`--emit '${flags.emit}': the levels are: graph`);
     const top = Number(flags.top);
     if (!Number.isInteger(top) || top < 0) fail(`--top '${flags.top}' must be a non-negative integer`);
     const dims = parseDimBindings(flags.dim);
-    const { module, records } = loadModel(modelPath, pipelineOptions(flags));
+    const { module, records } = await loadModel(modelPath, pipelineOptions(flags));
     const summary = summarize(module, dims, top);
     const weights = modelPath.endsWith(".onnx") ? weightFiles(module, modelPath) : [];
     if (flags.json) {

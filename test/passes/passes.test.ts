@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseGraphText } from "../../compiler/load.js";
+import { parseGraphText } from "../../compiler/parse-text.js";
 import { runPipeline } from "../../compiler/passes/pipeline.js";
 import { printModule } from "../../ir/graph/printer.js";
 import { fileCheck } from "../support/filecheck.js";

@@ -1,7 +1,7 @@
 // Verifier tests: each IR text must be rejected with a message naming the node.
 
 import { describe, expect, it } from "vitest";
-import { parseGraphText } from "../../compiler/load.js";
+import { parseGraphText } from "../../compiler/parse-text.js";
 import { verifyModule } from "../../ir/graph/verifier.js";
 import { TierflowError } from "../../ir/diagnostics.js";
 

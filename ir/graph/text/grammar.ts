@@ -245,13 +245,15 @@ function describe(token: IToken): string {
   return token.tokenType === EOF ? "end of input" : `'${token.image}'`;
 }
 
-// Building the grammar is slow (self-analysis), so one instance serves every parse.
-const grammar = new GraphTextGrammar();
+// Building the grammar is slow (self-analysis), so one instance, made on first
+// use, serves every parse; commands that never parse text never pay for it.
+let grammar: GraphTextGrammar | undefined;
 
 export type ParseResult = { readonly cst: CstNode } | { readonly problem: IRecognitionException };
 
 /** The syntax tree of a whole module, or the first syntax error, as data. */
 export function parseGraphTokens(tokens: IToken[]): ParseResult {
+  grammar ??= new GraphTextGrammar();
   grammar.input = tokens;
   const cst = grammar.module();
   const problem = grammar.errors[0];
