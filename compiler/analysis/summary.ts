@@ -30,6 +30,8 @@ export interface ModelSummary {
   readonly parameters: Readonly<Record<string, { count: number; bytes: number }>>;
   readonly ops: Readonly<Record<string, number>>;
   readonly flops: Dim;
+  /** op type -> FLOPs of all its nodes. */
+  readonly flopsByOp: Readonly<Record<string, Dim>>;
   readonly bytesMoved: Dim;
   readonly largest: readonly TensorSize[];
   /** Symbols the numbers above still depend on. */
@@ -70,6 +72,7 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
   }
   const ops = new Map<string, number>();
   const flops = new DimSum();
+  const flopsByOp = new Map<string, DimSum>();
   const bytesMoved = new DimSum();
   const sizeOf = (name: string): Dim => {
     const t = graph.types.get(name);
@@ -81,7 +84,13 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
     const def = opOf(node);
     const inTypes = node.inputs.map((i) => (i === "" ? undefined : graph.types.get(i)));
     const outTypes = node.outputs.map((o) => graph.types.get(o) ?? { dtype: "f32" as const, shape: null });
-    if (def.cost) flops.add(def.cost(inTypes, outTypes, node.attrs).flops);
+    if (def.cost) {
+      const f = def.cost(inTypes, outTypes, node.attrs).flops;
+      flops.add(f);
+      let perOp = flopsByOp.get(key);
+      if (!perOp) flopsByOp.set(key, (perOp = new DimSum()));
+      perOp.add(f);
+    }
     for (const v of [...node.inputs, ...node.outputs]) if (v !== "") bytesMoved.add(sizeOf(v));
   }
   const activations: TensorSize[] = [];
@@ -112,6 +121,7 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
     parameters: sortedRecord(parameters),
     ops: sortedRecord(ops),
     flops: bind(flops.value, dims),
+    flopsByOp: sortedRecord([...flopsByOp].map(([op, f]) => [op, bind(f.value, dims)] as [string, Dim])),
     bytesMoved: bind(bytesMoved.value, dims),
     largest,
     dims: sortedRecord(dims),

@@ -60,6 +60,7 @@ function formatSummary(s: ModelSummary, weights: { file: string; present: boolea
   const bound = Object.entries(s.dims).map(([k, v]) => `${k}=${v}`).join(", ");
   lines.push(`per forward pass${bound ? ` (${bound})` : ""}, every tensor through memory (unfused):`);
   lines.push(`  FLOPs:        ${formatDimCount(s.flops, "count")}`);
+  for (const [op, f] of Object.entries(s.flopsByOp)) if (op === "MatMul" || op === "Gemm" || op === "Conv") lines.push(`    ${op.padEnd(10)}  ${formatDimCount(f, "count")}`);
   lines.push(`  bytes moved:  ${formatDimCount(s.bytesMoved, "bytes")}`);
   lines.push("largest tensors:");
   const nameWidth = Math.min(60, Math.max(...s.largest.map((t) => t.name.length), 4));

@@ -2,6 +2,8 @@
 
 import { Command } from "commander";
 import { registerInspect } from "./inspect.js";
+import { registerTargets } from "./targets.js";
+import { registerRun } from "./run.js";
 import { allPasses } from "../passes/pass.js";
 import { allOps } from "../../ir/graph/ops.js";
 import "../passes/all.js";
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerInspect(program);
+  registerTargets(program);
+  registerRun(program);
   program
     .command("passes")
     .description("list the registered passes")

@@ -24,7 +24,7 @@ function roundBF16(v: number): number {
 function roundF16(v: number): number {
   if (!Number.isFinite(v) || v === 0) return v;
   const a = Math.abs(v);
-  if (a > F16_MAX + 16) return v > 0 ? Infinity : -Infinity;
+  if (a >= F16_MAX + 16) return v > 0 ? Infinity : -Infinity; // 65520 is the tie between 65504 and 2^16: it rounds to infinity
   const exp = Math.max(Math.floor(Math.log2(a)), -14);
   const quantum = 2 ** (exp - 10);
   const q = a / quantum;
@@ -34,7 +34,7 @@ function roundF16(v: number): number {
 }
 
 export function castValue(v: number, to: DType): number {
-  if (to === "bool") return v !== 0 && !Number.isNaN(v) ? 1 : 0;
+  if (to === "bool") return v !== 0 ? 1 : 0; // NaN is "not zero", so true (as numpy and C++ casts give)
   if (to === "f16") return roundF16(v);
   if (to === "bf16") return roundBF16(v);
   if (isFloat(to)) return v;

@@ -29,6 +29,13 @@ function splitSizes(dim: Dim, count: number, explicit: number[] | undefined, ctx
   return Array.from({ length: count }, () => even ?? ctx.fresh("split"));
 }
 
+function checkSplitSizes(sizes: readonly number[], dim: Dim, outputs: number): void {
+  if (sizes.length !== outputs) fail(`split has ${sizes.length} sizes for ${outputs} outputs`);
+  if (sizes.some((s) => s < 0)) fail(`split sizes [${sizes.join(", ")}] must not be negative`);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (typeof dim === "number" && total !== dim) fail(`split sizes [${sizes.join(", ")}] add up to ${total}, the axis has ${dim}`);
+}
+
 function cumsum(x: Tensor, axis: number, exclusive: boolean, reverse: boolean): Tensor {
   const out = makeTensor(x.dtype, x.dims);
   const strides = stridesOf(x.dims);
@@ -100,16 +107,17 @@ export const DATA_OPS: readonly OpDef[] = [
       if (!t.shape) return { types: Array.from({ length: ctx.outputCount }, () => t) };
       const axis = normalizeAxis(intAttr(ctx.attrs, "axis", 0), t.shape.length);
       const explicit = intsAttr(ctx.attrs, "split") ?? (hasInput(ctx, 1) ? knownInts(ctx.inputs[1]) : undefined);
-      if (hasInput(ctx, 1) && !explicit) fail("split sizes must be constant");
-      if (explicit && explicit.length !== ctx.outputCount) {
-        fail(`split has ${explicit.length} sizes for ${ctx.outputCount} outputs`);
-      }
-      const sizes = splitSizes(t.shape[axis]!, ctx.outputCount, explicit ? [...explicit] : undefined, ctx);
+      if (explicit) checkSplitSizes(explicit, t.shape[axis]!, ctx.outputCount);
+      // Sizes given at run time: every output's split dim is its own unknown.
+      const sizes = hasInput(ctx, 1) && !explicit
+        ? Array.from({ length: ctx.outputCount }, () => ctx.fresh("split"))
+        : splitSizes(t.shape[axis]!, ctx.outputCount, explicit ? [...explicit] : undefined, ctx);
       return { types: sizes.map((s) => ({ dtype: t.dtype, shape: t.shape!.map((d, i) => (i === axis ? s : d)) })) };
     },
     kernel: ([x, split], { attrs, outputCount }) => {
       const axis = normalizeAxis(intAttr(attrs, "axis", 0), x!.dims.length);
       const explicit = intsAttr(attrs, "split") ?? (split ? valuesAsNumbers(split) : undefined);
+      if (explicit) checkSplitSizes(explicit, x!.dims[axis]!, outputCount);
       const sizes = splitSizes(x!.dims[axis]!, outputCount, explicit ? [...explicit] : undefined, { fresh: () => "" });
       return splitKernel(x!, axis, sizes as number[]);
     },
@@ -128,8 +136,9 @@ export const DATA_OPS: readonly OpDef[] = [
       });
       let sym: SymbolicValue | undefined;
       const data = knownDims(ctx.inputs[0]);
-      if (data && t.shape.length === 1 && params.axes.length === 1) {
-        sym = sliceSymbolic(data, params.starts[0]!, params.ends[0]!, params.steps[0]!);
+      const [start, end] = [params.starts[0], params.ends[0]];
+      if (data && t.shape.length === 1 && params.axes.length === 1 && typeof start === "number" && typeof end === "number") {
+        sym = sliceSymbolic(data, start, end, params.steps[0]!);
       }
       return { types: [{ dtype: t.dtype, shape }], symbolic: [sym] };
     },

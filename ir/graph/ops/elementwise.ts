@@ -3,12 +3,14 @@
 
 import type { OpDef, InferContext, InferResult, SymbolicValue } from "../op-def.js";
 import type { DType } from "../../dtype.js";
+import { isFloat } from "../../dtype.js";
 import { fail } from "../../diagnostics.js";
 import type { Dim } from "../../symbolic.js";
 import { addDims, divDimsExact, mulDims, subDims } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
 import { makeTensor } from "../../tensor.js";
-import { binaryKernel, broadcastDims, broadcastIndex, unaryKernel, variadicKernel } from "../kernels/broadcast.js";
+import { binaryKernel, broadcastDims, broadcastIndex, isBigTensor, unaryKernel, variadicKernel } from "../kernels/broadcast.js";
+import { castTensor } from "../kernels/cast.js";
 import { erf, sigmoid } from "../kernels/math.js";
 import {
   FLOATS, NUMERIC, broadcastInputs, checkDType, checkSameDType, defineOp, floatAttr, inputType, knownDims, numel,
@@ -74,13 +76,21 @@ function compare(op: string, allowed: readonly DType[], f: (a: number, b: number
       checkDType(dtype, allowed, "a");
       const shape = broadcastInputs(ctx, [0, 1]);
       const sym = op === "Equal" && shape && shape.length <= 1
-        ? symbolicBinary(ctx, (a, b) => (a === b ? 1 : typeof a === "number" && typeof b === "number" ? 0 : undefined))
+        ? symbolicBinary(ctx, dimsEqual)
         : undefined;
       return { types: [{ dtype: "bool", shape }], symbolic: [sym] };
     },
     kernel: ([a, b]) => [binaryKernel(a!, b!, "bool", (x, y) => (f(x, y) ? 1 : 0), (x, y) => (fBig(x, y) ? 1 : 0))],
     cost: elementwiseCost,
   });
+}
+
+/** Equality of two dims: known when equal, both numbers, or a dim against a negative number (dims are >= 0). */
+function dimsEqual(a: Dim, b: Dim): Dim | undefined {
+  if (a === b) return 1;
+  if (typeof a === "number" && typeof b === "number") return 0;
+  if ((typeof a === "number" && a < 0) || (typeof b === "number" && b < 0)) return 0;
+  return undefined;
 }
 
 function variadic(op: string, f: (a: number, b: number) => number, fBig: (a: bigint, b: bigint) => bigint): OpDef {
@@ -101,14 +111,27 @@ const nanMax = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? N
 const nanMin = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b));
 const intDiv = (a: number, b: number) => (b === 0 ? 0 : Math.trunc(a / b));
 
-function pow(base: Tensor, exponent: Tensor): Tensor {
-  const exp = exponent.data instanceof BigInt64Array ? Float64Array.from(exponent.data, Number) : exponent.data;
-  const e: Tensor = { dtype: "f64", dims: exponent.dims, data: exp as Float64Array };
-  if (base.data instanceof BigInt64Array) {
-    return binaryKernel({ ...base, dtype: "f64", data: Float64Array.from(base.data, Number) }, e, base.dtype,
-      (a, b) => a ** b);
+/** a ** b wrapped to 64 bits (by squaring, so huge exponents stay cheap); negative b truncates 1/a^|b| toward zero. */
+function powBig(a: bigint, b: bigint): bigint {
+  if (b < 0n) return a === 1n ? 1n : a === -1n ? (b % 2n === 0n ? 1n : -1n) : 0n;
+  let r = 1n, x = a;
+  for (let e = b; e > 0n; e >>= 1n) {
+    if (e & 1n) r = BigInt.asIntN(64, r * x);
+    x = BigInt.asIntN(64, x * x);
   }
-  return binaryKernel(base, e, base.dtype, (a, b) => a ** b);
+  return r;
+}
+
+const asF64 = (t: Tensor): Tensor => ({ dtype: "f64", dims: t.dims, data: Float64Array.from(t.data as ArrayLike<number | bigint>, Number) });
+
+function pow(base: Tensor, exponent: Tensor): Tensor {
+  if (isBigTensor(base)) {
+    // int64 bases stay exact in BigInt for integer exponents; a float exponent goes through f64.
+    if (isFloat(exponent.dtype)) return castTensor(binaryKernel(asF64(base), exponent, "f64", (a, b) => a ** b), base.dtype);
+    const e = isBigTensor(exponent) ? exponent : castTensor(exponent, "i64");
+    return binaryKernel(base, e, base.dtype, () => NaN, powBig);
+  }
+  return binaryKernel(base, asF64(exponent), base.dtype, (a, b) => a ** b);
 }
 
 function where(cond: Tensor, x: Tensor, y: Tensor): Tensor {

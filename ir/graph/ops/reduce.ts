@@ -6,6 +6,9 @@ import type { Dim } from "../../symbolic.js";
 import { mulDims } from "../../symbolic.js";
 import { NUMERIC, checkDType, defineOp, hasInput, inputType, intAttr, intsAttr, knownDims, knownInts, normalizeAxis, numel } from "./util.js";
 import type { Shape } from "./util.js";
+import { argKernel, reduceKernel } from "../kernels/reduce.js";
+import type { ReduceOp } from "../kernels/reduce.js";
+import { topkKernel } from "../kernels/topk.js";
 
 /** Reduced axes for Reduce* ops: attribute (older opsets) or input 1; undefined means all (or none). */
 export function reduceAxes(ctx: Pick<InferContext, "attrs" | "inputs">, rank: number): number[] | undefined {
@@ -24,7 +27,7 @@ export function reducedShape(shape: Shape, axes: readonly number[] | undefined, 
   return keepDims ? shape.map((d, i) => (reduced(i) ? 1 : d)) : shape.filter((_, i) => !reduced(i));
 }
 
-function reduce(op: string): OpDef {
+function reduce(op: ReduceOp): OpDef {
   return defineOp({
     op, doc: `${op}(data, axes?) with keepdims (default 1).`, inputs: [1, 2],
     attrs: { axes: { type: "ints" }, keepdims: { type: "int", default: 1 }, noop_with_empty_axes: { type: "int", default: 0 } },
@@ -37,6 +40,11 @@ function reduce(op: string): OpDef {
       const shape = reducedShape(t.shape, axes, intAttr(ctx.attrs, "keepdims", 1) === 1,
         intAttr(ctx.attrs, "noop_with_empty_axes", 0) === 1);
       return { types: [{ dtype: t.dtype, shape }] };
+    },
+    kernel: ([x, axes], { attrs }) => {
+      const literal = axes && { type: undefined, value: axes, symbolic: undefined };
+      return [reduceKernel(op, x!, reduceAxes({ attrs, inputs: [undefined, literal] }, x!.dims.length),
+        intAttr(attrs, "keepdims", 1) === 1, intAttr(attrs, "noop_with_empty_axes", 0) === 1)];
     },
     cost: ([x]) => ({ flops: x?.shape ? numel(x.shape) : 0 }),
   });
@@ -67,6 +75,7 @@ export const REDUCE_OPS: readonly OpDef[] = [
       const shape = t.shape.map((d, i) => (i === axis ? k : d));
       return { types: [{ dtype: t.dtype, shape }, { dtype: "i64", shape }] };
     },
+    kernel: ([x, k], { attrs }) => topkKernel(x!, k!, intAttr(attrs, "axis", -1), intAttr(attrs, "largest", 1) === 1),
     cost: ([x]) => ({ flops: x?.shape ? mulDims(2, numel(x.shape)) : 0 }),
   }),
   ...["ArgMax", "ArgMin"].map((op) => defineOp({
@@ -79,6 +88,8 @@ export const REDUCE_OPS: readonly OpDef[] = [
       const axis = normalizeAxis(intAttr(ctx.attrs, "axis", 0), t.shape.length);
       return { types: [{ dtype: "i64", shape: reducedShape(t.shape, [axis], intAttr(ctx.attrs, "keepdims", 1) === 1, false) }] };
     },
+    kernel: ([x], { attrs }) => [argKernel(op === "ArgMax", x!, normalizeAxis(intAttr(attrs, "axis", 0), x!.dims.length),
+      intAttr(attrs, "keepdims", 1) === 1, intAttr(attrs, "select_last_index", 0) === 1)],
     cost: ([x]) => ({ flops: x?.shape ? numel(x.shape) : 0 }),
   })),
 ];

@@ -6,7 +6,7 @@ import type { OpDef, InferContext, SymbolicValue } from "../op-def.js";
 import { fail } from "../../diagnostics.js";
 import { dtypeFromOnnx, INT_DTYPES } from "../../dtype.js";
 import type { Dim } from "../../symbolic.js";
-import { divDimsExact, productOfDims, subDims } from "../../symbolic.js";
+import { addDims, divDimsExact, productOfDims, subDims } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
 import { makeTensor, tensorFromValues, valuesAsNumbers } from "../../tensor.js";
 import { castTensor } from "../kernels/cast.js";
@@ -52,37 +52,56 @@ export function reshapeDims(input: Shape, requested: readonly Dim[], allowZero: 
   return out;
 }
 
-/** Axes from an attribute (older opsets) or an input (newer ones). */
-function axesOf(ctx: InferContext, attrs: Attrs, inputIndex: number): number[] | undefined {
+/** Axes from an attribute (older opsets) or an input (newer ones); "runtime" when the input's values are not known. */
+function axesOf(ctx: InferContext, attrs: Attrs, inputIndex: number): number[] | "runtime" | undefined {
   const fromAttr = intsAttr(attrs, "axes");
   if (fromAttr) return [...fromAttr];
   if (!hasInput(ctx, inputIndex)) return undefined;
-  const fromInput = knownInts(ctx.inputs[inputIndex]);
-  if (!fromInput) fail("axes must be a constant");
-  return fromInput;
+  return knownInts(ctx.inputs[inputIndex]) ?? "runtime";
+}
+
+/** Output type when axes are only known at run time: rank from the axes' length if static, every dim fresh. */
+function runtimeAxesType(ctx: InferContext, t: TensorType, sign: 1 | -1, hint: string): TensorType {
+  const n = inputType(ctx, 1, "axes").shape?.[0];
+  if (!t.shape || typeof n !== "number") return { dtype: t.dtype, shape: null };
+  return { dtype: t.dtype, shape: Array.from({ length: t.shape.length + sign * n }, () => ctx.fresh(hint)) };
+}
+
+/** Dropout with training_mode true and a non-zero ratio is random: refuse it rather than return the identity. */
+function checkNotTraining(training: Tensor | undefined, ratio: Tensor | undefined): void {
+  const on = training !== undefined && Number(training.data[0] ?? 0) !== 0;
+  const r = ratio === undefined ? 0.5 : Number(ratio.data[0] ?? 0.5);
+  if (on && r !== 0) fail(`Dropout in training mode (ratio ${r}) is random and not supported`);
 }
 
 const INT64_MAX = 2 ** 63;
 
-/** Slice length along a dim with symbolic size, for the patterns exporters use. */
-function sliceLength(d: Dim, start: number, end: number, step: number, ctx: InferContext): Dim {
-  if (typeof d === "number") {
+/**
+ * Slice length along an axis when the dim, start or end is symbolic, for the
+ * patterns exporters write; a symbolic bound is assumed to lie inside the dim
+ * (the exported program computed it from the same shapes).
+ */
+function sliceLength(d: Dim, start: Dim, end: Dim, step: number, ctx: InferContext): Dim {
+  if (typeof d === "number" && typeof start === "number" && typeof end === "number") {
     const norm = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
     if (step > 0) return Math.max(0, Math.ceil((norm(end, 0, d) - norm(start, 0, d)) / step));
     return Math.max(0, Math.ceil((norm(start, -1, d - 1) - norm(end, -1, d - 1)) / -step));
   }
   if (step === 1) {
-    const huge = end >= INT64_MAX / 2;
-    if (start >= 0 && huge) return subDims(d, start);
-    if (start >= 0 && end < 0) return subDims(subDims(d, -end), start);
-    if (start < 0 && huge) return -start;
-    if (start >= 0 && end >= 0 && !huge) return end - start; // assumes d >= end, as exporters do
+    const huge = typeof end === "number" && end >= INT64_MAX / 2;
+    const from = typeof start === "number" && start < 0 ? addDims(d, start) : start;
+    const to = huge ? d : typeof end === "number" && end < 0 ? addDims(d, end) : end;
+    if (typeof start === "number" && start < 0 && huge) return -start;
+    const length = subDims(to, from);
+    if (typeof length === "number" && length < 0) return 0;
+    return length;
   }
   return ctx.fresh("slice");
 }
 
-export function sliceParams(ctx: InferContext, rank: number): { starts: number[]; ends: number[]; axes: number[]; steps: number[] } | undefined {
-  const starts = knownInts(ctx.inputs[1]), ends = knownInts(ctx.inputs[2]);
+/** Slice parameters with starts and ends as dims (they may come from shape arithmetic). */
+export function sliceParams(ctx: InferContext, rank: number): { starts: Dim[]; ends: Dim[]; axes: number[]; steps: number[] } | undefined {
+  const starts = knownDims(ctx.inputs[1]), ends = knownDims(ctx.inputs[2]);
   if (!starts || !ends) return undefined;
   const axes = hasInput(ctx, 3) ? knownInts(ctx.inputs[3]) : starts.map((_, i) => i);
   const steps = hasInput(ctx, 4) ? knownInts(ctx.inputs[4]) : starts.map(() => 1);
@@ -130,11 +149,15 @@ export const SHAPE_OPS: readonly OpDef[] = [
     inputs: [1, 3], outputs: [1, 2], attrs: { seed: { type: "int" } },
     infer(ctx) {
       const t = inputType(ctx, 0, "x");
+      const training = ctx.inputs[2]?.value, ratio = ctx.inputs[1];
+      if (training && (!ratio || ratio.value)) checkNotTraining(training, ratio?.value);
       const mask: TensorType = { dtype: "bool", shape: t.shape };
       return { types: [t, mask].slice(0, ctx.outputCount) };
     },
-    kernel: ([x], { outputCount }) =>
-      [x!, makeTensor("bool", x!.dims, new Uint8Array(x!.data.length).fill(1))].slice(0, outputCount),
+    kernel: ([x, ratio, training], { outputCount }) => {
+      checkNotTraining(training, ratio);
+      return [x!, makeTensor("bool", x!.dims, new Uint8Array(x!.data.length).fill(1))].slice(0, outputCount);
+    },
   }),
   defineOp({
     op: "Cast", doc: "Cast(x) to the dtype `to` (an ONNX TensorProto.DataType).", inputs: [1, 1],
@@ -227,8 +250,9 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const rank = x!.dims.length;
       let axis = intAttr(attrs, "axis", 1);
       if (axis < 0) axis += rank;
-      const lead = x!.dims.slice(0, axis).reduce((p, d) => p * d, 1);
-      return [reshapeKernel(x!, [lead, x!.data.length / (lead || 1)])];
+      // Both products from the dims: dividing the element count would lose the trailing size of zero-size tensors.
+      const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
+      return [reshapeKernel(x!, [product(x!.dims.slice(0, axis)), product(x!.dims.slice(axis))])];
     },
   }),
   defineOp({
@@ -238,7 +262,9 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const t = inputType(ctx, 0, "data");
       if (!t.shape) return { types: [t] };
       const shape = t.shape;
-      const axes = axesOf(ctx, ctx.attrs, 1)?.map((a) => normalizeAxis(a, shape.length));
+      const given = axesOf(ctx, ctx.attrs, 1);
+      if (given === "runtime") return { types: [runtimeAxesType(ctx, t, -1, "squeeze")] };
+      const axes = given?.map((a) => normalizeAxis(a, shape.length));
       for (const a of axes ?? []) {
         if (typeof shape[a] === "number" && shape[a] !== 1) fail(`cannot squeeze axis ${a} of size ${shape[a]}`);
       }
@@ -247,7 +273,8 @@ export const SHAPE_OPS: readonly OpDef[] = [
     },
     kernel: ([x, axesT], { attrs }) => {
       const rank = x!.dims.length;
-      const axes = (intsAttr(attrs, "axes") ?? (axesT ? valuesAsNumbers(axesT) : undefined))?.map((a) => (a < 0 ? a + rank : a));
+      const axes = (intsAttr(attrs, "axes") ?? (axesT ? valuesAsNumbers(axesT) : undefined))?.map((a) => normalizeAxis(a, rank));
+      for (const a of axes ?? []) if (x!.dims[a] !== 1) fail(`cannot squeeze axis ${a} of size ${x!.dims[a]}`);
       return [reshapeKernel(x!, x!.dims.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)))];
     },
   }),
@@ -258,6 +285,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const t = inputType(ctx, 0, "data");
       const axes = axesOf(ctx, ctx.attrs, 1);
       if (!axes) fail("Unsqueeze needs axes");
+      if (axes === "runtime") return { types: [runtimeAxesType(ctx, t, 1, "unsqueeze")] };
       if (!t.shape) return { types: [t] };
       const rank = t.shape.length + axes.length;
       const norm = axes.map((a) => normalizeAxis(a, rank));
@@ -270,7 +298,8 @@ export const SHAPE_OPS: readonly OpDef[] = [
     kernel: ([x, axesT], { attrs }) => {
       const axes = intsAttr(attrs, "axes") ?? valuesAsNumbers(axesT!);
       const rank = x!.dims.length + axes.length;
-      const norm = axes.map((a) => (a < 0 ? a + rank : a));
+      const norm = axes.map((a) => normalizeAxis(a, rank));
+      if (new Set(norm).size !== norm.length) fail("Unsqueeze axes repeat");
       const out: number[] = [];
       let src = 0;
       for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : x!.dims[src++]!);

@@ -1,0 +1,38 @@
+// Softmax and LogSoftmax. From opset 13 they normalise along one axis (default
+// -1); before that the input is coerced to 2-D at `axis` (default 1) and each
+// row is normalised. The row max is subtracted first for stability; NaN or +Inf
+// in a row makes the whole row NaN, as in onnxruntime and the ONNX reference.
+
+import type { Attrs } from "../graph.js";
+import type { Tensor } from "../../tensor.js";
+import { makeTensor } from "../../tensor.js";
+import { FLOATS, intAttr, normalizeAxis } from "../ops/util.js";
+import { requireFloat, roundToDType, sizeOf } from "./common.js";
+
+export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boolean): Tensor {
+  requireFloat(x, FLOATS, `${log ? "LogSoftmax" : "Softmax"} input`);
+  const legacy = opset < 13;
+  const axis = normalizeAxis(intAttr(attrs, "axis", legacy ? 1 : -1), x.dims.length);
+  const outer = sizeOf(x.dims, 0, axis);
+  const n = legacy ? sizeOf(x.dims, axis) : x.dims[axis]!;
+  const inner = legacy ? 1 : sizeOf(x.dims, axis + 1);
+  const out = makeTensor(x.dtype, x.dims);
+  const xd = x.data as Float32Array, od = out.data as Float32Array;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * n * inner + i;
+      let max = -Infinity;
+      for (let j = 0, p = base; j < n; j++, p += inner) if (xd[p]! > max) max = xd[p]!;
+      // A NaN is skipped by the max but reaches the sum through exp(NaN - max).
+      let sum = 0;
+      for (let j = 0, p = base; j < n; j++, p += inner) sum += Math.exp(xd[p]! - max);
+      if (log) {
+        const logSum = Math.log(sum);
+        for (let j = 0, p = base; j < n; j++, p += inner) od[p] = xd[p]! - max - logSum;
+      } else {
+        for (let j = 0, p = base; j < n; j++, p += inner) od[p] = Math.exp(xd[p]! - max) / sum;
+      }
+    }
+  }
+  return roundToDType(out);
+}

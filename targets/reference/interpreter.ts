@@ -1,0 +1,187 @@
+// The reference backend: runs a graph-level module node by node on concrete
+// tensors with the op table's kernels, the same ones constant folding uses, so
+// the two cannot disagree. It is the numerical oracle for later lowering stages,
+// so it favours clear failures over speed: inputs are checked against the
+// graph's types, and every kernel error names its node.
+
+import type { Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
+import { mainGraph } from "../../ir/graph/graph.js";
+import type { KernelContext, OpDef } from "../../ir/graph/op-def.js";
+import { opOf } from "../../ir/graph/ops.js";
+import type { DType } from "../../ir/dtype.js";
+import { TierflowError, fail, withLocation } from "../../ir/diagnostics.js";
+import type { Dim } from "../../ir/symbolic.js";
+import { evaluateDim, isSymbolName } from "../../ir/symbolic.js";
+import type { Tensor } from "../../ir/tensor.js";
+import { allocate } from "../../ir/tensor.js";
+import { loadWeight } from "./weights.js";
+
+export interface RunOptions {
+  /** Folder that weight references are relative to (the model file's folder). */
+  readonly modelDir: string;
+  /** Time every node (`RunResult.profile`). */
+  readonly profile?: boolean;
+  /** Told when a node's output is stored and when a value is released after its last use (tests watch memory through it). */
+  readonly trace?: (event: "store" | "free", value: string) => void;
+}
+
+export interface NodeTiming {
+  readonly op: string;
+  readonly node: string;
+  readonly ms: number;
+}
+
+export interface RunResult {
+  readonly outputs: Record<string, Tensor>;
+  readonly profile?: NodeTiming[];
+}
+
+function formatType(dtype: DType, shape: readonly Dim[] | null): string {
+  return `${dtype}[${shape ? shape.join(", ") : "*"}]`;
+}
+
+/**
+ * Check the caller's tensors against the graph inputs' types. Symbols bind to
+ * the first value seen and must agree everywhere after; dims that are
+ * expressions ("seq+1") are checked once all their symbols are bound.
+ */
+export function checkInputs(graph: Graph, inputs: Readonly<Record<string, Tensor>>): Map<string, number> {
+  for (const name of Object.keys(inputs)) {
+    if (!graph.inputs.includes(name)) {
+      fail(`unknown input '${name}' (the model's inputs are: ${graph.inputs.join(", ") || "none"})`);
+    }
+  }
+  const bindings = new Map<string, number>();
+  const boundBy = new Map<string, string>();
+  const deferred: [string, TensorType, Tensor][] = [];
+  for (const name of graph.inputs) {
+    const want = graph.types.get(name);
+    const got = Object.hasOwn(inputs, name) ? inputs[name] : undefined;
+    const expected = want ? formatType(want.dtype, want.shape) : "a tensor";
+    if (!got) fail(`missing input '${name}' (expected ${expected})`);
+    const mismatch = (why = "") => fail(`input '${name}': expected ${expected}, got ${formatType(got.dtype, got.dims)}${why}`);
+    if (got.data.length !== got.dims.reduce((p, d) => p * d, 1)) {
+      fail(`input '${name}': ${got.data.length} elements do not fill shape [${got.dims.join(", ")}]`);
+    }
+    if (!(got.data instanceof allocate(got.dtype, 0).constructor)) fail(`input '${name}': storage does not match dtype ${got.dtype}`);
+    if (!want) continue;
+    if (got.dtype !== want.dtype) mismatch();
+    if (!want.shape) continue;
+    if (want.shape.length !== got.dims.length) mismatch();
+    want.shape.forEach((d, i) => {
+      const actual = got.dims[i]!;
+      if (typeof d === "number") {
+        if (d !== actual) mismatch();
+      } else if (isSymbolName(d)) {
+        const bound = bindings.get(d);
+        if (bound === undefined) {
+          bindings.set(d, actual);
+          boundBy.set(d, name);
+        } else if (bound !== actual) mismatch(` (${d} is ${bound} from input '${boundBy.get(d)}')`);
+      } else deferred.push([name, want, got]);
+    });
+  }
+  for (const [name, want, got] of deferred) {
+    want.shape!.forEach((d, i) => {
+      const value = evaluateDim(d, bindings);
+      if (value !== undefined && value !== got.dims[i]) {
+        fail(`input '${name}': expected ${formatType(want.dtype, want.shape)}, got ${formatType(got.dtype, got.dims)} (${d} is ${value})`);
+      }
+    });
+  }
+  return bindings;
+}
+
+/** For each value a node reads, the index of the last node that reads it. */
+export function lastUses(graph: Graph): Map<string, number> {
+  const last = new Map<string, number>();
+  graph.nodes.forEach((node, i) => {
+    for (const input of node.inputs) if (input !== "") last.set(input, i);
+  });
+  return last;
+}
+
+function kernelOf(node: Node): NonNullable<OpDef["kernel"]> {
+  return withLocation({ node: node.name }, () => {
+    const kernel = opOf(node).kernel;
+    if (!kernel) fail(`no kernel for op '${node.op}'${node.domain ? ` in domain '${node.domain}'` : ""} in the reference backend`);
+    return kernel;
+  });
+}
+
+/** A kernel bug (not bad input) keeps its stack but says which node hit it. */
+function atNode(err: unknown, node: Pick<Node, "name" | "op">): unknown {
+  if (err instanceof TierflowError) return err.at({ node: node.name });
+  if (err instanceof Error) {
+    const wrapped = new Error(`node '${node.name}' (${node.op}): ${err.message}`, { cause: err });
+    wrapped.stack = err.stack ?? wrapped.stack ?? "";
+    return wrapped;
+  }
+  return err;
+}
+
+export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions): RunResult {
+  const graph = mainGraph(module);
+  const opset = module.opsets[""] ?? 0;
+  // Every op must have a kernel before any work (or weight read) starts.
+  const kernels = graph.nodes.map(kernelOf);
+  checkInputs(graph, inputs);
+
+  const values = new Map<string, Tensor>();
+  for (const name of graph.inputs) values.set(name, inputs[name]!);
+  const keep = new Set(graph.outputs);
+  const last = lastUses(graph);
+  const release = (name: string) => {
+    if (keep.has(name) || !values.delete(name)) return;
+    options.trace?.("free", name);
+  };
+  for (const name of graph.inputs) if (!last.has(name)) release(name); // inputs no node reads
+  const valueOf = (name: string, node: Pick<Node, "name" | "op">): Tensor => {
+    const v = values.get(name);
+    if (v) return v;
+    const c = graph.constants.get(name);
+    if (!c) throw atNode(new Error(`value '${name}' is not available (freed too early or never computed)`), node);
+    // Weights are read at first use and released like intermediates after their last one.
+    const t = c.kind === "literal" ? c.tensor : withLocation({ node: node.name }, () => loadWeight(c, options.modelDir));
+    values.set(name, t);
+    return t;
+  };
+
+  const profile: NodeTiming[] = [];
+  graph.nodes.forEach((node, index) => {
+    const args = node.inputs.map((name) => (name === "" ? undefined : valueOf(name, node)));
+    const declared = node.outputs.map((o) => graph.types.get(o)?.dtype);
+    const ctx: KernelContext = declared.every((d) => d !== undefined)
+      ? { attrs: node.attrs, opset, outputCount: node.outputs.length, outputDTypes: declared as DType[] }
+      : { attrs: node.attrs, opset, outputCount: node.outputs.length };
+    const start = options.profile ? performance.now() : 0;
+    let results: Tensor[];
+    try {
+      results = kernels[index]!(args, ctx);
+    } catch (err) {
+      throw atNode(err, node);
+    }
+    if (options.profile) profile.push({ op: node.op, node: node.name, ms: performance.now() - start });
+    node.outputs.forEach((out, i) => {
+      if (out === "") return;
+      const t = results[i];
+      if (!t) throw atNode(new Error(`kernel returned ${results.length} outputs, output '${out}' is missing`), node);
+      const want = graph.types.get(out);
+      if (want && (want.dtype !== t.dtype || (want.shape && want.shape.length !== t.dims.length))) {
+        throw atNode(new Error(`kernel gave ${formatType(t.dtype, t.dims)} for '${out}', typed ${formatType(want.dtype, want.shape)}`), node);
+      }
+      values.set(out, t);
+      options.trace?.("store", out);
+      if (!last.has(out)) release(out); // never read (an unused optional output)
+    });
+    for (const name of new Set(node.inputs)) if (name !== "" && last.get(name) === index) release(name);
+  });
+
+  const outputs = Object.create(null) as Record<string, Tensor>; // value names such as "__proto__" stay plain keys
+  for (const name of graph.outputs) {
+    const t = values.get(name) ?? (graph.constants.has(name) ? valueOf(name, { name, op: "graph output" }) : undefined);
+    if (!t) fail(`graph output '${name}' was not computed`);
+    outputs[name] = t;
+  }
+  return options.profile ? { outputs, profile } : { outputs };
+}

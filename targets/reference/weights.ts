@@ -1,0 +1,46 @@
+// Weights for the reference backend, read only when a node needs them and only
+// the bytes of that one tensor. The reference's location was checked at import,
+// but a module may come from IR text or a pass, so it is checked again here:
+// nothing outside the model's folder is ever read.
+
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import type { Constant } from "../../ir/graph/graph.js";
+import { TierflowError, fail } from "../../ir/diagnostics.js";
+import { dtypeBytes } from "../../ir/dtype.js";
+import type { Tensor } from "../../ir/tensor.js";
+import { elementCount } from "../../ir/tensor.js";
+import { checkRelativeLocation, resolveInside } from "../../compiler/onnx/external-data.js";
+import { decodeBytes } from "../../compiler/onnx/tensors.js";
+
+export type WeightConstant = Extract<Constant, { kind: "weight" }>;
+
+/** Read one weight's bytes from its file under `modelDir` and decode them (f16/bf16 widen to f32 values). */
+export function loadWeight(c: WeightConstant, modelDir: string): Tensor {
+  const { file, offset, length } = c.ref;
+  const what = `weights file '${file}'`;
+  const location = checkRelativeLocation(file, what);
+  const path = resolveInside(modelDir, location, what);
+  if (path === undefined) fail(`${what} is missing (looked in ${modelDir})`);
+  const needed = elementCount(c.dims) * dtypeBytes(c.dtype);
+  if (length !== needed) fail(`${what}: weight of ${c.dtype}[${c.dims.join(", ")}] needs ${needed} bytes, the reference has ${length}`);
+  const bytes = new Uint8Array(length);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    throw new TierflowError(`${what} cannot be opened`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (offset + length > size) fail(`${what} is ${size} bytes, too short for bytes ${offset}..${offset + length}`);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, bytes, done, length - done, offset + done);
+      if (n === 0) fail(`${what} ended early at byte ${offset + done}`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return decodeBytes(c.dtype, c.dims, bytes);
+}

@@ -1,0 +1,86 @@
+// Target descriptions: what a chip offers the compiler (compute units, on-chip
+// SRAM, HBM, DDR, host link, overheads). Presets live in targets/presets/*.json;
+// users add a target by writing a file that follows targets/target.schema.json.
+
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fail, TierflowError } from "../ir/diagnostics.js";
+import type { Schema } from "../ir/json-schema.js";
+import { validateJson } from "../ir/json-schema.js";
+
+export type Execution = "dataflow" | "kernel-by-kernel";
+
+export interface Tier {
+  readonly bytes: number;
+  /** Bytes per second. */
+  readonly bandwidth: number;
+}
+
+export interface Target {
+  readonly name: string;
+  readonly description: string;
+  readonly execution: Execution;
+  readonly compute: { readonly units: number; readonly clockHz: number; readonly flopsPerCycle: Readonly<Record<string, number>> };
+  readonly sram: { readonly units: number; readonly bytesPerUnit: number; readonly bandwidthPerUnit: number };
+  readonly hbm: Tier;
+  readonly ddr: Tier;
+  readonly host: { readonly bandwidth: number };
+  readonly overheads: { readonly launchSeconds: number; readonly sectionSwitchSeconds: number };
+  readonly sources: Readonly<Record<string, string>>;
+}
+
+const HERE = import.meta.dirname;
+// Built code runs from dist/targets: the JSON files stay in the source tree.
+const TARGETS_DIR = existsSync(join(HERE, "presets")) ? HERE : join(HERE, "..", "..", "targets");
+const PRESETS_DIR = join(TARGETS_DIR, "presets");
+
+let schema: Schema | undefined;
+function targetSchema(): Schema {
+  schema ??= JSON.parse(readFileSync(join(TARGETS_DIR, "target.schema.json"), "utf8")) as Schema;
+  return schema;
+}
+
+/** Check a parsed target description against the schema; `file` names it in errors. */
+export function validateTarget(value: unknown, file: string): Target {
+  const err = validateJson(value, targetSchema());
+  if (err) fail(`not a valid target description: ${err}`, { file });
+  const t = value as Target;
+  if (!t.compute.flopsPerCycle.f32) fail("not a valid target description: $.compute.flopsPerCycle needs an f32 rate", { file });
+  return { ...t, description: t.description ?? "", sources: t.sources ?? {} };
+}
+
+export function presetNames(): string[] {
+  return readdirSync(PRESETS_DIR).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
+}
+
+/** A preset by name, or a target file by path (anything containing "/" or ending in .json). */
+export function loadTarget(nameOrPath: string): Target {
+  const isPath = nameOrPath.includes("/") || nameOrPath.endsWith(".json");
+  const file = isPath ? nameOrPath : join(PRESETS_DIR, `${nameOrPath}.json`);
+  if (!isPath && !presetNames().includes(nameOrPath)) {
+    fail(`unknown target '${nameOrPath}' (presets: ${presetNames().join(", ")}; or give a path to a target file)`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new TierflowError("cannot read target file: it does not exist or is not readable", { file: nameOrPath });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new TierflowError(`target file is not JSON (${err instanceof Error ? err.message : String(err)})`, { file: nameOrPath });
+  }
+  return validateTarget(json, nameOrPath);
+}
+
+/** Peak FLOP/s for a dtype (f32 rate when the dtype has none). */
+export function peakFlops(t: Target, dtype: string): number {
+  const perCycle = t.compute.flopsPerCycle[dtype] ?? t.compute.flopsPerCycle.f32!;
+  return t.compute.units * t.compute.clockHz * perCycle;
+}
+
+export function sramBytes(t: Target): number {
+  return t.sram.units * t.sram.bytesPerUnit;
+}
