@@ -35,7 +35,8 @@ export function parseDimBindings(specs: readonly string[]): Map<string, number> 
 
 function weightFiles(module: Module, modelPath: string): { file: string; present: boolean }[] {
   const files = new Set<string>();
-  for (const c of mainGraph(module).constants.values()) if (c.kind === "weight") files.add(c.ref.file);
+  // Weights inside the model file itself are not a separate file to report.
+  for (const c of mainGraph(module).constants.values()) if (c.kind === "weight" && c.ref.file !== module.source) files.add(c.ref.file);
   return [...files].sort().map((file) => ({ file, present: existsSync(join(dirname(modelPath), file)) }));
 }
 
