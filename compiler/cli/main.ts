@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { registerInspect } from "./inspect.js";
 import { registerTargets } from "./targets.js";
+import { registerCompile } from "./compile.js";
 import { registerRun } from "./run.js";
 import { allPasses } from "../passes/pass.js";
 import { allOps } from "../../ir/graph/ops.js";
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)");
   registerInspect(program);
   registerTargets(program);
+  registerCompile(program);
   registerRun(program);
   program
     .command("passes")

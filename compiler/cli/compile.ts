@@ -1,0 +1,73 @@
+// `tierflow compile MODEL --target T -O2 -o OUT/`: a placement plan and its report.
+
+import type { Command } from "commander";
+import { fail } from "../../ir/diagnostics.js";
+import { isDType } from "../../ir/dtype.js";
+import type { DType } from "../../ir/dtype.js";
+import { printModule } from "../../ir/graph/printer.js";
+import { compile } from "../compile.js";
+import { formatReport } from "../report.js";
+import { ensureDir, writeAtomically } from "../emit.js";
+import { formatTimings } from "../passes/pipeline.js";
+import { action } from "./run-command.js";
+import { parseDimBindings } from "./inspect.js";
+import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
+import type { PipelineFlags } from "./pipeline-options.js";
+import { planToJson } from "../plan-json.js";
+
+interface CompileFlags extends PipelineFlags {
+  target: string;
+  O: string;
+  phase: string;
+  batch: string;
+  seq: string;
+  dtype?: string;
+  dim: string[];
+  output: string;
+  quiet?: boolean;
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) fail(`${flag} '${text}' must be a positive integer`);
+  return n;
+}
+
+export function registerCompile(program: Command): void {
+  const cmd = program
+    .command("compile")
+    .description("compile a model into a placement plan for a target: plan.json, the IR of each level and report.txt")
+    .argument("<model>", "an ONNX file (.onnx) or graph-level IR text (.tfg)")
+    .requiredOption("-t, --target <target>", "a preset (see `tierflow targets`) or a target JSON file")
+    .option("-O <level>", "optimisation level: 0 one op per section, 1 pattern fusion, 2 stream as much as fits", "2")
+    .option("--phase <phase>", "prefill or decode", "prefill")
+    .option("--batch <n>", "requests in the batch", "1")
+    .option("--seq <n>", "prompt length (prefill) or context length (decode)", "128")
+    .option("--dtype <dtype>", "plan floating-point data in this dtype (e.g. bf16 for a float32 export)")
+    .option("--dim <name=value>", "give another symbolic dim a value (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .requiredOption("-o, --output <dir>", "folder for plan.json, graph.tfg, report.txt")
+    .option("-q, --quiet", "do not print the report or progress");
+  addPipelineOptions(cmd);
+  cmd.action(action(async (modelPath: string, flags: CompileFlags) => {
+    const opt = Number(flags.O);
+    if (![0, 1, 2].includes(opt) || !/^\d$/.test(flags.O)) fail(`-O '${flags.O}': the levels are 0, 1 and 2`);
+    if (flags.phase !== "prefill" && flags.phase !== "decode") fail(`--phase '${flags.phase}': use prefill or decode`);
+    if (flags.dtype !== undefined && (!isDType(flags.dtype) || !["f32", "f16", "bf16"].includes(flags.dtype))) {
+      fail(`--dtype '${flags.dtype}': use f32, f16 or bf16`);
+    }
+    const progress = (stage: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${stage}\n`); };
+    const result = await compile(modelPath, {
+      target: flags.target, opt: opt as 0 | 1 | 2, phase: flags.phase, batch: positiveInt(flags.batch, "--batch"),
+      seq: positiveInt(flags.seq, "--seq"), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),
+      dims: parseDimBindings(flags.dim), ...pipelineOptions(flags), onStage: progress,
+    });
+    progress("write");
+    ensureDir(flags.output);
+    const report = formatReport(result.plan, result.target);
+    writeAtomically(flags.output, "graph.tfg", printModule(result.graph));
+    writeAtomically(flags.output, "report.txt", report);
+    writeAtomically(flags.output, "plan.json", planToJson(result.plan));
+    if (!flags.quiet) process.stdout.write(report);
+    if (flags.timePasses) process.stderr.write(`${formatTimings(result.records)}\n`);
+  }));
+}

@@ -1,0 +1,93 @@
+// The cost model. A section's time is the largest of its pipeline's compute
+// time, each tier's traffic over that tier's bandwidth, and its on-chip stream
+// traffic over the section's SRAM bandwidth, plus launch and switch overhead:
+//   t = max(compute, hbmBytes / hbmBW, ddrBytes / ddrBW, streamBytes / sramBW) + overhead
+// Tier traffic: inputs read from memory (weights included, the KV cache as the
+// attention kernels read it) and outputs written back for later sections.
+// Streams between kernels of one section stay on chip. On kernel-by-kernel
+// targets every section is one kernel, so every intermediate goes through HBM.
+// The floor is the roofline: max(all FLOPs / peak, weight and KV bytes / HBM BW).
+
+import type { DataflowModule } from "../../ir/dataflow/dataflow.js";
+import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
+import type { Prediction, SectionCost, TierName } from "../../ir/placement/plan.js";
+import type { Target } from "../../targets/target.js";
+import { peakFlops } from "../../targets/target.js";
+import type { SectionSpan } from "../schedule/sections.js";
+
+export function sectionCost(
+  span: SectionSpan, computeSeconds: number, memoryUnits: number, m: DataflowModule,
+  tierOf: ReadonlyMap<string, TierName>, consumersOutside: (tensor: string) => boolean, target: Target,
+): SectionCost {
+  const inSection = new Set(span.kernels.flatMap((k) => k.outputs));
+  const bytes: Record<TierName, number> = { sram: 0, hbm: 0, ddr: 0 };
+  const sizes = new Map(m.tensors.map((t) => [t.name, t.bytes]));
+  const caches = new Set(m.tensors.filter((t) => t.role === "kv-cache").map((t) => t.name));
+  let streamBytes = 0;
+  const device = span.kernels.filter((k) => KERNEL_KINDS[k.kind]?.device ?? true);
+  for (const k of device) {
+    for (const [tensor, read] of Object.entries(k.reads)) {
+      const tier = tierOf.get(tensor);
+      if (inSection.has(tensor) && !caches.has(tensor)) streamBytes += read;
+      else if (tier) bytes[tier] += read;
+    }
+    for (const out of k.outputs) {
+      const tier = tierOf.get(out);
+      const size = sizes.get(out) ?? 0;
+      if (caches.has(out)) {
+        if (tier) bytes[tier] += cacheWrite(out, m);
+      } else if (tier && consumersOutside(out)) bytes[tier] += size;
+      else streamBytes += size;
+    }
+  }
+  const hbmSeconds = bytes.hbm / target.hbm.bandwidth;
+  const ddrSeconds = bytes.ddr / target.ddr.bandwidth;
+  const sramBandwidth = Math.max(1, memoryUnits) * target.sram.bandwidthPerUnit;
+  const sramSeconds = streamBytes / sramBandwidth;
+  const launches = target.execution === "dataflow" ? (device.length > 0 ? 1 : 0) : device.length;
+  const overheadSeconds = launches * target.overheads.launchSeconds + (device.length > 0 ? target.overheads.sectionSwitchSeconds : 0);
+  const terms = { compute: computeSeconds, hbm: hbmSeconds, ddr: ddrSeconds, sram: sramSeconds } as const;
+  let busiest: keyof typeof terms = "compute";
+  for (const name of ["hbm", "ddr", "sram"] as const) if (terms[name] > terms[busiest]) busiest = name;
+  const busy = terms[busiest];
+  const bound: SectionCost["bound"] = overheadSeconds > busy ? "overhead" : busiest;
+  return {
+    computeSeconds, hbmSeconds, ddrSeconds, sramSeconds, overheadSeconds,
+    seconds: busy + overheadSeconds, bound, hbmBytes: bytes.hbm, ddrBytes: bytes.ddr,
+  };
+}
+
+/** Bytes of the KV cache an attention kernel writes: the new tokens' keys and values. */
+function cacheWrite(name: string, m: DataflowModule): number {
+  const cache = m.tensors.find((t) => t.name === name);
+  if (!cache) return 0;
+  const [, batch, kvHeads, , headDim] = cache.shape as [number, number, number, number, number];
+  const tokens = m.phase === "decode" ? 1 : cache.shape[3]!;
+  return 2 * batch * kvHeads * tokens * headDim * (cache.bytes / cache.shape.reduce((p, d) => p * d, 1));
+}
+
+export interface Floor {
+  readonly seconds: number;
+  readonly bound: Prediction["floorBound"];
+  readonly computeSeconds: number;
+  readonly memorySeconds: number;
+}
+
+/** Roofline floor: every FLOP at peak, or every weight and KV byte once at HBM bandwidth. */
+export function rooflineFloor(m: DataflowModule, target: Target): Floor {
+  let compute = 0;
+  for (const k of m.kernels) compute += k.flops / peakFlops(target, k.dtype);
+  let bytes = 0;
+  for (const t of m.tensors) if (t.role === "weight" || t.role === "constant") bytes += t.bytes;
+  const caches = new Set(m.tensors.filter((t) => t.role === "kv-cache").map((t) => t.name));
+  for (const k of m.kernels) for (const [tensor, read] of Object.entries(k.reads)) if (caches.has(tensor)) bytes += read;
+  const memory = bytes / target.hbm.bandwidth;
+  return {
+    seconds: Math.max(compute, memory), bound: compute >= memory ? "compute" : "weights",
+    computeSeconds: compute, memorySeconds: memory,
+  };
+}
+
+export function tokensPerPass(m: DataflowModule, batch: number, seq: number): number {
+  return m.phase === "decode" ? batch : batch * seq;
+}

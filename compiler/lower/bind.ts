@@ -1,0 +1,63 @@
+// Bind a graph's symbolic dims to numbers for one compile: batch and sequence
+// from the options, recognised on the graph inputs (token ids [batch, seq],
+// images [batch, C, H, W]); any other symbol must be given with --dim.
+
+import type { Graph } from "../../ir/graph/graph.js";
+import { fail } from "../../ir/diagnostics.js";
+import type { Dim } from "../../ir/symbolic.js";
+import { dimSymbols, evaluateDim } from "../../ir/symbolic.js";
+import type { Phase } from "../../ir/dataflow/dataflow.js";
+
+export interface BindOptions {
+  readonly phase: Phase;
+  readonly batch: number;
+  /** Prompt length for prefill; context length (tokens already in the KV cache) for decode. */
+  readonly seq: number;
+  /** Explicit values, which win over recognition. */
+  readonly dims?: ReadonlyMap<string, number>;
+}
+
+export interface Bindings {
+  readonly values: Map<string, number>;
+  /** Symbol naming the token axis, if the graph has one. */
+  readonly sequenceSymbol: string | undefined;
+  /** Tokens of KV cache each attention reads: seq for prefill, seq (+1 for the new token) for decode. */
+  readonly kvLength: number;
+  /** Tokens processed per pass: seq for prefill, 1 for decode. */
+  readonly queryLength: number;
+}
+
+export function bindDims(graph: Graph, options: BindOptions): Bindings {
+  const values = new Map<string, number>(options.dims ?? []);
+  const queryLength = options.phase === "decode" ? 1 : options.seq;
+  let sequenceSymbol: string | undefined;
+  const setIfFree = (sym: Dim | undefined, v: number) => {
+    if (typeof sym === "string" && !values.has(sym) && dimSymbols(sym).length === 1 && dimSymbols(sym)[0] === sym) values.set(sym, v);
+  };
+  for (const name of graph.inputs) {
+    const t = graph.types.get(name);
+    if (!t?.shape) continue;
+    setIfFree(t.shape[0], options.batch);
+    if (t.shape.length === 2 && (t.dtype === "i64" || t.dtype === "i32")) {
+      if (typeof t.shape[1] === "string") sequenceSymbol ??= t.shape[1];
+      setIfFree(t.shape[1], queryLength);
+    }
+  }
+  const kvLength = options.phase === "decode" ? options.seq + 1 : options.seq;
+  for (const [name, t] of graph.types) {
+    for (const d of t.shape ?? []) {
+      for (const s of dimSymbols(d)) {
+        if (!values.has(s)) fail(`tensor '${name}' has the symbolic dim '${s}', which has no value: give it one with --dim ${s}=N`);
+      }
+    }
+  }
+  return { values, sequenceSymbol, kvLength, queryLength };
+}
+
+export function concreteShape(shape: readonly Dim[], b: Bindings, what: string): number[] {
+  return shape.map((d) => {
+    const v = evaluateDim(d, b.values);
+    if (v === undefined || v < 0) fail(`tensor '${what}' dim '${d}' does not evaluate to a size`);
+    return v;
+  });
+}

@@ -1,0 +1,66 @@
+// The human-readable compile report: sections, units, tier occupancy,
+// predicted time beside the roofline floor, fused-op counts.
+
+import type { Plan, Section } from "../ir/placement/plan.js";
+import type { Target } from "../targets/target.js";
+import { sramBytes } from "../targets/target.js";
+import { formatBytes } from "./cli/format.js";
+
+const SECTIONS_LISTED = 24;
+
+export function formatSeconds(s: number): string {
+  if (s >= 1) return `${s.toFixed(3)} s`;
+  if (s >= 1e-3) return `${(s * 1e3).toFixed(3)} ms`;
+  return `${(s * 1e6).toFixed(2)} us`;
+}
+
+function percent(part: number, whole: number): string {
+  return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : "-";
+}
+
+function sectionLine(s: Section, plan: Plan): string {
+  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+  const device = s.kernels.filter((k) => k.computeUnits > 0);
+  const ops = device.map((k) => kernels.get(k.kernel)!.ops.join("+")).join(" ");
+  const shown = ops.length > 70 ? `${ops.slice(0, 67)}...` : ops;
+  return `  ${s.name.padEnd(6)} ${String(device.length).padStart(3)} kernels  ${String(s.computeUnits).padStart(5)} CU ${String(s.memoryUnits).padStart(5)} MU  ` +
+    `II ${formatSeconds(s.initiationInterval).padStart(10)}  ${formatSeconds(s.cost.seconds).padStart(10)}  ${s.cost.bound.padEnd(8)} ${shown}`;
+}
+
+export function formatReport(plan: Plan, target: Target): string {
+  const o = plan.options;
+  const lines: string[] = [];
+  const what = o.phase === "decode" ? `decode, batch ${o.batch}, context ${o.seq}` : `prefill, batch ${o.batch}, prompt ${o.seq} tokens`;
+  lines.push(`tierflow plan: ${plan.model.file} on ${target.name} (${target.execution}), -O${o.opt}, ${what}, ${o.dtype}`);
+  const fused = Object.entries(plan.fusion);
+  lines.push(`fused ops: ${fused.length ? fused.map(([k, v]) => `${k.replace(/^tierflow\./, "")} ${v}`).join(", ") : "none"}`);
+  const device = plan.dataflow.kernels.filter((k) => k.kind !== "view" && k.kind !== "host").length;
+  lines.push(`kernels: ${plan.dataflow.kernels.length} (${device} on the device), sections: ${plan.sections.length}`);
+  const maxCU = Math.max(0, ...plan.sections.map((s) => s.computeUnits));
+  const maxMU = Math.max(0, ...plan.sections.map((s) => s.memoryUnits));
+  lines.push(`units: up to ${maxCU} of ${target.compute.units} compute, ${maxMU} of ${target.sram.units} memory units in a section`);
+  lines.push("", "sections (slowest stage sets the rate; II = time per tile of the slowest stage):");
+  const listed = plan.sections.length <= SECTIONS_LISTED ? plan.sections
+    : [...plan.sections].sort((a, b) => b.cost.seconds - a.cost.seconds).slice(0, SECTIONS_LISTED).sort((a, b) => plan.sections.indexOf(a) - plan.sections.indexOf(b));
+  if (listed.length < plan.sections.length) lines.push(`  (the ${listed.length} slowest of ${plan.sections.length})`);
+  for (const s of listed) lines.push(sectionLine(s, plan));
+  const bounds = new Map<string, number>();
+  for (const s of plan.sections) bounds.set(s.cost.bound, (bounds.get(s.cost.bound) ?? 0) + s.cost.seconds);
+  lines.push(`  time by bound: ${[...bounds].sort(([, a], [, b]) => b - a).map(([k, v]) => `${k} ${formatSeconds(v)}`).join(", ")}`);
+  lines.push("", "tier occupancy (peak):");
+  const cap = { sram: sramBytes(target), hbm: target.hbm.bytes, ddr: target.ddr.bytes } as const;
+  for (const tier of ["sram", "hbm", "ddr"] as const) {
+    lines.push(`  ${tier.toUpperCase().padEnd(5)} ${formatBytes(plan.occupancy[tier]).padStart(12)} of ${formatBytes(cap[tier]).padStart(12)}  ${percent(plan.occupancy[tier], cap[tier]).padStart(6)}`);
+  }
+  const spilled = plan.allocations.filter((a) => a.tier === "ddr");
+  if (spilled.length) lines.push(`  ${spilled.length} tensors in DDR (${formatBytes(spilled.reduce((s, a) => s + a.bytes, 0))})`);
+  const load = plan.transfers.filter((t) => t.beforeSection < 0).reduce((s, t) => s + t.seconds, 0);
+  if (load > 0) lines.push(`  loading weights DDR -> HBM: ${formatSeconds(load)} (once, not in the latency below)`);
+  const p = plan.prediction;
+  lines.push("");
+  const unit = o.phase === "decode" ? "per token" : "per prompt batch";
+  lines.push(`predicted: ${formatSeconds(p.seconds)} ${unit}, ${p.tokensPerSecond.toFixed(1)} tokens/s`);
+  lines.push(`floor:     ${formatSeconds(p.floorSeconds)} (${p.floorBound === "compute" ? "all FLOPs at peak" : "weights and KV cache once at HBM bandwidth"})`);
+  lines.push(`ratio:     ${p.ratioToFloor.toFixed(2)}x the floor`);
+  return `${lines.join("\n")}\n`;
+}

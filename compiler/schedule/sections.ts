@@ -1,0 +1,61 @@
+// Partition a dataflow module's kernels into sections.
+//
+// Algorithm: greedy in execution order. A kernel's minimum footprint is one
+// compute unit and enough memory units for its stream buffers; kernels join the
+// open section while the section's footprint fits the chip, else a new section
+// opens. At -O0 and -O1, and on kernel-by-kernel targets (GPUs), every device
+// kernel is a section of its own: the unfused and conventionally-fused baselines.
+// Source: the sectioning of Prabhakar et al., SN40L (MICRO 2024), section V.
+// Known weakness: program order only; it neither reorders kernels nor balances
+// section sizes, so a large kernel late in a section can leave units idle.
+
+import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
+import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
+import { fail } from "../../ir/diagnostics.js";
+import type { Target } from "../../targets/target.js";
+
+export type OptLevel = 0 | 1 | 2;
+
+export interface SectionSpan {
+  readonly kernels: readonly DfKernel[];
+}
+
+export function memoryUnitsFor(k: DfKernel, target: Target): number {
+  return Math.max(1, Math.ceil(k.bufferBytes / target.sram.bytesPerUnit));
+}
+
+function isDevice(k: DfKernel): boolean {
+  return KERNEL_KINDS[k.kind]?.device ?? true;
+}
+
+export function partitionSections(m: DataflowModule, target: Target, opt: OptLevel): SectionSpan[] {
+  const streaming = opt === 2 && target.execution === "dataflow";
+  const sections: DfKernel[][] = [];
+  let open: DfKernel[] = [];
+  let compute = 0, memory = 0;
+  const close = () => {
+    if (open.some(isDevice)) sections.push(open);
+    else if (open.length > 0 && sections.length > 0) sections[sections.length - 1]!.push(...open);
+    else if (open.length > 0) sections.push(open);
+    open = [];
+    compute = 0;
+    memory = 0;
+  };
+  for (const k of m.kernels) {
+    if (!isDevice(k)) {
+      open.push(k); // views and shape arithmetic ride along with their neighbours
+      continue;
+    }
+    const mem = memoryUnitsFor(k, target);
+    if (mem > target.sram.units) {
+      fail(`kernel ${k.name} (${k.ops.join(", ")}) needs ${k.bufferBytes} bytes of on-chip buffers; ${target.name} has ${target.sram.units * target.sram.bytesPerUnit}`, { node: k.nodes[0] ?? k.name });
+    }
+    const fits = compute + 1 <= target.compute.units && memory + mem <= target.sram.units;
+    if (open.some(isDevice) && (!streaming || !fits)) close();
+    open.push(k);
+    compute += 1;
+    memory += mem;
+  }
+  close();
+  return sections.map((kernels) => ({ kernels }));
+}

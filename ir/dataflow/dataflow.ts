@@ -1,0 +1,73 @@
+// The dataflow level: kernels joined by streams of tiles. Every dim is bound
+// (a dataflow module is compiled for one phase, batch and sequence length), so
+// each kernel knows its FLOPs, the bytes it reads and writes, its tiling and
+// the on-chip buffer it needs to stream.
+
+import type { DType } from "../dtype.js";
+
+/** What a tensor is to the plan: its role decides where placement may put it. */
+export type TensorRole = "input" | "output" | "weight" | "constant" | "activation" | "kv-cache";
+
+export interface DfTensor {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly bytes: number;
+  readonly role: TensorRole;
+}
+
+/** How a kernel streams: tiles of `tileShape` along its outermost axis, `tiles` of them. */
+export interface Tiling {
+  readonly tileShape: readonly number[];
+  readonly tiles: number;
+}
+
+export interface DfKernel {
+  readonly name: string;
+  /** Key into the dataflow op table (ir/dataflow/kinds.ts). */
+  readonly kind: string;
+  /** Graph-level nodes this kernel implements, and their op types. */
+  readonly nodes: readonly string[];
+  readonly ops: readonly string[];
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly dtype: DType;
+  readonly flops: number;
+  readonly tiling: Tiling;
+  /** On-chip bytes needed to stream (double-buffered tiles and weight blocks). */
+  readonly bufferBytes: number;
+  /** Bytes read from each input over the whole kernel (weights may be re-read per tile). */
+  readonly reads: Readonly<Record<string, number>>;
+}
+
+/** A tensor produced by one kernel and consumed by another, tile by tile. */
+export interface DfStream {
+  readonly tensor: string;
+  readonly from: string;
+  readonly to: string;
+  readonly tileBytes: number;
+  readonly tiles: number;
+}
+
+export type Phase = "prefill" | "decode";
+
+export interface DataflowModule {
+  readonly name: string;
+  /** Model file this was compiled from. */
+  readonly source: string;
+  readonly phase: Phase;
+  /** Values of the graph's symbolic dims, plus `context` for decode. */
+  readonly bindings: Readonly<Record<string, number>>;
+  /** dtype the plan computes and stores floating-point data in. */
+  readonly dtype: DType;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly tensors: readonly DfTensor[];
+  /** In a valid execution order. */
+  readonly kernels: readonly DfKernel[];
+  readonly streams: readonly DfStream[];
+}
+
+export function tensorMap(m: DataflowModule): Map<string, DfTensor> {
+  return new Map(m.tensors.map((t) => [t.name, t]));
+}

@@ -1,0 +1,51 @@
+// The dataflow-level op table: the kinds of kernel a dataflow module holds and
+// which graph ops lower to each. A kind decides whether the kernel does device
+// work at all (views and host-side shape arithmetic do not) and how it streams.
+
+export interface KernelKind {
+  readonly name: string;
+  readonly doc: string;
+  /** False for views (a new shape over the same bytes) and host-side shape arithmetic. */
+  readonly device: boolean;
+  /** Keeps the weight block of a tile resident and streams activations past it. */
+  readonly weighted: boolean;
+}
+
+export const KERNEL_KINDS: Readonly<Record<string, KernelKind>> = {
+  matmul: { name: "matmul", doc: "Matrix products (MatMul, Gemm, MatMulBias): a systolic stage with a resident weight block.", device: true, weighted: true },
+  conv: { name: "conv", doc: "Convolution as an implicit matrix product over input windows.", device: true, weighted: true },
+  attention: { name: "attention", doc: "Scaled-dot-product attention over a KV sequence (the KV cache in decode).", device: true, weighted: false },
+  norm: { name: "norm", doc: "Row-wise normalisation and reductions (RMSNorm, LayerNorm, BatchNorm, Reduce*).", device: true, weighted: false },
+  softmax: { name: "softmax", doc: "Row-wise softmax and log-softmax.", device: true, weighted: false },
+  elementwise: { name: "elementwise", doc: "Pointwise arithmetic, activations, casts, rotary embedding.", device: true, weighted: false },
+  gather: { name: "gather", doc: "Row gathers (embedding lookups) and index selection (TopK, ArgMax, OneHot).", device: true, weighted: false },
+  layout: { name: "layout", doc: "Data movement: transpose, concat, slice, split, expand, tile.", device: true, weighted: false },
+  pool: { name: "pool", doc: "Windowed pooling and global averages.", device: true, weighted: false },
+  view: { name: "view", doc: "Reshape-like ops: the same bytes under a new shape, no work.", device: false, weighted: false },
+  host: { name: "host", doc: "Shape arithmetic on a few int64 elements, done by the host at compile or launch time.", device: false, weighted: false },
+};
+
+/** Graph op (domain-qualified key) -> kernel kind; ops not listed are elementwise. */
+const KIND_OF_OP: Readonly<Record<string, string>> = {
+  MatMul: "matmul", Gemm: "matmul", "tierflow.MatMulBias": "matmul",
+  Conv: "conv",
+  "tierflow.Attention": "attention",
+  Softmax: "softmax", LogSoftmax: "softmax",
+  LayerNormalization: "norm", "tierflow.RMSNorm": "norm", "tierflow.LayerNorm": "norm", BatchNormalization: "norm",
+  ReduceMean: "norm", ReduceSum: "norm", ReduceMax: "norm", ReduceMin: "norm", ReduceProd: "norm",
+  Gather: "gather", GatherElements: "gather", GatherND: "gather", TopK: "gather", ArgMax: "gather", ArgMin: "gather",
+  OneHot: "gather", "tierflow.MoEGate": "gather",
+  Transpose: "layout", Concat: "layout", Slice: "layout", Split: "layout", Expand: "layout", Tile: "layout",
+  ScatterND: "layout", Trilu: "layout", CumSum: "layout", Range: "layout", ConstantOfShape: "layout",
+  MaxPool: "pool", AveragePool: "pool", GlobalAveragePool: "pool",
+  Reshape: "view", Squeeze: "view", Unsqueeze: "view", Flatten: "view", Identity: "view", Dropout: "view",
+  Shape: "host", Size: "host",
+};
+
+export function kindOfOp(opKey: string): KernelKind {
+  return KERNEL_KINDS[KIND_OF_OP[opKey] ?? "elementwise"]!;
+}
+
+export function kernelKind(name: string): KernelKind | undefined {
+  return KERNEL_KINDS[name];
+}
