@@ -25,7 +25,7 @@ import { lowerToDataflow } from "./lower/to-dataflow.js";
 import type { OptLevel } from "./schedule/sections.js";
 import { partitionSections } from "./schedule/sections.js";
 import { allocateSection } from "./schedule/allocate.js";
-import { placeTensors } from "./place/placement.js";
+import { checkFitsSomewhere, placeTensors } from "./place/placement.js";
 import { rooflineFloor, sectionCost, tokensPerPass } from "./cost/cost-model.js";
 import { fusionCounts } from "./fusion-counts.js";
 
@@ -88,6 +88,7 @@ export async function compile(modelPath: string, options: CompileOptions): Promi
   const bindings = bindDims(mainGraph(graph), { phase, batch, seq, ...(options.dims ? { dims: options.dims } : {}) });
   const dataflow = lowerToDataflow(graph, { phase, bindings, dtype: options.dtype });
   verifyDataflow(dataflow);
+  checkFitsSomewhere(dataflow, target);
   stage("schedule");
   const spans = partitionSections(dataflow, target, opt);
   const allocations = spans.map((s) => allocateSection(s.kernels, target));

@@ -1,9 +1,50 @@
 // plan.json: the placement level as JSON, versioned, with a schema in
 // ir/placement/plan.schema.json. Keys come out in a fixed order (the order the
 // compiler builds objects in), so the same input gives byte-identical files.
+// Reading checks the schema and version, then runs the placement verifier.
 
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Plan } from "../ir/placement/plan.js";
+import { PLAN_VERSION } from "../ir/placement/plan.js";
+import { verifyPlan } from "../ir/placement/verify.js";
+import { fail, TierflowError, withLocation } from "../ir/diagnostics.js";
+import type { Schema } from "../ir/json-schema.js";
+import { validateJson } from "../ir/json-schema.js";
+import type { Target } from "../targets/target.js";
+import { loadTarget } from "../targets/target.js";
+
+const HERE = import.meta.dirname;
+const SCHEMA = existsSync(join(HERE, "..", "ir", "placement", "plan.schema.json"))
+  ? join(HERE, "..", "ir", "placement", "plan.schema.json")
+  : join(HERE, "..", "..", "ir", "placement", "plan.schema.json");
 
 export function planToJson(plan: Plan): string {
   return `${JSON.stringify(plan, null, 1)}\n`;
+}
+
+/** Read, validate and verify a plan; `target` overrides the plan's own target name (a custom target file). */
+export function readPlan(path: string, target?: Target): { plan: Plan; target: Target } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new TierflowError("cannot read plan: it does not exist or is not readable", { file: path });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new TierflowError(`plan is not JSON (${err instanceof Error ? err.message : String(err)})`, { file: path });
+  }
+  const version = (json as { version?: unknown })?.version;
+  if (typeof version === "number" && version > PLAN_VERSION) {
+    fail(`plan has schema version ${version}; this tierflow reads version ${PLAN_VERSION} (a newer tierflow wrote it)`, { file: path });
+  }
+  const err = validateJson(json, JSON.parse(readFileSync(SCHEMA, "utf8")) as Schema);
+  if (err) fail(`not a valid plan: ${err}`, { file: path });
+  const plan = json as Plan;
+  const t = target ?? withLocation({ file: path }, () => loadTarget(plan.target));
+  withLocation({ file: path }, () => verifyPlan(plan, t));
+  return { plan, target: t };
 }

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerInspect } from "./inspect.js";
 import { registerTargets } from "./targets.js";
 import { registerCompile } from "./compile.js";
+import { registerVerify } from "./verify.js";
 import { registerRun } from "./run.js";
 import { allPasses } from "../passes/pass.js";
 import { allOps } from "../../ir/graph/ops.js";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerTargets(program);
   registerCompile(program);
+  registerVerify(program);
   registerRun(program);
   program
     .command("passes")

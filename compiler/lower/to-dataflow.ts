@@ -19,6 +19,8 @@ import { lowerAttention } from "./attention.js";
 export const TILE_ROWS = 64;
 /** Columns of a weight block a matrix-product stage holds on chip. */
 export const WEIGHT_BLOCK_COLUMNS = 128;
+/** Longest row a tile holds; longer rows (a vocabulary-wide logit row) stream in pieces. */
+export const TILE_COLUMNS = 4096;
 const SHAPE_ARITHMETIC_ELEMENTS = 64;
 
 export interface LowerOptions {
@@ -57,7 +59,7 @@ export function tileKernel(inputs: readonly DfTensor[], outputs: readonly DfTens
   let buffer = 0;
   const tileOf = (t: DfTensor) => {
     const r = rowsOf(t.shape);
-    return Math.min(t.bytes, tileRows * r.last * dtypeBytes(t.dtype));
+    return Math.min(t.bytes, tileRows * Math.min(r.last, TILE_COLUMNS) * dtypeBytes(t.dtype));
   };
   for (const t of [...inputs, ...outputs]) {
     if (weighted && (t.role === "weight" || t.role === "constant") && t.shape.length >= 2) {
@@ -67,7 +69,8 @@ export function tileKernel(inputs: readonly DfTensor[], outputs: readonly DfTens
       buffer += 2 * tileOf(t);
     }
   }
-  return { tiling: { tileShape: [tileRows, last], tiles }, bufferBytes: buffer };
+  const columns = Math.min(last, TILE_COLUMNS);
+  return { tiling: { tileShape: [tileRows, columns], tiles: tiles * Math.ceil(last / Math.max(1, columns)) }, bufferBytes: buffer };
 }
 
 function roleOf(name: string, graph: Graph): TensorRole {

@@ -93,6 +93,11 @@ function peakBytes(ranges: readonly LiveRange[], sections: number): number {
   return Math.max(0, ...live);
 }
 
+/** Every tensor must fit some tier whole (checked before any scheduling work). */
+export function checkFitsSomewhere(m: DataflowModule, target: Target): void {
+  for (const t of m.tensors) checkPossible(t, target);
+}
+
 function checkPossible(t: DfTensor, target: Target): void {
   if (t.bytes > target.hbm.bytes && t.bytes > target.ddr.bytes) {
     fail(`tensor '${t.name}' needs ${t.bytes} bytes, more than any tier holds (HBM ${target.hbm.bytes}, DDR ${target.ddr.bytes}, SRAM ${target.sram.units * target.sram.bytesPerUnit})`);

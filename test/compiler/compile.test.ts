@@ -1,0 +1,86 @@
+// The compile step end to end on small models and the toy target, where
+// models outgrow HBM: sections, DDR spills, the placement verifier, and
+// determinism.
+
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compile } from "../../compiler/compile.js";
+import { planToJson, readPlan } from "../../compiler/plan-json.js";
+import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
+import { loadTarget } from "../../targets/target.js";
+import type { Plan } from "../../ir/placement/plan.js";
+import { runCli, ROOT } from "../support/cli.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tierflow-compile-"));
+const llama = join(ROOT, "examples/models/llama-tiny.torchscript.onnx");
+
+describe("compile", () => {
+  it("a model larger than the toy target's HBM compiles with several sections and DDR spills", async () => {
+    const { plan } = await compile(llama, { target: "toy", opt: 0, phase: "prefill", batch: 1, seq: 8 });
+    const toy = loadTarget("toy");
+    expect(plan.sections.length).toBeGreaterThan(10);
+    const weightBytes = plan.dataflow.tensors.filter((t) => t.role === "weight").reduce((s, t) => s + t.bytes, 0);
+    expect(weightBytes).toBeGreaterThan(toy.hbm.bytes);
+    expect(plan.allocations.some((a) => a.tier === "ddr")).toBe(true);
+    expect(plan.occupancy.hbm).toBeLessThanOrEqual(toy.hbm.bytes);
+    expect(plan.sections.some((s) => s.cost.ddrBytes > 0)).toBe(true);
+  });
+
+  it("is deterministic: the same input gives byte-identical plans", async () => {
+    const a = planToJson((await compile(llama, { target: "toy", opt: 0, phase: "decode", batch: 2, seq: 16 })).plan);
+    const b = planToJson((await compile(llama, { target: "toy", opt: 0, phase: "decode", batch: 2, seq: 16 })).plan);
+    expect(a).toBe(b);
+  });
+
+  it("rejects a hand-edited plan that overfills a tier, naming tier, tensor and bytes", async () => {
+    const { plan } = await compile(llama, { target: "sn40l", opt: 0, phase: "prefill", batch: 1, seq: 8 });
+    const file = join(dir, "plan.json");
+    writeFileSync(file, planToJson(plan));
+    expect(readPlan(file).plan.target).toBe("sn40l");
+    const edited = JSON.parse(readFileSync(file, "utf8")) as { allocations: Plan["allocations"][number][] };
+    const victim = edited.allocations.find((a) => a.tier === "hbm")!;
+    (victim as { bytes: number }).bytes = 2 ** 37;
+    writeFileSync(file, JSON.stringify(edited));
+    expect(() => readPlan(file)).toThrow(new RegExp(`hbm over capacity: '${victim.tensor.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}' occupies bytes \\d+\\.\\.\\d+, the tier holds 68719476736`));
+    const r = runCli(["verify", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/plan\.json: hbm over capacity/);
+  });
+
+  it("refuses a newer plan version and a malformed plan", async () => {
+    const { plan } = await compile(llama, { target: "toy", opt: 0, phase: "prefill", batch: 1, seq: 4 });
+    const file = join(dir, "v2.json");
+    writeFileSync(file, JSON.stringify({ ...plan, version: 2 }));
+    expect(() => readPlan(file)).toThrow(/schema version 2; this tierflow reads version 1/);
+    writeFileSync(file, JSON.stringify({ ...plan, sections: "many" }));
+    expect(() => readPlan(file)).toThrow(/not a valid plan: \$\.sections: expected array, got string/);
+  });
+
+  it("an impossible request names the tensor, its size and every tier's capacity, and writes no plan", () => {
+    const huge = join(dir, "huge/model.onnx");
+    writeLlama(huge, { ...LLAMA_PRESETS.tiny!, vocab: 300_000 });
+    const out = join(dir, "huge-out");
+    const r = runCli(["compile", huge, "--target", "toy", "-O0", "-o", out, "-q"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/tensor 'model\.embed_tokens\.weight' needs 76800000 bytes, more than any tier holds \(HBM 262144, DDR 67108864, SRAM 262144\)/);
+    expect(() => readFileSync(join(out, "plan.json"))).toThrow();
+  });
+
+  it("the CLI writes plan.json, graph.tfg and report.txt", () => {
+    const out = join(dir, "cli-out");
+    const r = runCli(["compile", llama, "--target", "sn40l", "-O0", "--phase", "decode", "--seq", "32", "-o", out, "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = readFileSync(join(out, "report.txt"), "utf8");
+    expect(report).toMatch(/-O0, decode, batch 1, context 32/);
+    expect(readPlan(join(out, "plan.json")).plan.options.seq).toBe(32);
+    expect(readFileSync(join(out, "graph.tfg"), "utf8")).toMatch(/^\/\/ tierflow graph IR/);
+  });
+
+  it("bad flags get one-line diagnostics", () => {
+    expect(runCli(["compile", llama, "--target", "sn40l", "-O3", "-o", join(dir, "x")]).stderr).toMatch(/-O '3': the levels are 0, 1 and 2/);
+    expect(runCli(["compile", llama, "--target", "nope", "-o", join(dir, "x")]).stderr).toMatch(/unknown target 'nope'/);
+    expect(runCli(["compile", llama, "--target", "toy", "--batch", "0", "-o", join(dir, "x")]).stderr).toMatch(/--batch '0' must be a positive integer/);
+  });
+});
