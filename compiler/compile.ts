@@ -25,9 +25,11 @@ import { lowerToDataflow } from "./lower/to-dataflow.js";
 import type { OptLevel } from "./schedule/sections.js";
 import { partitionSections } from "./schedule/sections.js";
 import { allocateSection } from "./schedule/allocate.js";
+import { estimateSection } from "./schedule/estimate.js";
 import { checkFitsSomewhere, placeTensors } from "./place/placement.js";
 import { rooflineFloor, sectionCost, tokensPerPass } from "./cost/cost-model.js";
 import { fusionCounts } from "./fusion-counts.js";
+import { decomposeComposites } from "./passes/decompose-composites.js";
 
 export interface CompileOptions {
   readonly target: string | Target;
@@ -59,13 +61,17 @@ function sha256(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
-/** Fuse patterns when the fusion pass is available at this optimisation level. */
-function fuse(module: Module, opt: OptLevel, options: CompileOptions): { module: Module; records: PassRecord[] } {
-  if (opt === 0) return { module, records: [] };
-  const r = runPipeline(module, [lookupPass("fuse-patterns")], {
+/**
+ * Fuse patterns. At -O0 the composites are decomposed again, all but
+ * Attention, which owns the KV cache and is lowered as its unfused kernels.
+ */
+function fuse(module: Module, opt: OptLevel, options: CompileOptions): { module: Module; records: PassRecord[]; counts: Record<string, number> } {
+  const r = runPipeline(module, [lookupPass("fuse-patterns"), lookupPass("dce")], {
     verifyEach: options.verifyEach ?? false, recordIR: options.recordIR ?? false, ...(options.onPass ? { onPass: options.onPass } : {}),
   });
-  return { module: r.module, records: [...r.records] };
+  const counts = fusionCounts(r.module);
+  if (opt > 0) return { module: r.module, records: [...r.records], counts };
+  return { module: decomposeComposites(r.module, new Set(["Attention"])), records: [...r.records], counts: {} };
 }
 
 export async function compile(modelPath: string, options: CompileOptions): Promise<CompileResult> {
@@ -86,11 +92,11 @@ export async function compile(modelPath: string, options: CompileOptions): Promi
   const graph = fused.module;
   stage("lower");
   const bindings = bindDims(mainGraph(graph), { phase, batch, seq, ...(options.dims ? { dims: options.dims } : {}) });
-  const dataflow = lowerToDataflow(graph, { phase, bindings, dtype: options.dtype });
+  const dataflow = lowerToDataflow(graph, { phase, bindings, dtype: options.dtype, unfused: opt === 0 });
   verifyDataflow(dataflow);
   checkFitsSomewhere(dataflow, target);
   stage("schedule");
-  const spans = partitionSections(dataflow, target, opt);
+  const spans = partitionSections(dataflow, target, opt, (ks) => estimateSection(ks, target));
   const allocations = spans.map((s) => allocateSection(s.kernels, target));
   stage("place");
   const placement = placeTensors(dataflow, spans, target);
@@ -120,7 +126,7 @@ export async function compile(modelPath: string, options: CompileOptions): Promi
     target: target.name,
     options: { opt, phase, batch, seq, dtype: options.dtype ?? "f32" },
     bindings: dataflow.bindings,
-    fusion: fusionCounts(graph),
+    fusion: fused.counts,
     dataflow,
     sections,
     allocations: placement.allocations,

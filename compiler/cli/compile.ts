@@ -14,6 +14,7 @@ import { parseDimBindings } from "./inspect.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
 import type { PipelineFlags } from "./pipeline-options.js";
 import { planToJson } from "../plan-json.js";
+import { renderPlanHtml } from "../viz/render.js";
 
 interface CompileFlags extends PipelineFlags {
   target: string;
@@ -25,6 +26,7 @@ interface CompileFlags extends PipelineFlags {
   dim: string[];
   output: string;
   quiet?: boolean;
+  viz?: boolean;
 }
 
 function positiveInt(text: string, flag: string): number {
@@ -45,8 +47,9 @@ export function registerCompile(program: Command): void {
     .option("--seq <n>", "prompt length (prefill) or context length (decode)", "128")
     .option("--dtype <dtype>", "plan floating-point data in this dtype (e.g. bf16 for a float32 export)")
     .option("--dim <name=value>", "give another symbolic dim a value (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .requiredOption("-o, --output <dir>", "folder for plan.json, graph.tfg, report.txt")
-    .option("-q, --quiet", "do not print the report or progress");
+    .requiredOption("-o, --output <dir>", "folder for plan.json, report.txt and the IR of each level (graph.tfg, dataflow.tfd, placement.tfp)")
+    .option("-q, --quiet", "do not print the report or progress")
+    .option("--viz", "also write plan.html, the plan visualiser");
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: CompileFlags) => {
     const opt = Number(flags.O);
@@ -65,8 +68,14 @@ export function registerCompile(program: Command): void {
     ensureDir(flags.output);
     const report = formatReport(result.plan, result.target);
     writeAtomically(flags.output, "graph.tfg", printModule(result.graph));
+    // The lower levels' text forms share a parser library that is slow to load: only compile pays for it.
+    const { printDataflow } = await import("../../ir/dataflow/text.js");
+    const { printPlacement } = await import("../../ir/placement/text.js");
+    writeAtomically(flags.output, "dataflow.tfd", printDataflow(result.dataflow));
+    writeAtomically(flags.output, "placement.tfp", printPlacement(result.plan));
     writeAtomically(flags.output, "report.txt", report);
     writeAtomically(flags.output, "plan.json", planToJson(result.plan));
+    if (flags.viz) writeAtomically(flags.output, "plan.html", renderPlanHtml(result.plan, result.target));
     if (!flags.quiet) process.stdout.write(report);
     if (flags.timePasses) process.stderr.write(`${formatTimings(result.records)}\n`);
   }));

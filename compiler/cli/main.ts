@@ -6,6 +6,7 @@ import { registerTargets } from "./targets.js";
 import { registerCompile } from "./compile.js";
 import { registerVerify } from "./verify.js";
 import { registerRun } from "./run.js";
+import { registerViz } from "./viz.js";
 import { allPasses } from "../passes/pass.js";
 import { allOps } from "../../ir/graph/ops.js";
 import "../passes/all.js";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerCompile(program);
   registerVerify(program);
   registerRun(program);
+  registerViz(program);
   program
     .command("passes")
     .description("list the registered passes")

@@ -77,10 +77,15 @@ export interface Floor {
 export function rooflineFloor(m: DataflowModule, target: Target): Floor {
   let compute = 0;
   for (const k of m.kernels) compute += k.flops / peakFlops(target, k.dtype);
+  // Each weight byte a kernel needs, once (an embedding lookup needs only its rows); every KV cache read.
+  const read = new Map<string, number>();
+  for (const k of m.kernels) for (const [tensor, bytes] of Object.entries(k.reads)) read.set(tensor, (read.get(tensor) ?? 0) + bytes);
   let bytes = 0;
-  for (const t of m.tensors) if (t.role === "weight" || t.role === "constant") bytes += t.bytes;
-  const caches = new Set(m.tensors.filter((t) => t.role === "kv-cache").map((t) => t.name));
-  for (const k of m.kernels) for (const [tensor, read] of Object.entries(k.reads)) if (caches.has(tensor)) bytes += read;
+  for (const t of m.tensors) {
+    const r = read.get(t.name) ?? 0;
+    if (t.role === "weight" || t.role === "constant") bytes += Math.min(t.bytes, r);
+    else if (t.role === "kv-cache") bytes += r;
+  }
   const memory = bytes / target.hbm.bandwidth;
   return {
     seconds: Math.max(compute, memory), bound: compute >= memory ? "compute" : "weights",

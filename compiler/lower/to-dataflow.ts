@@ -28,6 +28,8 @@ export interface LowerOptions {
   readonly bindings: Bindings;
   /** Storage and compute dtype for floating-point data (e.g. bf16 for a float32 export). */
   readonly dtype: DType | undefined;
+  /** Lower composites as their separate kernels (the -O0 baseline). */
+  readonly unfused?: boolean;
 }
 
 export interface LowerContext {
@@ -170,7 +172,7 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
   for (const name of graph.inputs) ctx.tensor(name);
   for (const node of graph.nodes) {
     withLocation({ node: node.name }, () => {
-      if (node.domain === "tierflow" && node.op === "Attention") lowerAttention(node, ctx);
+      if (node.domain === "tierflow" && node.op === "Attention") lowerAttention(node, ctx, options.unfused ?? false);
       else lowerNode(node, ctx);
     });
   }

@@ -4,3 +4,5 @@ import "./fold-constants.js";
 import "./remove-identity.js";
 import "./cse.js";
 import "./dce.js";
+import "./fuse-patterns.js";
+import "./decompose-composites.js";

@@ -8,7 +8,8 @@
 // kernel of a section gets the whole chip.
 // Source: SN40L (MICRO 2024), section V: "heavier operators get more PCUs".
 // Known weakness: FLOPs stand in for work; stages limited by memory or by
-// on-chip bandwidth are not given more units.
+// on-chip bandwidth are not given more units. The pipeline is treated as a
+// chain (depth = number of stages), which overstates the fill of parallel branches.
 
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
@@ -24,6 +25,18 @@ export interface SectionAllocation {
   readonly initiationInterval: number;
   /** Pipeline time: the slowest stage plus the fill of one tile through every stage. */
   readonly computeSeconds: number;
+}
+
+/**
+ * A pipeline of `depth` stages streaming `tiles` tiles takes (tiles + depth - 1)
+ * initiation intervals: the steady state plus the fill of the first tile. It is
+ * never faster than its slowest stage working alone.
+ */
+export function pipelineSeconds(stages: readonly DfKernel[], seconds: readonly number[]): number {
+  if (stages.length === 0) return 0;
+  const ii = Math.max(...stages.map((k, i) => seconds[i]! / Math.max(1, k.tiling.tiles)));
+  const tiles = Math.max(...stages.map((k) => Math.max(1, k.tiling.tiles)));
+  return Math.max(Math.max(...seconds), (tiles + stages.length - 1) * ii);
 }
 
 export function allocateSection(kernels: readonly DfKernel[], target: Target): SectionAllocation {
@@ -42,7 +55,6 @@ export function allocateSection(kernels: readonly DfKernel[], target: Target): S
   const perUnit = (k: DfKernel) => peakFlops(target, k.dtype) / target.compute.units;
   const seconds = device.map((k) => k.flops / (units.get(k)! * perUnit(k)));
   const slowest = Math.max(0, ...seconds);
-  const fill = device.reduce((s, k, i) => s + seconds[i]! / Math.max(1, k.tiling.tiles), 0);
   const perTile = device.map((k, i) => seconds[i]! / Math.max(1, k.tiling.tiles));
   const memoryUnits = device.reduce((s, k) => s + memoryUnitsFor(k, target), 0);
   const allocations: KernelAllocation[] = kernels.map((k) => {
@@ -58,6 +70,6 @@ export function allocateSection(kernels: readonly DfKernel[], target: Target): S
     computeUnits: device.reduce((s, k) => s + units.get(k)!, 0),
     memoryUnits,
     initiationInterval: Math.max(0, ...perTile),
-    computeSeconds: slowest + fill - (device.length > 0 ? Math.max(...perTile) : 0),
+    computeSeconds: pipelineSeconds(device, seconds),
   };
 }

@@ -1,9 +1,12 @@
 // Partition a dataflow module's kernels into sections.
 //
 // Algorithm: greedy in execution order. A kernel's minimum footprint is one
-// compute unit and enough memory units for its stream buffers; kernels join the
-// open section while the section's footprint fits the chip, else a new section
-// opens. At -O0 and -O1, and on kernel-by-kernel targets (GPUs), every device
+// compute unit and enough memory units for its stream buffers; a kernel joins
+// the open section while the section's footprint fits the chip and the
+// estimated time of the merged section does not exceed that of the two apart
+// (a deeper pipeline fills more slowly and shares the units among more
+// stages; a separate section pays its switch and a trip through memory).
+// Otherwise a new section opens. At -O0 and -O1, and on kernel-by-kernel targets (GPUs), every device
 // kernel is a section of its own: the unfused and conventionally-fused baselines.
 // Source: the sectioning of Prabhakar et al., SN40L (MICRO 2024), section V.
 // Known weakness: program order only; it neither reorders kernels nor balances
@@ -28,7 +31,10 @@ function isDevice(k: DfKernel): boolean {
   return KERNEL_KINDS[k.kind]?.device ?? true;
 }
 
-export function partitionSections(m: DataflowModule, target: Target, opt: OptLevel): SectionSpan[] {
+/** Estimated seconds of a candidate section (see estimate.ts). */
+export type SectionEstimate = (kernels: readonly DfKernel[]) => number;
+
+export function partitionSections(m: DataflowModule, target: Target, opt: OptLevel, estimate?: SectionEstimate): SectionSpan[] {
   const streaming = opt === 2 && target.execution === "dataflow";
   const sections: DfKernel[][] = [];
   let open: DfKernel[] = [];
@@ -51,7 +57,9 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
       fail(`kernel ${k.name} (${k.ops.join(", ")}) needs ${k.bufferBytes} bytes of on-chip buffers; ${target.name} has ${target.sram.units * target.sram.bytesPerUnit}`, { node: k.nodes[0] ?? k.name });
     }
     const fits = compute + 1 <= target.compute.units && memory + mem <= target.sram.units;
-    if (open.some(isDevice) && (!streaming || !fits)) close();
+    const openDevice = open.filter(isDevice);
+    const worthIt = () => !estimate || estimate([...openDevice, k]) <= estimate(openDevice) + estimate([k]);
+    if (openDevice.length > 0 && (!streaming || !fits || !worthIt())) close();
     open.push(k);
     compute += 1;
     memory += mem;

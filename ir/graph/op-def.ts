@@ -2,7 +2,7 @@
 // know about an op (importer, printer/parser, verifier, shape inference, constant
 // folding, the reference backend, cost analysis) reads it from here.
 
-import type { Attr, AttrType, Attrs, TensorType } from "./graph.js";
+import type { Attr, AttrType, Attrs, Node, TensorType } from "./graph.js";
 import type { Dim } from "../symbolic.js";
 import type { Tensor } from "../tensor.js";
 import type { DType } from "../dtype.js";
@@ -70,4 +70,9 @@ export interface OpDef {
   /** Compute outputs from concrete inputs; shared by constant folding and the reference backend. */
   readonly kernel?: (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
   readonly cost?: (inputs: readonly (TensorType | undefined)[], outputs: readonly TensorType[], attrs: Attrs) => OpCost;
+  /**
+   * Composite ops only: the primitive nodes that compute the same outputs from
+   * the same inputs. Executable documentation, and what the reference kernel runs.
+   */
+  readonly decompose?: (node: Node) => Node[];
 }

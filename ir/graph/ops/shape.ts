@@ -349,7 +349,9 @@ export const SHAPE_OPS: readonly OpDef[] = [
     },
     infer(ctx) {
       const v = constantValue(ctx.attrs);
-      return { types: [{ dtype: v.dtype, shape: [...v.dims] }] };
+      // Small int constants carry their values into shape arithmetic (axes, shapes).
+      const small = INT_DTYPES.includes(v.dtype) && v.dims.length <= 1 && v.data.length <= 64;
+      return { types: [{ dtype: v.dtype, shape: [...v.dims] }], symbolic: [small ? valuesAsNumbers(v) : undefined] };
     },
     kernel: (_, { attrs }) => [constantValue(attrs)],
   }),

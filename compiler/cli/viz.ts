@@ -1,0 +1,47 @@
+// `tierflow viz OUT/plan.json -o plan.html [--trace trace.json]`: the plan
+// visualiser as one self-contained HTML file.
+
+import { readFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import type { Command } from "commander";
+import { fail, TierflowError } from "../../ir/diagnostics.js";
+import { loadTarget } from "../../targets/target.js";
+import { ensureDir, writeAtomically } from "../emit.js";
+import { readPlan } from "../plan-json.js";
+import { isTrace } from "../viz/trace.js";
+import { renderPlanHtml } from "../viz/render.js";
+import { action } from "./run-command.js";
+
+interface VizFlags {
+  output: string;
+  trace?: string;
+  target?: string;
+}
+
+function readTrace(path: string): unknown {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    const why = err instanceof SyntaxError ? `trace is not JSON (${err.message})` : "cannot read trace: it does not exist or is not readable";
+    throw new TierflowError(why, { file: path });
+  }
+  if (!isTrace(json)) fail("not a Chrome trace: expected an array of events or an object with traceEvents", { file: path });
+  return json;
+}
+
+export function registerViz(program: Command): void {
+  program
+    .command("viz")
+    .description("draw a plan as one self-contained HTML page: summary, chip floorplan, memory tiers, timeline, graph")
+    .argument("<plan>", "a plan.json written by `tierflow compile`")
+    .requiredOption("-o, --output <file>", "the HTML file to write")
+    .option("--trace <file>", "a runtime trace (Chrome trace-event JSON) to show measured times beside predicted ones")
+    .option("-t, --target <target>", "the target file the plan was compiled for, if not a preset")
+    .action(action((path: string, flags: VizFlags) => {
+      const { plan, target } = readPlan(path, flags.target ? loadTarget(flags.target) : undefined);
+      const html = renderPlanHtml(plan, target, flags.trace ? { trace: readTrace(flags.trace) } : {});
+      ensureDir(dirname(flags.output));
+      writeAtomically(dirname(flags.output), basename(flags.output), html);
+    }));
+}

@@ -1,0 +1,137 @@
+// Scaled dot-product attention as the exporters write it:
+//   MatMul(Softmax(MatMul(q, Transpose(k)) * scale + mask), v) -> tierflow.Attention(q, k, v, mask)
+// Accepted around that core: the scale as Mul or Div by a scalar on the scores,
+// or split over q and k^T (Mul on each); no mask; keys transposed from
+// [b, h, d, s] ([0, 1, 3, 2]) or straight from [b, s, h, d] ([0, 2, 3, 1], GPT-2
+// and BERT); grouped KV heads repeated with Unsqueeze/Expand/Reshape (repeat_kv);
+// the f32 Casts around Softmax of f16/bf16 models. The additive mask stays an
+// input whatever built it (causal, padding or both).
+
+import type { Attrs, Node } from "../../../ir/graph/graph.js";
+import { attrInt, attrInts } from "../../../ir/graph/graph.js";
+import { dtypeFromOnnx } from "../../../ir/dtype.js";
+import type { Matcher } from "../pattern.js";
+import { definePattern, fusedNode } from "../pattern.js";
+
+interface AttentionBindings {
+  q: string; k: string; v: string; mask: string | undefined; scale: number; groups: number;
+  /** Keys given as [b, s, h, d]: the build adds the Transpose to [b, h, s, d]. */
+  keysBSHD: boolean;
+}
+
+const sameList = (a: readonly number[] | undefined, b: readonly number[]) => a?.length === b.length && a.every((v, i) => v === b[i]);
+
+/** x or x * c (c a scalar); returns x and c. */
+function optionallyScaled(m: Matcher, value: string): { value: string; scale: number } {
+  return m.first(() => {
+    const mul = m.def(value, "Mul");
+    return mul && m.commute(mul, (x, c) => {
+      const s = m.scalar(c);
+      return s !== undefined && m.shape(x)?.length === 4 ? { value: x, scale: s } : undefined;
+    });
+  }) ?? { value, scale: 1 };
+}
+
+/** q @ k^T, scaled by a scalar or not; returns the MatMul and the scale. */
+function scaledScores(m: Matcher, value: string): { matmul: Node; scale: number } | undefined {
+  return m.first(
+    () => {
+      const mul = m.def(value, "Mul");
+      return mul && m.commute(mul, (s, c) => {
+        const scale = m.scalar(c), matmul = scale !== undefined ? m.def(s, "MatMul") : undefined;
+        return matmul ? { matmul, scale: scale! } : undefined;
+      });
+    },
+    () => {
+      const div = m.def(value, "Div");
+      const divisor = div ? m.scalar(div.inputs[1]) : undefined;
+      const matmul = divisor ? m.def(div!.inputs[0], "MatMul") : undefined;
+      return matmul ? { matmul, scale: 1 / divisor! } : undefined;
+    },
+    () => {
+      const matmul = m.def(value, "MatMul");
+      return matmul ? { matmul, scale: 1 } : undefined;
+    },
+  );
+}
+
+/** Scores plus an additive mask, or plain scores. */
+function maskedScores(m: Matcher, value: string): { matmul: Node; scale: number; mask?: string | undefined } | undefined {
+  return m.first(
+    () => {
+      const add = m.def(value, "Add");
+      return add && m.commute(add, (scores, mask) => {
+        const s = scaledScores(m, scores);
+        const rank = m.shape(mask)?.length;
+        return s && rank !== undefined && rank <= 4 && m.type(mask)?.dtype === m.type(value)?.dtype ? { ...s, mask } : undefined;
+      });
+    },
+    () => scaledScores(m, value),
+  );
+}
+
+/** Softmax(scores) over the last axis, with the f32 Casts of reduced-precision models; returns the scores. */
+function softmaxOf(m: Matcher, value: string): string | undefined {
+  const dtype = m.type(value)?.dtype;
+  const castBack = m.first(() => {
+    const cast = m.def(value, "Cast");
+    return cast && !m.isNoOpCast(cast) ? cast : undefined;
+  });
+  const softmax = m.def(castBack ? castBack.inputs[0] : value, "Softmax");
+  const input = softmax?.inputs[0];
+  const rank = input !== undefined ? m.shape(input)?.length : undefined;
+  const axis = softmax ? attrInt(softmax.attrs, "axis") ?? -1 : undefined;
+  if (!softmax || rank !== 4 || (axis !== -1 && axis !== 3)) return undefined;
+  if (!castBack) return input;
+  const castIn = m.def(input, "Cast");
+  const f32 = (n: Node) => dtypeFromOnnx(attrInt(n.attrs, "to") ?? -1);
+  return castIn && f32(castIn) === "f32" && m.type(castIn.inputs[0]!)?.dtype === dtype ? castIn.inputs[0] : undefined;
+}
+
+/** repeat_kv: Reshape(Expand(Unsqueeze(kv, 2), [b, kvh, g, s, d]), [b, kvh * g, s, d]); returns kv and g. */
+function repeatedHeads(m: Matcher, value: string): { kv: string; groups: number } {
+  return m.first(() => {
+    const reshape = m.def(value, "Reshape");
+    const expand = reshape ? m.def(reshape.inputs[0], "Expand") : undefined;
+    const unsqueeze = expand ? m.def(expand.inputs[0], "Unsqueeze") : undefined;
+    if (!unsqueeze) return undefined;
+    const axes = attrInts(unsqueeze.attrs, "axes") ?? m.ints(unsqueeze.inputs[1]);
+    const kv = unsqueeze.inputs[0]!;
+    const [src, wide, out] = [m.shape(kv), m.shape(expand!.outputs[0]!), m.shape(value)];
+    if (!sameList(axes, [2]) || src?.length !== 4 || wide?.length !== 5 || out?.length !== 4) return undefined;
+    const [b, kvh, s, d] = src as [unknown, unknown, unknown, unknown];
+    const groups = wide[2];
+    if (typeof groups !== "number" || typeof kvh !== "number" || wide[0] !== b || wide[1] !== kvh || wide[3] !== s || wide[4] !== d) return undefined;
+    return out[0] === b && out[1] === kvh * groups && out[2] === s && out[3] === d ? { kv, groups } : undefined;
+  }) ?? { kv: value, groups: 1 };
+}
+
+export const ATTENTION = definePattern<AttentionBindings>({
+  name: "Attention", root: "MatMul",
+  match(root, m) {
+    const scores = softmaxOf(m, root.inputs[0]!);
+    const s = scores !== undefined ? maskedScores(m, scores) : undefined;
+    if (!s) return undefined;
+    const q = optionallyScaled(m, s.matmul.inputs[0]!);
+    const kt = optionallyScaled(m, s.matmul.inputs[1]!);
+    const transpose = m.def(kt.value, "Transpose");
+    const perm = transpose ? attrInts(transpose.attrs, "perm") : undefined;
+    const keysBSHD = sameList(perm, [0, 2, 3, 1]);
+    if (!transpose || !(keysBSHD || sameList(perm, [0, 1, 3, 2]))) return undefined;
+    const k = keysBSHD ? { kv: transpose.inputs[0]!, groups: 1 } : repeatedHeads(m, transpose.inputs[0]!);
+    const v = repeatedHeads(m, root.inputs[1]!);
+    const dtype = m.type(q.value)?.dtype;
+    const typed = [q.value, k.kv, v.kv].every((x) => m.shape(x)?.length === 4 && m.type(x)?.dtype === dtype);
+    if (!typed || k.groups !== v.groups) return undefined;
+    return { q: q.value, k: k.kv, v: v.kv, mask: s.mask, scale: s.scale * q.scale * kt.scale, groups: k.groups, keysBSHD };
+  },
+  build({ q, k, v, mask, scale, groups, keysBSHD }, root) {
+    const keys = `${root.outputs[0]}/keys`;
+    const transpose: Node[] = keysBSHD
+      ? [{ op: "Transpose", domain: "", inputs: [k], outputs: [keys], attrs: { perm: { type: "ints", value: [0, 2, 1, 3] } }, name: `${root.name}/keys` }]
+      : [];
+    const attrs: Attrs = groups === 1 ? { scale: { type: "float", value: scale } }
+      : { scale: { type: "float", value: scale }, kv_groups: { type: "int", value: groups } };
+    return [...transpose, fusedNode(root, "Attention", mask ? [q, keysBSHD ? keys : k, v, mask] : [q, keysBSHD ? keys : k, v], attrs)];
+  },
+});

@@ -1,0 +1,138 @@
+// The dataflow level's textual form (docs/IR-TEXT.md, "The dataflow and
+// placement levels"): printDataflow and parseDataflow, with parse(print(m))
+// deep-equal to m and print(parse(print(m))) identical to print(m). The syntax
+// is shared with the placement level (ir/lower-text/); the schemas below are the
+// one table the printer and the builder both read. References are not resolved
+// here: a kernel reading an undefined tensor is the verifier's business.
+
+import type { IToken } from "chevrotain";
+import { withLocation } from "../diagnostics.js";
+import type { DType } from "../dtype.js";
+import { DTYPES } from "../dtype.js";
+import { quote, symbolName, valueName } from "../graph/text/format.js";
+import { dictOf, formatAttrs, formatDict, formatType, int, listOf, num, oneOf, readAttrs, readDict, statementLine, str } from "../lower-text/attrs.js";
+import type { Schema } from "../lower-text/attrs.js";
+import type { Statement } from "../lower-text/statements.js";
+import { buildOnlyStatement, groupStatements, leaf, readStatements, uniquelyNamed } from "../lower-text/statements.js";
+import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, TensorRole } from "./dataflow.js";
+
+// Records keyed by the union make the compiler check that every member is listed.
+const ROLES: Readonly<Record<TensorRole, true>> = { input: true, output: true, weight: true, constant: true, activation: true, "kv-cache": true };
+const PHASES: Readonly<Record<Phase, true>> = { prefill: true, decode: true };
+
+const dtypeCodec = oneOf("dtype", Object.keys(DTYPES) as DType[]);
+export const phaseCodec = oneOf("phase", Object.keys(PHASES) as Phase[]);
+
+const MODULE_ATTRS = { source: str, phase: phaseCodec, dtype: dtypeCodec } satisfies Schema;
+const TENSOR_ATTRS = { role: oneOf("role", Object.keys(ROLES) as TensorRole[]), bytes: int } satisfies Schema;
+// Short facts first, the long lists of graph nodes last.
+const KERNEL_ATTRS = {
+  dtype: dtypeCodec, flops: num, tile: listOf(int), tiles: int, buffer_bytes: num,
+  reads: dictOf(num, "tensors"), ops: listOf(str), nodes: listOf(str),
+} satisfies Schema;
+const STREAM_ATTRS = { tile_bytes: num, tiles: int } satisfies Schema;
+
+const INDENT = "  ";
+
+export function printDataflow(m: DataflowModule): string {
+  return `// tierflow dataflow IR\n${dataflowLines(m).join("\n")}\n`;
+}
+
+/** The module as lines without a trailing newline; the placement printer indents them. */
+export function dataflowLines(m: DataflowModule): string[] {
+  const owner = `dataflow ${symbolName(m.name)}`;
+  const attrs = formatAttrs(MODULE_ATTRS, { source: m.source, phase: m.phase, dtype: m.dtype }, owner);
+  const groups: string[][] = [
+    [
+      `bindings ${formatDict(int, "names", m.bindings, `${owner} bindings`)}`,
+      `inputs (${m.inputs.map(valueName).join(", ")})`,
+      `outputs (${m.outputs.map(valueName).join(", ")})`,
+    ],
+    m.tensors.map(printTensor),
+    m.kernels.map(printKernel),
+    m.streams.map(printStream),
+  ];
+  const body = groups.filter((g) => g.length > 0).flatMap((g, i) => (i === 0 ? g : ["", ...g]));
+  return [`${statementLine("dataflow", [symbolName(m.name)], attrs)} {`, ...body.map((l) => (l ? INDENT + l : l)), "}"];
+}
+
+function printTensor(t: DfTensor): string {
+  const owner = `tensor ${valueName(t.name)}`;
+  const head = `${valueName(t.name)}: ${formatType(t.dtype, t.shape, owner)}`;
+  return statementLine("tensor", [head], formatAttrs(TENSOR_ATTRS, { role: t.role, bytes: t.bytes }, owner));
+}
+
+function printKernel(k: DfKernel): string {
+  const head = [symbolName(k.name), quote(k.kind), `(${k.inputs.map(valueName).join(", ")})`, "->", `(${k.outputs.map(valueName).join(", ")})`];
+  const attrs = formatAttrs(KERNEL_ATTRS, {
+    dtype: k.dtype, flops: k.flops, tile: [...k.tiling.tileShape], tiles: k.tiling.tiles, buffer_bytes: k.bufferBytes,
+    reads: k.reads, ops: [...k.ops], nodes: [...k.nodes],
+  }, `kernel ${symbolName(k.name)}`);
+  return statementLine("kernel", head, attrs);
+}
+
+function printStream(s: DfStream): string {
+  const head = [valueName(s.tensor), symbolName(s.from), "->", symbolName(s.to)];
+  return statementLine("stream", head, formatAttrs(STREAM_ATTRS, { tile_bytes: s.tileBytes, tiles: s.tiles }, `stream of ${valueName(s.tensor)}`));
+}
+
+export function parseDataflow(text: string, file?: string): DataflowModule {
+  return withLocation(file === undefined ? {} : { file }, () => buildOnlyStatement(readStatements(text), "dataflow", buildDataflow));
+}
+
+/** A `dataflow` statement as a module; the placement builder reads its embedded one with it. */
+export function buildDataflow(statement: Statement): DataflowModule {
+  const name = statement.head.symbol("the module's name (@name)").name;
+  statement.head.end();
+  const owner = `dataflow ${symbolName(name)}`;
+  const attrs = readAttrs(MODULE_ATTRS, statement, owner);
+  const parts = groupStatements(statement, owner, ["bindings", "inputs", "outputs"], ["tensor", "kernel", "stream"]);
+  const bindings = readDict(int, "names", leaf(parts.one("bindings")).attrs);
+  const inputs = readNames(parts.one("inputs"), "the module's inputs (%a, ...)");
+  const outputs = readNames(parts.one("outputs"), "the module's outputs (%a, ...)");
+  const tensors = uniquelyNamed(parts.many("tensor"), buildTensor, "tensor", valueName);
+  const kernels = uniquelyNamed(parts.many("kernel"), buildKernel, "kernel", symbolName);
+  const streams = parts.many("stream").map(buildStream);
+  return { name, source: attrs.source, phase: attrs.phase, bindings, dtype: attrs.dtype, inputs, outputs, tensors, kernels, streams };
+}
+
+function readNames(statement: Statement, what: string): string[] {
+  const names = statement.head.references(what, "%");
+  leaf(statement);
+  return names;
+}
+
+function buildTensor(statement: Statement): { value: DfTensor; token: IToken } {
+  const { name, token } = statement.head.tensor("a tensor name (%name)");
+  const { dtype, shape } = statement.head.type("a type (: dtype[dims])");
+  leaf(statement);
+  const attrs = readAttrs(TENSOR_ATTRS, statement, `tensor ${valueName(name)}`);
+  return { value: { name, dtype, shape, bytes: attrs.bytes, role: attrs.role }, token };
+}
+
+function buildKernel(statement: Statement): { value: DfKernel; token: IToken } {
+  const { head } = statement;
+  const { name, token } = head.symbol("a kernel name (@name)");
+  const kind = head.string("the kernel's kind (a string)");
+  const inputs = head.references("the kernel's inputs (%a, ...)", "%");
+  head.arrow();
+  const outputs = head.references("the kernel's outputs (%a, ...)", "%");
+  leaf(statement);
+  const a = readAttrs(KERNEL_ATTRS, statement, `kernel ${symbolName(name)}`);
+  const value: DfKernel = {
+    name, kind, nodes: a.nodes, ops: a.ops, inputs, outputs, dtype: a.dtype, flops: a.flops,
+    tiling: { tileShape: a.tile, tiles: a.tiles }, bufferBytes: a.buffer_bytes, reads: a.reads,
+  };
+  return { value, token };
+}
+
+function buildStream(statement: Statement): DfStream {
+  const { head } = statement;
+  const tensor = head.tensor("the streamed tensor (%name)").name;
+  const from = head.symbol("the producing kernel (@name)").name;
+  head.arrow();
+  const to = head.symbol("the consuming kernel (@name)").name;
+  leaf(statement);
+  const a = readAttrs(STREAM_ATTRS, statement, `stream of ${valueName(tensor)}`);
+  return { tensor, from, to, tileBytes: a.tile_bytes, tiles: a.tiles };
+}

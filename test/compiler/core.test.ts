@@ -1,0 +1,103 @@
+// The compiler core's numbers against independent references: hand
+// calculations of the roofline, the address allocator's sharing rule, and the
+// measured H100 figures the GPU model must land near without being fitted.
+
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compile } from "../../compiler/compile.js";
+import { assignAddresses, arenaBytes } from "../../compiler/place/addresses.js";
+import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
+import { loadTarget, peakFlops } from "../../targets/target.js";
+import { parseGraphText } from "../../compiler/parse-text.js";
+import { printModule } from "../../ir/graph/printer.js";
+import type { Plan } from "../../ir/placement/plan.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tierflow-core-"));
+const llama7b = join(dir, "llama-2-7b.onnx");
+writeLlama(llama7b, LLAMA_PRESETS["llama-2-7b"]!);
+
+const weightBytes = (p: Plan) => p.dataflow.tensors.filter((t) => t.role === "weight").reduce((s, t) => s + t.bytes, 0);
+
+describe("compiler core", () => {
+  it("address assignment shares addresses between tensors whose lifetimes do not overlap", () => {
+    const placed = assignAddresses([
+      { name: "a", bytes: 1000, first: 0, last: 1 },
+      { name: "b", bytes: 1000, first: 2, last: 3 },
+      { name: "c", bytes: 500, first: 1, last: 2 },
+    ]);
+    const at = new Map(placed.map((p) => [p.name, p.offset]));
+    expect(at.get("a")).toBe(at.get("b"));
+    expect(at.get("c")).toBeGreaterThanOrEqual(1000);
+    expect(arenaBytes(placed)).toBe(1024 + 500);
+  });
+
+  it("one MatMul on the toy target costs what the roofline says by hand", async () => {
+    // [16, 128] x [128, 128] in f32: 2*16*128*128 FLOPs; reads x (8 KiB) and w (64 KiB), writes y (8 KiB).
+    const text = `module @m {
+  source = "m.tfg"
+  ir_version = 8
+  opset "" = 17
+
+  graph @main(%x: f32[16, 128]) -> (%y) {
+    %w: f32[128, 128] = weight "w.bin" offset 0 length 65536
+    %y = MatMul(%x, %w) : f32[16, 128]
+    return %y
+  }
+}
+`;
+    const file = join(dir, "mm.tfg");
+    writeFileSync(file, printModule(parseGraphText(text)));
+    const toy = loadTarget("toy");
+    const { plan } = await compile(file, { target: "toy", opt: 0, phase: "prefill", batch: 1, seq: 1 });
+    expect(plan.sections).toHaveLength(1);
+    const compute = (2 * 16 * 128 * 128) / peakFlops(toy, "f32");
+    const hbm = (8192 + 65536 + 8192) / toy.hbm.bandwidth;
+    const s = plan.sections[0]!;
+    expect(s.cost.computeSeconds).toBeCloseTo(compute, 12);
+    expect(s.cost.hbmSeconds).toBeCloseTo(hbm, 12);
+    expect(s.cost.ddrSeconds).toBe(0);
+    expect(s.cost.seconds).toBeCloseTo(Math.max(compute, hbm) + toy.overheads.launchSeconds + toy.overheads.sectionSwitchSeconds, 12);
+    expect(plan.prediction.floorSeconds).toBeCloseTo(Math.max(compute, 65536 / toy.hbm.bandwidth), 12);
+  });
+
+  it("Llama-2-7B decode on sn40l at -O2 is within 1.3x of the weight-streaming floor, and -O2 beats -O0", async () => {
+    const opts = { target: "sn40l", phase: "decode", batch: 1, seq: 128, dtype: "bf16" } as const;
+    const o2 = (await compile(llama7b, { ...opts, opt: 2 })).plan;
+    const o0 = (await compile(llama7b, { ...opts, opt: 0 })).plan;
+    const sn40l = loadTarget("sn40l");
+    // Hand floor: every weight byte once at HBM bandwidth, less the embedding table (one row is read).
+    const embedding = 32000 * 4096 * 2;
+    const hand = (weightBytes(o2) - embedding + 4096 * 2) / sn40l.hbm.bandwidth;
+    expect(o2.prediction.floorSeconds).toBeGreaterThanOrEqual(hand);
+    expect(o2.prediction.floorSeconds).toBeLessThan(hand * 1.02); // + the KV cache at context 128
+    expect(o2.prediction.ratioToFloor).toBeGreaterThanOrEqual(1);
+    expect(o2.prediction.ratioToFloor).toBeLessThanOrEqual(1.3);
+    expect(o0.prediction.seconds).toBeGreaterThan(2 * o2.prediction.seconds);
+    expect(o2.fusion).toMatchObject({ "tierflow.Attention": 32, "tierflow.RMSNorm": 65, "tierflow.SwiGLU": 32, "tierflow.Rotary": 64 });
+    expect(o0.sections.every((s) => s.kernels.filter((k) => k.computeUnits > 0).length <= 1)).toBe(true);
+  });
+
+  it("the H100 model lands within 20% of the decode times measured on a real H100", async () => {
+    const { plan } = await compile(llama7b, { target: "h100", opt: 0, phase: "decode", batch: 1, seq: 128, dtype: "bf16" });
+    expect(Math.abs(plan.prediction.seconds / 8.25e-3 - 1)).toBeLessThan(0.2);
+    const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+    const weights = new Set(plan.dataflow.tensors.filter((t) => t.role === "weight").map((t) => t.name));
+    const matmul = plan.sections.filter((s) => s.kernels.some((a) => {
+      const k = kernels.get(a.kernel)!;
+      return k.kind === "matmul" && k.inputs.some((i) => weights.has(i));
+    })).reduce((sum, s) => sum + s.cost.seconds, 0);
+    expect(Math.abs(matmul / 5.09e-3 - 1)).toBeLessThan(0.2);
+  });
+
+  it("prefill at -O2 streams layers and beats the unfused baseline", async () => {
+    const opts = { target: "sn40l", phase: "prefill", batch: 1, seq: 512, dtype: "bf16" } as const;
+    const o2 = (await compile(llama7b, { ...opts, opt: 2 })).plan;
+    const o0 = (await compile(llama7b, { ...opts, opt: 0 })).plan;
+    expect(o2.prediction.seconds).toBeLessThan(o0.prediction.seconds);
+    expect(o2.prediction.floorBound).toBe("compute");
+    expect(o2.sections.length).toBeLessThan(o0.sections.length);
+    expect(Math.max(...o2.sections.map((s) => s.kernels.length))).toBeGreaterThan(3);
+  });
+});

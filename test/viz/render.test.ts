@@ -1,0 +1,148 @@
+// The visualiser's data, without a browser: tier contents add up to the plan's
+// occupancy, the graph tree holds every kernel once, embedded JSON cannot end
+// its script tag, traces are read leniently, the browser script type-checks
+// against the DOM, and the CLI writes the page.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../compiler/compile.js";
+import { planToJson } from "../../compiler/plan-json.js";
+import type { Plan } from "../../ir/placement/plan.js";
+import { tierCapacity } from "../../ir/placement/verify.js";
+import type { Target } from "../../targets/target.js";
+import { SCRIPT_FILES } from "../../compiler/viz/assets.js";
+import { attributedSeconds, buildGraph, MAX_RUN_SECTIONS } from "../../compiler/viz/hierarchy.js";
+import { jsonForScript, renderPlanHtml } from "../../compiler/viz/render.js";
+import { tierViews } from "../../compiler/viz/tiers.js";
+import { traceSpans } from "../../compiler/viz/trace.js";
+import { runCli, ROOT } from "../support/cli.js";
+
+const llama = join(ROOT, "examples/models/llama-tiny.torchscript.onnx");
+const dir = mkdtempSync(join(tmpdir(), "tierflow-viz-"));
+
+/** The JSON text of a <script type="application/json" id=ID> in a page. */
+function embedded(html: string, id: string): string {
+  const m = new RegExp(`<script type="application/json" id="${id}">([^]*?)</script>`).exec(html);
+  if (!m) throw new Error(`no ${id} in the page`);
+  return m[1]!;
+}
+
+describe("viz data", () => {
+  const plans: { name: string; plan: Plan; target: Target }[] = [];
+  beforeAll(async () => {
+    for (const [target, opt, phase] of [["toy", 0, "prefill"], ["toy", 2, "prefill"], ["sn40l", 2, "decode"]] as const) {
+      const r = await compile(llama, { target, opt, phase, seq: 16 });
+      plans.push({ name: `${target} -O${opt} ${phase}`, plan: r.plan, target: r.target });
+    }
+  });
+
+  it("tier bars hold the plan's peak occupancy, each tensor inside the tier", () => {
+    for (const { name, plan, target } of plans) {
+      for (const view of tierViews(plan, target)) {
+        const drawn = view.segments.reduce((sum, g) => sum + g.bytes, 0);
+        expect(drawn, `${name} ${view.tier}`).toBe(plan.occupancy[view.tier]);
+        expect(view.peak).toBe(plan.occupancy[view.tier]);
+        expect(view.capacity).toBe(tierCapacity(target, view.tier));
+        expect(view.liveBySection.length).toBe(plan.sections.length);
+        for (const g of view.segments) expect(g.offset + g.bytes).toBeLessThanOrEqual(view.capacity);
+      }
+    }
+  });
+
+  it("the graph tree holds every kernel exactly once, grouped by layer", () => {
+    for (const { name, plan } of plans) {
+      const graph = buildGraph(plan);
+      const leaves = graph.nodes.filter((n) => n.level === "kernel").map((n) => n.kernel);
+      expect(leaves.sort((a, b) => a! - b!), name).toEqual(plan.dataflow.kernels.map((_, i) => i));
+      expect(graph.nodes[0]!.kernels).toBe(plan.dataflow.kernels.length);
+      const layers = graph.nodes.filter((n) => /^layers\.\d+$/.test(n.label));
+      expect(layers.map((n) => n.label)).toEqual(["layers.0", "layers.1"]);
+      for (const [from, to] of graph.edges) expect(graph.nodes[from]!.level === "kernel" && graph.nodes[to]!.level === "kernel").toBe(true);
+    }
+  });
+
+  it("a graph without layer names (the dynamo exporter's) is cut into groups small enough to lay out", async () => {
+    const { plan } = await compile(join(ROOT, "examples/models/llama-tiny.dynamo.onnx"), { target: "toy", opt: 0, phase: "prefill", seq: 16 });
+    const graph = buildGraph(plan);
+    const groups = graph.nodes.filter((n) => n.level === "group");
+    expect(groups.length).toBeGreaterThan(1);
+    for (const g of groups) expect(new Set(g.children.map((c) => graph.nodes[c]!.section)).size).toBeLessThanOrEqual(MAX_RUN_SECTIONS);
+  });
+
+  it("kernels' shares of their sections add up to the predicted time", () => {
+    for (const { name, plan } of plans) {
+      const total = [...attributedSeconds(plan).values()].reduce((a, b) => a + b, 0);
+      expect(total, name).toBeCloseTo(plan.prediction.seconds, 12);
+      expect(buildGraph(plan).nodes[0]!.seconds).toBeCloseTo(plan.prediction.seconds, 12);
+    }
+  });
+
+  it("embedded JSON cannot close its script tag and parses back to the plan", () => {
+    const { plan, target } = plans[0]!;
+    const evil = "</script><script>alert(1)</script><!--";
+    const renamed: Plan = { ...plan, model: { ...plan.model, file: evil } };
+    const html = renderPlanHtml(renamed, target);
+    expect(html).not.toContain("<script>alert(1)");
+    expect(JSON.parse(embedded(html, "plan-data"))).toEqual(JSON.parse(JSON.stringify(renamed)));
+    expect(html).toContain("<title>tierflow plan: &#60;/script&#62;");
+    expect(jsonForScript("a\u2028b</")).toBe('"a\\u2028b\\u003c/"');
+    // Self-contained: no external script, style, font or image.
+    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i);
+    expect(html).toContain("default-src 'none'");
+  });
+
+  it("reads Chrome traces: complete events, begin/end pairs, names matched to sections and kernels", () => {
+    const { plan } = plans[1]!;
+    const trace = {
+      traceEvents: [
+        { name: "thread_name", ph: "M", pid: 1, tid: 2, args: { name: "device" } },
+        { name: plan.sections[0]!.name, ph: "X", ts: 100, dur: 5, pid: 1, tid: 2 },
+        { name: "launch", ph: "B", ts: 105, pid: 1, tid: 3 },
+        { name: "launch", ph: "E", ts: 107, pid: 1, tid: 3 },
+        { name: "k0", ph: "X", ts: 106, dur: 1, pid: 1, tid: 2, args: { section: plan.sections[0]!.name } },
+        { name: "broken", ph: "X", ts: "soon" },
+        42,
+      ],
+    };
+    const spans = traceSpans(trace, plan);
+    expect(spans.map((s) => [s.name, s.lane, s.start, s.seconds])).toEqual([
+      [plan.sections[0]!.name, "device", 0, 5e-6], ["launch", "1:3", 5e-6, 2e-6], ["k0", "device", 6e-6, 1e-6],
+    ]);
+    expect(spans[0]!.section).toBe(0);
+    expect(spans[2]!.kernel).toBe("k0");
+    expect(traceSpans({ nothing: true }, plan)).toEqual([]);
+  });
+
+  it("the browser script type-checks against the DOM library (loosely: names, calls, properties)", () => {
+    const files = SCRIPT_FILES.map((f) => join(ROOT, "compiler/viz/app", f));
+    const r = spawnSync(join(ROOT, "node_modules/.bin/tsc"), ["--ignoreConfig", "--noEmit", "--allowJs", "--checkJs", "--strict", "false",
+      "--lib", "ES2023,DOM,DOM.Iterable", "--target", "ES2022", "--types", "", "--skipLibCheck", ...files], { encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("tierflow viz writes the page; compile --viz writes plan.html beside plan.json", () => {
+    const { plan } = plans[1]!;
+    const planFile = join(dir, "plan.json"), traceFile = join(dir, "trace.json"), out = join(dir, "pages", "plan.html");
+    writeFileSync(planFile, planToJson(plan));
+    writeFileSync(traceFile, JSON.stringify([{ name: "s0", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }]));
+    const r = runCli(["viz", planFile, "-o", out, "--trace", traceFile]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const view = JSON.parse(embedded(readFileSync(out, "utf8"), "view-data")) as { trace: unknown[] };
+    expect(view.trace).toHaveLength(1);
+
+    writeFileSync(traceFile, "{ not json");
+    const bad = runCli(["viz", planFile, "-o", out, "--trace", traceFile]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/trace\.json: trace is not JSON/);
+
+    const compiled = join(dir, "compiled");
+    const c = runCli(["compile", llama, "--target", "toy", "-O0", "--seq", "8", "-q", "--viz", "-o", compiled]);
+    expect(c.code).toBe(0);
+    expect(existsSync(join(compiled, "plan.json")) && existsSync(join(compiled, "plan.html"))).toBe(true);
+  });
+});

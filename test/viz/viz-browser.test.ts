@@ -1,0 +1,153 @@
+// The plan visualiser in a real browser (Debian's Chromium, driven by
+// playwright-core): the page loads offline with no errors, draws the chip's
+// units and the plan's tier numbers, opens a layer onto its kernels, follows the
+// selected section, and stays quick on a Llama-2-7B plan. Pages and
+// screenshots land in test/output/viz/ for a look by eye.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { BrowserContext, Page } from "playwright-core";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../compiler/compile.js";
+import { renderPlanHtml } from "../../compiler/viz/render.js";
+import type { RenderOptions } from "../../compiler/viz/render.js";
+import type { Plan } from "../../ir/placement/plan.js";
+import { sramBytes } from "../../targets/target.js";
+import type { Target } from "../../targets/target.js";
+import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
+import { ROOT } from "../support/cli.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const OUTPUT = join(ROOT, "test", "output", "viz");
+const llama = join(ROOT, "examples/models/llama-tiny.torchscript.onnx");
+
+/** Chromium from Debian, installed when missing and we may; otherwise why the tests skip. */
+function chromiumMissing(): string | undefined {
+  if (existsSync(CHROMIUM)) return undefined;
+  if (process.getuid?.() !== 0) return `${CHROMIUM} is missing and installing it needs root (apt-get install -y chromium)`;
+  const install = () => spawnSync("apt-get", ["install", "-y", "-qq", "chromium"], { stdio: "ignore", timeout: 600_000 }).status === 0;
+  if (!install()) {
+    spawnSync("apt-get", ["update", "-qq"], { stdio: "ignore", timeout: 300_000 });
+    install();
+  }
+  return existsSync(CHROMIUM) ? undefined : "apt-get could not install chromium";
+}
+
+const missing = chromiumMissing();
+if (missing) console.warn(`viz browser tests skipped: ${missing}`);
+
+let context: BrowserContext;
+let profile: string;
+
+/** Render a plan to test/output/viz/NAME.html and open it, collecting errors and any network request. */
+async function openPlan(name: string, plan: Plan, target: Target, options: RenderOptions = {}) {
+  const file = join(OUTPUT, `${name}.html`);
+  writeFileSync(file, renderPlanHtml(plan, target, options));
+  const page = await context.newPage();
+  const errors: string[] = [], requests: string[] = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("request", (r) => { if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) requests.push(r.url()); });
+  const started = Date.now();
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  return { page, errors, requests, loadMs: Date.now() - started };
+}
+
+const attr = (page: Page, selector: string, name: string) => page.getAttribute(selector, name).then((v) => v ?? "");
+
+describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
+  beforeAll(async () => {
+    mkdirSync(OUTPUT, { recursive: true });
+    profile = mkdtempSync(join(tmpdir(), "tierflow-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 1000 },
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it("draws a toy plan: units, tier numbers, layers that open, sections that recolour the chip", async () => {
+    const { plan, target } = await compile(llama, { target: "toy", opt: 2, phase: "prefill", seq: 16 });
+    const { page, errors, requests } = await openPlan("toy", plan, target);
+
+    expect(await attr(page, "#floorplan", "data-cells")).toBe(String(target.compute.units + target.sram.units));
+    expect(await attr(page, "#floorplan", "data-compute-units")).toBe(String(target.compute.units));
+    expect(await attr(page, "#floorplan", "data-memory-units")).toBe(String(target.sram.units));
+    const capacity = { sram: sramBytes(target), hbm: target.hbm.bytes, ddr: target.ddr.bytes };
+    for (const tier of ["sram", "hbm", "ddr"] as const) {
+      expect(await attr(page, `#tier-${tier}`, "data-bytes"), tier).toBe(String(plan.occupancy[tier]));
+      expect(await attr(page, `#tier-${tier}`, "data-capacity"), tier).toBe(String(capacity[tier]));
+    }
+    expect(await page.textContent("[data-stat=latency] .v")).toMatch(/µs|ms/);
+
+    // Opening a layer lays out its kernels (its section parts open with it).
+    const layer = 'g.node[data-level="group"][data-label="layers.0"]';
+    expect(await page.locator(`${layer} g.node[data-level="kernel"]`).count()).toBe(0);
+    await page.click(layer);
+    const kernels = await attr(page, layer, "data-kernels");
+    expect(await page.locator(`${layer} g.node[data-level="kernel"]`).count()).toBe(Number(kernels));
+    expect(await page.locator(`${layer} text.edge-label`).count()).toBeGreaterThan(0);
+    await page.click(`${layer} g.node[data-level="kernel"] >> nth=0`);
+    expect(await page.textContent("#graph-info h3")).toMatch(/^k\d+/);
+
+    // The next section colours the chip differently.
+    await page.evaluate("window.scrollTo(0, 0)");
+    const before = { colouring: await attr(page, "#floorplan", "data-colouring"), pixels: await page.locator("#floorplan").screenshot() };
+    const current = Number(await attr(page, "#floorplan", "data-section"));
+    await page.click("#next");
+    expect(await attr(page, "#floorplan", "data-section")).toBe(String(current + 1));
+    expect(await attr(page, "#floorplan", "data-colouring")).not.toBe(before.colouring);
+    expect((await page.locator("#floorplan").screenshot()).equals(before.pixels)).toBe(false);
+    expect(await attr(page, "#section-detail svg", "data-section")).toBe(String(current + 1));
+
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.screenshot({ path: join(OUTPUT, "toy.png"), fullPage: true });
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a runtime trace's measured times beside the prediction", async () => {
+    const { plan, target } = await compile(llama, { target: "toy", opt: 2, phase: "prefill", seq: 16 });
+    let ts = 0;
+    const traceEvents = plan.sections.map((s) => ({ name: s.name, ph: "X", ts: (ts += 10), dur: s.cost.seconds * 1.3e6, pid: 1, tid: 1 }));
+    const { page, errors } = await openPlan("toy-trace", plan, target, { trace: { traceEvents } });
+    expect(await page.textContent("[data-stat=measured] .d")).toMatch(/1\.30× predicted/);
+    expect(await page.textContent("#section-detail")).toContain("measured");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("opens a Llama-2-7B plan within a few seconds and expands a layer", async () => {
+    const model = join(mkdtempSync(join(tmpdir(), "tierflow-viz-7b-")), "model.onnx");
+    writeLlama(model, LLAMA_PRESETS["llama-2-7b"]!);
+    const { plan, target } = await compile(model, { target: "sn40l", opt: 0, phase: "decode", seq: 128 });
+    expect(plan.dataflow.kernels.length).toBeGreaterThan(1500);
+    const { page, errors, loadMs } = await openPlan("llama-2-7b", plan, target);
+    expect(loadMs).toBeLessThan(5000);
+    expect(await attr(page, "#floorplan", "data-cells")).toBe(String(target.compute.units + target.sram.units));
+    expect(await attr(page, "#tier-hbm", "data-bytes")).toBe(String(plan.occupancy.hbm));
+
+    const layer = 'g.node[data-level="group"][data-label="layers.3"]';
+    const started = Date.now();
+    await page.click(layer);
+    await page.waitForSelector(`${layer}[data-expanded="true"] g.node[data-level="kernel"]`);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await page.locator(`${layer} g.node[data-level="kernel"]`).count()).toBe(Number(await attr(page, layer, "data-kernels")));
+    // Only the open layer is laid out: the others stay single boxes.
+    expect(await page.locator('g.node[data-level="kernel"]').count()).toBe(Number(await attr(page, layer, "data-kernels")));
+    await page.screenshot({ path: join(OUTPUT, "llama-2-7b.png") });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+});
