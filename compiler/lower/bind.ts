@@ -1,12 +1,19 @@
 // Bind a graph's symbolic dims to numbers for one compile: batch and sequence
-// from the options, recognised on the graph inputs (token ids [batch, seq],
-// images [batch, C, H, W]); any other symbol must be given with --dim.
+// from the options, recognised by name (batch, seq, sequence, ...) or by place
+// on the graph inputs (token ids [batch, seq], images [batch, C, H, W]); any
+// other symbol must be given with --dim.
 
 import type { Graph } from "../../ir/graph/graph.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { Dim } from "../../ir/symbolic.js";
 import { dimSymbols, evaluateDim } from "../../ir/symbolic.js";
 import type { Phase } from "../../ir/dataflow/dataflow.js";
+
+/** Symbol names that say what they are, as exporters and users write them. */
+const NAMED_SYMBOLS: Readonly<Record<string, "batch" | "sequence">> = {
+  batch: "batch", batch_size: "batch", N: "batch",
+  seq: "sequence", sequence: "sequence", seq_len: "sequence", sequence_length: "sequence",
+};
 
 export interface BindOptions {
   readonly phase: Phase;
@@ -34,6 +41,13 @@ export function bindDims(graph: Graph, options: BindOptions): Bindings {
   const setIfFree = (sym: Dim | undefined, v: number) => {
     if (typeof sym === "string" && !values.has(sym) && dimSymbols(sym).length === 1 && dimSymbols(sym)[0] === sym) values.set(sym, v);
   };
+  const present = new Set<string>();
+  for (const t of graph.types.values()) for (const d of t.shape ?? []) for (const s of dimSymbols(d)) present.add(s);
+  for (const [symbol, role] of Object.entries(NAMED_SYMBOLS)) {
+    if (!present.has(symbol)) continue;
+    if (!values.has(symbol)) values.set(symbol, role === "batch" ? options.batch : queryLength);
+    if (role === "sequence") sequenceSymbol ??= symbol;
+  }
   for (const name of graph.inputs) {
     const t = graph.types.get(name);
     if (!t?.shape) continue;

@@ -17,8 +17,10 @@ import { lowerAttention } from "./attention.js";
 
 /** Rows of a tile: enough to keep a pipeline stage busy, small enough for on-chip buffers. */
 export const TILE_ROWS = 64;
-/** Columns of a weight block a matrix-product stage holds on chip. */
+/** Columns of a weight block a matrix-product stage holds on chip, at most. */
 export const WEIGHT_BLOCK_COLUMNS = 128;
+/** Bytes of a double-buffered weight block, at most: deep weights get narrower blocks. */
+export const WEIGHT_BLOCK_BYTES = 128 * 1024;
 /** Longest row a tile holds; longer rows (a vocabulary-wide logit row) stream in pieces. */
 export const TILE_COLUMNS = 4096;
 const SHAPE_ARITHMETIC_ELEMENTS = 64;
@@ -66,7 +68,8 @@ export function tileKernel(inputs: readonly DfTensor[], outputs: readonly DfTens
   for (const t of [...inputs, ...outputs]) {
     if (weighted && (t.role === "weight" || t.role === "constant") && t.shape.length >= 2) {
       const k = t.shape[t.shape.length - 2]!, n = t.shape[t.shape.length - 1]!;
-      buffer += 2 * k * Math.min(n, WEIGHT_BLOCK_COLUMNS) * dtypeBytes(t.dtype);
+      const columns = Math.max(1, Math.min(n, WEIGHT_BLOCK_COLUMNS, Math.floor(WEIGHT_BLOCK_BYTES / (2 * k * dtypeBytes(t.dtype)))));
+      buffer += 2 * k * columns * dtypeBytes(t.dtype);
     } else {
       buffer += 2 * tileOf(t);
     }

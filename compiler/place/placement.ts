@@ -9,6 +9,8 @@
 //    the tensor with the smallest bandwidth need (bytes moved per section it
 //    lives across); activations go before weights at equal need, so weights
 //    stay in HBM while they fit.
+//    Then bring back into HBM, neediest first, spilled tensors that fit again
+//    once a larger one has gone.
 // 3. Addresses by first fit over live ranges: tensors whose lifetimes do not
 //    overlap share addresses.
 // Known weakness: spilling is whole-tensor and static; a tensor is never
@@ -122,6 +124,13 @@ export function placeTensors(m: DataflowModule, sections: readonly SectionSpan[]
   while (peakBytes(hbm, n) > target.hbm.bytes && spillOrder.length > 0) spillOne();
   // Fragmentation can make the arena larger than the peak of live bytes.
   while (arenaBytes(assignAddresses(intervals(hbm))) > target.hbm.bytes && spillOrder.length > 0) spillOne();
+  // A large spill can leave room for small tensors spilled before it: bring back what fits, neediest first.
+  for (const r of [...ddr].sort((a, b) => need(b) - need(a) || a.tensor.name.localeCompare(b.tensor.name))) {
+    if (r.tensor.bytes > target.hbm.bytes) continue;
+    hbm.push(r);
+    if (peakBytes(hbm, n) <= target.hbm.bytes && arenaBytes(assignAddresses(intervals(hbm))) <= target.hbm.bytes) ddr.splice(ddr.indexOf(r), 1);
+    else hbm.pop();
+  }
   const ddrPeak = peakBytes(ddr, n);
   if (ddrPeak > target.ddr.bytes) {
     fail(`the model needs ${peakBytes(hbm, n) + ddrPeak} bytes of HBM and DDR at its peak; ${target.name} has HBM ${target.hbm.bytes} and DDR ${target.ddr.bytes}`);
