@@ -8,7 +8,8 @@ import { join } from "node:path";
 import type { Plan } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
 import { verifyPlan } from "../ir/placement/verify.js";
-import { fail, TierflowError, withLocation } from "../ir/diagnostics.js";
+import { fail, withLocation } from "../ir/diagnostics.js";
+import { readJsonFile } from "../ir/json-file.js";
 import type { Schema } from "../ir/json-schema.js";
 import { validateJson } from "../ir/json-schema.js";
 import type { Target } from "../targets/target.js";
@@ -25,18 +26,7 @@ export function planToJson(plan: Plan): string {
 
 /** Read, validate and verify a plan; `target` overrides the plan's own target name (a custom target file). */
 export function readPlan(path: string, target?: Target): { plan: Plan; target: Target } {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    throw new TierflowError("cannot read plan: it does not exist or is not readable", { file: path });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new TierflowError(`plan is not JSON (${err instanceof Error ? err.message : String(err)})`, { file: path });
-  }
+  const json = readJsonFile(path, "plan");
   const version = (json as { version?: unknown })?.version;
   if (typeof version === "number" && version > PLAN_VERSION) {
     fail(`plan has schema version ${version}; this tierflow reads version ${PLAN_VERSION} (a newer tierflow wrote it)`, { file: path });

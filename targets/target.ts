@@ -4,7 +4,8 @@
 
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { fail, TierflowError } from "../ir/diagnostics.js";
+import { fail } from "../ir/diagnostics.js";
+import { readJsonFile } from "../ir/json-file.js";
 import type { Schema } from "../ir/json-schema.js";
 import { validateJson } from "../ir/json-schema.js";
 
@@ -60,18 +61,7 @@ export function loadTarget(nameOrPath: string): Target {
   if (!isPath && !presetNames().includes(nameOrPath)) {
     fail(`unknown target '${nameOrPath}' (presets: ${presetNames().join(", ")}; or give a path to a target file)`);
   }
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    throw new TierflowError("cannot read target file: it does not exist or is not readable", { file: nameOrPath });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new TierflowError(`target file is not JSON (${err instanceof Error ? err.message : String(err)})`, { file: nameOrPath });
-  }
+  const json = readJsonFile(file, "target file", nameOrPath);
   return validateTarget(json, nameOrPath);
 }
 
