@@ -1,6 +1,9 @@
-// Conv over N-D spatial inputs, as im2col + the packed GEMM of matmul.ts:
+// Conv over N-D spatial inputs, as im2col + the batched GEMM of gemm.ts:
 // per (image, group), W_g [M/g, C/g * K] times the column matrix [C/g * K, out].
-// A 1x1 kernel with unit stride and no padding multiplies X directly.
+// All (image, group) products of a run of images are one batch, so large
+// convolutions use the WebAssembly kernel and its threads, and depthwise ones
+// do not pay a call per channel. A 1x1 kernel with unit stride and no padding
+// multiplies X directly.
 
 import type { Attrs } from "../graph.js";
 import { fail } from "../../diagnostics.js";
@@ -8,10 +11,14 @@ import type { Tensor } from "../../tensor.js";
 import { makeTensor } from "../../tensor.js";
 import { intAttr, intsAttr, FLOATS } from "../ops/util.js";
 import { requireFloat, roundToDType, sizeOf } from "./common.js";
-import { gemmFloat } from "./matmul.js";
-import type { MatView } from "./matmul.js";
+import { gemmFloatBatch } from "./gemm.js";
+import { MR } from "./gemm-wasm.js";
+import type { MatView } from "./gemm.js";
 import { inputCoords, windowGeometry } from "./window.js";
 import type { WindowAxis } from "./window.js";
+
+/** Largest column-matrix buffer (float64) one batch of images may use. */
+const COL_BYTES = 32 * 1024 * 1024;
 
 /** Write the column matrix of one group of one image: row (c, kernel offset), column output position. */
 function im2col(x: Float32Array, xBase: number, channels: number, geo: readonly WindowAxis[], col: Float64Array): void {
@@ -59,6 +66,46 @@ function im2col(x: Float32Array, xBase: number, channels: number, geo: readonly 
   }
 }
 
+/**
+ * 2-D convolution with one input channel per group and fewer than MR output channels per
+ * group (depthwise), computed directly: the same sums in the same order as im2col and
+ * gemmFewRows (kernel offsets four at a time, padding as zeros), without a column matrix,
+ * whose construction costs more than these few products.
+ */
+function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor, mg: number, geo: readonly WindowAxis[]): void {
+  const [gy, gx] = geo as [WindowAxis, WindowAxis];
+  const cy = inputCoords(gy), cx = inputCoords(gx);
+  const [batch, channels] = [x.dims[0]!, x.dims[1]!], m = out.dims[1]!;
+  const kh = gy.kernel, kw = gx.kernel, kp = kh * kw, oh = gy.out, ow = gx.out, iw = gx.size, plane = gy.size * iw;
+  const xd = x.data as Float32Array, wd = w.data as Float32Array, bd = bias?.data as Float32Array | undefined;
+  const od = out.data as Float32Array, win = new Float64Array(kp);
+  for (let n = 0; n < batch; n++) {
+    for (let g = 0; g < channels; g++) {
+      const xBase = (n * channels + g) * plane;
+      for (let r = 0; r < mg; r++) {
+        const ch = g * mg + r, wb = ch * kp, b = bd ? bd[ch]! : 0;
+        for (let oy = 0; oy < oh; oy++) {
+          for (let ox = 0; ox < ow; ox++) {
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = cy[ky * oh + oy]!;
+              for (let kx = 0; kx < kw; kx++) {
+                const ix = cx[kx * ow + ox]!;
+                win[ky * kw + kx] = iy < 0 || ix < 0 ? 0 : xd[xBase + iy * iw + ix]!;
+              }
+            }
+            let c = 0, p = 0;
+            for (; p + 4 <= kp; p += 4) {
+              c += wd[wb + p]! * win[p]! + wd[wb + p + 1]! * win[p + 1]! + wd[wb + p + 2]! * win[p + 2]! + wd[wb + p + 3]! * win[p + 3]!;
+            }
+            for (; p < kp; p++) c += wd[wb + p]! * win[p]!;
+            od[((n * m + ch) * oh + oy) * ow + ox] = c + b;
+          }
+        }
+      }
+    }
+  }
+}
+
 export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs: Attrs): Tensor {
   requireFloat(x, FLOATS, "Conv X");
   if (w.dtype !== x.dtype || (bias && bias.dtype !== x.dtype)) fail("Conv inputs must share one dtype");
@@ -77,23 +124,34 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs
   const out = makeTensor(x.dtype, [batch, m, ...geo.map((g) => g.out)]);
   const planeIn = sizeOf(x.dims, 2), planeOut = sizeOf(out.dims, 2), kp = sizeOf(kernel), mg = m / group;
   const depth = cg * kp;
+  if (rank === 4 && cg === 1 && mg < MR) {
+    depthwise2d(x, w, bias, out, mg, geo);
+    return roundToDType(out);
+  }
   const pointwise = geo.every((g) => g.kernel === 1 && g.stride === 1 && g.padBegin === 0 && g.padEnd === 0);
-  const col = pointwise ? undefined : new Float64Array(depth * planeOut);
+  // One batch of GEMMs per run of images (their column matrices within COL_BYTES): GEMM
+  // t = image * group + g, so grouped and depthwise convolutions make one call, not one per group.
+  const colSize = channels * kp * planeOut;
+  const images = Math.max(1, Math.min(batch, Math.floor(COL_BYTES / (8 * Math.max(1, colSize)))));
+  const col = pointwise ? undefined : new Float64Array(images * colSize);
   const xd = x.data as Float32Array, od = out.data as Float32Array, bd = bias?.data as Float32Array | undefined;
-  for (let n = 0; n < batch; n++) {
-    for (let g = 0; g < group; g++) {
-      const xBase = (n * channels + g * cg) * planeIn;
-      if (col) im2col(xd, xBase, cg, geo, col);
-      const cols: MatView = col
-        ? { data: col, offset: 0, rowStride: planeOut, colStride: 1 }
-        : { data: xd, offset: xBase, rowStride: planeIn, colStride: 1 };
-      const weights: MatView = { data: w.data, offset: g * mg * depth, rowStride: depth, colStride: 1 };
-      const prod = gemmFloat(mg, planeOut, depth, weights, cols);
-      for (let r = 0; r < mg; r++) {
-        const b = bd ? bd[g * mg + r]! : 0, dst = (n * m + g * mg + r) * planeOut;
-        for (let o = 0; o < planeOut; o++) od[dst + o] = prod[r * planeOut + o]! + b;
+  for (let n0 = 0; n0 < batch; n0 += images) {
+    const count = Math.min(images, batch - n0);
+    if (col) for (let i = 0; i < count; i++) im2col(xd, (n0 + i) * channels * planeIn, channels, geo, col.subarray(i * colSize));
+    const image = (t: number) => Math.floor(t / group), groupOf = (t: number) => t % group;
+    gemmFloatBatch({
+      m: mg, n: planeOut, k: depth, count: count * group,
+      a: (t) => ({ data: w.data, offset: groupOf(t) * mg * depth, rowStride: depth, colStride: 1 }),
+      b: (t) => (col
+        ? { data: col, offset: image(t) * colSize + groupOf(t) * depth * planeOut, rowStride: planeOut, colStride: 1 }
+        : { data: xd, offset: ((n0 + image(t)) * channels + groupOf(t) * cg) * planeIn, rowStride: planeIn, colStride: 1 }),
+    }, (t, row0, col0, rows, width, c, off, ldc) => {
+      for (let r = 0; r < rows; r++) {
+        const channel = groupOf(t) * mg + row0 + r, b = bd ? bd[channel]! : 0;
+        const dst = ((n0 + image(t)) * m + channel) * planeOut + col0, src = off + r * ldc;
+        for (let o = 0; o < width; o++) od[dst + o] = c[src + o]! + b;
       }
-    }
+    });
   }
   return roundToDType(out);
 }

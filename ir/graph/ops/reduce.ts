@@ -10,14 +10,31 @@ import { argKernel, reduceKernel } from "../kernels/reduce.js";
 import type { ReduceOp } from "../kernels/reduce.js";
 import { topkKernel } from "../kernels/topk.js";
 
-/** Reduced axes for Reduce* ops: attribute (older opsets) or input 1; undefined means all (or none). */
-export function reduceAxes(ctx: Pick<InferContext, "attrs" | "inputs">, rank: number): number[] | undefined {
+/**
+ * Reduced axes for Reduce* ops: attribute (older opsets) or input 1; undefined means all (or none).
+ * "runtime" when input 1 is present but its values are not known before running.
+ */
+export function reduceAxes(ctx: Pick<InferContext, "attrs" | "inputs">, rank: number): number[] | undefined | "runtime" {
   const attr = intsAttr(ctx.attrs, "axes");
   if (attr) return attr.map((a) => normalizeAxis(a, rank));
   if (ctx.inputs[1] === undefined) return undefined;
   const fromInput = knownInts(ctx.inputs[1]);
-  if (!fromInput) fail("reduction axes must be constant");
+  if (!fromInput) return "runtime";
   return fromInput.map((a) => normalizeAxis(a, rank));
+}
+
+/**
+ * Output shape when the axes are only known at run time. keepdims keeps the rank (each dim is
+ * itself or 1, so a fresh symbol unless it is 1); otherwise the rank is known only when the axes
+ * tensor's length is, and an empty axes tensor means all axes (or none, with noop_with_empty_axes).
+ */
+function runtimeReducedShape(ctx: InferContext, shape: Shape, keepDims: boolean, noopWhenEmpty: boolean): Dim[] | null {
+  const axesShape = ctx.inputs[1]?.type?.shape;
+  const count = axesShape?.length === 1 && typeof axesShape[0] === "number" ? axesShape[0] : undefined;
+  if (count === 0) return reducedShape(shape, [], keepDims, noopWhenEmpty);
+  if (keepDims) return shape.map((d) => (d === 1 ? 1 : ctx.fresh("reduce")));
+  if (count === undefined || count > shape.length) return null;
+  return Array.from({ length: shape.length - count }, () => ctx.fresh("reduce"));
 }
 
 export function reducedShape(shape: Shape, axes: readonly number[] | undefined, keepDims: boolean, noopWhenEmpty: boolean): Dim[] {
@@ -37,13 +54,15 @@ function reduce(op: ReduceOp): OpDef {
       if (hasInput(ctx, 1)) checkDType(inputType(ctx, 1, "axes").dtype, ["i64"], "axes");
       if (!t.shape) return { types: [t] };
       const axes = reduceAxes(ctx, t.shape.length);
-      const shape = reducedShape(t.shape, axes, intAttr(ctx.attrs, "keepdims", 1) === 1,
-        intAttr(ctx.attrs, "noop_with_empty_axes", 0) === 1);
+      const keepDims = intAttr(ctx.attrs, "keepdims", 1) === 1, noop = intAttr(ctx.attrs, "noop_with_empty_axes", 0) === 1;
+      const shape = axes === "runtime" ? runtimeReducedShape(ctx, t.shape, keepDims, noop) : reducedShape(t.shape, axes, keepDims, noop);
       return { types: [{ dtype: t.dtype, shape }] };
     },
     kernel: ([x, axes], { attrs }) => {
       const literal = axes && { type: undefined, value: axes, symbolic: undefined };
-      return [reduceKernel(op, x!, reduceAxes({ attrs, inputs: [undefined, literal] }, x!.dims.length),
+      const known = reduceAxes({ attrs, inputs: [undefined, literal] }, x!.dims.length);
+      if (known === "runtime") fail("reduction axes are not known"); // unreachable: a tensor's values are known
+      return [reduceKernel(op, x!, known,
         intAttr(attrs, "keepdims", 1) === 1, intAttr(attrs, "noop_with_empty_axes", 0) === 1)];
     },
     cost: ([x]) => ({ flops: x?.shape ? numel(x.shape) : 0 }),

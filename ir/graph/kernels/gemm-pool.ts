@@ -1,0 +1,184 @@
+// Runs the WebAssembly GEMM kernel (gemm-wasm.ts) over a table of chunks, on
+// the calling thread and a small pool of worker threads that share its memory.
+//
+// Kernels are synchronous (`kernel(inputs, ctx) => Tensor[]`), so the caller
+// does not await the workers: it publishes a job in a SharedArrayBuffer,
+// wakes them with Atomics.notify, claims chunks itself like any worker, then
+// blocks in Atomics.wait (allowed on Node's main thread) until every claimed
+// chunk is done. A worker that has not started yet simply claims nothing, so
+// workers start lazily, in the background, and never delay a result; they are
+// unref'd and do not keep the process alive.
+//
+// Claiming: NEXT holds (generation << 20 | next index). A claim is a
+// compare-exchange on it, so a worker still looking at a finished job cannot
+// take a chunk of the next one; between jobs NEXT is locked (index 0xfffff)
+// while the table is rewritten.
+
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { KERNEL_ARGS, WORKSPACE_BYTES, gemmModuleBytes } from "./gemm-wasm.js";
+
+const GEN = 0, NEXT = 1, COUNT = 2, DONE = 3, FAILED = 4, KIND = 5, ACTIVE = 6, BY_WORKERS = 7, HEADER = 8;
+const INDEX_MASK = 0xfffff, GEN_MASK = 0x7ff;
+/** Most chunks one job may have. */
+export const MAX_CHUNKS = 4096;
+/** Most threads used, the calling one included. */
+const MAX_THREADS = 8;
+
+/** The worker's whole program; plain JavaScript so it runs the same under tsx, vitest and the built package. */
+const WORKER_SOURCE = `
+const { workerData } = require("node:worker_threads");
+const { module, memory, control, id } = workerData;
+const { gemm_a32, gemm_a64 } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+const ctl = new Int32Array(control);
+let gen = Atomics.load(ctl, ${GEN});
+for (;;) {
+  if (id < Atomics.load(ctl, ${ACTIVE})) {
+    for (;;) {
+      const v = Atomics.load(ctl, ${NEXT}), i = v & ${INDEX_MASK}, count = Atomics.load(ctl, ${COUNT});
+      if (((v >>> 20) & ${GEN_MASK}) !== (gen & ${GEN_MASK}) || i >= count) break;
+      if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
+      const p = ${HEADER} + i * ${KERNEL_ARGS};
+      try {
+        (ctl[${KIND}] ? gemm_a64 : gemm_a32)(ctl[p], ctl[p + 1], ctl[p + 2], ctl[p + 3], ctl[p + 4], ctl[p + 5], ctl[p + 6], ctl[p + 7], ctl[p + 8], ctl[p + 9]);
+      } catch {
+        Atomics.store(ctl, ${FAILED}, 1);
+      }
+      Atomics.add(ctl, ${BY_WORKERS}, 1);
+      if (Atomics.add(ctl, ${DONE}, 1) + 1 === count) Atomics.notify(ctl, ${DONE});
+    }
+  }
+  Atomics.wait(ctl, ${GEN}, gen);
+  gen = Atomics.load(ctl, ${GEN});
+}
+`;
+
+type KernelFn = (...args: number[]) => void;
+
+/** The part of the WebAssembly JavaScript API used here (lib ES2023 without the DOM does not declare it). */
+interface WasmApi {
+  Memory: new (limits: { initial: number; maximum: number; shared: true }) => { readonly buffer: SharedArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+export interface Workspace {
+  readonly memory: { readonly buffer: SharedArrayBuffer };
+  readonly module: object;
+  readonly kernels: readonly [a32: KernelFn, a64: KernelFn];
+  /** demote(src, dst, count): float64 to float32 within the memory, on the calling thread. */
+  readonly demote: KernelFn;
+  readonly control: Int32Array;
+  readonly workers: Worker[];
+}
+
+let space: Workspace | null | undefined; // null: WebAssembly or shared memory is not available here
+let threads = defaultThreads();
+
+function defaultThreads(): number {
+  const env = Number(process.env["TIERFLOW_THREADS"]);
+  const wanted = Number.isInteger(env) && env > 0 ? env : availableParallelism();
+  return Math.max(1, Math.min(wanted, MAX_THREADS));
+}
+
+/** Threads the GEMM may use, the calling one included (default: available cores, at most 8; TIERFLOW_THREADS overrides). */
+export function gemmThreads(): number {
+  return threads;
+}
+
+/** Set the thread count (1 = the calling thread only); returns the previous one. For tests and benchmarks. */
+export function setGemmThreads(n: number): number {
+  const previous = threads;
+  threads = Math.max(1, Math.min(Math.floor(n), MAX_THREADS));
+  return previous;
+}
+
+/** The shared memory, compiled module and control block, created on first use; null where they cannot be. */
+export function workspace(): Workspace | null {
+  if (space !== undefined) return space;
+  try {
+    space = createWorkspace();
+  } catch {
+    space = null; // e.g. a limit on address space: the callers keep to JavaScript
+  }
+  return space;
+}
+
+function createWorkspace(): Workspace {
+  const pages = WORKSPACE_BYTES / 65536;
+  const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+  const module = new wasm.Module(gemmModuleBytes());
+  const exports = new wasm.Instance(module, { env: { mem: memory } }).exports;
+  const control = new Int32Array(new SharedArrayBuffer((HEADER + MAX_CHUNKS * KERNEL_ARGS) * 4));
+  control[NEXT] = INDEX_MASK; // generation 0, locked
+  const kernels = [exports["gemm_a32"] as KernelFn, exports["gemm_a64"] as KernelFn] as const;
+  return { memory, module, kernels, demote: exports["demote"] as KernelFn, control, workers: [] };
+}
+
+/** Start workers up to threads - 1; they join the job in progress once running. */
+function ensureWorkers(ws: Workspace): void {
+  while (ws.workers.length < threads - 1) {
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_SOURCE, {
+        eval: true, execArgv: [],
+        workerData: { module: ws.module, memory: ws.memory, control: ws.control.buffer, id: ws.workers.length },
+      });
+    } catch {
+      break; // no more threads to be had: those running (or the caller alone) do the work
+    }
+    worker.on("error", () => {}); // a worker that fails to start claims nothing; the caller computes its share
+    worker.unref();
+    ws.workers.push(worker);
+  }
+  Atomics.store(ws.control, ACTIVE, threads - 1);
+}
+
+/** How many chunks worker threads (not the calling thread) have run so far: shows that they take part. */
+export function gemmWorkerChunks(): number {
+  return space ? Atomics.load(space.control, BY_WORKERS) : 0;
+}
+
+/** Where a job's chunks go: entry i is control[CHUNK_TABLE_BASE + i * KERNEL_ARGS ..], the kernel's arguments. */
+export const CHUNK_TABLE_BASE = HEADER;
+
+/**
+ * Run chunks [0, count) of the table with the float32-A or float64-A kernel; in parallel when
+ * `parallel` and more than one thread is allowed. Returns when every chunk is done.
+ */
+export function runChunks(ws: Workspace, count: number, f64A: boolean, parallel: boolean): void {
+  const ctl = ws.control, kernel = ws.kernels[f64A ? 1 : 0];
+  if (count > MAX_CHUNKS) throw new Error(`GEMM job of ${count} chunks exceeds ${MAX_CHUNKS}`);
+  const runOne = (i: number) => {
+    const p = HEADER + i * KERNEL_ARGS;
+    kernel(ctl[p]!, ctl[p + 1]!, ctl[p + 2]!, ctl[p + 3]!, ctl[p + 4]!, ctl[p + 5]!, ctl[p + 6]!, ctl[p + 7]!, ctl[p + 8]!, ctl[p + 9]!);
+  };
+  if (!parallel || threads < 2 || count < 2) {
+    for (let i = 0; i < count; i++) runOne(i);
+    return;
+  }
+  ensureWorkers(ws);
+  const gen = (Atomics.load(ctl, GEN) + 1) & GEN_MASK;
+  ctl[COUNT] = count;
+  ctl[DONE] = 0;
+  ctl[FAILED] = 0;
+  ctl[KIND] = f64A ? 1 : 0;
+  Atomics.store(ctl, NEXT, gen << 20);
+  Atomics.store(ctl, GEN, gen);
+  Atomics.notify(ctl, GEN);
+  for (;;) {
+    const v = Atomics.load(ctl, NEXT), i = v & INDEX_MASK;
+    if (i >= count) break;
+    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    try {
+      runOne(i);
+    } catch {
+      ctl[FAILED] = 1; // finish the job's bookkeeping first, so the workers are idle when this throws
+    }
+    Atomics.add(ctl, DONE, 1);
+  }
+  for (let done = Atomics.load(ctl, DONE); done < count; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
+  Atomics.store(ctl, NEXT, ((gen + 1) & GEN_MASK) << 20 | INDEX_MASK); // lock until the next job's table is written
+  if (Atomics.load(ctl, FAILED)) throw new Error("the WebAssembly GEMM kernel failed on a chunk");
+}

@@ -1,0 +1,85 @@
+// Just enough of the WebAssembly binary format to emit one small module from
+// TypeScript: LEB128 numbers, sections, and the instructions the GEMM kernel
+// (gemm-wasm.ts) uses. Opcodes are from the WebAssembly core and SIMD specs.
+
+export type Code = number[];
+
+export function uleb(n: number): Code {
+  const out: Code = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+export function sleb(n: number): Code {
+  const out: Code = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) return [...out, byte];
+    out.push(byte | 0x80);
+  }
+}
+
+export const vec = (items: readonly Code[]): Code => [...uleb(items.length), ...items.flat()];
+export const section = (id: number, body: Code): Code => [id, ...uleb(body.length), ...body];
+export const utf8 = (s: string): Code => vec([...new TextEncoder().encode(s)].map((b) => [b]));
+export const cat = (...parts: readonly Code[]): Code => parts.flat();
+
+export const I32 = 0x7f, V128 = 0x7b;
+
+// Control and locals.
+export const block = (...body: Code[]): Code => [0x02, 0x40, ...body.flat(), 0x0b];
+export const loop = (...body: Code[]): Code => [0x03, 0x40, ...body.flat(), 0x0b];
+export const ifElse = (then: Code, otherwise: Code): Code => [0x04, 0x40, ...then, 0x05, ...otherwise, 0x0b];
+export const brIf = (depth: number): Code => [0x0d, ...uleb(depth)];
+export const get = (local: number): Code => [0x20, ...uleb(local)];
+export const set = (local: number): Code => [0x21, ...uleb(local)];
+export const tee = (local: number): Code => [0x22, ...uleb(local)];
+export const select: Code = [0x1b];
+
+// i32 arithmetic.
+export const i32 = (n: number): Code => [0x41, ...sleb(n)];
+export const eqz: Code = [0x45], ltS: Code = [0x48], gtS: Code = [0x4a];
+export const add: Code = [0x6a], sub: Code = [0x6b], mul: Code = [0x6c];
+
+// Scalar float memory and conversion (memory immediates: log2(alignment), offset).
+export const f64Load: Code = [0x2b, 3, 0], f32Store: Code = [0x38, 2, 0], f32DemoteF64: Code = [0xb6];
+
+// SIMD (prefix 0xfd); memory immediates are log2(alignment) and a byte offset.
+const simd = (op: number, ...imm: number[]): Code => [0xfd, ...uleb(op), ...imm];
+export const v128Load = (offset: number): Code => simd(0x00, 4, ...uleb(offset));
+export const v128Store = (offset: number): Code => simd(0x0b, 4, ...uleb(offset));
+export const load32Splat = (offset: number): Code => simd(0x09, 2, ...uleb(offset));
+export const load64Splat = (offset: number): Code => simd(0x0a, 3, ...uleb(offset));
+export const v128Zero: Code = simd(0x0c, ...new Array<number>(16).fill(0));
+export const f64x2PromoteLowF32x4: Code = simd(0x5f);
+export const f64x2Add: Code = simd(0xf0), f64x2Mul: Code = simd(0xf2);
+
+export interface WasmFunction {
+  readonly name: string;
+  readonly params: number;
+  readonly locals: readonly [count: number, type: number][];
+  readonly body: Code;
+}
+
+/** A module that imports one shared memory as env.mem and exports i32-parameter, no-result functions. */
+export function moduleBytes(memoryPages: number, functions: readonly WasmFunction[]): Uint8Array {
+  const types = functions.map((f) => [0x60, ...vec(new Array<Code>(f.params).fill([I32])), 0]);
+  const shared = 0x03; // limits flags: has maximum, shared
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, vec(types)),
+    ...section(2, vec([[...utf8("env"), ...utf8("mem"), 0x02, shared, ...uleb(memoryPages), ...uleb(memoryPages)]])),
+    ...section(3, vec(functions.map((_, i) => uleb(i)))),
+    ...section(7, vec(functions.map((f, i) => [...utf8(f.name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(functions.map((f) => {
+      const code = [...vec(f.locals.map(([count, type]) => [...uleb(count), type])), ...f.body, 0x0b];
+      return [...uleb(code.length), ...code];
+    }))),
+  ]);
+}
