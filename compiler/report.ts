@@ -11,7 +11,8 @@ const SECTIONS_LISTED = 24;
 export function formatSeconds(s: number): string {
   if (s >= 1) return `${s.toFixed(3)} s`;
   if (s >= 1e-3) return `${(s * 1e3).toFixed(3)} ms`;
-  return `${(s * 1e6).toFixed(2)} us`;
+  if (s >= 1e-6 || s === 0) return `${(s * 1e6).toFixed(2)} us`;
+  return `${(s * 1e9).toFixed(2)} ns`;
 }
 
 function percent(part: number, whole: number): string {
@@ -25,6 +26,20 @@ function sectionLine(s: Section, plan: Plan): string {
   const shown = ops.length > 70 ? `${ops.slice(0, 67)}...` : ops;
   return `  ${s.name.padEnd(6)} ${String(device.length).padStart(3)} kernels  ${String(s.computeUnits).padStart(5)} CU ${String(s.memoryUnits).padStart(5)} MU  ` +
     `II ${formatSeconds(s.initiationInterval).padStart(10)}  ${formatSeconds(s.cost.seconds).padStart(10)}  ${s.cost.bound.padEnd(8)} ${shown}`;
+}
+
+const STAGES_LISTED = 12;
+
+/** The stages of one section: units, utilisation (1 = the bottleneck) and time. */
+function stageLines(s: Section, plan: Plan): string[] {
+  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+  const stages = s.kernels.filter((k) => k.computeUnits > 0).sort((a, b) => b.seconds - a.seconds);
+  const lines = [`  stages of the slowest section, ${s.name} (initiation interval ${formatSeconds(s.initiationInterval)}):`];
+  for (const k of stages.slice(0, STAGES_LISTED)) {
+    lines.push(`    ${k.kernel.padEnd(7)} ${kernels.get(k.kernel)!.ops.join("+").padEnd(22)} ${String(k.computeUnits).padStart(5)} CU ${String(k.memoryUnits).padStart(4)} MU  utilisation ${(100 * k.utilisation).toFixed(0).padStart(3)}%  ${formatSeconds(k.seconds).padStart(10)}`);
+  }
+  if (stages.length > STAGES_LISTED) lines.push(`    ... ${stages.length - STAGES_LISTED} more stages`);
+  return lines;
 }
 
 export function formatReport(plan: Plan, target: Target): string {
@@ -44,6 +59,8 @@ export function formatReport(plan: Plan, target: Target): string {
     : [...plan.sections].sort((a, b) => b.cost.seconds - a.cost.seconds).slice(0, SECTIONS_LISTED).sort((a, b) => plan.sections.indexOf(a) - plan.sections.indexOf(b));
   if (listed.length < plan.sections.length) lines.push(`  (the ${listed.length} slowest of ${plan.sections.length})`);
   for (const s of listed) lines.push(sectionLine(s, plan));
+  const slowest = [...plan.sections].sort((a, b) => b.cost.seconds - a.cost.seconds)[0];
+  if (slowest) lines.push(...stageLines(slowest, plan));
   const bounds = new Map<string, number>();
   for (const s of plan.sections) bounds.set(s.cost.bound, (bounds.get(s.cost.bound) ?? 0) + s.cost.seconds);
   lines.push(`  time by bound: ${[...bounds].sort(([, a], [, b]) => b - a).map(([k, v]) => `${k} ${formatSeconds(v)}`).join(", ")}`);
