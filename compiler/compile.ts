@@ -15,7 +15,7 @@ import type { Plan, Section } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
 import { verifyPlan } from "../ir/placement/verify.js";
 import type { Target } from "../targets/target.js";
-import { loadTarget } from "../targets/target.js";
+import { loadTarget, sramBytes } from "../targets/target.js";
 import { loadModel } from "./load.js";
 import type { PassRecord } from "./passes/pipeline.js";
 import { runPipeline } from "./passes/pipeline.js";
@@ -92,7 +92,8 @@ export async function compile(modelPath: string, options: CompileOptions): Promi
   const graph = fused.module;
   stage("lower");
   const bindings = bindDims(mainGraph(graph), { phase, batch, seq, ...(options.dims ? { dims: options.dims } : {}) });
-  const dataflow = lowerToDataflow(graph, { phase, bindings, dtype: options.dtype, unfused: opt === 0 });
+  // One kernel's buffers may take at most half the chip's SRAM, so tiles shrink to fit small chips.
+  const dataflow = lowerToDataflow(graph, { phase, bindings, dtype: options.dtype, unfused: opt === 0, kernelBufferBudget: sramBytes(target) / 2 });
   verifyDataflow(dataflow);
   checkFitsSomewhere(dataflow, target);
   stage("schedule");

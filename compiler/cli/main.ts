@@ -6,6 +6,7 @@ import { registerTargets } from "./targets.js";
 import { registerCompile } from "./compile.js";
 import { registerVerify } from "./verify.js";
 import { registerRun } from "./run.js";
+import { registerGenerate } from "./generate.js";
 import { registerViz } from "./viz.js";
 import { allPasses } from "../passes/pass.js";
 import { allOps } from "../../ir/graph/ops.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerCompile(program);
   registerVerify(program);
   registerRun(program);
+  registerGenerate(program);
   registerViz(program);
   program
     .command("passes")

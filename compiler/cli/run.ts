@@ -16,19 +16,24 @@ import { loadModel } from "../load.js";
 import { formatTimings } from "../passes/pipeline.js";
 import { action } from "./run-command.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
+import { isPlanPath, runPlanFile } from "./run-plan.js";
 import type { PipelineFlags } from "./pipeline-options.js";
 
-interface RunFlags extends PipelineFlags {
+export interface RunFlags extends PipelineFlags {
   input: string[];
   output?: string;
   format?: string;
   profile?: boolean;
+  /** Plans only (see run-plan.ts). */
+  model?: string;
+  target?: string;
+  trace?: string;
 }
 
 const PREVIEW_VALUES = 8;
 
 /** NAME=FILE specs -> input tensors; a bare FILE is allowed when the model has one input. */
-function readInputs(specs: readonly string[], graph: Graph): Record<string, Tensor> {
+export function readInputs(specs: readonly string[], graph: Graph): Record<string, Tensor> {
   const inputs = Object.create(null) as Record<string, Tensor>; // value names such as "__proto__" stay plain keys
   for (const spec of specs) {
     const eq = spec.indexOf("=");
@@ -88,47 +93,60 @@ export function formatProfile(timings: readonly NodeTiming[]): string {
 export function registerRun(program: Command): void {
   const cmd = program
     .command("run")
-    .description("run a model on the reference backend and print or save its outputs")
-    .argument("<model>", "an ONNX file (.onnx) or graph-level IR text (.tfg)")
+    .description("run a model, or execute a plan as placed, on the reference backend and print or save its outputs")
+    .argument("<model>", "an ONNX file (.onnx), graph-level IR text (.tfg), or a plan (.json) to execute as it is placed")
     .option("--input <name=file>", "an input tensor from a .npy, .pb (TensorProto) or .json file (repeatable)",
       (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--output <dir>", "write each output to DIR/NAME.<format> instead of printing a preview")
     .option("--format <format>", `file format of --output: ${TENSOR_FORMATS.join(", ")} (default npy; bf16 is written as f32 in .npy)`)
-    .option("--profile", "print the time spent per op type (to stderr)");
+    .option("--profile", "print the time spent per op type, or per section of a plan (to stderr)")
+    .option("--model <file>", "plans: the model file the plan was compiled from (default: beside the plan)")
+    .option("--target <file>", "plans: the target file of a plan compiled for a custom target")
+    .option("--trace <file>", "plans: write a Chrome trace-event JSON of the run (open it in Perfetto)");
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: RunFlags) => {
     const format = (flags.format ?? "npy") as TensorFormat;
     if (!TENSOR_FORMATS.includes(format)) fail(`--format '${flags.format}': the formats are: ${TENSOR_FORMATS.join(", ")}`);
     if (flags.format !== undefined && flags.output === undefined) fail("--format applies to files written with --output");
+    if (isPlanPath(modelPath)) {
+      const { graph, outputs } = await runPlanFile(modelPath, flags, readInputs);
+      emitOutputs(graph, outputs, flags.output, format);
+      return;
+    }
+    for (const flag of ["model", "target", "trace"] as const) if (flags[flag] !== undefined) fail(`--${flag} applies to plans (PLAN.json), not to models`);
     const { module, records } = await loadModel(modelPath, pipelineOptions(flags));
     const graph = mainGraph(module);
     const inputs = readInputs(flags.input, graph);
     const result = run(module, inputs, { modelDir: dirname(resolve(modelPath)), profile: flags.profile ?? false });
-
-    const names = [...new Set(graph.outputs)];
-    if (flags.output !== undefined) {
-      const files = new Map<string, string>();
-      for (const name of names) {
-        const file = outputFileName(name, format);
-        const other = files.get(file);
-        if (other !== undefined) fail(`outputs '${other}' and '${name}' would both be written to ${file}`);
-        files.set(file, name);
-      }
-      mkdirSync(flags.output, { recursive: true });
-      for (const [file, name] of files) {
-        const path = join(flags.output, file);
-        const t = result.outputs[name]!;
-        writeTensorFile(path, t, format, name);
-        process.stdout.write(`${name}  ${t.dtype}[${t.dims.join(", ")}]  -> ${path}\n`);
-      }
-    } else {
-      const width = Math.max(...names.map((n) => n.length), 1);
-      for (const name of names) {
-        const t = result.outputs[name]!;
-        process.stdout.write(`${name.padEnd(width)}  ${`${t.dtype}[${t.dims.join(", ")}]`.padEnd(16)}  ${preview(t)}\n`);
-      }
-    }
+    emitOutputs(graph, result.outputs, flags.output, format);
     if (flags.timePasses) process.stderr.write(`${formatTimings(records)}\n`);
     if (result.profile) process.stderr.write(`${formatProfile(result.profile)}\n`);
   }));
+}
+
+/** Print a preview of each output, or write each to DIR/NAME.<format>. */
+function emitOutputs(graph: Graph, outputs: Readonly<Record<string, Tensor>>, dir: string | undefined, format: TensorFormat): void {
+  const names = [...new Set(graph.outputs)];
+  if (dir === undefined) {
+    const width = Math.max(...names.map((n) => n.length), 1);
+    for (const name of names) {
+      const t = outputs[name]!;
+      process.stdout.write(`${name.padEnd(width)}  ${`${t.dtype}[${t.dims.join(", ")}]`.padEnd(16)}  ${preview(t)}\n`);
+    }
+    return;
+  }
+  const files = new Map<string, string>();
+  for (const name of names) {
+    const file = outputFileName(name, format);
+    const other = files.get(file);
+    if (other !== undefined) fail(`outputs '${other}' and '${name}' would both be written to ${file}`);
+    files.set(file, name);
+  }
+  mkdirSync(dir, { recursive: true });
+  for (const [file, name] of files) {
+    const path = join(dir, file);
+    const t = outputs[name]!;
+    writeTensorFile(path, t, format, name);
+    process.stdout.write(`${name}  ${t.dtype}[${t.dims.join(", ")}]  -> ${path}\n`);
+  }
 }

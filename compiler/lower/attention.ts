@@ -10,6 +10,9 @@ import { fail } from "../../ir/diagnostics.js";
 import type { DfTensor } from "../../ir/dataflow/dataflow.js";
 import type { LowerContext } from "./to-dataflow.js";
 import { tileKernel } from "./to-dataflow.js";
+import type { LowerContext as Ctx, RightOperand } from "./to-dataflow.js";
+
+const budget = (ctx: Ctx) => (ctx.options.kernelBufferBudget !== undefined ? { budget: ctx.options.kernelBufferBudget } : {});
 
 export interface AttentionShape {
   readonly batch: number;
@@ -59,7 +62,7 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
     ctx.kernels.push({
       ...base, name: ctx.nextKernelName(), kind: "attention", ops: ["tierflow.Attention"],
       inputs: inputs.map((t) => t.name), outputs: [out.name, cache.name], flops: flops.matmul + flops.pointwise, reads,
-      ...tileKernel([q, out], [out], false),
+      ...tileKernel([q, out], [out], budget(ctx)),
     });
     return;
   }
@@ -72,22 +75,23 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
   };
   const scores = tmp("scores"), scaled = tmp("scaled"), masked = tmp("masked"), probs = tmp("probs");
   const kvRead = decode ? cache.bytes - newRows : 0;
-  const stage = (kind: string, op: string, inputs: DfTensor[], output: DfTensor, f: number, cacheRead?: number) => {
+  const stage = (kind: string, op: string, inputs: DfTensor[], output: DfTensor, f: number, cacheRead?: number, right?: RightOperand) => {
     const reads: Record<string, number> = {};
     for (const t of inputs) reads[t.name] = (reads[t.name] ?? 0) + t.bytes;
     if (cacheRead !== undefined) reads[cache.name] = cacheRead;
     const names = [...inputs.map((t) => t.name), ...(cacheRead !== undefined ? [cache.name] : [])];
     ctx.kernels.push({
       ...base, name: ctx.nextKernelName(), kind, ops: [op], inputs: names, outputs: [output.name], flops: f, reads,
-      ...tileKernel(inputs, [output], false),
+      ...tileKernel(inputs, [output], { ...budget(ctx), ...(right ? { right } : {}) }),
     });
   };
   const scoresCount = s.batch * s.heads * s.queryLength * s.kvLength;
-  stage("matmul", "MatMul", [q, k], scores, flops.matmul / 2, kvRead / 2);
+  // Keys and values are the right operands: streamed in [head_dim x columns] and [kv x columns] blocks.
+  stage("matmul", "MatMul", [q, k], scores, flops.matmul / 2, kvRead / 2, { tensor: k.name, k: s.headDim, n: s.kvLength });
   stage("elementwise", "Mul", [scores], scaled, scoresCount);
   stage("elementwise", "Add", mask && !decode ? [scaled, mask] : [scaled], masked, scoresCount);
   stage("softmax", "Softmax", [masked], probs, 5 * scoresCount);
-  stage("matmul", "MatMul", [probs, v], out, flops.matmul / 2, kvRead / 2);
+  stage("matmul", "MatMul", [probs, v], out, flops.matmul / 2, kvRead / 2, { tensor: v.name, k: s.kvLength, n: s.headDim });
   // The new token's keys and values are appended to the cache.
   ctx.kernels[ctx.kernels.length - 1] = { ...ctx.kernels[ctx.kernels.length - 1]!, outputs: [out.name, cache.name] };
 }

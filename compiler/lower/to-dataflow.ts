@@ -32,6 +32,8 @@ export interface LowerOptions {
   readonly dtype: DType | undefined;
   /** Lower composites as their separate kernels (the -O0 baseline). */
   readonly unfused?: boolean;
+  /** Most on-chip buffer bytes one kernel may take (tiles shrink to fit); unbounded when absent. */
+  readonly kernelBufferBudget?: number;
 }
 
 export interface LowerContext {
@@ -54,28 +56,70 @@ export function rowsOf(shape: readonly number[]): { rows: number; last: number }
   return { rows, last };
 }
 
-/** Tiling and buffers for a kernel that streams rows of its first output. */
-export function tileKernel(inputs: readonly DfTensor[], outputs: readonly DfTensor[], weighted: boolean): Pick<DfKernel, "tiling" | "bufferBytes"> {
-  const out = outputs[0];
-  const { rows, last } = rowsOf(out?.shape ?? []);
-  const tileRows = Math.max(1, Math.min(rows, TILE_ROWS));
-  const tiles = Math.max(1, Math.ceil(rows / tileRows));
-  let buffer = 0;
+/** Output columns of one block of a matrix product's right operand (K x columns, double-buffered). */
+export function weightBlockColumns(k: number, n: number, elementBytes: number): number {
+  return Math.max(1, Math.min(n, WEIGHT_BLOCK_COLUMNS, Math.floor(WEIGHT_BLOCK_BYTES / (2 * k * elementBytes))));
+}
+
+/** The right operand of a matrix product, streamed in K x columns blocks whatever its role. */
+export interface RightOperand {
+  readonly tensor: string;
+  readonly k: number;
+  readonly n: number;
+}
+
+export interface TileOptions {
+  /** Conv-like kernels: weights and constants of rank >= 2 are held as blocks. */
+  readonly weighted?: boolean;
+  readonly right?: RightOperand | undefined;
+  /** Most bytes one kernel's buffers may take: tiles shrink (fewer rows) to fit. */
+  readonly budget?: number | undefined;
+}
+
+function bufferFor(inputs: readonly DfTensor[], outputs: readonly DfTensor[], tileRows: number, options: TileOptions): number {
   const tileOf = (t: DfTensor) => {
     const r = rowsOf(t.shape);
     return Math.min(t.bytes, tileRows * Math.min(r.last, TILE_COLUMNS) * dtypeBytes(t.dtype));
   };
+  let buffer = 0;
   for (const t of [...inputs, ...outputs]) {
-    if (weighted && (t.role === "weight" || t.role === "constant") && t.shape.length >= 2) {
+    const elem = dtypeBytes(t.dtype);
+    if (options.right && t.name === options.right.tensor) {
+      buffer += 2 * options.right.k * weightBlockColumns(options.right.k, options.right.n, elem) * elem;
+    } else if (options.weighted && (t.role === "weight" || t.role === "constant") && t.shape.length >= 2) {
       const k = t.shape[t.shape.length - 2]!, n = t.shape[t.shape.length - 1]!;
-      const columns = Math.max(1, Math.min(n, WEIGHT_BLOCK_COLUMNS, Math.floor(WEIGHT_BLOCK_BYTES / (2 * k * dtypeBytes(t.dtype)))));
-      buffer += 2 * k * columns * dtypeBytes(t.dtype);
+      buffer += 2 * k * weightBlockColumns(k, n, elem) * elem;
     } else {
       buffer += 2 * tileOf(t);
     }
   }
+  return buffer;
+}
+
+/** Tiling and buffers for a kernel that streams rows of its first output. */
+export function tileKernel(inputs: readonly DfTensor[], outputs: readonly DfTensor[], options: TileOptions = {}): Pick<DfKernel, "tiling" | "bufferBytes"> {
+  const out = outputs[0];
+  const { rows, last } = rowsOf(out?.shape ?? []);
+  let tileRows = Math.max(1, Math.min(rows, TILE_ROWS));
+  let buffer = bufferFor(inputs, outputs, tileRows, options);
+  while (options.budget !== undefined && buffer > options.budget && tileRows > 1) {
+    tileRows = Math.ceil(tileRows / 2);
+    buffer = bufferFor(inputs, outputs, tileRows, options);
+  }
+  const tiles = Math.max(1, Math.ceil(rows / tileRows));
   const columns = Math.min(last, TILE_COLUMNS);
   return { tiling: { tileShape: [tileRows, columns], tiles: tiles * Math.ceil(last / Math.max(1, columns)) }, bufferBytes: buffer };
+}
+
+/** The right operand of a MatMul, Gemm or MatMulBias node (Gemm's transB stores it as [N, K]). */
+function rightOperandOf(node: Node, inputs: readonly DfTensor[]): RightOperand | undefined {
+  const b = inputs[1];
+  if (!b || b.shape.length === 0) return undefined;
+  const s = b.shape;
+  if (s.length === 1) return { tensor: b.name, k: s[0]!, n: 1 };
+  const [rowsB, colsB] = [s[s.length - 2]!, s[s.length - 1]!];
+  const transposed = node.op === "Gemm" && node.attrs.transB?.type === "int" && node.attrs.transB.value === 1;
+  return transposed ? { tensor: b.name, k: colsB, n: rowsB } : { tensor: b.name, k: rowsB, n: colsB };
 }
 
 function roleOf(name: string, graph: Graph): TensorRole {
@@ -122,7 +166,10 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
     name: ctx.nextKernelName(), kind: kind.name, nodes: [node.name], ops: [key],
     inputs: inputs.map((t) => t.name), outputs: outputs.map((t) => t.name),
     dtype: outputs[0]?.dtype ?? "f32", flops, reads,
-    ...(kind.device ? tileKernel(inputs, outputs, kind.weighted) : { tiling: { tileShape: [], tiles: 0 }, bufferBytes: 0 }),
+    ...(kind.device ? tileKernel(inputs, outputs, {
+      weighted: kind.weighted, budget: ctx.options.kernelBufferBudget,
+      ...(kind.name === "matmul" ? { right: rightOperandOf(node, inputs) } : {}),
+    }) : { tiling: { tileShape: [], tiles: 0 }, bufferBytes: 0 }),
   });
 }
 

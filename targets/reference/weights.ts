@@ -16,6 +16,14 @@ export type WeightConstant = Extract<Constant, { kind: "weight" }>;
 
 /** Read one weight's bytes from its file under `modelDir` and decode them (f16/bf16 widen to f32 values). */
 export function loadWeight(c: WeightConstant, modelDir: string): Tensor {
+  return decodeBytes(c.dtype, c.dims, readWeightBytes(c, modelDir));
+}
+
+/**
+ * Read one weight's raw little-endian bytes, as stored in its file, into `into`
+ * (or a new array): the runtime streams them straight into a memory arena.
+ */
+export function readWeightBytes(c: WeightConstant, modelDir: string, into?: Uint8Array): Uint8Array {
   const { file, offset, length } = c.ref;
   const what = `weights file '${file}'`;
   const location = checkRelativeLocation(file, what);
@@ -23,7 +31,8 @@ export function loadWeight(c: WeightConstant, modelDir: string): Tensor {
   if (path === undefined) fail(`${what} is missing (looked in ${modelDir})`);
   const needed = elementCount(c.dims) * dtypeBytes(c.dtype);
   if (length !== needed) fail(`${what}: weight of ${c.dtype}[${c.dims.join(", ")}] needs ${needed} bytes, the reference has ${length}`);
-  const bytes = new Uint8Array(length);
+  if (into && into.byteLength !== length) fail(`${what}: weight of ${length} bytes does not fill a destination of ${into.byteLength}`);
+  const bytes = into ?? new Uint8Array(length);
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -42,5 +51,5 @@ export function loadWeight(c: WeightConstant, modelDir: string): Tensor {
   } finally {
     closeSync(fd);
   }
-  return decodeBytes(c.dtype, c.dims, bytes);
+  return bytes;
 }

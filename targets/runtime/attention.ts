@@ -1,0 +1,110 @@
+// The Attention composite on the runtime. Fused (-O1, -O2) it is one kernel
+// that runs whole-tensor with the composite's own reference kernel. Unfused
+// (-O0) the plan has the five kernels a framework launches, whose
+// intermediates (<node>/scores, scaled, masked, probs) exist only at the
+// dataflow level; each is computed here as its stage of the composite's
+// decomposition, with the same primitive kernels, tile by tile:
+//   scores = q k^T     grouped heads: query head h reads key head floor(h / kv_groups)
+//   scaled = scores * scale,  masked = scaled + mask,  probs = softmax(masked)
+//   context = probs v
+// Computing the stages (rather than the composite once) keeps every
+// intermediate going through the tier and address the plan gives it.
+//
+// The kernel also owns `<node>/kv_cache` ([2, batch, kv_heads, tokens,
+// head_dim]): in prefill the prompt's keys and values are written to it.
+// Unfused, the plan names only the context kernel as the cache's writer but
+// gives it no keys to write; the scores kernel, the stage that reads the
+// keys, writes the key half.
+
+import type { Node } from "../../ir/graph/graph.js";
+import type { DfKernel } from "../../ir/dataflow/dataflow.js";
+import { DECOMPOSITION_OPSET } from "../../ir/graph/ops/decompose.js";
+import type { Tensor } from "../../ir/tensor.js";
+import { scalarTensor } from "../../ir/tensor.js";
+import { ResidencyError } from "./arena.js";
+import type { KernelEnv } from "./kernel-env.js";
+import { readOperand, resultOf, runWhole, tiledStep } from "./kernel-env.js";
+import type { OpNode, Operand } from "./operands.js";
+import { invoke } from "./operands.js";
+import { runMatmul, runRows } from "./tiled.js";
+
+export function isAttention(node: Pick<Node, "domain" | "op">): boolean {
+  return node.domain === "tierflow" && node.op === "Attention";
+}
+
+type Stage = "fused" | "scores" | "scaled" | "masked" | "probs" | "context";
+
+function stageOf(k: DfKernel, node: Node): Stage {
+  if (k.kind === "attention") return "fused";
+  const out = k.outputs[0];
+  for (const s of ["scores", "scaled", "masked", "probs"] as const) if (out === `${node.name}/${s}`) return s;
+  if (out === node.outputs[0]) return "context";
+  throw new ResidencyError(`kernel ${k.name} implements attention node '${node.name}' but writes '${out}', which is none of its stages`);
+}
+
+const attrNumber = (node: Node, name: string, fallback: number) => {
+  const a = node.attrs[name];
+  return a && (a.type === "int" || a.type === "float") ? a.value : fallback;
+};
+
+/** Write keys (half 0) or values (half 1) of the prompt into the attention's KV cache. */
+function writeCacheHalf(env: KernelEnv, who: string, cacheName: string, half: 0 | 1, source: Operand, complete: boolean): void {
+  const dest = env.memory.destination(cacheName, who);
+  const halfBytes = dest.data.byteLength / 2;
+  if (source.bytes!.byteLength !== halfBytes || source.storage !== env.memory.info(cacheName).dtype) {
+    throw new ResidencyError(`${who}: '${cacheName}' holds ${halfBytes} bytes of ${half === 0 ? "keys" : "values"}, '${source.name}' has ${source.bytes!.byteLength}`);
+  }
+  dest.data.set(source.bytes!, half * halfBytes);
+  if (complete) dest.commit();
+}
+
+export function runAttentionKernel(k: DfKernel, node: Node, env: KernelEnv, who: string): number {
+  const stage = stageOf(k, node);
+  const [qName, kName, vName, maskName] = node.inputs;
+  const cache = `${node.name}/kv_cache`;
+  const q = env.memory.info(qName!);
+  const dtype = env.graphTypes.get(qName!)?.dtype ?? q.dtype;
+  const operand = (name: string) => readOperand(env, name, who, dtype);
+  const result = (name: string) => resultOf(env, name, who, dtype);
+  const writesCache = k.outputs.includes(cache);
+  if (stage === "fused") {
+    const hasMask = maskName !== undefined && maskName !== "" && k.inputs.includes(maskName);
+    const inputs = [operand(qName!), operand(kName!), operand(vName!), ...(hasMask ? [operand(maskName!)] : [])];
+    runWhole(env, k, who, node, inputs, [result(node.outputs[0]!)]);
+    if (writesCache) {
+      writeCacheHalf(env, who, cache, 0, inputs[1]!, false);
+      writeCacheHalf(env, who, cache, 1, inputs[2]!, true);
+    }
+    return 1;
+  }
+  const [first, second] = k.inputs;
+  const prim = (op: string, attrs: OpNode["attrs"] = {}): OpNode => ({ op, domain: "", attrs, name: node.name, outputs: [k.outputs[0]!] });
+  if (stage === "scores" || stage === "context") {
+    const a = operand(first!), b = operand(second!);
+    const out = result(k.outputs[0]!);
+    const heads = q.shape[1]!, kvHeads = b.shape[1]!, groups = attrNumber(node, "kv_groups", 1);
+    if (heads !== kvHeads * groups) throw new ResidencyError(`${who}: ${heads} query heads do not group onto ${kvHeads} key/value heads by ${groups}`);
+    const matmul = prim("MatMul"), transpose = prim("Transpose", { perm: { type: "ints", value: [1, 0] } });
+    const tiles = runMatmul(tiledStep(env, k, who, matmul, [a, b], out, DECOMPOSITION_OPSET), {
+      a, b, transB: stage === "scores",
+      bIndex: (batch) => Math.floor(batch / heads) * kvHeads + Math.floor((batch % heads) / groups),
+      multiply: (x: Tensor, y: Tensor) =>
+        invoke(matmul, [x, stage === "scores" ? invoke(transpose, [y], DECOMPOSITION_OPSET)[0] : y], DECOMPOSITION_OPSET)[0],
+    });
+    if (writesCache || k.inputs.includes(cache)) writeCacheHalf(env, who, cache, stage === "scores" ? 0 : 1, b, stage === "context");
+    return tiles;
+  }
+  const input = operand(first!);
+  const out = result(k.outputs[0]!);
+  if (stage === "scaled") {
+    const scale: Operand = { name: "scale", shape: [], storage: input.storage, dtype, value: scalarTensor(dtype, attrNumber(node, "scale", 1)) };
+    return runRows(tiledStep(env, k, who, prim("Mul"), [input, scale], out, DECOMPOSITION_OPSET), true);
+  }
+  if (stage === "masked") {
+    const step = second !== undefined
+      ? tiledStep(env, k, who, prim("Add"), [input, operand(second)], out, DECOMPOSITION_OPSET)
+      : tiledStep(env, k, who, prim("Identity"), [input], out, DECOMPOSITION_OPSET);
+    return runRows(step, true);
+  }
+  return runRows(tiledStep(env, k, who, prim("Softmax", { axis: { type: "int", value: -1 } }), [input], out, DECOMPOSITION_OPSET), false);
+}

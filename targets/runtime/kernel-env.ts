@@ -1,0 +1,101 @@
+// What every kernel runner shares: memory, the graph's dtypes and literals,
+// operands read through the residency checks, results' destinations, and the
+// whole-tensor path for ops that do not split into row tiles.
+
+import type { TensorType } from "../../ir/graph/graph.js";
+import type { DType } from "../../ir/dtype.js";
+import type { DfKernel } from "../../ir/dataflow/dataflow.js";
+import type { Tensor } from "../../ir/tensor.js";
+import type { Block } from "./arena.js";
+import { ResidencyError } from "./arena.js";
+import { bytesToTensor, tensorToBytes } from "./bytes.js";
+import type { DeviceMemory } from "./memory.js";
+import type { OpNode, Operand, Result, TiledStep } from "./operands.js";
+import { elemBytes, invoke } from "./operands.js";
+import { StageBuffer, layoutItems } from "./tiles.js";
+
+export interface KernelEnv {
+  readonly memory: DeviceMemory;
+  readonly opset: number;
+  readonly graphTypes: ReadonlyMap<string, TensorType>;
+  /** Literal constants of the graph (host memory; small tensors the importer kept in the IR). */
+  readonly literals: ReadonlyMap<string, Tensor>;
+}
+
+/** "kernel k12 (MatMul) in section 3 (s3)", for messages. */
+export function describeKernel(k: DfKernel, memory: DeviceMemory): string {
+  return `kernel ${k.name} (${k.ops.join(", ")}) ${memory.label(memory.section)}`;
+}
+
+/** The dtype kernels compute a value in: the graph's, else the plan's (intermediates only the dataflow level has). */
+export function computeDType(env: KernelEnv, name: string, fallback?: DType): DType {
+  return env.graphTypes.get(name)?.dtype ?? fallback ?? env.memory.info(name).dtype;
+}
+
+export function readOperand(env: KernelEnv, name: string, who: string, dtype?: DType): Operand {
+  const t = env.memory.info(name);
+  return { name, shape: t.shape, storage: t.dtype, dtype: computeDType(env, name, dtype), bytes: env.memory.read(name, who) };
+}
+
+export function resultOf(env: KernelEnv, name: string, who: string, dtype?: DType): Result {
+  const t = env.memory.info(name);
+  return { name, shape: t.shape, storage: t.dtype, dtype: computeDType(env, name, dtype), dest: env.memory.destination(name, who) };
+}
+
+export function tiledStep(env: KernelEnv, k: DfKernel, who: string, node: OpNode, inputs: readonly (Operand | undefined)[], output: Result, opset = env.opset): TiledStep {
+  return { who, node, inputs, output, tiling: k.tiling, stage: new StageBuffer(env.memory.stageBuffer(k.name), who), opset };
+}
+
+const RESIDENT_ROLES = new Set(["weight", "constant"]);
+
+/**
+ * Run a node whole-tensor: its activations and results pass through a scratch
+ * block of SRAM past the section's stage buffers, which must fit the chip.
+ * `outputs` follows node.outputs (undefined for an omitted output).
+ */
+export function runWhole(env: KernelEnv, k: DfKernel, who: string, node: OpNode, inputs: readonly (Operand | undefined)[],
+  outputs: readonly (Result | undefined)[]): void {
+  // Weights and constants stream from their tier as the op reads them (as a row gather reads its table); activations are staged.
+  const streamsFromTier = (o: Operand) => RESIDENT_ROLES.has(env.memory.info(env.memory.rootOf(o.name)).role);
+  const present = inputs.filter((o): o is Operand => o?.bytes !== undefined);
+  const staged = [...new Map(present.filter((o) => !streamsFromTier(o)).map((o) => [o.name, o])).values()];
+  const results = outputs.filter((r): r is Result => r !== undefined);
+  const items = [
+    ...staged.map((o) => ({ what: o.name, bytes: o.bytes!.byteLength, elem: elemBytes(o) })),
+    ...results.map((r) => ({ what: r.name, bytes: r.dest.data.byteLength, elem: elemBytes(r) })),
+  ];
+  const total = items.reduce((s, i) => s + i.bytes, 0);
+  let scratch: Block;
+  try {
+    scratch = env.memory.scratch(k.name, total);
+  } catch (err) {
+    if (!(err instanceof ResidencyError)) throw err;
+    throw new ResidencyError(`${who} runs whole-tensor and needs ${total} bytes of SRAM past the section's stage buffers, which the chip does not have (${err.message})`);
+  }
+  try {
+    const slots = layoutItems(scratch.data, 0, items);
+    const tensors = new Map<string, Tensor>();
+    staged.forEach((o, i) => {
+      slots[i]!.set(o.bytes!);
+      tensors.set(o.name, bytesToTensor(slots[i]!, o.storage, o.dtype, o.shape));
+    });
+    for (const o of present) if (!tensors.has(o.name)) tensors.set(o.name, bytesToTensor(o.bytes!, o.storage, o.dtype, o.shape));
+    const args = inputs.map((o) => (o ? tensors.get(o.name) ?? o.value : undefined));
+    const values = invoke(node, args, env.opset, outputs.map((r) => r?.dtype ?? "f32"));
+    let slot = staged.length;
+    outputs.forEach((r, i) => {
+      if (!r) return;
+      const v = values[i];
+      const bytes = v ? tensorToBytes(v, r.storage) : undefined;
+      if (!bytes || bytes.byteLength !== r.dest.data.byteLength) {
+        throw new Error(`${who}: kernel gave ${bytes?.byteLength ?? 0} bytes for '${r.name}', the plan sizes it ${r.dest.data.byteLength}`);
+      }
+      const s = slots[slot++]!;
+      s.set(bytes);
+      r.dest.data.set(s);
+      r.dest.commit();
+    });
+  } finally {
+    env.memory.arenas.sram.release(scratch);
+  }
+}

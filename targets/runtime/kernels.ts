@@ -1,0 +1,100 @@
+// Run one kernel of the plan. A kernel implements graph node(s) by name
+// (kernel.nodes); the graph module is the one compile() lowered the plan's
+// dataflow from, so every kernel computes with the op table's kernel for its
+// node. Views do no work (their bytes are their input's); host kernels run on
+// the host with host values and the shapes of device tensors; device kernels
+// read and write memory under the plan's residency rules and run tiled where
+// their op allows (tiles.ts).
+
+import type { Node } from "../../ir/graph/graph.js";
+import { opKey } from "../../ir/graph/graph.js";
+import type { DfKernel } from "../../ir/dataflow/dataflow.js";
+import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
+import type { Tensor } from "../../ir/tensor.js";
+import { allocate, elementCount } from "../../ir/tensor.js";
+import { ResidencyError } from "./arena.js";
+import { isAttention, runAttentionKernel } from "./attention.js";
+import type { KernelEnv } from "./kernel-env.js";
+import { computeDType, describeKernel, readOperand, resultOf, runWhole, tiledStep } from "./kernel-env.js";
+import type { Operand, Result } from "./operands.js";
+import { invoke } from "./operands.js";
+import { chooseStrategy } from "./tiles.js";
+import { broadcastMatrices, runGather, runMatmul, runRows } from "./tiled.js";
+
+/** The graph node a kernel implements; refuses a plan whose kernels do not match the graph. */
+function nodeOf(k: DfKernel, nodes: ReadonlyMap<string, Node>): Node {
+  const name = k.nodes[0];
+  const node = name !== undefined ? nodes.get(name) : undefined;
+  if (k.nodes.length !== 1 || !node) {
+    throw new ResidencyError(`kernel ${k.name} implements node(s) ${k.nodes.map((n) => `'${n}'`).join(", ") || "none"}, which the model's graph does not have as one node`);
+  }
+  const key = opKey(node.domain, node.op);
+  if (!k.ops.includes(key) && !isAttention(node)) {
+    throw new ResidencyError(`kernel ${k.name} runs ${k.ops.join(", ")}, but node '${name}' of the model's graph is ${key}`);
+  }
+  return node;
+}
+
+/** Host memory holds a value, or (for Shape and Size) the host knows a device tensor's shape. */
+function hostValue(env: KernelEnv, name: string, who: string, shapeOf: string | undefined): Tensor {
+  const m = env.memory;
+  const dims = m.info(name).shape;
+  const v = m.host.get(name) ?? m.host.get(m.rootOf(name));
+  if (v) return v.dims.length === dims.length && v.dims.every((d, i) => d === dims[i]) ? v : { dtype: v.dtype, dims, data: v.data };
+  const dtype = computeDType(env, name);
+  if (shapeOf === "Shape") return { dtype, dims, data: allocate(dtype, 0) };
+  if (shapeOf === "Size") return { dtype, dims, data: allocate(dtype, elementCount(dims)) };
+  const a = m.allocationOf(name);
+  throw new ResidencyError(`${who} reads the values of '${name}' on the host ${m.label(m.section)}, but it lives ${a ? `in ${a.tier}` : "in a stream on the chip"}: the host knows only the shapes of device tensors`);
+}
+
+function runHost(k: DfKernel, node: Node, env: KernelEnv, who: string): void {
+  const shapeOf = node.domain === "" && (node.op === "Shape" || node.op === "Size") ? node.op : undefined;
+  const args = node.inputs.map((name) => (name === "" ? undefined : hostValue(env, name, who, shapeOf)));
+  const values = invoke(node, args, env.opset, node.outputs.map((o) => computeDType(env, o)));
+  node.outputs.forEach((name, i) => {
+    if (name === "" || !values[i]) return;
+    env.memory.host.set(name, values[i]!);
+    // A result a device kernel reads goes to its allocation, or streams within this section.
+    if (k.outputs.includes(name)) env.memory.store(name, values[i]!, who);
+  });
+}
+
+function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number {
+  for (const name of node.inputs) {
+    if (name !== "" && !k.inputs.includes(name)) throw new ResidencyError(`${who}: node '${node.name}' reads '${name}', which the plan's kernel does not list as an input`);
+  }
+  const inputs: (Operand | undefined)[] = node.inputs.map((name) => (name === "" ? undefined : readOperand(env, name, who)));
+  const outputs: (Result | undefined)[] = node.outputs.map((name) => (name === "" ? undefined : resultOf(env, name, who)));
+  const shapes = outputs.filter((r): r is Result => r !== undefined).map((r) => r.shape);
+  const strategy = chooseStrategy(node, inputs.map((o) => o?.shape), shapes, (name) => env.literals.get(name));
+  const output = outputs.find((r) => r !== undefined);
+  if (strategy.kind === "whole" || !output) {
+    runWhole(env, k, who, node, inputs, outputs);
+    return 1;
+  }
+  const step = tiledStep(env, k, who, node, inputs, output);
+  if (strategy.kind === "rows") return runRows(step, strategy.columnPieces);
+  if (strategy.kind === "gather") return runGather(step);
+  const [a, b, bias] = inputs as [Operand, Operand, Operand | undefined];
+  const transB = node.op === "Gemm" && node.attrs.transB?.type === "int" && node.attrs.transB.value === 1;
+  return runMatmul(step, {
+    a, b, ...(bias ? { bias } : {}), transB, bIndex: broadcastMatrices(b, output.shape),
+    multiply: (x, y, c) => invoke(node, node.op === "MatMul" ? [x, y] : [x, y, c], env.opset, [output.dtype])[0],
+  });
+}
+
+/** Run a kernel in the current section; returns the tiles it streamed (0 for views and host work). */
+export function runKernel(k: DfKernel, env: KernelEnv, nodes: ReadonlyMap<string, Node>): number {
+  const kind = KERNEL_KINDS[k.kind];
+  if (!kind) throw new ResidencyError(`kernel ${k.name} has kind '${k.kind}', which the dataflow level does not define`);
+  if (k.kind === "view") return 0;
+  const node = nodeOf(k, nodes);
+  const who = describeKernel(k, env.memory);
+  if (!kind.device) {
+    runHost(k, node, env, who);
+    return 0;
+  }
+  if (isAttention(node)) return runAttentionKernel(k, node, env, who);
+  return runDevice(k, node, env, who);
+}

@@ -1,0 +1,90 @@
+// Open a plan for execution and refuse one that cannot be trusted: readPlan
+// checks the schema, the version and the placement verifier; here the model
+// file must be the one the plan was compiled from (plan.model.sha256), and
+// the graph module is rebuilt by compiling that file again with the plan's
+// options. Compilation is deterministic, so this yields the graph the plan's
+// kernels were lowered from, whose node names the kernels carry; a plan whose
+// kernels name nodes that graph lacks is refused when it runs.
+
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Module } from "../../ir/graph/graph.js";
+import type { Plan } from "../../ir/placement/plan.js";
+import { TierflowError, fail } from "../../ir/diagnostics.js";
+import type { DType } from "../../ir/dtype.js";
+import { readPlan } from "../../compiler/plan-json.js";
+import { compile } from "../../compiler/compile.js";
+import type { Target } from "../target.js";
+import { loadTarget } from "../target.js";
+
+export interface OpenedPlan {
+  readonly plan: Plan;
+  readonly planPath: string;
+  readonly target: Target;
+  readonly modelPath: string;
+  readonly modelDir: string;
+  readonly graph: Module;
+}
+
+export interface OpenOptions {
+  /** The model file; by default plan.model.file beside the plan, then in the current folder. */
+  readonly model?: string;
+  /** A target file for a plan compiled for a custom target. */
+  readonly target?: string;
+}
+
+/** sha256 of a file, read in chunks so a large model file is never in memory whole. */
+export function fileSha256(path: string): string {
+  const hash = createHash("sha256");
+  const buffer = new Uint8Array(1 << 20);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    throw new TierflowError("cannot read the model file: it does not exist or is not readable", { file: path });
+  }
+  try {
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+function findModel(plan: Plan, planPath: string, given: string | undefined): string {
+  if (given !== undefined) {
+    if (!existsSync(given) || !statSync(given).isFile()) fail("cannot read the model file: it does not exist or is not a file", { file: given });
+    return given;
+  }
+  const candidates = [join(dirname(planPath), plan.model.file), resolve(plan.model.file)];
+  const found = candidates.find((p) => existsSync(p) && statSync(p).isFile());
+  if (!found) fail(`cannot find '${plan.model.file}', the model the plan was compiled from (looked beside the plan and in the current folder): give it with --model`, { file: planPath });
+  return found;
+}
+
+/** Check that `modelPath` is the file the plan was compiled from. */
+export function checkModelIdentity(plan: Plan, planPath: string, modelPath: string): void {
+  const sha = fileSha256(modelPath);
+  if (sha !== plan.model.sha256) {
+    fail(`the plan was compiled from a model file with sha256 ${plan.model.sha256.slice(0, 16)}... ('${plan.model.file}'), but '${modelPath}' has sha256 ${sha.slice(0, 16)}...`, { file: planPath });
+  }
+}
+
+/** The graph module a plan was lowered from, by compiling its model again with the plan's options. */
+export async function graphOfPlan(plan: Plan, modelPath: string, target: Target): Promise<Module> {
+  const { graph } = await compile(modelPath, {
+    target, opt: plan.options.opt, phase: plan.options.phase, batch: plan.options.batch, seq: plan.options.seq,
+    // The graph does not depend on the dtype; "f32" is also what a plan records when none was asked for.
+    ...(plan.options.dtype !== "f32" ? { dtype: plan.options.dtype as DType } : {}), dims: new Map(Object.entries(plan.bindings)),
+  });
+  return graph;
+}
+
+export async function openPlan(planPath: string, options: OpenOptions = {}): Promise<OpenedPlan> {
+  const { plan, target } = readPlan(planPath, options.target !== undefined ? loadTarget(options.target) : undefined);
+  const modelPath = findModel(plan, planPath, options.model);
+  checkModelIdentity(plan, planPath, modelPath);
+  const graph = await graphOfPlan(plan, modelPath, target);
+  return { plan, planPath, target, modelPath, modelDir: dirname(resolve(modelPath)), graph };
+}
