@@ -1,14 +1,22 @@
 // `npm run bench`: every benchmark, each printing its figures and goal.
 // import-scale runs the built CLI (npm install builds it; `npm run build` after edits);
 // reference-vs-ort runs the interpreter and onnxruntime in this process;
-// compile-core compiles Llama-2-7B shapes and the example models in this process.
+// compile-core compiles Llama-2-7B shapes and the example models in this process;
+// coe compiles Llama-2-7B CoEs and simulates serving them in this process;
+// node-parallel plans Llama shapes over a node's sockets and simulates serving.
 
 import { benchImportScale, GOAL_RSS_MIB, GOAL_WALL_MS } from "./import-scale.js";
 import { benchReferenceVsOrt } from "./reference-vs-ort.js";
 import { benchCompileCore } from "./compile-core.js";
+import { benchNodeParallel } from "./node-parallel.js";
+import { benchCoe } from "./coe.js";
 
 const scale = benchImportScale();
 console.log(`import-scale  Llama-2-7B graph, ${scale.nodes} nodes, weights absent: inspect ${scale.wallMs.toFixed(0)} ms (goal < ${GOAL_WALL_MS} ms), peak RSS ${scale.maxRssMiB.toFixed(0)} MiB (goal < ${GOAL_RSS_MIB} MiB)  ${scale.pass ? "PASS" : "FAIL"}`);
 console.log(await benchReferenceVsOrt());
 console.log("");
 for (const line of await benchCompileCore()) console.log(line);
+console.log("");
+for (const line of await benchCoe()) console.log(line);
+console.log("");
+for (const line of await benchNodeParallel()) console.log(line);

@@ -13,7 +13,11 @@ export function writeAtomically(dir: string, name: string, text: string): string
     writeFileSync(tmp, text);
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // the temporary was never created (its folder is missing or is a file)
+    }
     throw new TierflowError(`cannot write ${name}: ${err instanceof Error ? err.message : String(err)}`, { file: path });
   }
   return path;

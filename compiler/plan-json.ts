@@ -34,6 +34,10 @@ export function readPlan(path: string, target?: Target): { plan: Plan; target: T
   const err = validateJson(json, JSON.parse(readFileSync(SCHEMA, "utf8")) as Schema);
   if (err) fail(`not a valid plan: ${err}`, { file: path });
   const plan = json as Plan;
+  // compile records the target's name; a hand-edited plan may not make tierflow read a file it names.
+  if (target === undefined && /[\\/\0]|\.json$/i.test(plan.target)) {
+    fail(`plan names its target as '${plan.target}', a path: a plan names a preset, and a target file is given with --target`, { file: path });
+  }
   const t = target ?? withLocation({ file: path }, () => loadTarget(plan.target));
   withLocation({ file: path }, () => verifyPlan(plan, t));
   return { plan, target: t };

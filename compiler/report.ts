@@ -1,10 +1,13 @@
 // The human-readable compile report: sections, units, tier occupancy,
-// predicted time beside the roofline floor, fused-op counts.
+// predicted time beside the roofline floor, fused-op counts, the KV cache and,
+// for node-level plans, the layout over the node (node/report-node.ts).
 
 import type { Plan, Section } from "../ir/placement/plan.js";
 import type { Target } from "../targets/target.js";
 import { sramBytes } from "../targets/target.js";
 import { formatBytes } from "./cli/format.js";
+import type { LayoutTrial } from "./node/compile-node.js";
+import { kvReportLines, nodeReportLines } from "./node/report-node.js";
 
 const SECTIONS_LISTED = 24;
 
@@ -42,7 +45,8 @@ function stageLines(s: Section, plan: Plan): string[] {
   return lines;
 }
 
-export function formatReport(plan: Plan, target: Target): string {
+/** `search`: the layouts `--parallel auto` tried, printed as a table. */
+export function formatReport(plan: Plan, target: Target, search?: readonly LayoutTrial[]): string {
   const o = plan.options;
   const lines: string[] = [];
   const what = o.phase === "decode" ? `decode, batch ${o.batch}, context ${o.seq}` : `prefill, batch ${o.batch}, prompt ${o.seq} tokens`;
@@ -71,6 +75,7 @@ export function formatReport(plan: Plan, target: Target): string {
   }
   const spilled = plan.allocations.filter((a) => a.tier === "ddr");
   if (spilled.length) lines.push(`  ${spilled.length} tensors in DDR (${formatBytes(spilled.reduce((s, a) => s + a.bytes, 0))})`);
+  lines.push(...kvReportLines(plan, target));
   const load = plan.transfers.filter((t) => t.beforeSection < 0).reduce((s, t) => s + t.seconds, 0);
   if (load > 0) lines.push(`  loading weights DDR -> HBM: ${formatSeconds(load)} (once, not in the latency below)`);
   const p = plan.prediction;
@@ -79,5 +84,6 @@ export function formatReport(plan: Plan, target: Target): string {
   lines.push(`predicted: ${formatSeconds(p.seconds)} ${unit}, ${p.tokensPerSecond.toFixed(1)} tokens/s`);
   lines.push(`floor:     ${formatSeconds(p.floorSeconds)} (${p.floorBound === "compute" ? "all FLOPs at peak" : "weights and KV cache once at HBM bandwidth"})`);
   lines.push(`ratio:     ${p.ratioToFloor.toFixed(2)}x the floor`);
+  lines.push(...nodeReportLines(plan, target, search));
   return `${lines.join("\n")}\n`;
 }

@@ -13,6 +13,13 @@ type Poly = Map<string, number>;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
+// Bounds that keep a hostile dim_param ("a*a*...", "((((a))))", "(a+b+c)*(a+b+c)*...")
+// from costing time or stack: exporters emit a few short terms.
+export const MAX_DIM_TEXT = 1024;
+export const MAX_DIM_NESTING = 64;
+export const MAX_DIM_TERMS = 256;
+export const MAX_DIM_DEGREE = 64;
+
 export function isSymbolName(text: string): boolean {
   return IDENT.test(text);
 }
@@ -57,13 +64,16 @@ function polyAdd(a: Poly, b: Poly, sign: 1 | -1): Poly {
 function mulKeys(a: string, b: string): string {
   if (a === "") return b;
   if (b === "") return a;
-  return [...a.split("*"), ...b.split("*")].sort().join("*");
+  const factors = [...a.split("*"), ...b.split("*")];
+  if (factors.length > MAX_DIM_DEGREE) throw new TierflowError(`dimension arithmetic is too complex: a term of degree over ${MAX_DIM_DEGREE}`);
+  return factors.sort().join("*");
 }
 
 function polyMul(a: Poly, b: Poly): Poly {
   const out: Poly = new Map();
   for (const [ka, ca] of a) {
     for (const [kb, cb] of b) addInto(out, mulKeys(ka, kb), checkedSafe(ca * cb, "product of dimensions"));
+    if (out.size > MAX_DIM_TERMS) throw new TierflowError(`dimension arithmetic is too complex: over ${MAX_DIM_TERMS} terms`);
   }
   return out;
 }
@@ -96,7 +106,7 @@ function parseExpr(text: string): Poly {
   const tokens = text.match(/\s*([A-Za-z_][A-Za-z0-9_.]*|\d+|[-+*()])\s*/gy);
   if (!tokens || tokens.join("") !== text) throw new TierflowError(`not a dimension expression: '${text}'`);
   const toks = tokens.map((t) => t.trim());
-  let i = 0;
+  let i = 0, depth = 0;
   const peek = (): string | undefined => toks[i];
   const sum = (): Poly => {
     let p = product();
@@ -117,10 +127,18 @@ function parseExpr(text: string): Poly {
   const factor = (): Poly => {
     const t = toks[i++];
     if (t === undefined) throw new TierflowError(`incomplete dimension expression: '${text}'`);
-    if (t === "-") return polyMul(constant(-1), factor());
+    if ((t === "-" || t === "(") && ++depth > MAX_DIM_NESTING) {
+      throw new TierflowError(`dimension expression nests deeper than ${MAX_DIM_NESTING}: '${text.slice(0, 40)}...'`);
+    }
+    if (t === "-") {
+      const p = polyMul(constant(-1), factor());
+      depth--;
+      return p;
+    }
     if (t === "(") {
       const p = sum();
       if (toks[i++] !== ")") throw new TierflowError(`unbalanced parentheses in dimension '${text}'`);
+      depth--;
       return p;
     }
     if (/^\d+$/.test(t)) return constant(checkedSafe(Number(t), t));
@@ -134,6 +152,8 @@ function parseExpr(text: string): Poly {
 
 /** Canonical form of a dimension written as text (an integer, a symbol or an expression). */
 export function parseDim(text: string): Dim {
+  // Text from outside only: canonical strings of computed dims are bounded by the terms and degree limits.
+  if (text.length > MAX_DIM_TEXT) throw new TierflowError(`dimension expression of ${text.length} characters is longer than ${MAX_DIM_TEXT}`);
   return fromPoly(parseExpr(text));
 }
 

@@ -11,6 +11,17 @@ import { validateJson } from "../ir/json-schema.js";
 
 export type Execution = "dataflow" | "kernel-by-kernel";
 
+/** How the sockets of a node are joined (targets/target.schema.json, `node`). */
+export interface NodeSpec {
+  readonly sockets: number;
+  /** Per socket and direction (bytes/s); latency of one step of a collective (s). */
+  readonly link: { readonly bandwidth: number; readonly latencySeconds: number };
+  /** streamed: collectives are stages of a fused section (dataflow); kernel: each its own kernel (NCCL). */
+  readonly collectives: "streamed" | "kernel";
+  /** DDR or host -> HBM copies summed over the node (bytes/s). */
+  readonly loadBandwidth: number;
+}
+
 export interface Tier {
   readonly bytes: number;
   /** Bytes per second. */
@@ -27,6 +38,8 @@ export interface Target {
   readonly ddr: Tier;
   readonly host: { readonly bandwidth: number };
   readonly overheads: { readonly launchSeconds: number; readonly sectionSwitchSeconds: number };
+  /** Present for a node of several sockets; the other figures describe one socket. */
+  readonly node?: NodeSpec;
   readonly sources: Readonly<Record<string, string>>;
 }
 
@@ -73,4 +86,9 @@ export function peakFlops(t: Target, dtype: string): number {
 
 export function sramBytes(t: Target): number {
   return t.sram.units * t.sram.bytesPerUnit;
+}
+
+/** Sockets of the target: 1 unless it describes a node. */
+export function socketCount(t: Target): number {
+  return t.node?.sockets ?? 1;
 }

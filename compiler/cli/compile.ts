@@ -15,6 +15,7 @@ import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
 import type { PipelineFlags } from "./pipeline-options.js";
 import { planToJson } from "../plan-json.js";
 import { renderPlanHtml } from "../viz/render.js";
+import { compileManifest } from "./coe.js";
 
 interface CompileFlags extends PipelineFlags {
   target: string;
@@ -27,6 +28,9 @@ interface CompileFlags extends PipelineFlags {
   output: string;
   quiet?: boolean;
   viz?: boolean;
+  parallel?: string;
+  disaggregate?: string;
+  sockets?: string;
 }
 
 function positiveInt(text: string, flag: string): number {
@@ -39,7 +43,7 @@ export function registerCompile(program: Command): void {
   const cmd = program
     .command("compile")
     .description("compile a model into a placement plan for a target: plan.json, the IR of each level and report.txt")
-    .argument("<model>", "an ONNX file (.onnx) or graph-level IR text (.tfg)")
+    .argument("<model>", "an ONNX file (.onnx), graph-level IR text (.tfg) or a Composition of Experts manifest (.json, docs/COE.md)")
     .requiredOption("-t, --target <target>", "a preset (see `tierflow targets`) or a target JSON file")
     .option("-O <level>", "optimisation level: 0 one op per section, 1 pattern fusion, 2 stream as much as fits", "2")
     .option("--phase <phase>", "prefill or decode", "prefill")
@@ -49,7 +53,10 @@ export function registerCompile(program: Command): void {
     .option("--dim <name=value>", "give another symbolic dim a value (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .requiredOption("-o, --output <dir>", "folder for plan.json, report.txt and the IR of each level (graph.tfg, dataflow.tfd, placement.tfp)")
     .option("-q, --quiet", "do not print the report or progress")
-    .option("--viz", "also write plan.html, the plan visualiser");
+    .option("--viz", "also write plan.html, the plan visualiser")
+    .option("--parallel <layout>", "node targets: tp=N,pp=N,ep=N,dp=N,mb=N (e.g. tp=4,pp=2), or auto to try every layout and print the table")
+    .option("--disaggregate <groups>", "node targets: prefill=P,decode=D plans prefill and decode on separate groups of sockets")
+    .option("--sockets <n>", "CoE manifests on a single-socket target: sockets (or GPUs) in the node (default 8)");
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: CompileFlags) => {
     const opt = Number(flags.O);
@@ -59,14 +66,24 @@ export function registerCompile(program: Command): void {
       fail(`--dtype '${flags.dtype}': use f32, f16 or bf16`);
     }
     const progress = (stage: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${stage}\n`); };
+    if (modelPath.endsWith(".json")) {
+      await compileManifest(modelPath, {
+        target: flags.target, opt: opt as 0 | 1 | 2, batch: positiveInt(flags.batch, "--batch"), seq: positiveInt(flags.seq, "--seq"), output: flags.output,
+        ...(flags.sockets !== undefined ? { sockets: positiveInt(flags.sockets, "--sockets") } : {}), ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
+        ...(flags.quiet ? { quiet: true } : {}), ...(flags.viz ? { viz: true } : {}),
+      }, progress);
+      return;
+    }
     const result = await compile(modelPath, {
       target: flags.target, opt: opt as 0 | 1 | 2, phase: flags.phase, batch: positiveInt(flags.batch, "--batch"),
       seq: positiveInt(flags.seq, "--seq"), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),
       dims: parseDimBindings(flags.dim), ...pipelineOptions(flags), onStage: progress,
+      ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),
+      ...(flags.disaggregate !== undefined ? { disaggregate: flags.disaggregate } : {}),
     });
     progress("write");
     ensureDir(flags.output);
-    const report = formatReport(result.plan, result.target);
+    const report = formatReport(result.plan, result.target, result.search);
     writeAtomically(flags.output, "graph.tfg", printModule(result.graph));
     // The lower levels' text forms share a parser library that is slow to load: only compile pays for it.
     const { printDataflow } = await import("../../ir/dataflow/text.js");

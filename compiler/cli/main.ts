@@ -8,6 +8,8 @@ import { registerVerify } from "./verify.js";
 import { registerRun } from "./run.js";
 import { registerGenerate } from "./generate.js";
 import { registerViz } from "./viz.js";
+import { registerSimulateServing } from "./simulate-serving.js";
+import { registerCoe } from "./coe.js";
 import { allPasses } from "../passes/pass.js";
 import { allOps } from "../../ir/graph/ops.js";
 import "../passes/all.js";
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerRun(program);
   registerGenerate(program);
   registerViz(program);
+  registerSimulateServing(program);
+  registerCoe(program);
   program
     .command("passes")
     .description("list the registered passes")

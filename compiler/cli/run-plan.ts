@@ -8,6 +8,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Graph } from "../../ir/graph/graph.js";
 import { mainGraph } from "../../ir/graph/graph.js";
 import type { Tensor } from "../../ir/tensor.js";
+import type { Plan } from "../../ir/placement/plan.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { SectionTiming } from "../../targets/runtime/execute.js";
 import { executePlan } from "../../targets/runtime/execute.js";
@@ -18,6 +19,22 @@ import type { RunFlags } from "./run.js";
 
 /** NAME=FILE specs -> tensors for the graph's inputs (run.ts's reader, passed in to keep the modules acyclic). */
 export type InputReader = (specs: readonly string[], graph: Graph) => Record<string, Tensor>;
+
+/** The bytes a plan keeps resident at its peak: the sum over tiers of its peak occupancy. */
+export function residentBytes(plan: Plan): number {
+  return Object.values(plan.occupancy).reduce((sum, bytes) => sum + bytes, 0);
+}
+
+/** `--max-memory MiB`: refuse, before its weights are read or its arenas filled, a plan whose resident bytes exceed it. */
+export function checkMaxMemory(plan: Plan, maxMemory: string | undefined): void {
+  if (maxMemory === undefined) return;
+  const mib = Number(maxMemory);
+  if (!/^\d+$/.test(maxMemory) || !Number.isSafeInteger(mib) || mib < 1) fail(`--max-memory '${maxMemory}' must be a positive whole number of MiB`);
+  const bytes = residentBytes(plan);
+  if (bytes > mib * 2 ** 20) {
+    fail(`the plan keeps ${(bytes / 2 ** 20).toFixed(1)} MiB resident (sram, hbm and ddr at their peaks), over --max-memory ${mib} MiB`);
+  }
+}
 
 export function isPlanPath(path: string): boolean {
   return path.toLowerCase().endsWith(".json");
@@ -43,6 +60,7 @@ export async function runPlanFile(planPath: string, flags: RunFlags, readInputs:
   const opened = await openPlan(planPath, {
     ...(flags.model !== undefined ? { model: flags.model } : {}), ...(flags.target !== undefined ? { target: flags.target } : {}),
   });
+  checkMaxMemory(opened.plan, flags.maxMemory);
   const graph = mainGraph(opened.graph);
   const inputs = readInputs(flags.input, graph);
   const trace = flags.trace !== undefined ? new TraceRecorder(opened.plan) : undefined;

@@ -1,7 +1,6 @@
 // `tierflow run MODEL --input NAME=FILE ...`: compile with the default pipeline,
 // then execute on the reference backend and print or save the outputs.
 
-import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { mainGraph } from "../../ir/graph/graph.js";
@@ -14,9 +13,11 @@ import { TENSOR_FORMATS, readTensorFile, writeTensorFile } from "../../targets/r
 import type { TensorFormat } from "../../targets/reference/tensor-files.js";
 import { loadModel } from "../load.js";
 import { formatTimings } from "../passes/pipeline.js";
+import { ensureDir } from "../emit.js";
 import { action } from "./run-command.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
 import { isPlanPath, runPlanFile } from "./run-plan.js";
+import { isCoeDir, runCoeCommand } from "./coe.js";
 import type { PipelineFlags } from "./pipeline-options.js";
 
 export interface RunFlags extends PipelineFlags {
@@ -28,6 +29,13 @@ export interface RunFlags extends PipelineFlags {
   model?: string;
   target?: string;
   trace?: string;
+  /** Plans only: refuse a plan that keeps more than this many MiB resident. */
+  maxMemory?: string;
+  /** CoE folders only (see coe.ts). */
+  request: string[];
+  tokens: string;
+  expert?: string;
+  manifest?: string;
 }
 
 const PREVIEW_VALUES = 8;
@@ -102,12 +110,21 @@ export function registerRun(program: Command): void {
     .option("--profile", "print the time spent per op type, or per section of a plan (to stderr)")
     .option("--model <file>", "plans: the model file the plan was compiled from (default: beside the plan)")
     .option("--target <file>", "plans: the target file of a plan compiled for a custom target")
-    .option("--trace <file>", "plans: write a Chrome trace-event JSON of the run (open it in Perfetto)");
+    .option("--trace <file>", "plans: write a Chrome trace-event JSON of the run (open it in Perfetto)")
+    .option("--max-memory <MiB>", "plans: refuse a plan that keeps more than this many MiB resident (all tiers at their peaks)")
+    .option("--request <ids>", "CoE (OUT/ with coe-plan.json): prompt token ids, comma-separated (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--tokens <n>", "CoE: greedy tokens to generate per request", "3")
+    .option("--expert <name>", "CoE: skip the router and use this expert")
+    .option("--manifest <file>", "CoE: the manifest (default: the one the CoE was compiled from)");
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: RunFlags) => {
     const format = (flags.format ?? "npy") as TensorFormat;
     if (!TENSOR_FORMATS.includes(format)) fail(`--format '${flags.format}': the formats are: ${TENSOR_FORMATS.join(", ")}`);
     if (flags.format !== undefined && flags.output === undefined) fail("--format applies to files written with --output");
+    if (isCoeDir(modelPath)) {
+      await runCoeCommand(modelPath, flags);
+      return;
+    }
     if (isPlanPath(modelPath)) {
       const { graph, outputs } = await runPlanFile(modelPath, flags, readInputs);
       emitOutputs(graph, outputs, flags.output, format);
@@ -142,7 +159,7 @@ function emitOutputs(graph: Graph, outputs: Readonly<Record<string, Tensor>>, di
     if (other !== undefined) fail(`outputs '${other}' and '${name}' would both be written to ${file}`);
     files.set(file, name);
   }
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   for (const [file, name] of files) {
     const path = join(dir, file);
     const t = outputs[name]!;

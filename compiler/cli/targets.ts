@@ -1,15 +1,17 @@
-// `tierflow targets`: the preset targets (or one target file) with their key figures.
+// `tierflow targets`: the preset targets (or one target file) with their key
+// figures; node targets add their sockets and link bandwidth.
 
 import type { Command } from "commander";
 import { action } from "./run-command.js";
 import { formatBytes } from "./format.js";
-import { loadTarget, peakFlops, presetNames, sramBytes } from "../../targets/target.js";
+import { loadTarget, peakFlops, presetNames, socketCount, sramBytes } from "../../targets/target.js";
 import type { Target } from "../../targets/target.js";
 
 function row(t: Target): string[] {
   return [
     t.name, t.execution, `${(peakFlops(t, "bf16") / 1e12).toFixed(1)}`, `${t.compute.units}`, formatBytes(sramBytes(t)),
     formatBytes(t.hbm.bytes), `${(t.hbm.bandwidth / 1e12).toFixed(2)}`, formatBytes(t.ddr.bytes), `${(t.ddr.bandwidth / 1e9).toFixed(0)}`,
+    `${socketCount(t)}`, t.node ? `${(t.node.link.bandwidth / 1e9).toFixed(0)}` : "-",
   ];
 }
 
@@ -26,7 +28,7 @@ export function registerTargets(program: Command): void {
         process.stdout.write(`${JSON.stringify(name ? targets[0] : targets, null, 2)}\n`);
         return;
       }
-      const header = ["target", "execution", "bf16 TFLOP/s", "units", "SRAM", "HBM", "HBM TB/s", "DDR", "DDR GB/s"];
+      const header = ["target", "execution", "bf16 TFLOP/s", "units", "SRAM", "HBM", "HBM TB/s", "DDR", "DDR GB/s", "sockets", "link GB/s"];
       const rows = [header, ...targets.map(row)];
       const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
       for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()}\n`);

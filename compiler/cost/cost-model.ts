@@ -7,17 +7,22 @@
 // Streams between kernels of one section stay on chip. On kernel-by-kernel
 // targets every section is one kernel, so every intermediate goes through HBM.
 // The floor is the roofline: max(all FLOPs / peak, weight and KV bytes / HBM BW).
+// Node-level plans add the link term of their collective kernels (compiler/node).
 
-import type { DataflowModule } from "../../ir/dataflow/dataflow.js";
+import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Prediction, SectionCost, TierName } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { peakFlops } from "../../targets/target.js";
 import type { SectionSpan } from "../schedule/sections.js";
 
+/** Link time of a collective kernel (node-level plans): the transfer and the latency of its steps. */
+export type LinkCost = (kernel: DfKernel) => { readonly transferSeconds: number; readonly latencySeconds: number } | undefined;
+
 export function sectionCost(
   span: SectionSpan, computeSeconds: number, memoryUnits: number, m: DataflowModule,
   tierOf: ReadonlyMap<string, TierName>, consumersOutside: (tensor: string) => boolean, target: Target,
+  linkCost?: LinkCost,
 ): SectionCost {
   const inSection = new Set(span.kernels.flatMap((k) => k.outputs));
   const bytes: Record<TierName, number> = { sram: 0, hbm: 0, ddr: 0 };
@@ -46,14 +51,26 @@ export function sectionCost(
   const sramSeconds = streamBytes / sramBandwidth;
   const launches = target.execution === "dataflow" ? (device.length > 0 ? 1 : 0) : device.length;
   const overheadSeconds = launches * target.overheads.launchSeconds + (device.length > 0 ? target.overheads.sectionSwitchSeconds : 0);
-  const terms = { compute: computeSeconds, hbm: hbmSeconds, ddr: ddrSeconds, sram: sramSeconds } as const;
+  // Collectives (node-level plans only): streamed ones overlap the other terms
+  // and add only their latency; a collective kernel (NCCL) pays both.
+  let link = 0, latency = 0;
+  const collectives = linkCost ? device.map(linkCost).filter((c) => c !== undefined) : [];
+  for (const c of collectives) {
+    link += c.transferSeconds;
+    latency += c.latencySeconds;
+  }
+  const streamed = target.node?.collectives !== "kernel";
+  const linkTerm = streamed ? link : link + latency;
+  const addedLatency = streamed ? latency : 0;
+  const terms = { compute: computeSeconds, hbm: hbmSeconds, ddr: ddrSeconds, sram: sramSeconds, link: linkTerm } as const;
   let busiest: keyof typeof terms = "compute";
-  for (const name of ["hbm", "ddr", "sram"] as const) if (terms[name] > terms[busiest]) busiest = name;
+  for (const name of ["hbm", "ddr", "sram", "link"] as const) if (terms[name] > terms[busiest]) busiest = name;
   const busy = terms[busiest];
-  const bound: SectionCost["bound"] = overheadSeconds > busy ? "overhead" : busiest;
+  const bound: SectionCost["bound"] = overheadSeconds > busy + addedLatency ? "overhead" : busiest;
   return {
     computeSeconds, hbmSeconds, ddrSeconds, sramSeconds, overheadSeconds,
-    seconds: busy + overheadSeconds, bound, hbmBytes: bytes.hbm, ddrBytes: bytes.ddr,
+    seconds: busy + addedLatency + overheadSeconds, bound, hbmBytes: bytes.hbm, ddrBytes: bytes.ddr,
+    ...(collectives.length > 0 ? { linkSeconds: link, linkLatencySeconds: latency } : {}),
   };
 }
 

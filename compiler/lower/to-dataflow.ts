@@ -174,7 +174,7 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
 }
 
 /** Producer -> consumer streams between device kernels, through views. */
-function deriveStreams(kernels: readonly DfKernel[], tensors: ReadonlyMap<string, DfTensor>): DfStream[] {
+export function deriveStreams(kernels: readonly DfKernel[], tensors: ReadonlyMap<string, DfTensor>): DfStream[] {
   const producer = new Map<string, DfKernel>();
   for (const k of kernels) for (const o of k.outputs) producer.set(o, k);
   const alias = new Map<string, string>();

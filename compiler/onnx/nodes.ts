@@ -30,7 +30,7 @@ export function convertAttr(a: AttributeProto, ctx: ImportContext): Attr {
     case 1: return { type: "float", value: Math.fround(a.f ?? 0) };
     case 2: return { type: "int", value: Number(String(a.i ?? 0)) };
     case 3: return { type: "string", value: decoder.decode(a.s ?? new Uint8Array()) };
-    case 4: return { type: "tensor", value: importLiteral(a.t!, `attribute '${name}'`, ctx) };
+    case 4: return { type: "tensor", value: importLiteral(a.t ?? fail(`attribute '${name}' has type TENSOR but holds no tensor`), `attribute '${name}'`, ctx) };
     case 6: return { type: "floats", value: (a.floats ?? []).map(Math.fround) };
     case 7: return { type: "ints", value: (a.ints ?? []).map((v) => Number(String(v))) };
     case 8: return { type: "strings", value: (a.strings ?? []).map((s) => decoder.decode(s)) };

@@ -40,7 +40,11 @@ export function pipelineSeconds(stages: readonly DfKernel[], seconds: readonly n
 }
 
 export function allocateSection(kernels: readonly DfKernel[], target: Target): SectionAllocation {
-  const device = kernels.filter((k) => KERNEL_KINDS[k.kind]?.device ?? true);
+  // Collectives (node-level plans) run on the chip's links, not its compute
+  // units: they hold stream buffers but are no pipeline stage; the cost model
+  // charges them as link time.
+  const links = kernels.filter((k) => k.kind === "collective");
+  const device = kernels.filter((k) => (KERNEL_KINDS[k.kind]?.device ?? true) && k.kind !== "collective");
   const units = new Map<DfKernel, number>();
   const totalFlops = device.reduce((s, k) => s + k.flops, 0);
   let free = target.compute.units - device.length;
@@ -56,10 +60,10 @@ export function allocateSection(kernels: readonly DfKernel[], target: Target): S
   const seconds = device.map((k) => k.flops / (units.get(k)! * perUnit(k)));
   const slowest = Math.max(0, ...seconds);
   const perTile = device.map((k, i) => seconds[i]! / Math.max(1, k.tiling.tiles));
-  const memoryUnits = device.reduce((s, k) => s + memoryUnitsFor(k, target), 0);
+  const memoryUnits = [...device, ...links].reduce((s, k) => s + memoryUnitsFor(k, target), 0);
   const allocations: KernelAllocation[] = kernels.map((k) => {
     const i = device.indexOf(k);
-    if (i < 0) return { kernel: k.name, computeUnits: 0, memoryUnits: 0, utilisation: 0, seconds: 0 };
+    if (i < 0) return { kernel: k.name, computeUnits: 0, memoryUnits: links.includes(k) ? memoryUnitsFor(k, target) : 0, utilisation: 0, seconds: 0 };
     return {
       kernel: k.name, computeUnits: units.get(k)!, memoryUnits: memoryUnitsFor(k, target),
       utilisation: slowest > 0 ? seconds[i]! / slowest : 1, seconds: seconds[i]!,

@@ -38,7 +38,7 @@ Files written to the output folder:
   with any of these files in place of its own data file.
 * ``experts/story.onnx`` - GPT2LMHeadModel (vocab 512, n_embd 64, 2 layers,
   4 heads), weights embedded.
-* ``coe.json`` - a draft manifest: router, label -> expert mapping, experts.
+* ``coe.json`` - the manifest (docs/COE.md): router, label -> expert mapping, experts.
 * ``reference.json`` - for 4 fixed prompts: the router's logits and argmax, and
   for every expert the last position's argmax, top-5 and the next 3 greedy
   tokens, all computed by onnxruntime (CPU) re-running the growing prefix
@@ -705,8 +705,9 @@ def main(argv=None) -> int:
     files = ["router.onnx", "base/model.onnx", f"base/{DATA_NAME}"]
     files += [f"experts/{n}.data" for n in SHARED_EXPERTS] + [f"experts/{STORY}.onnx"]
     manifest = {
+        "$schema": "../../compiler/coe/manifest.schema.json",
         "format": "tierflow-coe",
-        "format_status": "draft",
+        "version": 1,
         "description": "A router picks one expert per request; math, code and chat are fine-tunes of one base "
         "and share its graph, story has a graph of its own.",
         "router": {

@@ -21,6 +21,7 @@ export const KERNEL_KINDS: Readonly<Record<string, KernelKind>> = {
   gather: { name: "gather", doc: "Row gathers (embedding lookups) and index selection (TopK, ArgMax, OneHot).", device: true, weighted: false },
   layout: { name: "layout", doc: "Data movement: transpose, concat, slice, split, expand, tile.", device: true, weighted: false },
   pool: { name: "pool", doc: "Windowed pooling and global averages.", device: true, weighted: false },
+  collective: { name: "collective", doc: "A collective between the sockets of a group (all-reduce, all-gather, all-to-all, send), inserted by the node-level passes: a stream stage on dataflow targets, its own kernel (NCCL) on GPUs.", device: true, weighted: false },
   view: { name: "view", doc: "Reshape-like ops: the same bytes under a new shape, no work.", device: false, weighted: false },
   host: { name: "host", doc: "Shape arithmetic on a few int64 elements, done by the host at compile or launch time.", device: false, weighted: false },
 };

@@ -28,10 +28,24 @@ export interface Statement {
 export function readStatements(text: string): Statement[] {
   const lexed = lexLowerText(text);
   if ("problem" in lexed) throw new TierflowError(lexed.problem.message, positionAt(text, lexed.problem.offset));
+  checkNesting(lexed.tokens);
   const parsed = parseLowerTokens(lexed.tokens);
   if ("problem" in parsed) throw new TierflowError(parsed.problem.message, positionOfToken(parsed.problem.token, lexed.tokens));
   const tokens = lexed.tokens;
   return nodesOf(parsed.cst, "statement").map((s) => viewStatement(s, tokens));
+}
+
+/** Deepest bracket nesting the recursive grammar is given; the IR nests a few levels. */
+export const MAX_NESTING = 256;
+
+function checkNesting(tokens: readonly IToken[]): void {
+  let depth = 0;
+  for (const t of tokens) {
+    const image = t.image;
+    if (image === "{" || image === "(" || image === "[") {
+      if (++depth > MAX_NESTING) throw new TierflowError(`brackets nest deeper than ${MAX_NESTING}`, { line: t.startLine ?? 0, column: t.startColumn ?? 0 });
+    } else if (image === "}" || image === ")" || image === "]") depth = Math.max(0, depth - 1);
+  }
 }
 
 function viewStatement(node: CstNode, tokens: readonly IToken[]): Statement {

@@ -26,10 +26,17 @@ export interface SectionCost {
   readonly sramSeconds: number;
   readonly overheadSeconds: number;
   readonly seconds: number;
-  /** What set the time: the largest term. */
-  readonly bound: "compute" | "hbm" | "ddr" | "sram" | "overhead";
+  /** What set the time: the largest term ("link": the collectives of a node-level plan). */
+  readonly bound: "compute" | "hbm" | "ddr" | "sram" | "link" | "overhead";
   readonly hbmBytes: number;
   readonly ddrBytes: number;
+  /**
+   * Node-level plans, sections holding collectives only: seconds of bytes over
+   * the socket links, and of the collectives' steps. Streamed (dataflow) the
+   * transfer overlaps the other terms and the latency adds; as kernels both add.
+   */
+  readonly linkSeconds?: number;
+  readonly linkLatencySeconds?: number;
 }
 
 export interface Section {
@@ -72,6 +79,103 @@ export interface Prediction {
   readonly ratioToFloor: number;
 }
 
+/** One pipeline stage of a node-level plan: the sections it runs and the sockets running them. */
+export interface ParallelStage {
+  /** Every socket that runs this stage: one per member of the group, in each replica. */
+  readonly sockets: readonly number[];
+  readonly firstSection: number;
+  readonly lastSection: number;
+  /** One micro-batch through the stage's sections. */
+  readonly seconds: number;
+  /** Peak bytes per tier on each of the stage's sockets. */
+  readonly occupancy: Readonly<Record<TierName, number>>;
+}
+
+/** A tensor split over a group: socket i of the group holds part floor(i * parts / group) along `axis`. */
+export interface TensorShard {
+  readonly tensor: string;
+  readonly axis: number;
+  readonly parts: number;
+}
+
+export type CollectiveKind = "all-reduce" | "reduce-scatter" | "all-gather" | "all-to-all" | "send";
+
+export interface CollectiveKernel {
+  /** A kernel of kind "collective" in the dataflow module. */
+  readonly kernel: string;
+  readonly kind: CollectiveKind;
+  /** Bytes per socket (the all-reduced tensor, the gathered whole, what one socket sends all-to-all). */
+  readonly bytes: number;
+  /** Sockets taking part. */
+  readonly sockets: number;
+  /** Link time: transfer plus the steps' latency. */
+  readonly seconds: number;
+}
+
+/** An activation a stage receives from an earlier stage (same member of the group). */
+export interface StageSend {
+  readonly tensor: string;
+  readonly fromStage: number;
+  readonly toStage: number;
+  readonly bytes: number;
+  readonly beforeSection: number;
+  readonly seconds: number;
+}
+
+export interface NodePrediction {
+  /** One step of a replica's batch: decode, one token for every request; prefill, every prompt. */
+  readonly stepSeconds: number;
+  /** One micro-batch through every stage. */
+  readonly latencySeconds: number;
+  /** decode: tokens per second each request sees; prefill: prompt tokens per second of one request. */
+  readonly tokensPerSecondPerUser: number;
+  /** Over the whole node: every replica, pipelined micro-batches. */
+  readonly tokensPerSecond: number;
+  /** Roofline of one step over the replica's sockets. */
+  readonly floorSeconds: number;
+  /** Step time the collectives and stage-to-stage sends add. */
+  readonly collectiveSeconds: number;
+  /** Fraction of a stage's time idle waiting on the pipeline. */
+  readonly bubbleFraction: number;
+  /** Weights DDR -> HBM on every socket at the node's load bandwidth (once). */
+  readonly loadSeconds: number;
+}
+
+/** Disaggregated prefill/decode: the other phase's group and the KV cache handed between them. */
+export interface Disaggregation {
+  readonly prefillSockets: readonly number[];
+  readonly prefillLayout: string;
+  /** One prompt of the plan's length, batch 1. */
+  readonly prefillSeconds: number;
+  readonly decodeSockets: readonly number[];
+  readonly decodeLayout: string;
+  /** One decode step at the plan's batch. */
+  readonly decodeSeconds: number;
+  /** KV cache of one request after its prompt, prefill group -> decode group. */
+  readonly kvBytesPerRequest: number;
+  readonly kvTransferSeconds: number;
+}
+
+/**
+ * How the per-socket program of a node-level plan is spread over the node.
+ * The plan's dataflow module, sections and allocations are one socket's
+ * (every member of a tensor-parallel group runs the same program on its own
+ * shards); sections are numbered across stages in order, and each allocation
+ * lives inside one stage, in the memory of that stage's sockets.
+ */
+export interface ParallelPlan {
+  readonly layout: { readonly tp: number; readonly pp: number; readonly ep: number; readonly dp: number; readonly microBatches: number };
+  /** Sockets of the target. */
+  readonly sockets: number;
+  readonly collectives: "streamed" | "kernel";
+  readonly stages: readonly ParallelStage[];
+  readonly shards: readonly TensorShard[];
+  readonly collectiveKernels: readonly CollectiveKernel[];
+  readonly sends: readonly StageSend[];
+  readonly prediction: NodePrediction;
+  readonly disaggregation?: Disaggregation;
+}
+
 export interface Plan {
   readonly version: number;
   readonly model: { readonly file: string; readonly sha256: string };
@@ -92,4 +196,6 @@ export interface Plan {
   /** Peak bytes in use per tier. */
   readonly occupancy: Readonly<Record<TierName, number>>;
   readonly prediction: Prediction;
+  /** Node-level plans only (--parallel): the layout over the node's sockets. */
+  readonly parallel?: ParallelPlan;
 }

@@ -3,20 +3,23 @@
 // Plan, the dataflow module it embeds included (printed in place by the
 // dataflow printer), so parse(print(p)) deep-equals p. Sections, tiers and
 // kernels are not cross-checked here: that is verifyPlan's job (it needs the target).
+// A node-level plan's `parallel` block is printed and read by parallel-text.ts.
 
 import type { IToken } from "chevrotain";
 import { withLocation } from "../diagnostics.js";
+import { errorAt } from "../graph/text/cst.js";
 import { symbolName, valueName } from "../graph/text/format.js";
 import { buildDataflow, dataflowLines, phaseCodec } from "../dataflow/text.js";
-import { formatAttrs, formatDict, int, intOneOf, listOf, num, oneOf, readAttrs, readDict, statementLine, str } from "../lower-text/attrs.js";
-import type { Schema } from "../lower-text/attrs.js";
+import { entriesOf, formatAttrs, formatDict, int, intOneOf, listOf, num, oneOf, readAttrs, readDict, statementLine, str } from "../lower-text/attrs.js";
+import { buildParallel, parallelLines } from "./parallel-text.js";
+import type { Schema, ValuesOf } from "../lower-text/attrs.js";
 import type { Statement } from "../lower-text/statements.js";
 import { buildOnlyStatement, groupStatements, leaf, readStatements, uniquelyNamed } from "../lower-text/statements.js";
 import type { Allocation, KernelAllocation, Plan, Prediction, Section, SectionCost, TierName, Transfer } from "./plan.js";
 
 // Records keyed by the union make the compiler check that every member is listed.
 const TIERS: Readonly<Record<TierName, true>> = { sram: true, hbm: true, ddr: true };
-const BOUNDS: Readonly<Record<SectionCost["bound"], true>> = { compute: true, hbm: true, ddr: true, sram: true, overhead: true };
+const BOUNDS: Readonly<Record<SectionCost["bound"], true>> = { compute: true, hbm: true, ddr: true, sram: true, link: true, overhead: true };
 const FLOOR_BOUNDS: Readonly<Record<Prediction["floorBound"], true>> = { compute: true, weights: true, memory: true };
 const tierNames = Object.keys(TIERS) as TierName[];
 
@@ -29,6 +32,8 @@ const COST_ATTRS = {
   compute_seconds: num, hbm_seconds: num, ddr_seconds: num, sram_seconds: num, overhead_seconds: num,
   seconds: num, bound: oneOf("bound", Object.keys(BOUNDS) as SectionCost["bound"][]), hbm_bytes: num, ddr_bytes: num,
 } satisfies Schema;
+/** Sections of node-level plans that hold collectives also carry their link time. */
+const COST_LINK_ATTRS = { ...COST_ATTRS, link_seconds: num, link_latency_seconds: num } satisfies Schema;
 /** `live`: the first and last section the allocation is live in. */
 const ALLOCATION_ATTRS = { tier: oneOf("tier", tierNames), offset: int, bytes: int, live: listOf(int, 2) } satisfies Schema;
 const TRANSFER_ATTRS = {
@@ -58,7 +63,8 @@ export function printPlacement(p: Plan): string {
       floor_bound: pr.floorBound, ratio_to_floor: pr.ratioToFloor,
     }, "prediction")),
   ];
-  const groups = [header, dataflowLines(p.dataflow), ...p.sections.map(sectionLines), p.allocations.map(printAllocation), p.transfers.map(printTransfer), summary];
+  const parallel = p.parallel ? parallelLines(p.parallel, INDENT) : [];
+  const groups = [header, dataflowLines(p.dataflow), ...p.sections.map(sectionLines), p.allocations.map(printAllocation), p.transfers.map(printTransfer), summary, parallel];
   const body = groups.filter((g) => g.length > 0).flatMap((g, i) => (i === 0 ? g : ["", ...g]));
   const attrs = formatAttrs(PLACEMENT_ATTRS, { version: p.version, target: p.target }, "placement");
   const lines = [`${statementLine("placement", [], attrs)} {`, ...body.map((l) => (l ? INDENT + l : l)), "}"];
@@ -74,10 +80,13 @@ function sectionLines(s: Section): string[] {
     compute_units: k.computeUnits, memory_units: k.memoryUnits, utilisation: k.utilisation, seconds: k.seconds,
   }, `${owner} kernel ${symbolName(k.kernel)}`)));
   const c = s.cost;
-  const cost = statementLine("cost", [], formatAttrs(COST_ATTRS, {
+  const values = {
     compute_seconds: c.computeSeconds, hbm_seconds: c.hbmSeconds, ddr_seconds: c.ddrSeconds, sram_seconds: c.sramSeconds,
     overhead_seconds: c.overheadSeconds, seconds: c.seconds, bound: c.bound, hbm_bytes: c.hbmBytes, ddr_bytes: c.ddrBytes,
-  }, `${owner} cost`));
+  };
+  const cost = statementLine("cost", [], c.linkSeconds === undefined
+    ? formatAttrs(COST_ATTRS, values, `${owner} cost`)
+    : formatAttrs(COST_LINK_ATTRS, { ...values, link_seconds: c.linkSeconds, link_latency_seconds: c.linkLatencySeconds ?? 0 }, `${owner} cost`));
   return [`${statementLine("section", [symbolName(s.name)], attrs)} {`, ...[...kernels, cost].map((l) => INDENT + l), "}"];
 }
 
@@ -101,7 +110,9 @@ function buildPlacement(statement: Statement): Plan {
   statement.head.end();
   const attrs = readAttrs(PLACEMENT_ATTRS, statement, "placement");
   const parts = groupStatements(statement, "placement",
-    ["model", "options", "bindings", "fusion", "dataflow", "occupancy", "prediction"], ["section", "alloc", "transfer"]);
+    ["model", "options", "bindings", "fusion", "dataflow", "occupancy", "prediction"], ["section", "alloc", "transfer", "parallel"]);
+  const parallel = parts.many("parallel");
+  if (parallel.length > 1) throw errorAt(parallel[1]!.keywordToken, "'parallel' is given twice in placement");
   const model = readAttrs(MODEL_ATTRS, leaf(parts.one("model")), "model");
   const o = readAttrs(OPTIONS_ATTRS, leaf(parts.one("options")), "options");
   const pr = readAttrs(PREDICTION_ATTRS, leaf(parts.one("prediction")), "prediction");
@@ -121,6 +132,7 @@ function buildPlacement(statement: Statement): Plan {
       seconds: pr.seconds, tokensPerSecond: pr.tokens_per_second, floorSeconds: pr.floor_seconds,
       floorBound: pr.floor_bound, ratioToFloor: pr.ratio_to_floor,
     },
+    ...(parallel[0] ? { parallel: buildParallel(parallel[0]) } : {}),
   };
 }
 
@@ -131,10 +143,14 @@ function buildSection(statement: Statement): { value: Section; token: IToken } {
   const a = readAttrs(SECTION_ATTRS, statement, owner);
   const parts = groupStatements(statement, owner, ["cost"], ["kernel"]);
   const kernels = uniquelyNamed(parts.many("kernel"), (s) => buildKernelAllocation(s, owner), "kernel", symbolName).map(({ name: _, ...k }) => k);
-  const c = readAttrs(COST_ATTRS, leaf(parts.one("cost")), `${owner} cost`);
+  const costStatement = leaf(parts.one("cost"));
+  const linked = entriesOf(costStatement.attrs).some(({ key }) => key.image === "link_seconds");
+  const c: Partial<ValuesOf<typeof COST_LINK_ATTRS>> & ValuesOf<typeof COST_ATTRS> =
+    linked ? readAttrs(COST_LINK_ATTRS, costStatement, `${owner} cost`) : readAttrs(COST_ATTRS, costStatement, `${owner} cost`);
   const cost: SectionCost = {
     computeSeconds: c.compute_seconds, hbmSeconds: c.hbm_seconds, ddrSeconds: c.ddr_seconds, sramSeconds: c.sram_seconds,
     overheadSeconds: c.overhead_seconds, seconds: c.seconds, bound: c.bound, hbmBytes: c.hbm_bytes, ddrBytes: c.ddr_bytes,
+    ...(c.link_seconds !== undefined ? { linkSeconds: c.link_seconds, linkLatencySeconds: c.link_latency_seconds ?? 0 } : {}),
   };
   const value: Section = {
     name, kernels, initiationInterval: a.initiation_interval, computeUnits: a.compute_units, memoryUnits: a.memory_units,

@@ -2,12 +2,14 @@
 // section the allocations live in a tier fit inside it, and no two allocations
 // live at the same time overlap in address. Every tensor a kernel reads from
 // memory is allocated; sections fit the chip's units. Errors name the tier,
-// the tensor and the bytes.
+// the tensor and the bytes. A node-level plan's `parallel` part is checked by
+// verify-parallel.ts.
 
 import type { Plan, TierName } from "./plan.js";
 import { fail } from "../diagnostics.js";
 import type { Target } from "../../targets/target.js";
 import { sramBytes } from "../../targets/target.js";
+import { verifyParallel } from "./verify-parallel.js";
 
 export function tierCapacity(target: Target, tier: TierName): number {
   return tier === "sram" ? sramBytes(target) : target[tier].bytes;
@@ -62,4 +64,5 @@ export function verifyPlan(plan: Plan, target: Target): void {
       }
     }
   });
+  verifyParallel(plan, target);
 }

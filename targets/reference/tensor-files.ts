@@ -170,11 +170,15 @@ function encodeNpy(t: Tensor): Uint8Array {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** Deepest nesting read from a JSON tensor: the walk below recurses once per level. */
+export const MAX_JSON_RANK = 64;
+
 /** Dims of a regular nested array, and its leaves in C order. */
 function flattenNested(value: Json): { dims: number[]; leaves: Json[] } {
   const dims: number[] = [];
   for (let v = value; Array.isArray(v); v = v[0] ?? null) {
     dims.push(v.length);
+    if (dims.length > MAX_JSON_RANK) fail(`JSON array nests deeper than ${MAX_JSON_RANK} (a tensor of that rank is not supported)`);
     if (v.length === 0) break;
   }
   const leaves: Json[] = [];
@@ -303,13 +307,17 @@ export function readTensorFile(path: string, options: DecodeOptions = {}): Tenso
 /** Write through a temporary name in the same folder, then rename: no half-written file is ever visible. */
 export function writeTensorFile(path: string, t: Tensor, format: TensorFormat, name = ""): void {
   const bytes = withLocation({ file: path }, () => encodeTensor(t, format, name));
-  mkdirSync(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(temp, bytes);
     renameSync(temp, path);
   } catch (err) {
-    rmSync(temp, { force: true });
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // the temporary was never created (its folder is missing or is a file)
+    }
     throw new TierflowError(`cannot write file (${err instanceof Error ? err.message : String(err)})`, { file: path });
   }
 }

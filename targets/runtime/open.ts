@@ -57,7 +57,12 @@ function findModel(plan: Plan, planPath: string, given: string | undefined): str
     if (!existsSync(given) || !statSync(given).isFile()) fail("cannot read the model file: it does not exist or is not a file", { file: given });
     return given;
   }
-  const candidates = [join(dirname(planPath), plan.model.file), resolve(plan.model.file)];
+  // compile records a bare file name: a hand-edited plan may not point elsewhere.
+  const file = plan.model.file;
+  if (file === "" || file === "." || file === ".." || /[\\/\0]/.test(file) || /^[A-Za-z]:/.test(file)) {
+    fail(`the plan names its model as '${file}', which is not a plain file name (a plan names no folders): give the model with --model`, { file: planPath });
+  }
+  const candidates = [join(dirname(planPath), file), resolve(file)];
   const found = candidates.find((p) => existsSync(p) && statSync(p).isFile());
   if (!found) fail(`cannot find '${plan.model.file}', the model the plan was compiled from (looked beside the plan and in the current folder): give it with --model`, { file: planPath });
   return found;

@@ -49,6 +49,55 @@ export function broadcastIndex(dims: readonly number[], outDims: readonly number
   return index;
 }
 
+/**
+ * How a broadcast walks its operands: the output dims, the length of the
+ * contiguous innermost run, each operand's step along it (0 or 1), and the
+ * outer axes (outermost first) with each operand's stride on them.
+ */
+export interface BroadcastPlan {
+  readonly dims: readonly number[];
+  readonly count: number;
+  readonly inner: number;
+  readonly steps: readonly number[];
+  readonly outer: readonly number[];
+  readonly strides: readonly (readonly number[])[];
+}
+
+export function broadcastPlan(shapes: readonly (readonly number[])[]): BroadcastPlan {
+  let dims: number[] = [];
+  for (const s of shapes) dims = broadcastDims(dims, s);
+  const rank = dims.length;
+  let count = 1;
+  for (const d of dims) count *= d;
+  const aligned = shapes.map((s) => {
+    const st = new Array<number>(rank).fill(0);
+    let stride = 1;
+    for (let i = s.length - 1; i >= 0; i--) {
+      st[rank - s.length + i] = s[i] === 1 ? 0 : stride;
+      stride *= s[i]!;
+    }
+    return st;
+  });
+  // Axes of the output that are not 1, merged where every operand continues contiguously (or stays put).
+  const extents: number[] = [];
+  const strides: number[][] = shapes.map(() => []);
+  for (let axis = 0; axis < rank; axis++) {
+    const d = dims[axis]!;
+    if (d === 1) continue;
+    const last = extents.length - 1;
+    if (last >= 0 && aligned.every((st, k) => strides[k]![last] === st[axis]! * d)) {
+      extents[last]! *= d;
+      aligned.forEach((st, k) => (strides[k]![last] = st[axis]!));
+    } else {
+      extents.push(d);
+      aligned.forEach((st, k) => strides[k]!.push(st[axis]!));
+    }
+  }
+  const inner = extents.pop() ?? 1;
+  const steps = strides.map((st) => st.pop() ?? 0);
+  return { dims, count, inner, steps, outer: extents, strides };
+}
+
 export type NumFn = (a: number, b: number) => number;
 export type BigFn = (a: bigint, b: bigint) => bigint;
 
@@ -59,29 +108,42 @@ function isBig(data: TensorData): data is BigInt64Array | BigUint64Array {
 /**
  * out[i] = f(a[i], b[i]) with broadcasting. `fBig` handles int64/uint64 inputs;
  * comparisons return numbers (0/1) into a bool output, so `outDType` decides storage.
+ * The general form, for ops outside the specialised table of pointwise.ts.
  */
 export function binaryKernel(
   a: Tensor, b: Tensor, outDType: DType, f: NumFn, fBig?: (x: bigint, y: bigint) => bigint | number,
 ): Tensor {
-  const dims = broadcastDims(a.dims, b.dims);
-  const out = makeTensor(outDType, dims);
-  const ia = broadcastIndex(a.dims, dims);
-  const ib = broadcastIndex(b.dims, dims);
-  const n = out.data.length;
+  const plan = broadcastPlan([a.dims, b.dims]);
+  const out = makeTensor(outDType, plan.dims);
   const ad = a.data, bd = b.data, od = out.data;
-  if (isBig(ad) && isBig(bd)) {
-    if (!fBig) fail(`operation is not defined for ${a.dtype}`);
-    const outBig = isBig(od);
-    for (let i = 0; i < n; i++) {
-      const r = fBig(ad[ia ? ia[i]! : i]!, bd[ib ? ib[i]! : i]!);
-      if (outBig) (od as BigInt64Array)[i] = BigInt(r);
-      else (od as Float32Array)[i] = Number(r);
+  const big = isBig(ad) && isBig(bd);
+  if (big && !fBig) fail(`operation is not defined for ${a.dtype}`);
+  const outBig = isBig(od);
+  const { inner, outer } = plan;
+  const sa = plan.steps[0]!, sb = plan.steps[1]!, as = plan.strides[0]!, bs = plan.strides[1]!, k = outer.length;
+  const counter = new Int32Array(k);
+  const rows = plan.count === 0 ? 0 : plan.count / inner;
+  let ai = 0, bi = 0;
+  for (let r = 0, oi = 0; r < rows; r++, oi += inner) {
+    if (big) {
+      for (let i = 0; i < inner; i++) {
+        const v = fBig!((ad as BigInt64Array)[ai + i * sa]!, (bd as BigInt64Array)[bi + i * sb]!);
+        if (outBig) (od as BigInt64Array)[oi + i] = BigInt(v);
+        else (od as Float32Array)[oi + i] = Number(v);
+      }
+    } else {
+      const fa = ad as Float32Array, fb = bd as Float32Array, fo = od as Float32Array;
+      for (let i = 0; i < inner; i++) fo[oi + i] = f(fa[ai + i * sa]!, fb[bi + i * sb]!);
     }
-    return out;
+    for (let axis = k - 1; axis >= 0; axis--) {
+      ai += as[axis]!;
+      bi += bs[axis]!;
+      if (++counter[axis]! < outer[axis]!) break;
+      ai -= as[axis]! * outer[axis]!;
+      bi -= bs[axis]! * outer[axis]!;
+      counter[axis] = 0;
+    }
   }
-  const fa = ad as Float32Array, fb = bd as Float32Array, fo = od as Float32Array;
-  if (!ia && !ib) for (let i = 0; i < n; i++) fo[i] = f(fa[i]!, fb[i]!);
-  else for (let i = 0; i < n; i++) fo[i] = f(fa[ia ? ia[i]! : i]!, fb[ib ? ib[i]! : i]!);
   return out;
 }
 

@@ -70,36 +70,49 @@ function im2col(x: Float32Array, xBase: number, channels: number, geo: readonly 
  * 2-D convolution with one input channel per group and fewer than MR output channels per
  * group (depthwise), computed directly: the same sums in the same order as im2col and
  * gemmFewRows (kernel offsets four at a time, padding as zeros), without a column matrix,
- * whose construction costs more than these few products.
+ * whose construction costs more than these few products. Where each output's kernel taps
+ * land in the input plane (or in the padding) is worked out once, for every channel and image.
  */
 function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor, mg: number, geo: readonly WindowAxis[]): void {
   const [gy, gx] = geo as [WindowAxis, WindowAxis];
   const cy = inputCoords(gy), cx = inputCoords(gx);
   const [batch, channels] = [x.dims[0]!, x.dims[1]!], m = out.dims[1]!;
   const kh = gy.kernel, kw = gx.kernel, kp = kh * kw, oh = gy.out, ow = gx.out, iw = gx.size, plane = gy.size * iw;
+  const planeOut = oh * ow;
   const xd = x.data as Float32Array, wd = w.data as Float32Array, bd = bias?.data as Float32Array | undefined;
-  const od = out.data as Float32Array, win = new Float64Array(kp);
+  const od = out.data as Float32Array;
+  // taps[o * kp + p]: offset in the input plane of kernel tap p for output o, or -1 in the padding.
+  const taps = new Int32Array(planeOut * kp);
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      const t0 = (oy * ow + ox) * kp;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = cy[ky * oh + oy]!;
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = cx[kx * ow + ox]!;
+          taps[t0 + ky * kw + kx] = iy < 0 || ix < 0 ? -1 : iy * iw + ix;
+        }
+      }
+    }
+  }
   for (let n = 0; n < batch; n++) {
     for (let g = 0; g < channels; g++) {
       const xBase = (n * channels + g) * plane;
       for (let r = 0; r < mg; r++) {
-        const ch = g * mg + r, wb = ch * kp, b = bd ? bd[ch]! : 0;
-        for (let oy = 0; oy < oh; oy++) {
-          for (let ox = 0; ox < ow; ox++) {
-            for (let ky = 0; ky < kh; ky++) {
-              const iy = cy[ky * oh + oy]!;
-              for (let kx = 0; kx < kw; kx++) {
-                const ix = cx[kx * ow + ox]!;
-                win[ky * kw + kx] = iy < 0 || ix < 0 ? 0 : xd[xBase + iy * iw + ix]!;
-              }
-            }
-            let c = 0, p = 0;
-            for (; p + 4 <= kp; p += 4) {
-              c += wd[wb + p]! * win[p]! + wd[wb + p + 1]! * win[p + 1]! + wd[wb + p + 2]! * win[p + 2]! + wd[wb + p + 3]! * win[p + 3]!;
-            }
-            for (; p < kp; p++) c += wd[wb + p]! * win[p]!;
-            od[((n * m + ch) * oh + oy) * ow + ox] = c + b;
+        const ch = g * mg + r, wb = ch * kp, b = bd ? bd[ch]! : 0, oBase = (n * m + ch) * planeOut;
+        for (let o = 0, t0 = 0; o < planeOut; o++, t0 += kp) {
+          let c = 0, p = 0;
+          for (; p + 4 <= kp; p += 4) {
+            const i0 = taps[t0 + p]!, i1 = taps[t0 + p + 1]!, i2 = taps[t0 + p + 2]!, i3 = taps[t0 + p + 3]!;
+            const x0 = i0 < 0 ? 0 : xd[xBase + i0]!, x1 = i1 < 0 ? 0 : xd[xBase + i1]!;
+            const x2 = i2 < 0 ? 0 : xd[xBase + i2]!, x3 = i3 < 0 ? 0 : xd[xBase + i3]!;
+            c += wd[wb + p]! * x0 + wd[wb + p + 1]! * x1 + wd[wb + p + 2]! * x2 + wd[wb + p + 3]! * x3;
           }
+          for (; p < kp; p++) {
+            const i = taps[t0 + p]!;
+            c += wd[wb + p]! * (i < 0 ? 0 : xd[xBase + i]!);
+          }
+          od[oBase + o] = c + b;
         }
       }
     }

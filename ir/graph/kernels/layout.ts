@@ -6,7 +6,8 @@ import { fail } from "../../diagnostics.js";
 import type { DType } from "../../dtype.js";
 import type { Tensor, TensorData } from "../../tensor.js";
 import { elementCount, makeTensor } from "../../tensor.js";
-import { broadcastDims, broadcastIndex } from "./broadcast.js";
+import { broadcastDims } from "./broadcast.js";
+import { collapseStrides, stridedLoopSource } from "./strided.js";
 
 export function stridesOf(dims: readonly number[]): number[] {
   const strides = new Array<number>(dims.length);
@@ -24,6 +25,69 @@ function copyElement(dst: TensorData, di: number, src: TensorData, si: number): 
   (dst as Writable)[di] = src[si]!;
 }
 
+type CopyRun = (src: TensorData, si: number, dst: TensorData, di: number, n: number) => void;
+type CopyLoop = (ext: readonly number[], n: number, ...views: unknown[]) => void;
+
+// Copy loops are compiled once per storage type (with `new Function`, as in pointwise.ts), so the
+// element loads and stores in each see one array type (a single function shared by Float32Array,
+// BigInt64Array and Uint8Array tensors would not be optimised for any of them).
+const COPY_RUN_SOURCE = `"use strict";
+return function copyRun(s, si, d, di, n) {
+  if (n >= 64) d.set(s.subarray(si, si + n), di);
+  else for (let j = 0; j < n; j++) d[di + j] = s[si + j];
+};`;
+
+const COPY_ROW = `
+        if (sd === 1) {
+          if (ss === 1) {
+            if (n >= 64) d.set(s.subarray(si, si + n), di);
+            else for (let j = 0; j < n; j++) d[di + j] = s[si + j];
+          } else if (ss === 0) {
+            const v = s[si];
+            for (let j = 0; j < n; j++) d[di + j] = v;
+          } else {
+            for (let j = 0; j < n; j++) d[di + j] = s[si + j * ss];
+          }
+        } else {
+          for (let j = 0; j < n; j++) d[di + j * sd] = s[si + j * ss];
+        }`;
+
+const copyRuns = new Map<unknown, CopyRun>();
+const copyLoops = new Map<unknown, CopyLoop>();
+
+function copyRunFor(data: TensorData): CopyRun {
+  let run = copyRuns.get(data.constructor);
+  if (!run) {
+    run = (new Function(COPY_RUN_SOURCE) as () => CopyRun)();
+    copyRuns.set(data.constructor, run);
+  }
+  return run;
+}
+
+/** Copy n contiguous elements (same storage type). */
+export function copyRun(src: TensorData, si: number, dst: TensorData, di: number, n: number): void {
+  copyRunFor(dst)(src, si, dst, di, n);
+}
+
+/**
+ * Copy a strided view of `src` into a strided view of `dst`, both of shape `dims`
+ * (same storage type): element (i0, i1, ...) goes from src[srcOffset + sum(ik * srcStrides[k])]
+ * to dst[dstOffset + sum(ik * dstStrides[k])]. The axes are collapsed (strided.ts), so the work is
+ * a loop nest around one row copy: a block copy where the row is contiguous on both sides, a fill
+ * where the source repeats.
+ */
+export function copyStrided(dims: readonly number[], src: TensorData, srcOffset: number, srcStrides: readonly number[],
+  dst: TensorData, dstOffset: number, dstStrides: readonly number[]): void {
+  const plan = collapseStrides(dims, [srcStrides, dstStrides]);
+  if (plan.count === 0) return;
+  let loop = copyLoops.get(dst.constructor);
+  if (!loop) {
+    loop = (new Function(stridedLoopSource("copyStrided", ["s", "d"], COPY_ROW)) as () => CopyLoop)();
+    copyLoops.set(dst.constructor, loop);
+  }
+  loop(plan.outer, plan.n, src, srcOffset, plan.strides[0], plan.steps[0], dst, dstOffset, plan.strides[1], plan.steps[1]);
+}
+
 export function reshapeKernel(x: Tensor, dims: readonly number[]): Tensor {
   if (elementCount(dims) !== x.data.length) {
     fail(`cannot reshape ${x.data.length} elements into [${dims.join(", ")}]`);
@@ -35,20 +99,7 @@ export function transposeKernel(x: Tensor, perm: readonly number[]): Tensor {
   const dims = perm.map((p) => x.dims[p]!);
   const out = makeTensor(x.dtype, dims);
   const inStrides = stridesOf(x.dims);
-  const permStrides = perm.map((p) => inStrides[p]!);
-  const rank = dims.length;
-  const counter = new Array<number>(rank).fill(0);
-  let src = 0;
-  for (let i = 0; i < out.data.length; i++) {
-    copyElement(out.data, i, x.data, src);
-    for (let a = rank - 1; a >= 0; a--) {
-      counter[a]!++;
-      src += permStrides[a]!;
-      if (counter[a]! < dims[a]!) break;
-      src -= permStrides[a]! * counter[a]!;
-      counter[a] = 0;
-    }
-  }
+  copyStrided(dims, x.data, 0, perm.map((p) => inStrides[p]!), out.data, 0, stridesOf(dims));
   return out;
 }
 
@@ -62,9 +113,7 @@ export function concatKernel(inputs: readonly Tensor[], axis: number): Tensor {
   const rowOut = elementCount(dims.slice(axis));
   for (const t of inputs) {
     const row = elementCount(t.dims.slice(axis));
-    for (let o = 0; o < outer; o++) {
-      for (let j = 0; j < row; j++) copyElement(out.data, o * rowOut + offset + j, t.data, o * row + j);
-    }
+    copyStrided([outer, row], t.data, 0, [row, 1], out.data, offset, [rowOut, 1]);
     offset += row;
   }
   return out;
@@ -105,18 +154,10 @@ export function resolveSlice(dims: readonly number[], spec: SliceSpec): { start:
 export function sliceKernel(x: Tensor, spec: SliceSpec): Tensor {
   const { start, step, count } = resolveSlice(x.dims, spec);
   const out = makeTensor(x.dtype, count);
+  if (out.data.length === 0) return out;
   const strides = stridesOf(x.dims);
-  const rank = count.length;
-  const idx = new Array<number>(rank).fill(0);
-  for (let i = 0; i < out.data.length; i++) {
-    let src = 0;
-    for (let a = 0; a < rank; a++) src += (start[a]! + idx[a]! * step[a]!) * strides[a]!;
-    copyElement(out.data, i, x.data, src);
-    for (let a = rank - 1; a >= 0; a--) {
-      if (++idx[a]! < count[a]!) break;
-      idx[a] = 0;
-    }
-  }
+  const offset = start.reduce((s, st, a) => s + st * strides[a]!, 0);
+  copyStrided(count, x.data, offset, strides.map((s, a) => s * step[a]!), out.data, 0, stridesOf(count));
   return out;
 }
 
@@ -127,19 +168,25 @@ function indexAt(indices: Tensor, i: number, bound: number, what: string): numbe
   return v;
 }
 
+/** The indices as positions in [0, bound), validated once. */
+function positions(indices: Tensor, bound: number, what: string): Int32Array {
+  const n = indices.data.length, at = new Int32Array(n);
+  for (let j = 0; j < n; j++) at[j] = indexAt(indices, j, bound, what);
+  return at;
+}
+
 export function gatherKernel(data: Tensor, indices: Tensor, axis: number): Tensor {
   const dims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
   const out = makeTensor(data.dtype, dims);
   const outer = elementCount(data.dims.slice(0, axis));
   const inner = elementCount(data.dims.slice(axis + 1));
   const axisLen = data.dims[axis]!;
-  const n = indices.data.length;
+  if (outer === 0) return out;
+  const at = positions(indices, axisLen, "Gather");
+  const n = at.length;
+  const run = copyRunFor(out.data);
   for (let o = 0; o < outer; o++) {
-    for (let j = 0; j < n; j++) {
-      const k = indexAt(indices, j, axisLen, "Gather");
-      const src = (o * axisLen + k) * inner, dst = (o * n + j) * inner;
-      for (let e = 0; e < inner; e++) copyElement(out.data, dst + e, data.data, src + e);
-    }
+    for (let j = 0; j < n; j++) run(data.data, (o * axisLen + at[j]!) * inner, out.data, (o * n + j) * inner, inner);
   }
   return out;
 }
@@ -174,8 +221,7 @@ export function gatherNDKernel(data: Tensor, indices: Tensor, batchDims: number)
       const row = (b * perBatch + j) * k;
       let src = b * batchStride;
       for (let t = 0; t < k; t++) src += indexAt(indices, row + t, data.dims[batchDims + t]!, "GatherND") * ds[batchDims + t]!;
-      const dst = (b * perBatch + j) * inner;
-      for (let e = 0; e < inner; e++) copyElement(out.data, dst + e, data.data, src + e);
+      copyRun(data.data, src, out.data, (b * perBatch + j) * inner, inner);
     }
   }
   return out;
@@ -208,8 +254,9 @@ export function scatterNDKernel(data: Tensor, indices: Tensor, updates: Tensor, 
 export function expandKernel(x: Tensor, shape: readonly number[]): Tensor {
   const dims = broadcastDims(x.dims, shape);
   const out = makeTensor(x.dtype, dims);
-  const index = broadcastIndex(x.dims, dims);
-  for (let i = 0; i < out.data.length; i++) copyElement(out.data, i, x.data, index ? index[i]! : i);
+  const inStrides = stridesOf(x.dims), skip = dims.length - x.dims.length;
+  const strides = dims.map((_, a) => (a < skip || x.dims[a - skip] === 1 ? 0 : inStrides[a - skip]!));
+  copyStrided(dims, x.data, 0, strides, out.data, 0, stridesOf(dims));
   return out;
 }
 

@@ -63,7 +63,10 @@ export function layerNormKernel(x: Tensor, scale: Tensor, bias: Tensor | undefin
     for (let j = 0; j < n; j++) sum += xd[base + j]!;
     const mean = sum / n;
     let sq = 0;
-    for (let j = 0; j < n; j++) sq += (xd[base + j]! - mean) ** 2;
+    for (let j = 0; j < n; j++) {
+      const d = xd[base + j]! - mean;
+      sq += d * d; // correctly rounded, where ** 2 calls pow
+    }
     const inv = 1 / Math.sqrt(sq / n + epsilon);
     for (let j = 0; j < n; j++) {
       const y = (xd[base + j]! - mean) * inv * sd[si ? si[j]! : j]!;

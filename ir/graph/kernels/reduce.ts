@@ -69,11 +69,24 @@ export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[] | 
     return out;
   }
   const acc = new Float64Array(od.length).fill(initial(op, x.dtype) as number);
-  for (let i = 0; i < n; i++) {
-    const v = fx[i]!, o = at(i);
-    if (op === "ReduceSum" || op === "ReduceMean") acc[o]! += v;
-    else if (op === "ReduceProd") acc[o]! *= v;
-    else if (v !== v || (op === "ReduceMax" ? v > acc[o]! : v < acc[o]!)) acc[o] = v;
+  // Reduced axes that form one block [first, last]: x is [outer, count, inner] and output element
+  // (o, i) folds x[o, k, i] for k = 0, 1, ..., in the same order as the general loop below.
+  const first = kept.findIndex((_, i) => reduced(i));
+  let last = first;
+  while (last + 1 < kept.length && reduced(last + 1)) last++;
+  const block = first < 0 || kept.every((_, i) => (i >= first && i <= last) || !reduced(i));
+  const inner = first < 0 ? 1 : sizeOf(x.dims, last + 1);
+  if (block && inner === 1) {
+    foldRows(op, fx, acc, count);
+  } else if (block) {
+    foldColumns(op, fx, acc, count, inner);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = fx[i]!, o = at(i);
+      if (op === "ReduceSum" || op === "ReduceMean") acc[o]! += v;
+      else if (op === "ReduceProd") acc[o]! *= v;
+      else if (v !== v || (op === "ReduceMax" ? v > acc[o]! : v < acc[o]!)) acc[o] = v;
+    }
   }
   const intMean = op === "ReduceMean" && !isFloat(x.dtype);
   for (let o = 0; o < acc.length; o++) {
@@ -81,6 +94,52 @@ export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[] | 
     (od as Float32Array)[o] = intMean ? Math.trunc(v) : v;
   }
   return roundToDType(out);
+}
+
+/** acc[o] folded with x[o * count + j] for j < count, one loop per op. */
+function foldRows(op: ReduceOp, x: Float32Array, acc: Float64Array, count: number): void {
+  for (let o = 0, base = 0; o < acc.length; o++, base += count) {
+    let a = acc[o]!;
+    const end = base + count;
+    if (op === "ReduceSum" || op === "ReduceMean") for (let i = base; i < end; i++) a += x[i]!;
+    else if (op === "ReduceProd") for (let i = base; i < end; i++) a *= x[i]!;
+    else if (op === "ReduceMax") {
+      for (let i = base; i < end; i++) {
+        const v = x[i]!;
+        if (v !== v || v > a) a = v;
+      }
+    } else {
+      for (let i = base; i < end; i++) {
+        const v = x[i]!;
+        if (v !== v || v < a) a = v;
+      }
+    }
+    acc[o] = a;
+  }
+}
+
+/** acc[o * inner + i] folded with x[(o * count + k) * inner + i] for k < count. */
+function foldColumns(op: ReduceOp, x: Float32Array, acc: Float64Array, count: number, inner: number): void {
+  const outer = acc.length / inner;
+  for (let o = 0; o < outer; o++) {
+    const a0 = o * inner;
+    for (let k = 0; k < count; k++) {
+      const x0 = (o * count + k) * inner;
+      if (op === "ReduceSum" || op === "ReduceMean") for (let i = 0; i < inner; i++) acc[a0 + i]! += x[x0 + i]!;
+      else if (op === "ReduceProd") for (let i = 0; i < inner; i++) acc[a0 + i]! *= x[x0 + i]!;
+      else if (op === "ReduceMax") {
+        for (let i = 0; i < inner; i++) {
+          const v = x[x0 + i]!;
+          if (v !== v || v > acc[a0 + i]!) acc[a0 + i] = v;
+        }
+      } else {
+        for (let i = 0; i < inner; i++) {
+          const v = x[x0 + i]!;
+          if (v !== v || v < acc[a0 + i]!) acc[a0 + i] = v;
+        }
+      }
+    }
+  }
 }
 
 /**

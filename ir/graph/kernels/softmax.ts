@@ -8,6 +8,7 @@ import type { Tensor } from "../../tensor.js";
 import { makeTensor } from "../../tensor.js";
 import { FLOATS, intAttr, normalizeAxis } from "../ops/util.js";
 import { requireFloat, roundToDType, sizeOf } from "./common.js";
+import { fastExp } from "./math.js";
 
 export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boolean): Tensor {
   requireFloat(x, FLOATS, `${log ? "LogSoftmax" : "Softmax"} input`);
@@ -18,6 +19,8 @@ export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boole
   const inner = legacy ? 1 : sizeOf(x.dims, axis + 1);
   const out = makeTensor(x.dtype, x.dims);
   const xd = x.data as Float32Array, od = out.data as Float32Array;
+  const exps = new Float64Array(n); // each exp once, kept in float64 so the quotient is as if recomputed
+  const f32 = od instanceof Float32Array; // float32 results: math.ts's fastExp is accurate enough
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * n * inner + i;
@@ -25,12 +28,24 @@ export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boole
       for (let j = 0, p = base; j < n; j++, p += inner) if (xd[p]! > max) max = xd[p]!;
       // A NaN is skipped by the max but reaches the sum through exp(NaN - max).
       let sum = 0;
-      for (let j = 0, p = base; j < n; j++, p += inner) sum += Math.exp(xd[p]! - max);
+      if (f32) {
+        for (let j = 0, p = base; j < n; j++, p += inner) {
+          const e = fastExp(xd[p]! - max);
+          exps[j] = e;
+          sum += e;
+        }
+      } else {
+        for (let j = 0, p = base; j < n; j++, p += inner) {
+          const e = Math.exp(xd[p]! - max);
+          exps[j] = e;
+          sum += e;
+        }
+      }
       if (log) {
         const logSum = Math.log(sum);
         for (let j = 0, p = base; j < n; j++, p += inner) od[p] = xd[p]! - max - logSum;
       } else {
-        for (let j = 0, p = base; j < n; j++, p += inner) od[p] = Math.exp(xd[p]! - max) / sum;
+        for (let j = 0, p = base; j < n; j++, p += inner) od[p] = exps[j]! / sum;
       }
     }
   }

@@ -3,12 +3,13 @@
 import type { OpDef } from "../op-def.js";
 import type { Dim } from "../../symbolic.js";
 import { mulDims } from "../../symbolic.js";
-import { unaryKernel } from "../kernels/broadcast.js";
+import { unaryOp } from "../kernels/pointwise.js";
 import { erf } from "../kernels/math.js";
 import { FLOATS, checkDType, defineOp, inputType, numel, stringAttr } from "./util.js";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/** Gelu of one value (the kernel is UNARY_OPS.Gelu / GeluTanh in kernels/pointwise.ts, the same formulas). */
 export function gelu(x: number, approximate: string): number {
   if (approximate === "tanh") return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
@@ -25,7 +26,7 @@ export const ACTIVATION_OPS: readonly OpDef[] = [
     },
     kernel: ([x], { attrs }) => {
       const approximate = stringAttr(attrs, "approximate", "none");
-      return [unaryKernel(x!, x!.dtype, (v) => gelu(v, approximate))];
+      return [unaryOp(approximate === "tanh" ? "GeluTanh" : "Gelu", x!)];
     },
     cost: (_, [out]) => ({ flops: out?.shape ? mulDims(8, numel(out.shape as Dim[])) : 0 }),
   }),

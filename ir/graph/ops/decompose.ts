@@ -114,13 +114,31 @@ export function evaluateDecomposition(op: string, decompose: (node: Node) => Nod
   });
 }
 
-type CompositeSpec = Omit<Parameters<typeof defineOp>[0], "domain" | "kernel"> & { decompose(node: Node): Node[] };
+/**
+ * A direct kernel for a composite: it must compute exactly what the decomposition computes
+ * (the tests check them equal), or return undefined to leave a case to the decomposition.
+ */
+export type DirectKernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[] | undefined;
 
-/** A composite op: in the tierflow domain, with a decomposition that is also its reference kernel. */
+type CompositeSpec = Omit<Parameters<typeof defineOp>[0], "domain" | "kernel"> & { decompose(node: Node): Node[]; direct?: DirectKernel };
+
+/**
+ * A composite op: in the tierflow domain, with a decomposition that is its specification and
+ * its reference kernel; a direct kernel, where given, computes the same in fewer passes.
+ */
 export function defineComposite(spec: CompositeSpec): OpDef {
-  const { decompose, ...rest } = spec;
-  const def = defineOp({ ...rest, domain: COMPOSITE_DOMAIN, kernel: (inputs, ctx) => evaluateDecomposition(spec.op, decompose, inputs, ctx) });
+  const { decompose, direct, ...rest } = spec;
+  const viaDecomposition = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => evaluateDecomposition(spec.op, decompose, inputs, ctx);
+  const kernel = direct ? (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => direct(inputs, ctx) ?? viaDecomposition(inputs, ctx) : viaDecomposition;
+  const def = defineOp({ ...rest, domain: COMPOSITE_DOMAIN, kernel });
   return { ...def, decompose };
+}
+
+/** A composite's kernel through its decomposition only (tests compare direct kernels with it). */
+export function decompositionKernel(def: OpDef): NonNullable<OpDef["kernel"]> {
+  const decompose = def.decompose;
+  if (!decompose) throw new Error(`${def.op} is not a composite`);
+  return (inputs, ctx) => evaluateDecomposition(def.op, decompose, inputs, ctx);
 }
 
 /** Shape check shared by composite inference: fail when two dims are both known and differ. */

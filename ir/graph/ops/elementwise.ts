@@ -8,10 +8,10 @@ import { fail } from "../../diagnostics.js";
 import type { Dim } from "../../symbolic.js";
 import { addDims, divDimsExact, mulDims, subDims } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
-import { makeTensor } from "../../tensor.js";
-import { binaryKernel, broadcastDims, broadcastIndex, isBigTensor, unaryKernel, variadicKernel } from "../kernels/broadcast.js";
+import { isBigTensor } from "../kernels/broadcast.js";
 import { castTensor } from "../kernels/cast.js";
-import { erf, sigmoid } from "../kernels/math.js";
+import type { BinaryOpName, UnaryOpName } from "../kernels/pointwise.js";
+import { binaryOp, unaryOp, whereOp } from "../kernels/pointwise.js";
 import {
   FLOATS, NUMERIC, broadcastInputs, checkDType, checkSameDType, defineOp, floatAttr, inputType, knownDims, numel,
 } from "./util.js";
@@ -22,8 +22,7 @@ const BOOL: readonly DType[] = ["bool"];
 const elementwiseCost = (_: unknown, outputs: readonly { shape: readonly Dim[] | null }[]) =>
   ({ flops: outputs[0]?.shape ? numel(outputs[0].shape) : 0 });
 
-function unary(op: string, allowed: readonly DType[], f: (v: number) => number, fBig?: (v: bigint) => bigint,
-  doc = `${op}(x) elementwise.`): OpDef {
+function unary(op: UnaryOpName, allowed: readonly DType[], doc = `${op}(x) elementwise.`): OpDef {
   return defineOp({
     op, doc, inputs: [1, 1],
     infer(ctx) {
@@ -31,7 +30,7 @@ function unary(op: string, allowed: readonly DType[], f: (v: number) => number, 
       checkDType(t.dtype, allowed, "x");
       return { types: [t] };
     },
-    kernel: ([x]) => [unaryKernel(x!, x!.dtype, f, fBig)],
+    kernel: ([x]) => [unaryOp(op, x!)],
     cost: elementwiseCost,
   });
 }
@@ -50,8 +49,7 @@ function symbolicBinary(ctx: InferContext, f: (a: Dim, b: Dim) => Dim | undefine
   return out;
 }
 
-function binary(op: string, allowed: readonly DType[], f: (a: number, b: number) => number,
-  fBig: ((a: bigint, b: bigint) => bigint) | undefined, symbolic?: (a: Dim, b: Dim) => Dim | undefined): OpDef {
+function binary(op: BinaryOpName, allowed: readonly DType[], symbolic?: (a: Dim, b: Dim) => Dim | undefined): OpDef {
   return defineOp({
     op, doc: `${op}(a, b) elementwise with numpy broadcasting.`, inputs: [2, 2],
     infer(ctx): InferResult {
@@ -62,13 +60,12 @@ function binary(op: string, allowed: readonly DType[], f: (a: number, b: number)
         ? symbolicBinary(ctx, symbolic) : undefined;
       return { types: [{ dtype, shape }], symbolic: [sym] };
     },
-    kernel: ([a, b]) => [binaryKernel(a!, b!, a!.dtype, f, fBig)],
+    kernel: ([a, b]) => [binaryOp(op, a!, b!, a!.dtype)],
     cost: elementwiseCost,
   });
 }
 
-function compare(op: string, allowed: readonly DType[], f: (a: number, b: number) => boolean,
-  fBig: (a: bigint, b: bigint) => boolean): OpDef {
+function compare(op: BinaryOpName, allowed: readonly DType[]): OpDef {
   return defineOp({
     op, doc: `${op}(a, b) -> bool, elementwise with broadcasting.`, inputs: [2, 2],
     infer(ctx) {
@@ -80,7 +77,7 @@ function compare(op: string, allowed: readonly DType[], f: (a: number, b: number
         : undefined;
       return { types: [{ dtype: "bool", shape }], symbolic: [sym] };
     },
-    kernel: ([a, b]) => [binaryKernel(a!, b!, "bool", (x, y) => (f(x, y) ? 1 : 0), (x, y) => (fBig(x, y) ? 1 : 0))],
+    kernel: ([a, b]) => [binaryOp(op, a!, b!, "bool")],
     cost: elementwiseCost,
   });
 }
@@ -93,7 +90,7 @@ function dimsEqual(a: Dim, b: Dim): Dim | undefined {
   return undefined;
 }
 
-function variadic(op: string, f: (a: number, b: number) => number, fBig: (a: bigint, b: bigint) => bigint): OpDef {
+function variadic(op: string, pairwise: BinaryOpName): OpDef {
   return defineOp({
     op, doc: `${op}(x0, x1, ...) elementwise with broadcasting.`, inputs: [1, Infinity],
     infer(ctx) {
@@ -102,24 +99,9 @@ function variadic(op: string, f: (a: number, b: number) => number, fBig: (a: big
       checkDType(dtype, NUMERIC, "x0");
       return { types: [{ dtype, shape: broadcastInputs(ctx, indices) }] };
     },
-    kernel: (inputs) => [variadicKernel(inputs as Tensor[], f, fBig)],
+    kernel: (inputs) => [(inputs as Tensor[]).reduce((acc, t) => binaryOp(pairwise, acc, t, acc.dtype))],
     cost: elementwiseCost,
   });
-}
-
-const nanMax = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b));
-const nanMin = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b));
-const intDiv = (a: number, b: number) => (b === 0 ? 0 : Math.trunc(a / b));
-
-/** a ** b wrapped to 64 bits (by squaring, so huge exponents stay cheap); negative b truncates 1/a^|b| toward zero. */
-function powBig(a: bigint, b: bigint): bigint {
-  if (b < 0n) return a === 1n ? 1n : a === -1n ? (b % 2n === 0n ? 1n : -1n) : 0n;
-  let r = 1n, x = a;
-  for (let e = b; e > 0n; e >>= 1n) {
-    if (e & 1n) r = BigInt.asIntN(64, r * x);
-    x = BigInt.asIntN(64, x * x);
-  }
-  return r;
 }
 
 const asF64 = (t: Tensor): Tensor => ({ dtype: "f64", dims: t.dims, data: Float64Array.from(t.data as ArrayLike<number | bigint>, Number) });
@@ -127,58 +109,41 @@ const asF64 = (t: Tensor): Tensor => ({ dtype: "f64", dims: t.dims, data: Float6
 function pow(base: Tensor, exponent: Tensor): Tensor {
   if (isBigTensor(base)) {
     // int64 bases stay exact in BigInt for integer exponents; a float exponent goes through f64.
-    if (isFloat(exponent.dtype)) return castTensor(binaryKernel(asF64(base), exponent, "f64", (a, b) => a ** b), base.dtype);
+    if (isFloat(exponent.dtype)) return castTensor(binaryOp("Pow", asF64(base), exponent, "f64"), base.dtype);
     const e = isBigTensor(exponent) ? exponent : castTensor(exponent, "i64");
-    return binaryKernel(base, e, base.dtype, () => NaN, powBig);
+    return binaryOp("Pow", base, e, base.dtype);
   }
-  return binaryKernel(base, asF64(exponent), base.dtype, (a, b) => a ** b);
-}
-
-function where(cond: Tensor, x: Tensor, y: Tensor): Tensor {
-  const dims = broadcastDims(broadcastDims(cond.dims, x.dims), y.dims);
-  const out = makeTensor(x.dtype, dims);
-  const ic = broadcastIndex(cond.dims, dims), ix = broadcastIndex(x.dims, dims), iy = broadcastIndex(y.dims, dims);
-  const od = out.data as Float32Array, xd = x.data as Float32Array, yd = y.data as Float32Array;
-  for (let i = 0; i < od.length; i++) {
-    od[i] = cond.data[ic ? ic[i]! : i] ? xd[ix ? ix[i]! : i]! : yd[iy ? iy[i]! : i]!;
+  if (isFloat(base.dtype) && exponent.data.length === 1 && exponent.dims.every((d) => d === 1) && exponent.dims.length <= base.dims.length) {
+    // A scalar 2 or 3 (RMSNorm's and tanh-Gelu's powers) multiplies, as onnxruntime does.
+    const e = Number(exponent.data[0]!);
+    if (e === 2) return unaryOp("Square", base);
+    if (e === 3) return unaryOp("Cube", base);
   }
-  return out;
+  // Number storage (float or int exponents) is read as is; an int64 exponent goes through f64.
+  return binaryOp("Pow", base, isBigTensor(exponent) ? asF64(exponent) : exponent, base.dtype);
 }
 
 function clip(x: Tensor, lo: Tensor | undefined, hi: Tensor | undefined): Tensor {
-  const min = lo ? lo.data[0]! : undefined;
-  const max = hi ? hi.data[0]! : undefined;
-  const f = (v: number) => {
-    let r = v;
-    if (min !== undefined && r < (min as number)) r = min as number;
-    if (max !== undefined && r > (max as number)) r = max as number;
-    return r;
-  };
-  const fb = (v: bigint) => {
-    let r = v;
-    if (min !== undefined && r < (min as bigint)) r = min as bigint;
-    if (max !== undefined && r > (max as bigint)) r = max as bigint;
-    return r;
-  };
-  return unaryKernel(x, x.dtype, f, fb);
+  // Missing bounds are -+Infinity, which compare as never binding for numbers and bigints alike.
+  return unaryOp("Clip", x, x.dtype, lo ? lo.data[0]! : -Infinity, hi ? hi.data[0]! : Infinity);
 }
 
 export const ELEMENTWISE_OPS: readonly OpDef[] = [
-  unary("Sqrt", FLOATS, Math.sqrt),
-  unary("Reciprocal", FLOATS, (v) => 1 / v),
-  unary("Exp", FLOATS, Math.exp),
-  unary("Log", FLOATS, Math.log),
-  unary("Erf", FLOATS, erf),
-  unary("Tanh", FLOATS, Math.tanh),
-  unary("Sigmoid", FLOATS, sigmoid),
-  unary("Sin", FLOATS, Math.sin),
-  unary("Cos", FLOATS, Math.cos),
-  unary("Floor", FLOATS, Math.floor),
-  unary("Ceil", FLOATS, Math.ceil),
-  unary("Relu", SIGNED, (v) => (v > 0 ? v : v === 0 || v < 0 ? 0 : v), (v) => (v > 0n ? v : 0n)),
-  unary("Neg", SIGNED, (v) => -v, (v) => -v),
-  unary("Abs", NUMERIC, Math.abs, (v) => (v < 0n ? -v : v)),
-  unary("Not", BOOL, (v) => (v ? 0 : 1)),
+  unary("Sqrt", FLOATS),
+  unary("Reciprocal", FLOATS),
+  unary("Exp", FLOATS),
+  unary("Log", FLOATS),
+  unary("Erf", FLOATS),
+  unary("Tanh", FLOATS),
+  unary("Sigmoid", FLOATS),
+  unary("Sin", FLOATS),
+  unary("Cos", FLOATS),
+  unary("Floor", FLOATS),
+  unary("Ceil", FLOATS),
+  unary("Relu", SIGNED),
+  unary("Neg", SIGNED),
+  unary("Abs", NUMERIC),
+  unary("Not", BOOL),
   defineOp({
     op: "HardSigmoid", doc: "max(0, min(1, alpha * x + beta)).", inputs: [1, 1],
     attrs: { alpha: { type: "float", default: 0.2 }, beta: { type: "float", default: 0.5 } },
@@ -189,16 +154,15 @@ export const ELEMENTWISE_OPS: readonly OpDef[] = [
     },
     kernel: ([x], { attrs }) => {
       const alpha = floatAttr(attrs, "alpha", 0.2), beta = floatAttr(attrs, "beta", 0.5);
-      return [unaryKernel(x!, x!.dtype, (v) => Math.max(0, Math.min(1, alpha * v + beta)))];
+      return [unaryOp("HardSigmoid", x!, x!.dtype, alpha, beta)];
     },
     cost: elementwiseCost,
   }),
-  unary("HardSwish", FLOATS, (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5)), undefined,
-    "x * max(0, min(1, x / 6 + 1/2))."),
-  binary("Add", NUMERIC, (a, b) => a + b, (a, b) => a + b, addDims),
-  binary("Sub", NUMERIC, (a, b) => a - b, (a, b) => a - b, subDims),
-  binary("Mul", NUMERIC, (a, b) => a * b, (a, b) => a * b, mulDims),
-  binary("Div", NUMERIC, (a, b) => a / b, (a, b) => (b === 0n ? 0n : a / b), (a, b) => divDimsExact(a, b)),
+  unary("HardSwish", FLOATS, "x * max(0, min(1, x / 6 + 1/2))."),
+  binary("Add", NUMERIC, addDims),
+  binary("Sub", NUMERIC, subDims),
+  binary("Mul", NUMERIC, mulDims),
+  binary("Div", NUMERIC, (a, b) => divDimsExact(a, b)),
   defineOp({
     op: "Pow", doc: "Pow(x, y): x raised to y, with broadcasting; y may have another numeric dtype.",
     inputs: [2, 2],
@@ -211,17 +175,17 @@ export const ELEMENTWISE_OPS: readonly OpDef[] = [
     kernel: ([x, y]) => [pow(x!, y!)],
     cost: elementwiseCost,
   }),
-  variadic("Max", nanMax, (a, b) => (a > b ? a : b)),
-  variadic("Min", nanMin, (a, b) => (a < b ? a : b)),
-  variadic("Sum", (a, b) => a + b, (a, b) => a + b),
-  compare("Equal", [...NUMERIC, "bool"], (a, b) => a === b, (a, b) => a === b),
-  compare("Less", NUMERIC, (a, b) => a < b, (a, b) => a < b),
-  compare("LessOrEqual", NUMERIC, (a, b) => a <= b, (a, b) => a <= b),
-  compare("Greater", NUMERIC, (a, b) => a > b, (a, b) => a > b),
-  compare("GreaterOrEqual", NUMERIC, (a, b) => a >= b, (a, b) => a >= b),
-  compare("And", BOOL, (a, b) => !!a && !!b, () => fail("And takes bool")),
-  compare("Or", BOOL, (a, b) => !!a || !!b, () => fail("Or takes bool")),
-  compare("Xor", BOOL, (a, b) => !!a !== !!b, () => fail("Xor takes bool")),
+  variadic("Max", "Max"),
+  variadic("Min", "Min"),
+  variadic("Sum", "Add"),
+  compare("Equal", [...NUMERIC, "bool"]),
+  compare("Less", NUMERIC),
+  compare("LessOrEqual", NUMERIC),
+  compare("Greater", NUMERIC),
+  compare("GreaterOrEqual", NUMERIC),
+  compare("And", BOOL),
+  compare("Or", BOOL),
+  compare("Xor", BOOL),
   defineOp({
     op: "Where", doc: "Where(cond, x, y): x where cond else y, with broadcasting.", inputs: [3, 3],
     infer(ctx) {
@@ -238,7 +202,7 @@ export const ELEMENTWISE_OPS: readonly OpDef[] = [
       }
       return { types: [{ dtype, shape }], symbolic: [sym] };
     },
-    kernel: ([c, x, y]) => [where(c!, x!, y!)],
+    kernel: ([c, x, y]) => [whereOp(c!, x!, y!)],
     cost: elementwiseCost,
   }),
   defineOp({

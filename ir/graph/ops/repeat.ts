@@ -6,7 +6,7 @@ import type { Dim } from "../../symbolic.js";
 import { mulDims } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
 import { makeTensor, valuesAsNumbers } from "../../tensor.js";
-import { stridesOf } from "../kernels/layout.js";
+import { copyStrided, stridesOf } from "../kernels/layout.js";
 import { checkDType, defineOp, inputType, intAttr, knownDims, normalizeAxis } from "./util.js";
 
 type Writable = { [i: number]: number | bigint };
@@ -16,16 +16,12 @@ function tile(x: Tensor, repeats: readonly number[]): Tensor {
   if (repeats.some((r) => r < 0)) fail("Tile repeats must be non-negative");
   const dims = x.dims.map((d, i) => d * repeats[i]!);
   const out = makeTensor(x.dtype, dims);
+  // The output as [r0, d0, r1, d1, ...]: the source repeats (stride 0) along each r axis.
   const inStrides = stridesOf(x.dims), outStrides = stridesOf(dims);
-  for (let i = 0; i < out.data.length; i++) {
-    let src = 0, rem = i;
-    for (let a = 0; a < dims.length; a++) {
-      const c = Math.floor(rem / outStrides[a]!);
-      rem -= c * outStrides[a]!;
-      src += (c % x.dims[a]!) * inStrides[a]!;
-    }
-    (out.data as Writable)[i] = x.data[src]!;
-  }
+  const split = x.dims.flatMap((d, i) => [repeats[i]!, d]);
+  const srcStrides = x.dims.flatMap((_, i) => [0, inStrides[i]!]);
+  const dstStrides = x.dims.flatMap((d, i) => [d * outStrides[i]!, outStrides[i]!]);
+  copyStrided(split, x.data, 0, srcStrides, out.data, 0, dstStrides);
   return out;
 }
 

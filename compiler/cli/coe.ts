@@ -1,0 +1,168 @@
+// CoE commands: `tierflow compile coe.json` (through compile.ts), `tierflow
+// simulate OUT/`, `tierflow trace` and `tierflow run OUT/ --request` (through run.ts).
+
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import type { DType } from "../../ir/dtype.js";
+import { isDType } from "../../ir/dtype.js";
+import { fail } from "../../ir/diagnostics.js";
+import { compileCoe } from "../coe/compile-coe.js";
+import { readManifest } from "../coe/manifest.js";
+import { readCoePlan, writeCoe } from "../coe/write.js";
+import { POLICIES, simulate } from "../coe/simulate.js";
+import type { Policy, SimResult } from "../coe/simulate.js";
+import { parseSweep, sweepExperts } from "../coe/sweep.js";
+import type { SweepRow } from "../coe/sweep.js";
+import { generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
+import type { TraceDistribution } from "../coe/trace.js";
+import { action } from "./run-command.js";
+
+export interface ManifestFlags {
+  target?: string;
+  opt: 0 | 1 | 2;
+  batch: number;
+  seq: number;
+  sockets?: number;
+  dtype?: string;
+  output: string;
+  quiet?: boolean;
+  viz?: boolean;
+}
+
+export async function compileManifest(path: string, flags: ManifestFlags, progress: (stage: string) => void): Promise<void> {
+  if (flags.dtype !== undefined && !isDType(flags.dtype)) fail(`--dtype '${flags.dtype}': use f32, f16 or bf16`);
+  const manifest = readManifest(path);
+  const result = await compileCoe(manifest, {
+    ...(flags.target !== undefined ? { target: flags.target } : {}), opt: flags.opt, batch: flags.batch, seq: flags.seq,
+    ...(flags.sockets !== undefined ? { sockets: flags.sockets } : {}), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}), onStage: progress,
+  });
+  progress("write");
+  const report = writeCoe(flags.output, result, flags.viz ?? false);
+  if (!flags.quiet) process.stdout.write(report);
+}
+
+interface SimulateFlags {
+  trace?: string;
+  synthetic?: string;
+  requests: string;
+  rate: string;
+  seed: string;
+  prompt: string;
+  outputTokens: string;
+  policy: string;
+  sweepExperts?: string;
+  json?: string;
+}
+
+function positive(text: string, flag: string, integer = true): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) fail(`${flag} '${text}' must be a positive ${integer ? "integer" : "number"}`);
+  return n;
+}
+
+function distribution(text: string): TraceDistribution {
+  if (text !== "uniform" && text !== "zipf" && text !== "bursty") fail(`'${text}': the synthetic traces are uniform, zipf and bursty`);
+  return text;
+}
+
+export function formatSim(r: SimResult): string {
+  const ms = (s: number) => `${(s * 1e3).toFixed(2)} ms`;
+  return [
+    `policy ${r.policy}: ${r.requests} requests in ${r.batches} batches over ${r.makespanSeconds.toFixed(3)} s${r.unservable ? " (UNSERVABLE: an expert does not fit in HBM)" : ""}${r.outOfMemory ? " (OUT OF MEMORY: experts come from storage)" : ""}`,
+    `  latency mean ${ms(r.latencyMean)}  p50 ${ms(r.latencyP50)}  p99 ${ms(r.latencyP99)}   time to first token p50 ${ms(r.ttftP50)}  p99 ${ms(r.ttftP99)}`,
+    `  ${r.tokensPerSecond.toFixed(1)} tokens/s   ${r.switches} switches, ${(r.bytesMoved / 1e9).toFixed(3)} GB moved into HBM   HBM slots ${r.hbmSlots}, occupancy mean ${(r.hbmOccupancyMeanBytes / 1e9).toFixed(3)} GB, max ${(r.hbmOccupancyMaxBytes / 1e9).toFixed(3)} GB`,
+  ].join("\n");
+}
+
+export function formatSweep(rows: readonly SweepRow[]): string {
+  const head = "experts  pinned  mean latency  p50 latency  p99 latency  p50 TTFT   tokens/s  switches  memory";
+  return [head, ...rows.map(({ experts, pinned, result: r }) =>
+    `${String(experts).padStart(7)}  ${String(pinned).padStart(6)}  ${(r.latencyMean * 1e3).toFixed(1).padStart(9)} ms  ${(r.latencyP50 * 1e3).toFixed(1).padStart(8)} ms  ${(r.latencyP99 * 1e3).toFixed(1).padStart(8)} ms  ${(r.ttftP50 * 1e3).toFixed(1).padStart(6)} ms  ${r.tokensPerSecond.toFixed(1).padStart(8)}  ${String(r.switches).padStart(8)}  ${r.unservable ? "does not fit" : r.outOfMemory ? "OUT OF MEMORY (storage)" : "ok"}`)].join("\n");
+}
+
+export function registerCoe(program: Command): void {
+  program
+    .command("simulate")
+    .description("simulate serving a compiled CoE (OUT/ of `tierflow compile coe.json`): latency, time to first token, tokens/s, switches, HBM occupancy")
+    .argument("<out>", "the folder with coe-plan.json")
+    .option("--trace <file>", "requests, JSON Lines (docs/COE.md); without it a synthetic trace")
+    .option("--synthetic <kind>", "synthetic trace: uniform, zipf or bursty", "zipf")
+    .option("--requests <n>", "synthetic trace: requests", "500")
+    .option("--rate <r>", "synthetic trace: mean arrivals per second", "2")
+    .option("--seed <n>", "synthetic trace: seed", "1")
+    .option("--prompt <n>", "synthetic trace: prompt tokens", "128")
+    .option("--output-tokens <n>", "synthetic trace: output tokens", "20")
+    .option("--policy <p>", `residency policy: ${POLICIES.join(", ")} or auto (the best p99 of them)`, "auto")
+    .option("--sweep-experts <range>", "latency and throughput against the number of experts, e.g. 1..1000")
+    .option("--json <file>", "also write the results as JSON")
+    .action(action(async (out: string, flags: SimulateFlags) => {
+      const plan = readCoePlan(out);
+      if (flags.policy !== "auto" && !(POLICIES as readonly string[]).includes(flags.policy)) fail(`--policy '${flags.policy}': use ${POLICIES.join(", ")} or auto`);
+      const policy = flags.policy as Policy;
+      const synth = {
+        requests: positive(flags.requests, "--requests"), rate: positive(flags.rate, "--rate", false), seed: Math.floor(positive(flags.seed, "--seed")),
+        distribution: distribution(flags.synthetic ?? "zipf"), promptTokens: positive(flags.prompt, "--prompt"), outputTokens: positive(flags.outputTokens, "--output-tokens"),
+      };
+      if (flags.sweepExperts !== undefined) {
+        const counts = parseSweep(flags.sweepExperts);
+        const rows = sweepExperts(plan, counts, { ...synth, policy, onPoint: (n) => process.stderr.write(`[tierflow] ${n} experts\n`) });
+        process.stdout.write(`${formatSweep(rows)}\n`);
+        if (flags.json) writeFileSync(flags.json, `${JSON.stringify(rows.map((r) => ({ experts: r.experts, pinned: r.pinned, ...r.result, occupancy: undefined })), null, 2)}\n`);
+        return;
+      }
+      let trace = flags.trace !== undefined ? readTrace(flags.trace)
+        : generateTrace({ experts: plan.experts.map((e) => e.name), ...synth });
+      if (trace.some((r) => r.expert === undefined)) {
+        const { routeTrace } = await import("../coe/run-coe.js");
+        trace = await routeTrace(plan, trace);
+      }
+      const { result, tried } = simulate(plan, trace, policy);
+      for (const t of tried) if (t !== result) process.stdout.write(`${formatSim(t)}\n`);
+      if (tried.length > 0) process.stdout.write(`auto picks ${result.policy} (lowest p99 latency):\n`);
+      process.stdout.write(`${formatSim(result)}\n`);
+      if (flags.json) writeFileSync(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
+    }));
+  program
+    .command("trace")
+    .description("write a seeded synthetic request trace (JSON Lines) over a compiled CoE's experts")
+    .argument("<out>", "the folder with coe-plan.json")
+    .requiredOption("-o, --output <file>", "the trace file")
+    .option("--synthetic <kind>", "uniform, zipf or bursty", "zipf")
+    .option("--requests <n>", "requests", "500")
+    .option("--rate <r>", "mean arrivals per second", "2")
+    .option("--seed <n>", "seed", "1")
+    .option("--prompt <n>", "prompt tokens", "128")
+    .option("--output-tokens <n>", "output tokens", "20")
+    .action(action((out: string, flags: SimulateFlags & { output: string }) => {
+      const plan = readCoePlan(out);
+      const trace = generateTrace({
+        experts: plan.experts.map((e) => e.name), requests: positive(flags.requests, "--requests"), rate: positive(flags.rate, "--rate", false),
+        seed: Math.floor(positive(flags.seed, "--seed")), distribution: distribution(flags.synthetic ?? "zipf"),
+        promptTokens: positive(flags.prompt, "--prompt"), outputTokens: positive(flags.outputTokens, "--output-tokens"),
+      });
+      writeFileSync(flags.output, traceToJsonl(trace));
+    }));
+}
+
+/** A folder holding coe-plan.json (the output of compiling a manifest). */
+export function isCoeDir(path: string): boolean {
+  return existsSync(join(path, "coe-plan.json")) && statSync(path).isDirectory();
+}
+
+export async function runCoeCommand(out: string, flags: { request: string[]; tokens: string; expert?: string; manifest?: string }): Promise<void> {
+  if (flags.request.length === 0) fail("give each request's prompt token ids with --request 1,2,3");
+  const tokens = Number(flags.tokens);
+  if (!/^\d+$/.test(flags.tokens) || tokens < 1) fail(`--tokens '${flags.tokens}' must be a positive integer`);
+  const requests = flags.request.map((text) => {
+    if (!/^\d+(,\d+)*$/.test(text.replace(/\s+/g, ""))) fail(`--request '${text}': give token ids separated by commas`);
+    return text.replace(/\s+/g, "").split(",").map(Number);
+  });
+  const { CoeRunner } = await import("../coe/run-coe.js");
+  const runner = CoeRunner.open(readCoePlan(out), flags.manifest);
+  for (const prompt of requests) {
+    const r = await runner.run(prompt, tokens, flags.expert);
+    const logits = r.routerLogits.length > 0 ? `  router logits [${r.routerLogits.map((v) => v.toFixed(4)).join(", ")}]` : "";
+    process.stdout.write(`request [${prompt.join(", ")}] -> ${r.expert}: [${r.ids.slice(prompt.length).join(", ")}]${logits}\n`);
+  }
+}

@@ -1,0 +1,114 @@
+// `tierflow simulate-serving MODEL --target T --disaggregate prefill=P,decode=D`:
+// compile the plans a colocated and a disaggregated deployment need, replay a
+// seeded Poisson stream of requests on both and print their goodput.
+
+import type { Command } from "commander";
+import { fail } from "../../ir/diagnostics.js";
+import { isDType } from "../../ir/dtype.js";
+import type { DType } from "../../ir/dtype.js";
+import { loadTarget } from "../../targets/target.js";
+import { loadFused } from "../compile.js";
+import { servingSystems } from "../node/serving.js";
+import type { ServingSystems } from "../node/serving.js";
+import type { Workload } from "../node/serving-sim.js";
+import { percentile, simulateServing } from "../node/serving-sim.js";
+import { action } from "./run-command.js";
+
+interface ServingFlags {
+  target: string;
+  disaggregate: string;
+  prompt: string;
+  output: string;
+  rates?: string;
+  ttft: string;
+  tpot: string;
+  requests: string;
+  seed: string;
+  maxBatch: string;
+  dtype?: string;
+  O: string;
+  quiet?: boolean;
+}
+
+function positive(text: string, flag: string, integer: boolean): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) fail(`${flag} '${text}' must be a positive ${integer ? "integer" : "number"}`);
+  return n;
+}
+
+/** Requests per second where the disaggregated prefill group is busy 25% ... 150% of the time. */
+function defaultRates(systems: ServingSystems, promptTokens: number): number[] {
+  const d = systems.disaggregated;
+  if (d.kind !== "disaggregated") return [1];
+  const capacity = d.prefillReplicas / d.prefill.prefillSeconds(promptTokens);
+  return [0.25, 0.5, 0.75, 1, 1.25, 1.5].map((f) => Number((f * capacity).toPrecision(3)));
+}
+
+export interface ServingRow {
+  readonly rate: number;
+  readonly colocated: ReturnType<typeof simulateServing>;
+  readonly disaggregated: ReturnType<typeof simulateServing>;
+}
+
+export function servingTable(rows: readonly ServingRow[], w: Omit<Workload, "rate">): string[] {
+  const ms = (s: number) => (Number.isFinite(s) ? (s * 1e3).toFixed(1) : "-");
+  const cell = (r: ReturnType<typeof simulateServing>) =>
+    `${r.goodput.toFixed(2).padStart(8)} ${(100 * r.attainment).toFixed(0).padStart(4)}% ${ms(percentile(r.ttft, 90)).padStart(9)} ${ms(percentile(r.tpot, 90)).padStart(8)}`;
+  const lines = [
+    `targets: TTFT <= ${(w.ttftSeconds * 1e3).toFixed(1)} ms, TPOT <= ${(w.tpotSeconds * 1e3).toFixed(2)} ms; ${w.requests} requests, prompts ~${w.promptTokens} tokens, outputs ~${w.outputTokens} tokens, seed ${w.seed}`,
+    `  rate req/s |        colocated: goodput  met  p90 TTFT ms p90 TPOT ms |    disaggregated: goodput  met  p90 TTFT ms p90 TPOT ms`,
+  ];
+  for (const r of rows) lines.push(`  ${r.rate.toFixed(2).padStart(10)} |                  ${cell(r.colocated)}    |                      ${cell(r.disaggregated)}`);
+  const best = (pick: (r: ServingRow) => ReturnType<typeof simulateServing>) => {
+    const ok = rows.filter((r) => pick(r).attainment >= 0.9).map((r) => r.rate);
+    return ok.length > 0 ? `${Math.max(...ok).toFixed(2)} req/s` : "none of the rates tried";
+  };
+  lines.push(`highest rate with 90% of requests meeting both targets (DistServe's goodput): colocated ${best((r) => r.colocated)}, disaggregated ${best((r) => r.disaggregated)}`);
+  return lines;
+}
+
+export function registerSimulateServing(program: Command): void {
+  program
+    .command("simulate-serving")
+    .description("compare colocated and disaggregated prefill/decode on a node target by goodput, with a seeded request-arrival simulation")
+    .argument("<model>", "an ONNX file (.onnx) or graph-level IR text (.tfg)")
+    .requiredOption("-t, --target <target>", "a node target (sn40l-node, dgx-h100, ...) or a target JSON file")
+    .requiredOption("--disaggregate <groups>", "prefill=P,decode=D: sockets of each group")
+    .option("--prompt <n>", "mean prompt length in tokens (lengths vary from 0.5x to 1.5x)", "512")
+    .option("--output <n>", "mean output length in tokens (lengths vary from 0.5x to 1.5x)", "128")
+    .option("--rates <list>", "request rates to try, requests per second (default: around the prefill group's capacity)")
+    .option("--ttft <seconds>", "time-to-first-token target", "0.5")
+    .option("--tpot <seconds>", "time-per-output-token target", "0.01")
+    .option("--requests <n>", "requests per simulated run", "200")
+    .option("--seed <n>", "seed of the arrival process", "1")
+    .option("--max-batch <n>", "largest decode batch of a replica", "64")
+    .option("--dtype <dtype>", "plan floating-point data in this dtype", "bf16")
+    .option("-O <level>", "optimisation level", "2")
+    .option("-q, --quiet", "do not print progress")
+    .action(action(async (modelPath: string, flags: ServingFlags) => {
+      const opt = Number(flags.O);
+      if (![0, 1, 2].includes(opt) || !/^\d$/.test(flags.O)) fail(`-O '${flags.O}': the levels are 0, 1 and 2`);
+      if (flags.dtype !== undefined && (!isDType(flags.dtype) || !["f32", "f16", "bf16"].includes(flags.dtype))) fail(`--dtype '${flags.dtype}': use f32, f16 or bf16`);
+      const target = loadTarget(flags.target);
+      if (!target.node) fail(`simulate-serving needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node or dgx-h100`);
+      const progress = (s: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${s}\n`); };
+      const workload = {
+        requests: positive(flags.requests, "--requests", true), promptTokens: positive(flags.prompt, "--prompt", true),
+        outputTokens: positive(flags.output, "--output", true), seed: positive(flags.seed, "--seed", true),
+        ttftSeconds: positive(flags.ttft, "--ttft", false), tpotSeconds: positive(flags.tpot, "--tpot", false),
+      };
+      if (workload.requests > 100_000) fail(`--requests '${flags.requests}': at most 100000`);
+      const rates = flags.rates?.split(",").map((r) => positive(r.trim(), "--rates", false));
+      const { graph } = await loadFused(modelPath, { opt: opt as 0 | 1 | 2, onStage: progress });
+      const systems = servingSystems(graph, target, {
+        disaggregate: flags.disaggregate, promptTokens: workload.promptTokens, outputTokens: workload.outputTokens,
+        maxBatch: positive(flags.maxBatch, "--max-batch", true), dtype: flags.dtype as DType | undefined, opt: opt as 0 | 1 | 2,
+      }, progress);
+      const rows = (rates ?? defaultRates(systems, workload.promptTokens)).map((rate) => ({
+        rate,
+        colocated: simulateServing(systems.colocated, { ...workload, rate }),
+        disaggregated: simulateServing(systems.disaggregated, { ...workload, rate }),
+      }));
+      process.stdout.write(`${[`serving ${modelPath} on ${target.name}`, ...systems.summary, ...servingTable(rows, workload)].join("\n")}\n`);
+    }));
+}

@@ -1,0 +1,110 @@
+// A Composition of Experts manifest (docs/COE.md, manifest.schema.json): a
+// router model, its output index -> expert mapping, and the experts, each an
+// ONNX model of its own or a graph shared with other experts plus its own
+// weights file. Every path is resolved inside the manifest's folder: absolute
+// paths, ".." and symlinks that lead out are refused, as for external data.
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fail } from "../../ir/diagnostics.js";
+import { readJsonFile } from "../../ir/json-file.js";
+import type { Schema } from "../../ir/json-schema.js";
+import { validateJson } from "../../ir/json-schema.js";
+import { checkRelativeLocation, resolveInside } from "../onnx/external-data.js";
+
+export interface ManifestExpert {
+  readonly name: string;
+  /** The graph file (relative to the manifest folder, posix). Experts with one graph share its compiled plan. */
+  readonly graph: string;
+  /** This expert's weights file replacing the graph's external data file, or undefined for the graph's own weights. */
+  readonly weights?: string;
+  /** Expected request share, when the manifest gives one. */
+  readonly share?: number;
+}
+
+export interface Manifest {
+  readonly file: string;
+  readonly dir: string;
+  readonly description: string;
+  readonly target?: string;
+  readonly router: { readonly model: string; readonly routes: ReadonlyMap<number, string> };
+  readonly experts: readonly ManifestExpert[];
+  /** Graph path -> the external data location (relative to the graph's folder) that an expert's weights replace. */
+  readonly sharedData: ReadonlyMap<string, string>;
+}
+
+// Built code runs from dist/compiler/coe: the schema stays in the source tree.
+const SCHEMA_FILE = existsSync(join(import.meta.dirname, "manifest.schema.json"))
+  ? join(import.meta.dirname, "manifest.schema.json")
+  : join(import.meta.dirname, "..", "..", "..", "compiler", "coe", "manifest.schema.json");
+
+let schema: Schema | undefined;
+export function manifestSchema(): Schema {
+  schema ??= JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as Schema;
+  return schema;
+}
+
+/** True when a parsed JSON value declares itself a CoE manifest. */
+export function isManifestJson(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as { format?: unknown }).format === "tierflow-coe";
+}
+
+/** Check a path from the manifest lexically and that it stays inside the manifest's folder. */
+function insidePath(dir: string, location: string, what: string, file: string, mustExist: boolean): string {
+  let normal: string;
+  try {
+    normal = checkRelativeLocation(location, what);
+  } catch (err) {
+    fail((err as Error).message.replace("external data location", "path"), { file });
+  }
+  const real = resolveInside(dir, normal, what);
+  if (real === undefined && mustExist) fail(`${what}: '${location}' does not exist`, { file });
+  return normal;
+}
+
+export function parseManifest(value: unknown, file: string): Manifest {
+  const err = validateJson(value, manifestSchema());
+  if (err) fail(`not a valid CoE manifest: ${err}`, { file });
+  const m = value as {
+    description?: string; target?: string;
+    router: { model: string; routes: Record<string, string> };
+    experts: Record<string, { model?: string; graph?: string; weights?: string; share?: number }>;
+    shared_graphs?: Record<string, { external_data_location: string }>;
+  };
+  const dir = dirname(resolve(file));
+  const routerModel = insidePath(dir, m.router.model, "router model", file, true);
+  const experts: ManifestExpert[] = [];
+  for (const [name, e] of Object.entries(m.experts)) {
+    const what = `expert '${name}'`;
+    if ((e.model === undefined) === (e.graph === undefined)) fail(`${what}: give either "model" or "graph" (with "weights")`, { file });
+    if (e.model !== undefined && e.weights !== undefined) fail(`${what}: "weights" goes with "graph", not "model"`, { file });
+    const graph = insidePath(dir, (e.model ?? e.graph)!, what, file, true);
+    const weights = e.weights !== undefined ? insidePath(dir, e.weights, `${what} weights`, file, false) : undefined;
+    experts.push({ name, graph, ...(weights !== undefined ? { weights } : {}), ...(e.share !== undefined ? { share: e.share } : {}) });
+  }
+  const names = new Set(experts.map((e) => e.name));
+  const routes = new Map<number, string>();
+  for (const [index, expert] of Object.entries(m.router.routes)) {
+    if (!/^\d+$/.test(index)) fail(`router route '${index}' must be an output index (0, 1, ...)`, { file });
+    if (!names.has(expert)) fail(`router route ${index} names expert '${expert}', which the manifest does not define`, { file });
+    routes.set(Number(index), expert);
+  }
+  const sharedData = new Map<string, string>();
+  for (const [graph, s] of Object.entries(m.shared_graphs ?? {})) {
+    const g = insidePath(dir, graph, `shared graph '${graph}'`, file, false);
+    sharedData.set(g, checkRelativeLocation(s.external_data_location, `shared graph '${graph}'`));
+  }
+  for (const e of experts) {
+    if (e.weights !== undefined && !sharedData.has(e.graph)) {
+      fail(`expert '${e.name}' binds weights to '${e.graph}', which "shared_graphs" does not describe (its external data location is needed)`, { file });
+    }
+  }
+  return {
+    file, dir, description: m.description ?? "", ...(m.target !== undefined ? { target: m.target } : {}),
+    router: { model: routerModel, routes }, experts, sharedData,
+  };
+}
+
+export function readManifest(file: string): Manifest {
+  return parseManifest(readJsonFile(file, "CoE manifest"), file);
+}

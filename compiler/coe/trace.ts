@@ -1,0 +1,132 @@
+// Request traces for the serving simulation: JSON Lines, one request a line:
+//   {"arrival": seconds, "prompt_tokens": n, "output_tokens": n, "expert": "name"}
+// or "prompt_ids": [...] in place of "expert" for the router to route, and an
+// optional "second": the router's second choice (used by the prefetch policy).
+// A seeded generator makes uniform, Zipf and bursty traces.
+
+import { readFileSync } from "node:fs";
+import { fail } from "../../ir/diagnostics.js";
+
+export interface TraceRequest {
+  readonly arrival: number;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  readonly expert?: string;
+  readonly promptIds?: readonly number[];
+  readonly second?: string;
+}
+
+export type TraceDistribution = "uniform" | "zipf" | "bursty";
+
+export interface TraceOptions {
+  readonly experts: readonly string[];
+  readonly requests: number;
+  /** Mean arrivals per second. */
+  readonly rate: number;
+  readonly distribution: TraceDistribution;
+  readonly seed: number;
+  readonly promptTokens?: number;
+  readonly outputTokens?: number;
+  /** Zipf exponent. */
+  readonly zipfS?: number;
+}
+
+/** mulberry32: a small seeded generator, so traces are identical across runs and platforms. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Uniform: each expert equally likely. Zipf: expert k (1-based, manifest
+ * order) with weight 1/k^s. Bursty: Zipf choice of expert, arrivals in bursts
+ * (a tenth of the time at ten times the rate, idle between), so the mean rate holds.
+ */
+export function generateTrace(o: TraceOptions): TraceRequest[] {
+  if (o.experts.length === 0) fail("a trace needs at least one expert");
+  const rand = seededRandom(o.seed);
+  const n = o.experts.length;
+  const weights = o.experts.map((_, k) => (o.distribution === "uniform" ? 1 : 1 / Math.pow(k + 1, o.zipfS ?? 1)));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cumulative: number[] = [];
+  weights.reduce((acc, w, i) => (cumulative[i] = acc + w / total), 0);
+  const pick = (): number => {
+    const u = rand();
+    let lo = 0, hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (cumulative[mid]! < u) lo = mid + 1; else hi = mid; }
+    return lo;
+  };
+  const out: TraceRequest[] = [];
+  let t = 0;
+  const burstLength = 1 / o.rate; // 10 requests at 10x the rate
+  for (let i = 0; i < o.requests; i++) {
+    const rate = o.distribution === "bursty" ? o.rate * 10 : o.rate;
+    t += -Math.log(1 - rand()) / rate;
+    if (o.distribution === "bursty" && i > 0 && i % 10 === 0) t += 9 * burstLength;
+    const first = pick();
+    let second = pick();
+    if (n > 1) while (second === first) second = pick();
+    out.push({
+      arrival: Number(t.toFixed(6)), promptTokens: o.promptTokens ?? 128, outputTokens: o.outputTokens ?? 20,
+      expert: o.experts[first]!, ...(n > 1 ? { second: o.experts[second]! } : {}),
+    });
+  }
+  return out;
+}
+
+export function traceToJsonl(trace: readonly TraceRequest[]): string {
+  return trace.map((r) => JSON.stringify({
+    arrival: r.arrival, prompt_tokens: r.promptTokens, output_tokens: r.outputTokens,
+    ...(r.expert !== undefined ? { expert: r.expert } : {}), ...(r.promptIds !== undefined ? { prompt_ids: r.promptIds } : {}),
+    ...(r.second !== undefined ? { second: r.second } : {}),
+  })).join("\n") + "\n";
+}
+
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+
+export function parseTrace(text: string, file: string): TraceRequest[] {
+  const out: TraceRequest[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    const where = { file, line: i + 1 };
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      fail("not a JSON object", where);
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) fail("not a JSON object", where);
+    if (typeof v.arrival !== "number" || !(v.arrival >= 0)) fail("\"arrival\" must be a number of seconds >= 0", where);
+    const ids = v.prompt_ids;
+    if (ids !== undefined && (!Array.isArray(ids) || ids.length === 0 || !ids.every(isCount))) fail("\"prompt_ids\" must be a non-empty list of token ids", where);
+    const prompt = v.prompt_tokens ?? (Array.isArray(ids) ? ids.length : undefined);
+    if (!isCount(prompt) || prompt < 1) fail("\"prompt_tokens\" must be a positive integer", where);
+    if (!isCount(v.output_tokens) || v.output_tokens < 1) fail("\"output_tokens\" must be a positive integer", where);
+    if (v.expert !== undefined && typeof v.expert !== "string") fail("\"expert\" must be a string", where);
+    if (v.expert === undefined && ids === undefined) fail("give \"expert\" or \"prompt_ids\" (for the router to route)", where);
+    if (v.second !== undefined && typeof v.second !== "string") fail("\"second\" must be a string", where);
+    out.push({
+      arrival: v.arrival, promptTokens: prompt, outputTokens: v.output_tokens,
+      ...(typeof v.expert === "string" ? { expert: v.expert } : {}), ...(Array.isArray(ids) ? { promptIds: ids as number[] } : {}),
+      ...(typeof v.second === "string" ? { second: v.second } : {}),
+    });
+  });
+  for (let i = 1; i < out.length; i++) if (out[i]!.arrival < out[i - 1]!.arrival) fail(`requests must be in arrival order (line ${i + 1} arrives before the one above it)`, { file });
+  return out;
+}
+
+export function readTrace(file: string): TraceRequest[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    fail("cannot read trace: it does not exist or is not readable", { file });
+  }
+  return parseTrace(text, file);
+}

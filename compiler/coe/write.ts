@@ -1,0 +1,73 @@
+// Writing a compiled CoE: OUT/coe-plan.json, one plan.json per compiled graph
+// and phase, and report.txt.
+
+import { existsSync, readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import type { Schema } from "../../ir/json-schema.js";
+import { validateJson } from "../../ir/json-schema.js";
+import { fail } from "../../ir/diagnostics.js";
+import { readJsonFile } from "../../ir/json-file.js";
+import { ensureDir, writeAtomically } from "../emit.js";
+import { planToJson } from "../plan-json.js";
+import { renderPlanHtml } from "../viz/render.js";
+import { formatSeconds } from "../report.js";
+import type { CoeCompileResult, CoePlan } from "./compile-coe.js";
+import { COE_PLAN_VERSION } from "./compile-coe.js";
+
+const GB = 1e9;
+
+export function formatCoeReport(p: CoePlan): string {
+  const lines = [
+    `CoE on ${p.node.sockets} x ${p.target}: router + ${p.experts.length} experts over ${p.graphs.length} compiled graph(s)`,
+    ...p.node.notes.map((n) => `  note: ${n}`),
+    `HBM ${(p.node.hbmBytes / GB).toFixed(1)} GB: router + KV ${(p.residency.hbmReservedBytes / GB).toFixed(3)} GB, active region ${(p.residency.activeRegionBytes / GB).toFixed(3)} GB, pinned ${(p.residency.pinnedBytes / GB).toFixed(3)} GB${p.residency.fitsHbm ? "" : " (an expert does not fit in HBM)"}`,
+    `${p.node.switchPath === "ddr->hbm" ? "DDR" : "host memory"} ${(p.node.memoryBytes / GB).toFixed(0)} GB: experts ${(p.residency.ddrBytes / GB).toFixed(3)} GB${p.residency.spilledToStorage > 0 ? `; ${p.residency.spilledToStorage} experts do not fit and come from storage (out of memory)` : ""}`,
+    `router: ${formatSeconds(p.router.seconds)} per prompt`,
+    ...p.graphs.map((g) => `graph ${g.id} ${g.file}: weights ${(g.weightBytes / GB).toFixed(3)} GB, prefill ${formatSeconds(g.prefillSeconds)} (seq ${p.options.seq}), decode ${formatSeconds(g.decodeSeconds)} per step (batch ${p.options.batch}, context ${p.options.context})`),
+  ];
+  const shown = p.experts.slice(0, 20);
+  for (const e of shown) {
+    lines.push(`  expert ${e.name.padEnd(12)} ${e.graph} ${e.home.padEnd(7)} switch ${e.home === "hbm" ? "none (pinned)" : formatSeconds(e.switchSeconds)}${e.weights ? `  weights ${e.weights}` : ""}`);
+  }
+  if (p.experts.length > shown.length) lines.push(`  ... ${p.experts.length - shown.length} more experts (coe-plan.json lists all)`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Write OUT/; with `viz`, a plan.html beside each plan (router/, graphs/<id>/prefill.plan.html, ...). */
+export function writeCoe(out: string, r: CoeCompileResult, viz = false): string {
+  ensureDir(out);
+  for (const [name, plan] of r.plans) {
+    const dir = join(out, dirname(name));
+    const file = name.split("/").pop()!;
+    ensureDir(dir);
+    writeAtomically(dir, file, planToJson(plan));
+    if (viz) writeAtomically(dir, file.replace(/\.json$/, ".html"), renderPlanHtml(plan, r.target));
+  }
+  const report = formatCoeReport(r.plan);
+  validateCoePlan(JSON.parse(JSON.stringify(r.plan)), join(out, "coe-plan.json")); // what we write must read back
+  writeAtomically(out, "coe-plan.json", `${JSON.stringify(r.plan, null, 2)}\n`);
+  writeAtomically(out, "report.txt", report);
+  return report;
+}
+
+// Built code runs from dist/compiler/coe: the schema stays in the source tree.
+const SCHEMA_FILE = existsSync(join(import.meta.dirname, "coe-plan.schema.json"))
+  ? join(import.meta.dirname, "coe-plan.schema.json")
+  : join(import.meta.dirname, "..", "..", "..", "compiler", "coe", "coe-plan.schema.json");
+let schema: Schema | undefined;
+
+/** Check a parsed coe-plan.json against compiler/coe/coe-plan.schema.json. */
+export function validateCoePlan(value: unknown, file: string): CoePlan {
+  const v = value as Partial<CoePlan> | null;
+  if (typeof v !== "object" || v === null || v.format !== "tierflow-coe-plan") fail("not a CoE plan (format is not tierflow-coe-plan): compile a manifest first", { file });
+  if (v.version !== COE_PLAN_VERSION) fail(`CoE plan version ${String(v.version)} is not ${COE_PLAN_VERSION}: compile again`, { file });
+  schema ??= JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as Schema;
+  const err = validateJson(value, schema);
+  if (err) fail(`not a valid CoE plan: ${err}`, { file });
+  return v as CoePlan;
+}
+
+export function readCoePlan(out: string): CoePlan {
+  const file = join(out, "coe-plan.json");
+  return validateCoePlan(readJsonFile(file, "CoE plan"), file);
+}

@@ -1,0 +1,273 @@
+// Specialised elementwise kernels: a table of ops, each compiled into its own
+// loops, driven over broadcast shapes without per-element index arrays.
+//
+// Broadcasting: the output's axes of size 1 are dropped and adjacent axes that
+// every operand walks the same way (all contiguous, or all repeated) are merged
+// (strided.ts), so a bias add, a per-channel scale, a scalar or a leading-dims
+// broadcast ends up as rows of one contiguous run, each operand advancing by 1
+// or 0 along it, with a loop nest over the (few) outer axes around the rows.
+//
+// Why code generation: a kernel that takes the op as a closure calls it per
+// element through a call site shared by every op, which V8 cannot inline
+// (5-40 ns an element). Each op here gets its own function, compiled with
+// `new Function` from the loop template and the op's expression, and one per
+// combination of storage types (Float32Array, BigInt64Array, Uint8Array...), so
+// every call site and element access in a loop sees one shape and the
+// arithmetic is inlined. Functions are compiled on first use and cached; the
+// sources are fixed strings from the tables below, never from model data.
+
+import type { DType } from "../../dtype.js";
+import { fail } from "../../diagnostics.js";
+import type { Tensor, TensorData } from "../../tensor.js";
+import { makeTensor } from "../../tensor.js";
+import { broadcastDims } from "./broadcast.js";
+import { broadcastStrides, collapseStrides, contiguousStrides, stridedLoopSource } from "./strided.js";
+import { erf, fastExp, fastSigmoid, fastTanh, sigmoid } from "./math.js";
+
+/** Helpers the op expressions may call (passed to each compiled function, so calls to them inline). */
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const HELPERS = {
+  erf,
+  sigmoid,
+  fastExp,
+  fastSigmoid,
+  fastTanh,
+  SQRT_2_OVER_PI,
+  powBig,
+};
+const HELPER_NAMES = Object.keys(HELPERS);
+const HELPER_VALUES = Object.values(HELPERS);
+
+/** a ** b wrapped to 64 bits (by squaring, so huge exponents stay cheap); negative b truncates 1/a^|b| toward zero. */
+export function powBig(a: bigint, b: bigint): bigint {
+  if (b < 0n) return a === 1n ? 1n : a === -1n ? (b % 2n === 0n ? 1n : -1n) : 0n;
+  let r = 1n, x = a;
+  for (let e = b; e > 0n; e >>= 1n) {
+    if (e & 1n) r = BigInt.asIntN(64, r * x);
+    x = BigInt.asIntN(64, x * x);
+  }
+  return r;
+}
+
+/**
+ * A binary op in terms of x and y: `num` on number storage, `big` on int64/uint64
+ * (absent: the op is not defined there). Comparisons and logic give 0/1 (their output is bool).
+ */
+interface BinarySpec {
+  readonly num: string;
+  /** For results stored as float32, when it differs from num (see UnarySpec). */
+  readonly f32?: string;
+  readonly big?: string;
+}
+
+const cmp = (op: string): BinarySpec => ({ num: `x ${op} y ? 1 : 0`, big: `x ${op} y ? 1 : 0` });
+
+export const BINARY_OPS = {
+  Add: { num: "x + y", big: "x + y" },
+  Sub: { num: "x - y", big: "x - y" },
+  Mul: { num: "x * y", big: "x * y" },
+  // Integer storage truncates the quotient on store, and x / 0 (+-Infinity or NaN) stores as 0.
+  Div: { num: "x / y", big: "y === 0n ? 0n : x / y" },
+  // Math.max/min give NaN when either operand is NaN.
+  Max: { num: "Math.max(x, y)", big: "x > y ? x : y" },
+  Min: { num: "Math.min(x, y)", big: "x < y ? x : y" },
+  Pow: { num: "x ** y", big: "powBig(x, y)" },
+  Equal: cmp("==="),
+  Less: cmp("<"),
+  LessOrEqual: cmp("<="),
+  Greater: cmp(">"),
+  GreaterOrEqual: cmp(">="),
+  And: { num: "x !== 0 && y !== 0 ? 1 : 0" },
+  Or: { num: "x !== 0 || y !== 0 ? 1 : 0" },
+  Xor: { num: "(x !== 0) !== (y !== 0) ? 1 : 0" },
+  // SwiGLU(gate, up) = Mul(Mul(gate, Sigmoid(gate)), up), each step rounded to float32 as the decomposition's are.
+  SwiGLU: { num: "x * sigmoid(x) * y", f32: "Math.fround(x * Math.fround(fastSigmoid(x))) * y" },
+} satisfies Record<string, BinarySpec>;
+
+export type BinaryOpName = keyof typeof BINARY_OPS;
+
+/**
+ * A unary op in terms of v; p and q are per-call parameters (HardSigmoid's alpha
+ * and beta, Clip's bounds). `f32`, when given, is used for results stored as
+ * float32 (f32, f16, bf16): the fast exp/tanh/sigmoid of math.ts.
+ */
+interface UnarySpec {
+  readonly num: string;
+  readonly f32?: string;
+  readonly big?: string;
+}
+
+export const UNARY_OPS = {
+  Sqrt: { num: "Math.sqrt(v)" },
+  Reciprocal: { num: "1 / v" },
+  Exp: { num: "Math.exp(v)", f32: "fastExp(v)" },
+  Log: { num: "Math.log(v)" },
+  Erf: { num: "erf(v)" },
+  Tanh: { num: "Math.tanh(v)", f32: "fastTanh(v)" },
+  Sigmoid: { num: "sigmoid(v)", f32: "fastSigmoid(v)" },
+  Sin: { num: "Math.sin(v)" },
+  Cos: { num: "Math.cos(v)" },
+  Floor: { num: "Math.floor(v)" },
+  Ceil: { num: "Math.ceil(v)" },
+  // -0 becomes 0; NaN stays NaN.
+  Relu: { num: "v > 0 ? v : v !== v ? v : 0", big: "v > 0n ? v : 0n" },
+  Neg: { num: "-v", big: "-v" },
+  Abs: { num: "Math.abs(v)", big: "v < 0n ? -v : v" },
+  Not: { num: "v ? 0 : 1" },
+  HardSigmoid: { num: "Math.max(0, Math.min(1, p * v + q))" },
+  HardSwish: { num: "v * Math.max(0, Math.min(1, v / 6 + 0.5))" },
+  Gelu: { num: "0.5 * v * (1 + erf(v / Math.SQRT2))" },
+  // SiLU(x) = Mul(x, Sigmoid(x)); in float32 the sigmoid is rounded first, as the decomposition stores it.
+  SiLU: { num: "v * sigmoid(v)", f32: "v * Math.fround(fastSigmoid(v))" },
+  GeluTanh: {
+    num: "0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))",
+    f32: "0.5 * v * (1 + fastTanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))",
+  },
+  // Clip: max(v, p) then min(., q), so p > q gives q; NaN stays NaN. p, q may be -+Infinity for int64 too.
+  Clip: { num: "(v < p ? p : v) > q ? q : (v < p ? p : v)", big: "(v < p ? p : v) > q ? q : (v < p ? p : v)" },
+  // Pow by a scalar 2 or 3 on float storage, as onnxruntime does: for float32 values x * x is exact
+  // in float64 and x * x * x correctly rounded, so they round to float32 as x ** 2 and x ** 3 do.
+  Square: { num: "v * v" },
+  Cube: { num: "v * v * v" },
+} satisfies Record<string, UnarySpec>;
+
+export type UnaryOpName = keyof typeof UNARY_OPS;
+
+type StridedLoop = (ext: readonly number[], n: number, ...views: unknown[]) => void;
+type UnaryLoop = (x: TensorData, o: TensorData, n: number, p: number | bigint, q: number | bigint) => void;
+
+function compile<T>(source: string): T {
+  return (new Function(...HELPER_NAMES, source) as (...h: unknown[]) => T)(...HELPER_VALUES);
+}
+
+/** Code declaring operand `name` (x or y) from `data` at element `index`. */
+type Load = (name: string, data: string, index: string) => string;
+const loadNumber: Load = (name, data, index) => `const ${name} = ${data}[${index}];`;
+// An int64 as two 32-bit words (little-endian: low word first), high signed for int64, both unsigned for uint64.
+const loadWords: Load = (name, data, index) => `const ${name}h = ${data}[2 * (${index}) + 1], ${name}l = ${data}[2 * (${index})] >>> 0;`;
+
+/** One row of a binary op: o[oi + j] = f(a[ai + j * sa], b[bi + j * sb]), steps 0 or 1 (the output is contiguous). */
+function binaryRowSource(expr: string, load: Load): string {
+  const x = (i: string) => load("x", "a", i), y = (i: string) => load("y", "b", i);
+  return `
+        if (sa === 1 && sb === 1) {
+          for (let j = 0; j < n; j++) { ${x("ai + j")} ${y("bi + j")} o[oi + j] = ${expr}; }
+        } else if (sa === 1 && sb === 0) {
+          ${y("bi")}
+          for (let j = 0; j < n; j++) { ${x("ai + j")} o[oi + j] = ${expr}; }
+        } else if (sa === 0 && sb === 1) {
+          ${x("ai")}
+          for (let j = 0; j < n; j++) { ${y("bi + j")} o[oi + j] = ${expr}; }
+        } else {
+          for (let j = 0; j < n; j++) { ${x("ai + j * sa")} ${y("bi + j * sb")} o[oi + j] = ${expr}; }
+        }`;
+}
+
+/**
+ * Comparisons of int64/uint64 on their 32-bit words (high words first, then the unsigned
+ * low words), exact and without reading each element as a BigInt (which allocates).
+ */
+const WORD_COMPARISONS: Partial<Record<BinaryOpName, string>> = {
+  Equal: "xh === yh && xl === yl ? 1 : 0",
+  Less: "xh < yh || (xh === yh && xl < yl) ? 1 : 0",
+  LessOrEqual: "xh < yh || (xh === yh && xl <= yl) ? 1 : 0",
+  Greater: "xh > yh || (xh === yh && xl > yl) ? 1 : 0",
+  GreaterOrEqual: "xh > yh || (xh === yh && xl >= yl) ? 1 : 0",
+};
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The 32-bit words of int64 data (Int32Array: the high word keeps the sign) or uint64 data (Uint32Array). */
+function wordsOf(d: BigInt64Array | BigUint64Array): Int32Array | Uint32Array {
+  return d instanceof BigInt64Array ? new Int32Array(d.buffer, d.byteOffset, 2 * d.length) : new Uint32Array(d.buffer, d.byteOffset, 2 * d.length);
+}
+
+const WHERE_ROW = `
+        if (sc === 0) {
+          if (c[ci]) { if (sx === 1) o.set(x.subarray(xi, xi + n), oi); else o.fill(x[xi], oi, oi + n); }
+          else if (sy === 1) o.set(y.subarray(yi, yi + n), oi); else o.fill(y[yi], oi, oi + n);
+        } else if (sx === 0 && sy === 0) {
+          const u = x[xi], v = y[yi];
+          for (let j = 0; j < n; j++) o[oi + j] = c[ci + j] ? u : v;
+        } else {
+          for (let j = 0; j < n; j++) o[oi + j] = c[ci + j] ? x[xi + j * sx] : y[yi + j * sy];
+        }`;
+
+const storageName = (d: TensorData): string => d.constructor.name;
+const isBig = (d: TensorData): d is BigInt64Array | BigUint64Array => d instanceof BigInt64Array || d instanceof BigUint64Array;
+
+const binaryCache = new Map<string, StridedLoop>();
+const unaryCache = new Map<string, UnaryLoop>();
+const whereCache = new Map<string, StridedLoop>();
+
+function binaryLoop(op: BinaryOpName, a: TensorData, b: TensorData, o: TensorData, what: DType, words: boolean): StridedLoop {
+  const key = `${op}|${storageName(a)}|${storageName(b)}|${storageName(o)}|${words}`;
+  let loop = binaryCache.get(key);
+  if (!loop) {
+    const spec: BinarySpec = BINARY_OPS[op];
+    const big = isBig(a) || isBig(b);
+    if (big && isBig(a) !== isBig(b)) fail(`${op} cannot mix int64 and other storage`);
+    const expr = words ? WORD_COMPARISONS[op] : big ? spec.big : o instanceof Float32Array ? spec.f32 ?? spec.num : spec.num;
+    if (expr === undefined) fail(`operation is not defined for ${what}`);
+    loop = compile<StridedLoop>(stridedLoopSource(op, ["a", "b", "o"], binaryRowSource(expr, words ? loadWords : loadNumber)));
+    binaryCache.set(key, loop);
+  }
+  return loop;
+}
+
+/** out = op(a, b) with numpy broadcasting, in outDType (bool for comparisons and logic). */
+export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType): Tensor {
+  const dims = broadcastDims(a.dims, b.dims);
+  const out = makeTensor(outDType, dims);
+  if (out.data.length === 0) return out;
+  const plan = collapseStrides(dims, [broadcastStrides(a.dims, dims), broadcastStrides(b.dims, dims), contiguousStrides(dims)]);
+  const [sa, sb, so] = plan.steps as [number, number, number];
+  const [as, bs, os] = plan.strides;
+  let ad = a.data, bd = b.data;
+  const words = LITTLE_ENDIAN && WORD_COMPARISONS[op] !== undefined && isBig(ad) && isBig(bd) && ad.constructor === bd.constructor;
+  if (words) {
+    ad = wordsOf(ad as BigInt64Array);
+    bd = wordsOf(bd as BigInt64Array);
+  }
+  binaryLoop(op, ad, bd, out.data, a.dtype, words)(plan.outer, plan.n, ad, 0, as, sa, bd, 0, bs, sb, out.data, 0, os, so);
+  return out;
+}
+
+/** out = op(x) elementwise, in outDType; p and q are the op's parameters (see UNARY_OPS). */
+export function unaryOp(op: UnaryOpName, x: Tensor, outDType: DType = x.dtype, p: number | bigint = 0, q: number | bigint = 0): Tensor {
+  const out = makeTensor(outDType, x.dims);
+  const xd = x.data, od = out.data;
+  const key = `${op}|${storageName(xd)}|${storageName(od)}`;
+  let loop = unaryCache.get(key);
+  if (!loop) {
+    const spec: UnarySpec = UNARY_OPS[op];
+    const expr = isBig(xd) ? spec.big : od instanceof Float32Array ? spec.f32 ?? spec.num : spec.num;
+    if (expr === undefined) fail(`operation is not defined for ${x.dtype}`);
+    loop = compile<UnaryLoop>(`"use strict";
+return function ${op}(x, o, n, p, q) {
+  for (let i = 0; i < n; i++) { const v = x[i]; o[i] = ${expr}; }
+};`);
+    unaryCache.set(key, loop);
+  }
+  loop(xd, od, xd.length, p, q);
+  return out;
+}
+
+/** Where(cond, x, y): x where cond else y, with broadcasting; x's dtype. */
+export function whereOp(cond: Tensor, x: Tensor, y: Tensor): Tensor {
+  const dims = broadcastDims(broadcastDims(cond.dims, x.dims), y.dims);
+  const out = makeTensor(x.dtype, dims);
+  if (out.data.length === 0) return out;
+  const cd = cond.data, xd = x.data, yd = y.data, od = out.data;
+  const key = `${storageName(cd)}|${storageName(xd)}|${storageName(yd)}|${storageName(od)}`;
+  let loop = whereCache.get(key);
+  if (!loop) {
+    loop = compile<StridedLoop>(stridedLoopSource("Where", ["c", "x", "y", "o"], WHERE_ROW));
+    whereCache.set(key, loop);
+  }
+  const plan = collapseStrides(dims,
+    [broadcastStrides(cond.dims, dims), broadcastStrides(x.dims, dims), broadcastStrides(y.dims, dims), contiguousStrides(dims)]);
+  const [sc, sx, sy, so] = plan.steps as [number, number, number, number];
+  const [cs, xs, ys, os] = plan.strides;
+  loop(plan.outer, plan.n, cd, 0, cs, sc, xd, 0, xs, sx, yd, 0, ys, sy, od, 0, os, so);
+  return out;
+}

@@ -1,0 +1,156 @@
+// Residency and the serving simulation on hand-made plans: hand-checkable
+// switch costs, policies, determinism, and the sweep's two cliffs (HBM full,
+// then host memory full) on a DGX-like node with Llama-2-7B-sized experts.
+
+import { describe, expect, it } from "vitest";
+import type { CoePlan } from "../../compiler/coe/compile-coe.js";
+import { nodeOf, planResidency } from "../../compiler/coe/residency.js";
+import { hbmSlots, simulate } from "../../compiler/coe/simulate.js";
+import { parseSweep, planWithExperts, sweepExperts } from "../../compiler/coe/sweep.js";
+import { generateTrace, parseTrace, traceToJsonl } from "../../compiler/coe/trace.js";
+import type { TraceRequest } from "../../compiler/coe/trace.js";
+import { loadTarget } from "../../targets/target.js";
+import { validateCoePlan } from "../../compiler/coe/write.js";
+import type { TierflowError } from "../../ir/diagnostics.js";
+
+const GB = 1e9;
+
+/** A plan of `n` experts of `bytes` each on 8 x `target`, with round-number costs. */
+function plan(target: string, n: number, bytes: number, batch = 1): CoePlan {
+  const node = nodeOf(loadTarget(target), 8);
+  const base: CoePlan = {
+    version: 1, format: "tierflow-coe-plan", manifest: "coe.json", target, options: { opt: 2, dtype: "f16", batch, seq: 100, context: 512 }, node,
+    router: { file: "router.onnx", plan: "router/plan.json", routes: {}, bytes: 0, seconds: 0 },
+    graphs: [{ id: "g0", file: "base.onnx", weightBytes: bytes, kvBytes: 0, prefillSeconds: 0.01, decodeSeconds: 0.001 }],
+    experts: [{ name: "x", graph: "g0", bytes, share: 1, home: "ddr", switchSeconds: 0 }],
+    residency: planResidency(node, [], 0, 0),
+  };
+  return planWithExperts(base, n);
+}
+
+const req = (arrival: number, expert: string, second?: string): TraceRequest =>
+  ({ arrival, promptTokens: 100, outputTokens: 10, expert, ...(second ? { second } : {}) });
+
+describe("residency", () => {
+  it("pins experts while HBM lasts and prices a switch as bytes over the switch path", () => {
+    const p = plan("h100", 100, 13.48 * GB);
+    // 8 x 80 GiB = 687 GB; one active region of 13.48 GB leaves room for 49 pinned experts.
+    expect(p.experts.filter((e) => e.home === "hbm").length).toBe(49);
+    const ddr = p.experts.find((e) => e.home === "ddr")!;
+    expect(ddr.switchSeconds).toBeCloseTo(13.48 / 55, 6); // one host link at 55 GB/s
+    expect(p.residency.spilledToStorage).toBe(0);
+  });
+
+  it("runs out of host memory past 2 TB of experts (148 of 13.48 GB fit)", () => {
+    expect(plan("h100", 148, 13.48 * GB).residency.spilledToStorage).toBe(0);
+    expect(plan("h100", 150, 13.48 * GB).residency.spilledToStorage).toBe(2);
+  });
+
+  it("a node-level target gives its own sockets and load bandwidth", () => {
+    const socket = loadTarget("sn40l");
+    const node = nodeOf({ ...socket, node: { sockets: 4, loadBandwidth: 5e11 } } as typeof socket, 8);
+    expect([node.sockets, node.switchBandwidth, node.hbmBytes]).toEqual([4, 5e11, 4 * socket.hbm.bytes]);
+    expect(nodeOf(socket).sockets).toBe(8);
+  });
+
+  it("an SN40L node holds all 850 experts in DDR", () => {
+    const p = plan("sn40l", 850, 13.48 * GB);
+    expect(p.residency.spilledToStorage).toBe(0);
+    expect(p.node.switchBandwidth).toBe(8 * 200e9);
+  });
+});
+
+describe("simulation", () => {
+  it("costs a cold request as switch + prefill + decode steps", () => {
+    const p = plan("h100", 1, 55 * GB);
+    // One expert: it fits HBM and is pinned, so no switch: 10 ms prefill + 10 x 1 ms decode.
+    const r = simulate(p, [req(0, "x-0")], "lru").result;
+    expect(r.latencyP50).toBeCloseTo(0.02, 9);
+    expect(r.ttftP50).toBeCloseTo(0.011, 9);
+    expect(r.switches).toBe(0);
+  });
+
+  it("switches when experts outnumber HBM slots, and lru keeps a repeated expert", () => {
+    const p = plan("h100", 3, 300 * GB); // 687 GB of HBM: 2 slots of 300 GB
+    expect(hbmSlots(p)).toBe(2);
+    const trace = [req(0, "x-0"), req(10, "x-1"), req(20, "x-2"), req(30, "x-1")];
+    const lru = simulate(p, trace, "lru").result;
+    // x-0 starts in HBM (the compiled hot set); x-1 takes the free slot; x-2 evicts x-0; x-1 is still there.
+    expect(lru.switches).toBe(2);
+    expect(lru.bytesMoved).toBe(600 * GB);
+    expect(lru.latencyP99).toBeCloseTo(300 / 55 + 0.02, 6);
+  });
+
+  it("lfu keeps the often-requested expert where lru evicts it", () => {
+    const p = plan("h100", 4, 300 * GB); // 2 slots; x-0 starts in HBM
+    const trace = [req(0, "x-0"), req(10, "x-0"), req(20, "x-0"), req(30, "x-1"), req(40, "x-2"), req(50, "x-0")];
+    expect(simulate(p, trace, "lfu").result.switches).toBe(2); // x-1 in, x-2 evicts x-1
+    expect(simulate(p, trace, "lru").result.switches).toBe(3); // x-2 evicts x-0, which comes back
+  });
+
+  it("batches waiting requests for one expert", () => {
+    const p = plan("sn40l", 1, 10 * GB, 8);
+    const r = simulate(p, Array.from({ length: 8 }, () => req(0, "x-0")), "lru").result;
+    expect(r.batches).toBe(1);
+  });
+
+  it("prefetching the router's second choice hides its switch", () => {
+    const p = plan("h100", 4, 300 * GB);
+    const trace = [req(0, "x-2", "x-3"), req(100, "x-3")];
+    const plain = simulate(p, trace, "lru").result;
+    const prefetch = simulate(p, trace, "prefetch").result;
+    expect(prefetch.latencyP99).toBeLessThan(plain.latencyP99);
+  });
+
+  it("is deterministic and auto picks the best p99", () => {
+    const p = plan("h100", 80, 13.48 * GB, 8);
+    const trace = generateTrace({ experts: p.experts.map((e) => e.name), requests: 300, rate: 2, distribution: "zipf", seed: 7 });
+    const a = simulate(p, trace, "auto");
+    const b = simulate(p, trace, "auto");
+    expect(a).toEqual(b);
+    expect(a.result.latencyP99).toBe(Math.min(...a.tried.map((t) => t.latencyP99)));
+  });
+});
+
+describe("coe-plan.json", () => {
+  it("a plan conforms to its schema and a damaged one is refused", () => {
+    const p = JSON.parse(JSON.stringify(plan("sn40l", 3, GB))) as CoePlan;
+    expect(validateCoePlan(p, "coe-plan.json")).toEqual(p);
+    expect(() => validateCoePlan({ ...p, experts: [{ ...p.experts[0], home: "l3" }] }, "coe-plan.json")).toThrow(/\$\.experts\[0\]\.home/);
+    expect(() => validateCoePlan({ ...p, version: 9 }, "coe-plan.json")).toThrow(/compile again/);
+  });
+});
+
+describe("traces", () => {
+  it("round-trips JSON Lines and the generator is seeded", () => {
+    const names = ["a", "b", "c"];
+    const t = generateTrace({ experts: names, requests: 50, rate: 5, distribution: "bursty", seed: 3 });
+    expect(generateTrace({ experts: names, requests: 50, rate: 5, distribution: "bursty", seed: 3 })).toEqual(t);
+    expect(parseTrace(traceToJsonl(t), "t.jsonl")).toEqual(t);
+  });
+
+  it("zipf favours the first expert", () => {
+    const t = generateTrace({ experts: ["a", "b", "c", "d"], requests: 1000, rate: 5, distribution: "zipf", seed: 1 });
+    const count = (n: string) => t.filter((r) => r.expert === n).length;
+    expect(count("a")).toBeGreaterThan(2 * count("d"));
+  });
+
+  it("names the line of a bad request", () => {
+    const bad = '{"arrival":0,"prompt_tokens":1,"output_tokens":1,"expert":"a"}\n{"arrival":1,"prompt_tokens":1}\n';
+    expect(() => parseTrace(bad, "t.jsonl")).toThrow(/output_tokens/);
+    try { parseTrace(bad, "t.jsonl"); } catch (err) { expect((err as TierflowError).format()).toMatch(/^t\.jsonl:2: /); }
+  });
+});
+
+describe("sweep", () => {
+  it("parses ranges and shows the DGX cliffs: latency jumps past HBM, memory runs out near 150", () => {
+    expect(parseSweep("1..10")).toEqual([1, 2, 5, 10]);
+    const rows = sweepExperts(plan("h100", 1, 13.48 * GB, 8), [20, 45, 60, 150], { requests: 200, rate: 1, seed: 1, distribution: "uniform", policy: "pin-hot" });
+    const [small, fits, over, oom] = rows.map((r) => r.result);
+    expect(small!.switches).toBe(0);
+    expect(fits!.switches).toBe(0);
+    expect(over!.latencyMean).toBeGreaterThan(1.5 * fits!.latencyMean);
+    expect(over!.latencyP99).toBeGreaterThan(5 * fits!.latencyP99);
+    expect(oom!.outOfMemory).toBe(true);
+  });
+});
