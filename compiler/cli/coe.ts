@@ -1,8 +1,8 @@
 // CoE commands: `tierflow compile coe.json` (through compile.ts), `tierflow
 // simulate OUT/`, `tierflow trace` and `tierflow run OUT/ --request` (through run.ts).
 
-import { existsSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import type { DType } from "../../ir/dtype.js";
 import { isDType } from "../../ir/dtype.js";
@@ -17,6 +17,7 @@ import type { SweepRow } from "../coe/sweep.js";
 import { generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
 import type { TraceDistribution } from "../coe/trace.js";
 import { action } from "./run-command.js";
+import { writeAtomically } from "../emit.js";
 
 export interface ManifestFlags {
   target?: string;
@@ -108,7 +109,7 @@ export function registerCoe(program: Command): void {
         const counts = parseSweep(flags.sweepExperts);
         const rows = sweepExperts(plan, counts, { ...synth, policy, onPoint: (n) => process.stderr.write(`[tierflow] ${n} experts\n`) });
         process.stdout.write(`${formatSweep(rows)}\n`);
-        if (flags.json) writeFileSync(flags.json, `${JSON.stringify(rows.map((r) => ({ experts: r.experts, pinned: r.pinned, ...r.result, occupancy: undefined })), null, 2)}\n`);
+        if (flags.json) writeFileTo(flags.json, `${JSON.stringify(rows.map((r) => ({ experts: r.experts, pinned: r.pinned, ...r.result, occupancy: undefined })), null, 2)}\n`);
         return;
       }
       let trace = flags.trace !== undefined ? readTrace(flags.trace)
@@ -121,7 +122,7 @@ export function registerCoe(program: Command): void {
       for (const t of tried) if (t !== result) process.stdout.write(`${formatSim(t)}\n`);
       if (tried.length > 0) process.stdout.write(`auto picks ${result.policy} (lowest p99 latency):\n`);
       process.stdout.write(`${formatSim(result)}\n`);
-      if (flags.json) writeFileSync(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
+      if (flags.json) writeFileTo(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
     }));
   program
     .command("trace")
@@ -141,8 +142,13 @@ export function registerCoe(program: Command): void {
         seed: Math.floor(positive(flags.seed, "--seed")), distribution: distribution(flags.synthetic ?? "zipf"),
         promptTokens: positive(flags.prompt, "--prompt"), outputTokens: positive(flags.outputTokens, "--output-tokens"),
       });
-      writeFileSync(flags.output, traceToJsonl(trace));
+      writeFileTo(flags.output, traceToJsonl(trace));
     }));
+}
+
+/** Write a file the user named, atomically (temp file + rename in its folder). */
+function writeFileTo(path: string, text: string): void {
+  writeAtomically(dirname(path) || ".", basename(path), text);
 }
 
 /** A folder holding coe-plan.json (the output of compiling a manifest). */

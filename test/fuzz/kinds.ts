@@ -23,6 +23,7 @@ import type { Target } from "../../targets/target.js";
 import { decodeTensor, encodeTensor } from "../../targets/reference/tensor-files.js";
 import type { TensorFormat } from "../../targets/reference/tensor-files.js";
 import { tensorFromValues } from "../../ir/tensor.js";
+import { parseManifest } from "../../compiler/coe/manifest.js";
 import { Rng, mutateBytes, mutateJson, mutateText } from "./harness.js";
 import type { FuzzOptions } from "./harness.js";
 
@@ -293,7 +294,26 @@ export function tensorFileKind(c: Corpus): Kind<{ format: TensorFormat; bytes: U
   };
 }
 
+/** A mutated CoE manifest must be refused or read (paths checked inside the example's folder). */
+export function manifestKind(_: Corpus): Kind<string> {
+  const file = join(ROOT, "examples", "coe", "coe.json");
+  const manifest = JSON.parse(readFileSync(file, "utf8")) as unknown;
+  return {
+    kind: "coe-manifest",
+    generate: (rng) => (rng.chance(0.85) ? JSON.stringify(mutateJson(rng, manifest as never)) : mutateText(rng, JSON.stringify(manifest))),
+    check: (text) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        return; // readJsonFile's diagnostic; not what this kind exercises
+      }
+      parseManifest(json, file);
+    },
+  };
+}
+
 export async function allKinds(c: Corpus): Promise<Kind<never>[]> {
   return [onnxBytesKind(c), onnxStructureKind(c), graphTextKind(c), dataflowTextKind(c), placementTextKind(c),
-    planJsonKind(c), targetKind(c), tensorFileKind(c)] as unknown as Kind<never>[];
+    planJsonKind(c), targetKind(c), tensorFileKind(c), manifestKind(c)] as unknown as Kind<never>[];
 }
