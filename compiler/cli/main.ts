@@ -1,50 +1,73 @@
-// The `tierflow` command line.
+// The `tierflow` command line. Each command's module is loaded only when that
+// command runs (or for --help, which lists them all): some pull in large
+// libraries, and `tierflow inspect` on a 7B graph should not pay for them.
 
 import { Command } from "commander";
-import { registerInspect } from "./inspect.js";
-import { registerTargets } from "./targets.js";
-import { registerCompile } from "./compile.js";
-import { registerVerify } from "./verify.js";
-import { registerRun } from "./run.js";
-import { registerGenerate } from "./generate.js";
-import { registerViz } from "./viz.js";
-import { registerSimulateServing } from "./simulate-serving.js";
-import { registerCoe } from "./coe.js";
-import { allPasses } from "../passes/pass.js";
-import { allOps } from "../../ir/graph/ops.js";
-import "../passes/all.js";
 
-export function buildProgram(): Command {
-  const program = new Command("tierflow")
-    .description("compile ONNX expert models into tiered placement plans for dataflow accelerators")
-    .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)");
-  registerInspect(program);
-  registerTargets(program);
-  registerCompile(program);
-  registerVerify(program);
-  registerRun(program);
-  registerGenerate(program);
-  registerViz(program);
-  registerSimulateServing(program);
-  registerCoe(program);
+type Register = (program: Command) => void;
+
+/** Command name -> the module that registers it (one module may register several). */
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  inspect: async () => (await import("./inspect.js")).registerInspect,
+  targets: async () => (await import("./targets.js")).registerTargets,
+  compile: async () => (await import("./compile.js")).registerCompile,
+  verify: async () => (await import("./verify.js")).registerVerify,
+  run: async () => (await import("./run.js")).registerRun,
+  generate: async () => (await import("./generate.js")).registerGenerate,
+  viz: async () => (await import("./viz.js")).registerViz,
+  "simulate-serving": async () => (await import("./simulate-serving.js")).registerSimulateServing,
+  simulate: async () => (await import("./coe.js")).registerCoe,
+  trace: async () => (await import("./coe.js")).registerCoe,
+  passes: async () => registerPasses,
+  ops: async () => registerOps,
+};
+
+const registerPasses: Register = (program) => {
   program
     .command("passes")
     .description("list the registered passes")
-    .action(() => {
+    .action(async () => {
+      await import("../passes/all.js");
+      const { allPasses } = await import("../passes/pass.js");
       const passes = allPasses();
       const width = Math.max(...passes.map((p) => p.name.length));
       for (const p of passes) process.stdout.write(`${p.name.padEnd(width)}  ${p.summary}\n`);
     });
+};
+
+const registerOps: Register = (program) => {
   program
     .command("ops")
     .description("list the supported ops of the graph level")
-    .action(() => {
+    .action(async () => {
+      const { allOps } = await import("../../ir/graph/ops.js");
       for (const op of allOps()) process.stdout.write(`${op.domain ? `${op.domain}.` : ""}${op.op}  ${op.doc}\n`);
     });
+};
+
+/** The program with the named command registered, or every command when none (or an unknown one) is named. */
+export async function buildProgram(command?: string): Promise<Command> {
+  const program = new Command("tierflow")
+    .description("compile ONNX expert models into tiered placement plans for dataflow accelerators")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)");
+  const loaders = command !== undefined && Object.hasOwn(COMMANDS, command) ? [COMMANDS[command]!] : Object.values(COMMANDS);
+  const registered = new Set<Register>();
+  for (const load of loaders) {
+    const register = await load();
+    if (registered.has(register)) continue;
+    registered.add(register);
+    register(program);
+  }
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  await buildProgram().parseAsync([...argv], { from: "user" });
+  // `tierflow ... | head` closes the pipe early: stop quietly, as Unix tools do.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
+  const program = await buildProgram(argv[0]);
+  await program.parseAsync([...argv], { from: "user" });
 }
