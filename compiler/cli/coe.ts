@@ -5,7 +5,6 @@ import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import type { DType } from "../../ir/dtype.js";
-import { isDType } from "../../ir/dtype.js";
 import { fail } from "../../ir/diagnostics.js";
 import { compileCoe } from "../coe/compile-coe.js";
 import { readManifest } from "../coe/manifest.js";
@@ -17,6 +16,7 @@ import type { SweepRow } from "../coe/sweep.js";
 import { generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
 import type { TraceDistribution } from "../coe/trace.js";
 import { action } from "./run-command.js";
+import { parsePlanDType } from "./options.js";
 import { writeAtomically } from "../emit.js";
 
 export interface ManifestFlags {
@@ -32,7 +32,7 @@ export interface ManifestFlags {
 }
 
 export async function compileManifest(path: string, flags: ManifestFlags, progress: (stage: string) => void): Promise<void> {
-  if (flags.dtype !== undefined && !isDType(flags.dtype)) fail(`--dtype '${flags.dtype}': use f32, f16 or bf16`);
+  parsePlanDType(flags.dtype);
   const manifest = readManifest(path);
   const result = await compileCoe(manifest, {
     ...(flags.target !== undefined ? { target: flags.target } : {}), opt: flags.opt, batch: flags.batch, seq: flags.seq,

@@ -2,7 +2,6 @@
 
 import type { Command } from "commander";
 import { fail } from "../../ir/diagnostics.js";
-import { isDType } from "../../ir/dtype.js";
 import type { DType } from "../../ir/dtype.js";
 import { printModule } from "../../ir/graph/printer.js";
 import { compile } from "../compile.js";
@@ -10,6 +9,7 @@ import { formatReport } from "../report.js";
 import { ensureDir, writeAtomically } from "../emit.js";
 import { formatTimings } from "../passes/pipeline.js";
 import { action } from "./run-command.js";
+import { parseOptLevel, parsePlanDType, positiveInt } from "./options.js";
 import { parseDimBindings } from "./inspect.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
 import type { PipelineFlags } from "./pipeline-options.js";
@@ -33,12 +33,6 @@ interface CompileFlags extends PipelineFlags {
   sockets?: string;
 }
 
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) fail(`${flag} '${text}' must be a positive integer`);
-  return n;
-}
-
 export function registerCompile(program: Command): void {
   const cmd = program
     .command("compile")
@@ -59,23 +53,20 @@ export function registerCompile(program: Command): void {
     .option("--sockets <n>", "CoE manifests on a single-socket target: sockets (or GPUs) in the node (default 8)");
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: CompileFlags) => {
-    const opt = Number(flags.O);
-    if (![0, 1, 2].includes(opt) || !/^\d$/.test(flags.O)) fail(`-O '${flags.O}': the levels are 0, 1 and 2`);
+    const opt = parseOptLevel(flags.O);
     if (flags.phase !== "prefill" && flags.phase !== "decode") fail(`--phase '${flags.phase}': use prefill or decode`);
-    if (flags.dtype !== undefined && (!isDType(flags.dtype) || !["f32", "f16", "bf16"].includes(flags.dtype))) {
-      fail(`--dtype '${flags.dtype}': use f32, f16 or bf16`);
-    }
+    parsePlanDType(flags.dtype);
     const progress = (stage: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${stage}\n`); };
     if (modelPath.endsWith(".json")) {
       await compileManifest(modelPath, {
-        target: flags.target, opt: opt as 0 | 1 | 2, batch: positiveInt(flags.batch, "--batch"), seq: positiveInt(flags.seq, "--seq"), output: flags.output,
+        target: flags.target, opt, batch: positiveInt(flags.batch, "--batch"), seq: positiveInt(flags.seq, "--seq"), output: flags.output,
         ...(flags.sockets !== undefined ? { sockets: positiveInt(flags.sockets, "--sockets") } : {}), ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
         ...(flags.quiet ? { quiet: true } : {}), ...(flags.viz ? { viz: true } : {}),
       }, progress);
       return;
     }
     const result = await compile(modelPath, {
-      target: flags.target, opt: opt as 0 | 1 | 2, phase: flags.phase, batch: positiveInt(flags.batch, "--batch"),
+      target: flags.target, opt, phase: flags.phase, batch: positiveInt(flags.batch, "--batch"),
       seq: positiveInt(flags.seq, "--seq"), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),
       dims: parseDimBindings(flags.dim), ...pipelineOptions(flags), onStage: progress,
       ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),

@@ -4,7 +4,6 @@
 
 import type { Command } from "commander";
 import { fail } from "../../ir/diagnostics.js";
-import { isDType } from "../../ir/dtype.js";
 import type { DType } from "../../ir/dtype.js";
 import { loadTarget } from "../../targets/target.js";
 import { loadFused } from "../compile.js";
@@ -13,6 +12,7 @@ import type { ServingSystems } from "../node/serving.js";
 import type { Workload } from "../node/serving-sim.js";
 import { percentile, simulateServing } from "../node/serving-sim.js";
 import { action } from "./run-command.js";
+import { parseOptLevel, parsePlanDType } from "./options.js";
 
 interface ServingFlags {
   target: string;
@@ -86,9 +86,8 @@ export function registerSimulateServing(program: Command): void {
     .option("-O <level>", "optimisation level", "2")
     .option("-q, --quiet", "do not print progress")
     .action(action(async (modelPath: string, flags: ServingFlags) => {
-      const opt = Number(flags.O);
-      if (![0, 1, 2].includes(opt) || !/^\d$/.test(flags.O)) fail(`-O '${flags.O}': the levels are 0, 1 and 2`);
-      if (flags.dtype !== undefined && (!isDType(flags.dtype) || !["f32", "f16", "bf16"].includes(flags.dtype))) fail(`--dtype '${flags.dtype}': use f32, f16 or bf16`);
+      const opt = parseOptLevel(flags.O);
+      parsePlanDType(flags.dtype);
       const target = loadTarget(flags.target);
       if (!target.node) fail(`simulate-serving needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node or dgx-h100`);
       const progress = (s: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${s}\n`); };
@@ -99,10 +98,10 @@ export function registerSimulateServing(program: Command): void {
       };
       if (workload.requests > 100_000) fail(`--requests '${flags.requests}': at most 100000`);
       const rates = flags.rates?.split(",").map((r) => positive(r.trim(), "--rates", false));
-      const { graph } = await loadFused(modelPath, { opt: opt as 0 | 1 | 2, onStage: progress });
+      const { graph } = await loadFused(modelPath, { opt, onStage: progress });
       const systems = servingSystems(graph, target, {
         disaggregate: flags.disaggregate, promptTokens: workload.promptTokens, outputTokens: workload.outputTokens,
-        maxBatch: positive(flags.maxBatch, "--max-batch", true), dtype: flags.dtype as DType | undefined, opt: opt as 0 | 1 | 2,
+        maxBatch: positive(flags.maxBatch, "--max-batch", true), dtype: flags.dtype as DType | undefined, opt,
       }, progress);
       const rows = (rates ?? defaultRates(systems, workload.promptTokens)).map((rate) => ({
         rate,

@@ -10,58 +10,19 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { mainGraph } from "../../ir/graph/graph.js";
 import type { Tensor } from "../../ir/tensor.js";
-import { makeTensor } from "../../ir/tensor.js";
+import { sampleInputs } from "../support/sample-inputs.js";
 import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/index.js";
 
 const MODELS_DIR = join(import.meta.dirname, "..", "..", "examples", "models");
 const TOLERANCE = 1e-4;
-const BATCH = 2, SEQUENCE = 7, VOCAB = 512;
+const BATCH = 2, SEQUENCE = 7;
 
 const files = [
   ...readdirSync(MODELS_DIR).filter((f) => f.endsWith(".onnx")).sort(),
   join("llama-tiny-external", "model.onnx"),
 ];
 
-/** mulberry32: a small seeded generator, so every run feeds the same inputs. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Inputs by name: token ids below the vocabulary, a padded attention mask, normal pixels. */
-function sampleInputs(names: readonly string[], seed: number): Record<string, Tensor> {
-  const next = random(seed);
-  const inputs: Record<string, Tensor> = {};
-  for (const name of names) {
-    if (name === "input_ids") {
-      const t = makeTensor("i64", [BATCH, SEQUENCE]);
-      const d = t.data as BigInt64Array;
-      for (let i = 0; i < d.length; i++) d[i] = BigInt(Math.floor(next() * VOCAB));
-      inputs[name] = t;
-    } else if (name === "attention_mask") {
-      // Row 2 is padded: its last two positions are masked out.
-      const t = makeTensor("i64", [BATCH, SEQUENCE]);
-      const d = t.data as BigInt64Array;
-      for (let i = 0; i < d.length; i++) d[i] = i >= SEQUENCE && i % SEQUENCE >= SEQUENCE - 2 ? 0n : 1n;
-      inputs[name] = t;
-    } else if (name === "pixels") {
-      const t = makeTensor("f32", [BATCH, 3, 64, 64]);
-      const d = t.data as Float32Array;
-      for (let i = 0; i < d.length; i++) d[i] = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-      inputs[name] = t;
-    } else {
-      throw new Error(`no sample input for '${name}'`);
-    }
-  }
-  return inputs;
-}
 
 function toOrt(t: Tensor): ort.Tensor {
   if (t.dtype === "i64") return new ort.Tensor("int64", t.data as BigInt64Array, [...t.dims]);
@@ -79,7 +40,7 @@ describe("the reference backend agrees with onnxruntime on the example models", 
     const path = join(MODELS_DIR, file);
     const { module } = await loadModel(path);
     const graph = mainGraph(module);
-    const inputs = sampleInputs(graph.inputs, 20251122);
+    const inputs = sampleInputs(graph.inputs, BATCH, SEQUENCE, 20251122);
     const ours = run(module, inputs, { modelDir: dirname(path) }).outputs;
 
     const session = await ort.InferenceSession.create(path);
