@@ -3,13 +3,13 @@
 // (text/grammar.ts) and building the IR (text/build.ts); this file turns a
 // problem into a TierflowError at file:line:column.
 
-import type { IToken } from "chevrotain";
 import { TierflowError, withLocation } from "../diagnostics.js";
 import type { Location } from "../diagnostics.js";
 import type { Module } from "./graph.js";
 import { buildModule } from "./text/build.js";
 import { parseGraphTokens } from "./text/grammar.js";
 import { lexGraphText } from "./text/lexer.js";
+import { positionAt, positionOfToken } from "./text/cst.js";
 import type { ListType } from "./text/literals.js";
 
 export interface ParseOptions {
@@ -35,22 +35,4 @@ export function parseModule(text: string, options: ParseOptions = {}): Module {
   }
   const emptyListType = options.emptyListType ?? ((): ListType => "ints");
   return withLocation(where, () => buildModule(parsed.cst, { text, emptyListType }));
-}
-
-function positionAt(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const breaks = [...before.matchAll(/\r\n?|\n/g)];
-  const last = breaks.at(-1);
-  const lineStart = last ? last.index + last[0].length : 0;
-  return { line: breaks.length + 1, column: offset - lineStart + 1 };
-}
-
-// The end-of-input token has no position of its own: point just past the last token.
-function positionOfToken(token: IToken, tokens: readonly IToken[]): { line: number; column: number } {
-  if (Number.isFinite(token.startLine) && Number.isFinite(token.startColumn)) {
-    return { line: token.startLine!, column: token.startColumn! };
-  }
-  const last = tokens.at(-1);
-  if (!last) return { line: 1, column: 1 };
-  return { line: last.endLine ?? 1, column: (last.endColumn ?? 0) + 1 };
 }

@@ -8,7 +8,7 @@ import type { CstNode, IToken } from "chevrotain";
 import { TierflowError } from "../diagnostics.js";
 import type { DType } from "../dtype.js";
 import { isDType } from "../dtype.js";
-import { errorAt, nodesOf, optionalNode, sigilName, tokenOf, tokensOf, unquote } from "../graph/text/cst.js";
+import { errorAt, nodesOf, optionalNode, positionAt, positionOfToken, sigilName, tokenOf, tokensOf, unquote } from "../graph/text/cst.js";
 import { describe, parseLowerTokens } from "./grammar.js";
 import { lexLowerText } from "./lexer.js";
 
@@ -238,22 +238,4 @@ export function buildOnlyStatement<T>(statements: readonly Statement[], keyword:
   const built = build(first);
   if (second) throw errorAt(second.keywordToken, `expected end of input but found '${second.keyword}'`);
   return built;
-}
-
-function positionAt(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const breaks = [...before.matchAll(/\r\n?|\n/g)];
-  const last = breaks.at(-1);
-  const lineStart = last ? last.index + last[0].length : 0;
-  return { line: breaks.length + 1, column: offset - lineStart + 1 };
-}
-
-// The end-of-input token has no position of its own: point just past the last token.
-function positionOfToken(token: IToken, tokens: readonly IToken[]): { line: number; column: number } {
-  if (Number.isFinite(token.startLine) && Number.isFinite(token.startColumn)) {
-    return { line: token.startLine!, column: token.startColumn! };
-  }
-  const last = tokens.at(-1);
-  if (!last) return { line: 1, column: 1 };
-  return { line: last.endLine ?? 1, column: (last.endColumn ?? 0) + 1 };
 }

@@ -61,3 +61,22 @@ export function unquote(image: string): string {
 export function sigilName(token: IToken): string {
   return unquote(token.image.slice(1));
 }
+
+/** Line and column (1-based) of a character offset, for lexer errors. */
+export function positionAt(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const breaks = [...before.matchAll(/\r\n?|\n/g)];
+  const last = breaks.at(-1);
+  const lineStart = last ? last.index + last[0].length : 0;
+  return { line: breaks.length + 1, column: offset - lineStart + 1 };
+}
+
+// The end-of-input token has no position of its own: point just past the last token.
+export function positionOfToken(token: IToken, tokens: readonly IToken[]): { line: number; column: number } {
+  if (Number.isFinite(token.startLine) && Number.isFinite(token.startColumn)) {
+    return { line: token.startLine!, column: token.startColumn! };
+  }
+  const last = tokens.at(-1);
+  if (!last) return { line: 1, column: 1 };
+  return { line: last.endLine ?? 1, column: (last.endColumn ?? 0) + 1 };
+}
