@@ -23,6 +23,7 @@ import type { Tensor } from "../ir/tensor.js";
 import { makeTensor } from "../ir/tensor.js";
 import { gemmFloat, gemmFloatBatch } from "../ir/graph/kernels/gemm.js";
 import { gemmThreads, gemmWorkerChunks, setGemmThreads } from "../ir/graph/kernels/gemm-pool.js";
+import { BufferPool } from "../ir/graph/kernels/buffers.js";
 import { run } from "../targets/reference/index.js";
 import { median } from "./support/measure.js";
 
@@ -113,7 +114,8 @@ export async function benchModel(c: Case, runs: number, warmup: number): Promise
   const path = join(MODELS, c.file);
   const { module } = await loadModel(path);
   const inputs = inputsFor(module, c.dims);
-  const options = { modelDir: dirname(path) };
+  // One buffer pool for all runs of a model, as a server running it repeatedly would keep.
+  const options = { modelDir: dirname(path), buffers: new BufferPool() };
   const session = await ort.InferenceSession.create(path, {
     executionProviders: ["cpu"], intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: "all",
   });

@@ -14,6 +14,7 @@ import type { Dim } from "../../ir/symbolic.js";
 import { evaluateDim, isSymbolName } from "../../ir/symbolic.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { allocate } from "../../ir/tensor.js";
+import { BufferPool, withBufferPool } from "../../ir/graph/kernels/buffers.js";
 import { loadWeight } from "./weights.js";
 
 export interface RunOptions {
@@ -23,6 +24,12 @@ export interface RunOptions {
   readonly profile?: boolean;
   /** Told when a node's output is stored and when a value is released after its last use (tests watch memory through it). */
   readonly trace?: (event: "store" | "free", value: string) => void;
+  /**
+   * Where kernels' outputs come from: a pool that recycles an intermediate's storage once no
+   * live value refers to it (default: a new pool for this run); pass one to keep its buffers
+   * from run to run, or false for fresh storage everywhere.
+   */
+  readonly buffers?: BufferPool | false;
 }
 
 export interface NodeTiming {
@@ -120,7 +127,44 @@ function atNode(err: unknown, node: Pick<Node, "name" | "op">): unknown {
   return err;
 }
 
+/**
+ * Counts the live values that refer to each buffer, views included (Reshape, Identity,
+ * Squeeze, Split may return their input's storage), and gives a buffer back to the pool
+ * once the last of them is released. Graph inputs and literals are pinned: the caller and
+ * the module own them, so they are never handed out again, even when they came from the pool.
+ */
+class BufferOwners {
+  private readonly holders = new Map<ArrayBufferLike, number>();
+  private readonly pinned = new Set<ArrayBufferLike>();
+
+  constructor(private readonly pool: BufferPool | undefined) {}
+
+  pin(t: Tensor): void {
+    this.pinned.add(t.data.buffer);
+  }
+
+  hold(t: Tensor): void {
+    const buf = t.data.buffer;
+    this.holders.set(buf, (this.holders.get(buf) ?? 0) + 1);
+  }
+
+  drop(t: Tensor): void {
+    const buf = t.data.buffer, n = (this.holders.get(buf) ?? 0) - 1;
+    if (n > 0) {
+      this.holders.set(buf, n);
+      return;
+    }
+    this.holders.delete(buf);
+    if (this.pool && !this.pinned.has(buf)) this.pool.give(buf);
+  }
+}
+
 export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions): RunResult {
+  const pool = options.buffers === false ? undefined : options.buffers ?? new BufferPool();
+  return pool ? withBufferPool(pool, () => runNodes(module, inputs, options, pool)) : runNodes(module, inputs, options, undefined);
+}
+
+function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions, pool: BufferPool | undefined): RunResult {
   const graph = mainGraph(module);
   const opset = module.opsets[""] ?? 0;
   // Every op must have a kernel before any work (or weight read) starts.
@@ -128,11 +172,23 @@ export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, op
   checkInputs(graph, inputs);
 
   const values = new Map<string, Tensor>();
-  for (const name of graph.inputs) values.set(name, inputs[name]!);
+  const owners = new BufferOwners(pool);
+  const store = (name: string, t: Tensor) => {
+    values.set(name, t);
+    owners.hold(t);
+  };
+  for (const name of graph.inputs) {
+    owners.pin(inputs[name]!);
+    store(name, inputs[name]!);
+  }
+  for (const c of graph.constants.values()) if (c.kind === "literal") owners.pin(c.tensor);
   const keep = new Set(graph.outputs);
   const last = lastUses(graph);
   const release = (name: string) => {
-    if (keep.has(name) || !values.delete(name)) return;
+    const t = values.get(name);
+    if (keep.has(name) || !t) return;
+    values.delete(name);
+    owners.drop(t);
     options.trace?.("free", name);
   };
   for (const name of graph.inputs) if (!last.has(name)) release(name); // inputs no node reads
@@ -143,7 +199,7 @@ export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, op
     if (!c) throw atNode(new Error(`value '${name}' is not available (freed too early or never computed)`), node);
     // Weights are read at first use and released like intermediates after their last one.
     const t = c.kind === "literal" ? c.tensor : withLocation({ node: node.name }, () => loadWeight(c, options.modelDir));
-    values.set(name, t);
+    store(name, t);
     return t;
   };
 
@@ -170,7 +226,7 @@ export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, op
       if (want && (want.dtype !== t.dtype || (want.shape && want.shape.length !== t.dims.length))) {
         throw atNode(new Error(`kernel gave ${formatType(t.dtype, t.dims)} for '${out}', typed ${formatType(want.dtype, want.shape)}`), node);
       }
-      values.set(out, t);
+      store(out, t);
       options.trace?.("store", out);
       if (!last.has(out)) release(out); // never read (an unused optional output)
     });

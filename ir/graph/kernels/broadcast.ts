@@ -4,7 +4,7 @@
 import type { DType } from "../../dtype.js";
 import { fail } from "../../diagnostics.js";
 import type { Tensor, TensorData } from "../../tensor.js";
-import { makeTensor } from "../../tensor.js";
+import { allocateOverwritten } from "./buffers.js";
 
 export function broadcastDims(a: readonly number[], b: readonly number[]): number[] {
   const rank = Math.max(a.length, b.length);
@@ -114,7 +114,7 @@ export function binaryKernel(
   a: Tensor, b: Tensor, outDType: DType, f: NumFn, fBig?: (x: bigint, y: bigint) => bigint | number,
 ): Tensor {
   const plan = broadcastPlan([a.dims, b.dims]);
-  const out = makeTensor(outDType, plan.dims);
+  const out = allocateOverwritten(outDType, plan.dims);
   const ad = a.data, bd = b.data, od = out.data;
   const big = isBig(ad) && isBig(bd);
   if (big && !fBig) fail(`operation is not defined for ${a.dtype}`);
@@ -149,7 +149,7 @@ export function binaryKernel(
 
 /** out[i] = f(x[i]); for int64, fBig. */
 export function unaryKernel(x: Tensor, outDType: DType, f: (v: number) => number, fBig?: (v: bigint) => bigint): Tensor {
-  const out = makeTensor(outDType, x.dims);
+  const out = allocateOverwritten(outDType, x.dims);
   const xd = x.data, od = out.data;
   if (isBig(xd)) {
     if (!fBig) fail(`operation is not defined for ${x.dtype}`);

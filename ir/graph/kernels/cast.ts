@@ -5,7 +5,8 @@
 import type { DType } from "../../dtype.js";
 import { isFloat } from "../../dtype.js";
 import type { Tensor, TensorData } from "../../tensor.js";
-import { allocate, makeTensor } from "../../tensor.js";
+import { allocate } from "../../tensor.js";
+import { allocateOverwritten } from "./buffers.js";
 
 const F16_MAX = 65504;
 
@@ -60,7 +61,7 @@ export function castTensor(x: Tensor, to: DType): Tensor {
   // bool to bool: the values are already 0 and 1; f16 and bf16 to themselves round (roundToDType relies on it).
   const rounds = to === "f16" || to === "bf16" || (to === "bool" && x.dtype !== "bool");
   if (!rounds && src.constructor === allocate(to, 0).constructor) return { dtype: to, dims: [...x.dims], data: src };
-  const out = makeTensor(to, x.dims);
+  const out = allocateOverwritten(to, x.dims);
   const dst = out.data, n = src.length;
   if (isBig(dst)) {
     if (isBig(src)) dst.set(src); // storing wraps to 64 bits, as BigInt.asIntN / asUintN do

@@ -8,7 +8,6 @@
 import type { Attrs } from "../graph.js";
 import { fail } from "../../diagnostics.js";
 import type { Tensor } from "../../tensor.js";
-import { makeTensor } from "../../tensor.js";
 import { intAttr, intsAttr, FLOATS } from "../ops/util.js";
 import { requireFloat, roundToDType, sizeOf } from "./common.js";
 import { gemmFloatBatch } from "./gemm.js";
@@ -16,6 +15,7 @@ import { MR } from "./gemm-wasm.js";
 import type { MatView } from "./gemm.js";
 import { inputCoords, windowGeometry } from "./window.js";
 import type { WindowAxis } from "./window.js";
+import { allocateOutput } from "./buffers.js";
 
 /** Largest column-matrix buffer (float64) one batch of images may use. */
 const COL_BYTES = 32 * 1024 * 1024;
@@ -134,7 +134,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs
   if (kAttr && kAttr.join() !== kernel.join()) fail(`Conv kernel_shape [${kAttr.join(", ")}] does not match W`);
   if (bias && (bias.dims.length !== 1 || bias.dims[0] !== m)) fail(`Conv bias must have shape [${m}]`);
   const geo = windowGeometry("Conv", x.dims.slice(2), kernel, attrs, false);
-  const out = makeTensor(x.dtype, [batch, m, ...geo.map((g) => g.out)]);
+  const out = allocateOutput(x.dtype, [batch, m, ...geo.map((g) => g.out)]);
   const planeIn = sizeOf(x.dims, 2), planeOut = sizeOf(out.dims, 2), kp = sizeOf(kernel), mg = m / group;
   const depth = cg * kp;
   if (rank === 4 && cg === 1 && mg < MR) {

@@ -8,6 +8,7 @@ import type { Tensor, TensorData } from "../../tensor.js";
 import { elementCount, makeTensor } from "../../tensor.js";
 import { broadcastDims } from "./broadcast.js";
 import { collapseStrides, stridedLoopSource } from "./strided.js";
+import { allocateOverwritten } from "./buffers.js";
 
 export function stridesOf(dims: readonly number[]): number[] {
   const strides = new Array<number>(dims.length);
@@ -97,7 +98,7 @@ export function reshapeKernel(x: Tensor, dims: readonly number[]): Tensor {
 
 export function transposeKernel(x: Tensor, perm: readonly number[]): Tensor {
   const dims = perm.map((p) => x.dims[p]!);
-  const out = makeTensor(x.dtype, dims);
+  const out = allocateOverwritten(x.dtype, dims);
   const inStrides = stridesOf(x.dims);
   copyStrided(dims, x.data, 0, perm.map((p) => inStrides[p]!), out.data, 0, stridesOf(dims));
   return out;
@@ -107,7 +108,7 @@ export function concatKernel(inputs: readonly Tensor[], axis: number): Tensor {
   const first = inputs[0]!;
   const dims = [...first.dims];
   dims[axis] = inputs.reduce((s, t) => s + t.dims[axis]!, 0);
-  const out = makeTensor(first.dtype, dims);
+  const out = allocateOverwritten(first.dtype, dims);
   const outer = first.dims.slice(0, axis).reduce((p, d) => p * d, 1);
   let offset = 0;
   const rowOut = elementCount(dims.slice(axis));
@@ -153,7 +154,7 @@ export function resolveSlice(dims: readonly number[], spec: SliceSpec): { start:
 
 export function sliceKernel(x: Tensor, spec: SliceSpec): Tensor {
   const { start, step, count } = resolveSlice(x.dims, spec);
-  const out = makeTensor(x.dtype, count);
+  const out = allocateOverwritten(x.dtype, count);
   if (out.data.length === 0) return out;
   const strides = stridesOf(x.dims);
   const offset = start.reduce((s, st, a) => s + st * strides[a]!, 0);
@@ -177,7 +178,7 @@ function positions(indices: Tensor, bound: number, what: string): Int32Array {
 
 export function gatherKernel(data: Tensor, indices: Tensor, axis: number): Tensor {
   const dims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
-  const out = makeTensor(data.dtype, dims);
+  const out = allocateOverwritten(data.dtype, dims);
   const outer = elementCount(data.dims.slice(0, axis));
   const inner = elementCount(data.dims.slice(axis + 1));
   const axisLen = data.dims[axis]!;
@@ -253,7 +254,7 @@ export function scatterNDKernel(data: Tensor, indices: Tensor, updates: Tensor, 
 
 export function expandKernel(x: Tensor, shape: readonly number[]): Tensor {
   const dims = broadcastDims(x.dims, shape);
-  const out = makeTensor(x.dtype, dims);
+  const out = allocateOverwritten(x.dtype, dims);
   const inStrides = stridesOf(x.dims), skip = dims.length - x.dims.length;
   const strides = dims.map((_, a) => (a < skip || x.dims[a - skip] === 1 ? 0 : inStrides[a - skip]!));
   copyStrided(dims, x.data, 0, strides, out.data, 0, stridesOf(dims));

@@ -10,6 +10,7 @@ import { broadcastDims, broadcastIndex } from "./broadcast.js";
 import { broadcastsTo, isBigData, roundToDType } from "./common.js";
 import { gemmFloatBatch } from "./gemm.js";
 import type { MatView, StoreC } from "./gemm.js";
+import { allocateOverwritten } from "./buffers.js";
 
 export { gemmFloat } from "./gemm.js";
 export type { MatView } from "./gemm.js";
@@ -68,7 +69,7 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
   const aBatch = ad.slice(0, -2), bBatch = bd.slice(0, -2);
   const batch = broadcastDims(aBatch, bBatch);
   const outDims = [...batch, ...(a.dims.length > 1 ? [m] : []), ...(b.dims.length > 1 ? [n] : [])];
-  const out = makeTensor(a.dtype, outDims);
+  const out = allocateOverwritten(a.dtype, outDims);
   const batches = elementCount(batch);
   if (isFloat(a.dtype)) {
     const f32Result = out.data instanceof Float32Array;
@@ -123,7 +124,7 @@ export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, alpha: n
     cRow = rows === 1 ? 0 : cols;
     cCol = cols === 1 ? 0 : 1;
   }
-  const out = makeTensor(a.dtype, [m, n]);
+  const out = allocateOverwritten(a.dtype, [m, n]);
   const od = out.data;
   const at = (i: number) => Math.floor(i / n) * cRow + (i % n) * cCol;
   if (isBigData(od)) {

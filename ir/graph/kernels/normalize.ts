@@ -4,10 +4,10 @@
 
 import { fail } from "../../diagnostics.js";
 import type { Tensor } from "../../tensor.js";
-import { makeTensor } from "../../tensor.js";
 import { FLOATS, normalizeAxis } from "../ops/util.js";
 import { broadcastIndex } from "./broadcast.js";
 import { broadcastsTo, requireFloat, roundToDType, sizeOf } from "./common.js";
+import { allocateOverwritten } from "./buffers.js";
 
 /** y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + bias[c], channel c = axis 1. */
 export function batchNormKernel(x: Tensor, scale: Tensor, bias: Tensor, mean: Tensor, variance: Tensor,
@@ -23,7 +23,7 @@ export function batchNormKernel(x: Tensor, scale: Tensor, bias: Tensor, mean: Te
     if (p.dims.length !== 1 || p.dims[0] !== channels) fail(`BatchNormalization input ${i + 1} must have shape [${channels}]`);
   }
   const [sd, bd, md, vd] = params.map((p) => p.data as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const out = makeTensor(x.dtype, x.dims);
+  const out = allocateOverwritten(x.dtype, x.dims);
   const xd = x.data as Float32Array, od = out.data as Float32Array;
   const plane = sizeOf(x.dims, 2), planes = x.dims[0]! * channels;
   for (let p = 0; p < planes; p++) {
@@ -54,7 +54,7 @@ export function layerNormKernel(x: Tensor, scale: Tensor, bias: Tensor | undefin
   const normDims = x.dims.slice(axis), rows = sizeOf(x.dims, 0, axis), n = sizeOf(normDims);
   const si = paramIndex(scale, normDims, "Scale"), bi = bias ? paramIndex(bias, normDims, "B") : null;
   const statDims = x.dims.map((d, i) => (i < axis ? d : 1));
-  const out = makeTensor(x.dtype, x.dims), meanOut = makeTensor("f32", statDims), invOut = makeTensor("f32", statDims);
+  const out = allocateOverwritten(x.dtype, x.dims), meanOut = allocateOverwritten("f32", statDims), invOut = allocateOverwritten("f32", statDims);
   const xd = x.data as Float32Array, od = out.data as Float32Array, sd = scale.data as Float32Array;
   const bd = bias?.data as Float32Array | undefined;
   for (let r = 0; r < rows; r++) {

@@ -19,10 +19,10 @@
 import type { DType } from "../../dtype.js";
 import { fail } from "../../diagnostics.js";
 import type { Tensor, TensorData } from "../../tensor.js";
-import { makeTensor } from "../../tensor.js";
 import { broadcastDims } from "./broadcast.js";
 import { broadcastStrides, collapseStrides, contiguousStrides, stridedLoopSource } from "./strided.js";
 import { erf, fastExp, fastSigmoid, fastTanh, sigmoid } from "./math.js";
+import { allocateOverwritten } from "./buffers.js";
 
 /** Helpers the op expressions may call (passed to each compiled function, so calls to them inline). */
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -217,7 +217,7 @@ function binaryLoop(op: BinaryOpName, a: TensorData, b: TensorData, o: TensorDat
 /** out = op(a, b) with numpy broadcasting, in outDType (bool for comparisons and logic). */
 export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType): Tensor {
   const dims = broadcastDims(a.dims, b.dims);
-  const out = makeTensor(outDType, dims);
+  const out = allocateOverwritten(outDType, dims);
   if (out.data.length === 0) return out;
   const plan = collapseStrides(dims, [broadcastStrides(a.dims, dims), broadcastStrides(b.dims, dims), contiguousStrides(dims)]);
   const [sa, sb, so] = plan.steps as [number, number, number];
@@ -234,7 +234,7 @@ export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType
 
 /** out = op(x) elementwise, in outDType; p and q are the op's parameters (see UNARY_OPS). */
 export function unaryOp(op: UnaryOpName, x: Tensor, outDType: DType = x.dtype, p: number | bigint = 0, q: number | bigint = 0): Tensor {
-  const out = makeTensor(outDType, x.dims);
+  const out = allocateOverwritten(outDType, x.dims);
   const xd = x.data, od = out.data;
   const key = `${op}|${storageName(xd)}|${storageName(od)}`;
   let loop = unaryCache.get(key);
@@ -255,7 +255,7 @@ return function ${op}(x, o, n, p, q) {
 /** Where(cond, x, y): x where cond else y, with broadcasting; x's dtype. */
 export function whereOp(cond: Tensor, x: Tensor, y: Tensor): Tensor {
   const dims = broadcastDims(broadcastDims(cond.dims, x.dims), y.dims);
-  const out = makeTensor(x.dtype, dims);
+  const out = allocateOverwritten(x.dtype, dims);
   if (out.data.length === 0) return out;
   const cd = cond.data, xd = x.data, yd = y.data, od = out.data;
   const key = `${storageName(cd)}|${storageName(xd)}|${storageName(yd)}|${storageName(od)}`;

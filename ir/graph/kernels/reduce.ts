@@ -10,6 +10,7 @@ import type { Tensor, TensorData } from "../../tensor.js";
 import { makeTensor } from "../../tensor.js";
 import { broadcastIndex } from "./broadcast.js";
 import { isBigData, roundToDType, sizeOf } from "./common.js";
+import { allocateOutput } from "./buffers.js";
 
 export type ReduceOp = "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd";
 
@@ -40,7 +41,7 @@ export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[] | 
   }
   const reduced = (i: number) => axes === undefined || axes.length === 0 || axes.includes(i);
   const kept = x.dims.map((d, i) => (reduced(i) ? 1 : d));
-  const out = makeTensor(x.dtype, keepDims ? kept : x.dims.filter((_, i) => !reduced(i)));
+  const out = allocateOutput(x.dtype, keepDims ? kept : x.dims.filter((_, i) => !reduced(i)));
   const index = broadcastIndex(kept, x.dims);
   const count = out.data.length === 0 ? 0 : x.data.length / out.data.length;
   const n = x.data.length, xd = x.data, od = out.data;

@@ -5,10 +5,10 @@
 
 import type { Attrs } from "../graph.js";
 import type { Tensor } from "../../tensor.js";
-import { makeTensor } from "../../tensor.js";
 import { FLOATS, intAttr, normalizeAxis } from "../ops/util.js";
 import { requireFloat, roundToDType, sizeOf } from "./common.js";
 import { fastExp } from "./math.js";
+import { allocateOverwritten } from "./buffers.js";
 
 export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boolean): Tensor {
   requireFloat(x, FLOATS, `${log ? "LogSoftmax" : "Softmax"} input`);
@@ -17,7 +17,7 @@ export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boole
   const outer = sizeOf(x.dims, 0, axis);
   const n = legacy ? sizeOf(x.dims, axis) : x.dims[axis]!;
   const inner = legacy ? 1 : sizeOf(x.dims, axis + 1);
-  const out = makeTensor(x.dtype, x.dims);
+  const out = allocateOverwritten(x.dtype, x.dims);
   const xd = x.data as Float32Array, od = out.data as Float32Array;
   const exps = new Float64Array(n); // each exp once, kept in float64 so the quotient is as if recomputed
   const f32 = od instanceof Float32Array; // float32 results: math.ts's fastExp is accurate enough
