@@ -83,9 +83,9 @@ export class TierArena {
     this.onChange(this.tier, this.usedBytes);
   }
 
-  /** Drop every block whose allocation ends at or before `section`. */
-  releaseEnded(section: number): void {
-    for (const b of [...this.blocks.values()]) if (b.lastSection <= section) this.release(b);
+  /** Drop every block whose allocation ends at or before `section`, except those `retain` keeps. */
+  releaseEnded(section: number, retain?: (block: Block) => boolean): void {
+    for (const b of [...this.blocks.values()]) if (b.lastSection <= section && !retain?.(b)) this.release(b);
   }
 
   /** End of address space the live blocks use (where scratch may start). */

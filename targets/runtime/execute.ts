@@ -7,6 +7,9 @@
 // Kernels of a section run one after another rather than as a concurrent
 // pipeline, so a stream is held whole between its producer and consumers; it
 // belongs to its section and is gone when the section ends.
+//
+// A node-level plan (one with a `parallel` part) runs on simulated sockets,
+// each with its own arenas (parallel.ts).
 
 import type { Module, Node } from "../../ir/graph/graph.js";
 import { mainGraph } from "../../ir/graph/graph.js";
@@ -20,6 +23,7 @@ import type { KernelEnv } from "./kernel-env.js";
 import { runKernel } from "./kernels.js";
 import { loadModelData } from "./load.js";
 import { DeviceMemory } from "./memory.js";
+import { executeParallelPlan } from "./parallel.js";
 import type { TraceRecorder } from "./trace.js";
 
 export interface ExecuteOptions {
@@ -61,6 +65,7 @@ export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>
     fail("the plan is for the decode phase, whose attention reads a KV cache filled by earlier steps that the graph has no input for; the runtime runs prefill plans (`tierflow generate` re-runs the growing prefix)");
   }
   if (plan.sections.length === 0) fail("the plan has no sections to run");
+  if (plan.parallel) return executeParallelPlan(plan, inputs, options);
   checkPlanInputs(plan, options.graph, inputs);
   const graph = mainGraph(options.graph);
   const nodes = new Map<string, Node>(graph.nodes.map((n) => [n.name, n]));

@@ -20,6 +20,8 @@ export interface KernelEnv {
   readonly graphTypes: ReadonlyMap<string, TensorType>;
   /** Literal constants of the graph (host memory; small tensors the importer kept in the IR). */
   readonly literals: ReadonlyMap<string, Tensor>;
+  /** A socket of a node-level plan: the operands it computes with where they differ from its memory's (socket-program.ts). */
+  readonly adjustOperands?: (k: DfKernel, inputs: readonly (Operand | undefined)[]) => (Operand | undefined)[];
 }
 
 /** "kernel k12 (MatMul) in section 3 (s3)", for messages. */

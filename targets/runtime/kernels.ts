@@ -64,7 +64,8 @@ function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number
   for (const name of node.inputs) {
     if (name !== "" && !k.inputs.includes(name)) throw new ResidencyError(`${who}: node '${node.name}' reads '${name}', which the plan's kernel does not list as an input`);
   }
-  const inputs: (Operand | undefined)[] = node.inputs.map((name) => (name === "" ? undefined : readOperand(env, name, who)));
+  const read: (Operand | undefined)[] = node.inputs.map((name) => (name === "" ? undefined : readOperand(env, name, who)));
+  const inputs = env.adjustOperands?.(k, read) ?? read;
   const outputs: (Result | undefined)[] = node.outputs.map((name) => (name === "" ? undefined : resultOf(env, name, who)));
   const shapes = outputs.filter((r): r is Result => r !== undefined).map((r) => r.shape);
   const strategy = chooseStrategy(node, inputs.map((o) => o?.shape), shapes, (name) => env.literals.get(name));

@@ -8,9 +8,11 @@
 // what the plan keeps resident plus at most one weight in flight, never a
 // second copy of the model. A weight the plan keeps in HBM but moves with no
 // transfer is not loaded at all, and the first kernel to read it is refused.
+// A socket of a node-level plan loads only its stage's allocations, and of a
+// sharded weight only its own part (`LoadScope.part`).
 
 import type { Graph } from "../../ir/graph/graph.js";
-import type { Plan } from "../../ir/placement/plan.js";
+import type { Allocation, Plan, Transfer } from "../../ir/placement/plan.js";
 import { TierflowError } from "../../ir/diagnostics.js";
 import { decodeBytes } from "../../compiler/onnx/tensors.js";
 import { readWeightBytes } from "../reference/weights.js";
@@ -21,19 +23,29 @@ import type { TraceRecorder } from "./trace.js";
 
 const RESIDENT_ROLES = new Set(["weight", "constant"]);
 
-/** Fill `dest` with a weight's or constant's bytes in the plan's dtype. */
-function fillFromModel(graph: Graph, memory: DeviceMemory, name: string, dest: Uint8Array, modelDir: string): void {
+/** What one socket of a node-level plan loads: its stage's allocations and load-time transfers, and its part of sharded weights. */
+export interface LoadScope {
+  readonly allocations: readonly Allocation[];
+  readonly transfers: readonly Transfer[];
+  /** A sharded constant's part for this socket, from the whole tensor's bytes in the plan's dtype; undefined when it is not sharded. */
+  readonly part: (name: string, whole: Uint8Array, dims: readonly number[]) => Uint8Array | undefined;
+}
+
+/** Fill `dest` with a weight's or constant's bytes in the plan's dtype (this socket's part of a sharded one). */
+function fillFromModel(graph: Graph, memory: DeviceMemory, name: string, dest: Uint8Array, modelDir: string, scope?: LoadScope): void {
   const c = graph.constants.get(name);
   if (!c) throw new ResidencyError(`'${name}' is a ${memory.info(name).role} of the plan, but the model has no such constant`);
   const storage = memory.info(name).dtype;
   let bytes: Uint8Array;
   try {
-    if (c.kind === "weight" && c.dtype === storage) {
+    const dims = c.kind === "weight" ? c.dims : c.tensor.dims;
+    if (c.kind === "weight" && c.dtype === storage && !scope) {
       readWeightBytes(c, modelDir, dest);
       return;
     }
     const value = c.kind === "weight" ? decodeBytes(c.dtype, c.dims, readWeightBytes(c, modelDir)) : c.tensor;
     bytes = tensorToBytes(value, storage);
+    bytes = scope?.part(name, bytes, dims) ?? bytes;
   } catch (err) {
     if (err instanceof TierflowError) throw err.at({ node: name });
     throw err;
@@ -42,24 +54,24 @@ function fillFromModel(graph: Graph, memory: DeviceMemory, name: string, dest: U
   dest.set(bytes);
 }
 
-export function loadModelData(plan: Plan, graph: Graph, memory: DeviceMemory, modelDir: string, trace?: TraceRecorder): void {
+export function loadModelData(plan: Plan, graph: Graph, memory: DeviceMemory, modelDir: string, trace?: TraceRecorder, scope?: LoadScope): void {
   memory.section = -1;
   const isResident = (name: string) => RESIDENT_ROLES.has(memory.info(name).role);
-  for (const a of plan.allocations) {
+  for (const a of scope?.allocations ?? plan.allocations) {
     if (a.tier !== "ddr" || !isResident(a.tensor)) continue;
     const start = trace?.now() ?? 0;
     const dest = memory.destination(a.tensor, `loading '${a.tensor}'`);
-    fillFromModel(graph, memory, a.tensor, dest.data, modelDir);
+    fillFromModel(graph, memory, a.tensor, dest.data, modelDir, scope);
     dest.commit();
     trace?.load(a.tensor, "ddr", a.bytes, start);
   }
-  plan.transfers.forEach((t, i) => {
+  (scope?.transfers ?? plan.transfers).forEach((t, i) => {
     if (t.beforeSection >= 0) return;
     const start = trace?.now() ?? 0;
     let staging;
     if (t.from === "ddr" && isResident(t.tensor) && !memory.arenas.ddr.find(t.tensor)) {
       staging = memory.stageInDdr(t.tensor, memory.info(t.tensor).bytes);
-      fillFromModel(graph, memory, t.tensor, staging.data, modelDir);
+      fillFromModel(graph, memory, t.tensor, staging.data, modelDir, scope);
       staging.written = true;
       trace?.load(t.tensor, "ddr", staging.bytes, start);
     }

@@ -32,6 +32,18 @@ export interface Destination {
   commit(): void;
 }
 
+/**
+ * The part of a node-level plan one socket runs: its pipeline stage's
+ * allocations and the view aliases of that stage's kernels (a view whose
+ * producer ran on another stage is a tensor of its own here). Load time
+ * fills the allocations that start at the stage's first section.
+ */
+export interface MemoryScope {
+  readonly allocations: readonly Allocation[];
+  readonly aliases: ReadonlyMap<string, string>;
+  readonly firstSection: number;
+}
+
 export class DeviceMemory {
   readonly arenas: Readonly<Record<ArenaName, TierArena>>;
   /** Host memory: values the host holds by name (never checked against tiers). */
@@ -43,12 +55,14 @@ export class DeviceMemory {
   private streams = new Map<string, Uint8Array>();
   private readonly streamedIn = new Map<string, number>();
   private sramEnd = 0;
+  private readonly loadSection: number;
 
-  constructor(private readonly plan: Plan, target: Target, onOccupancy?: (tier: ArenaName, used: number) => void) {
+  constructor(private readonly plan: Plan, target: Target, onOccupancy?: (tier: ArenaName, used: number) => void, scope?: MemoryScope) {
     const arena = (tier: ArenaName) => new TierArena(tier, tierCapacity(target, tier), this.label, onOccupancy);
     this.arenas = { sram: arena("sram"), hbm: arena("hbm"), ddr: arena("ddr") };
-    this.allocations = new Map(plan.allocations.map((a) => [a.tensor, a]));
-    this.aliases = viewAliases(plan.dataflow);
+    this.allocations = new Map((scope?.allocations ?? plan.allocations).map((a) => [a.tensor, a]));
+    this.aliases = scope?.aliases ?? viewAliases(plan.dataflow);
+    this.loadSection = scope?.firstSection ?? 0;
     this.tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
   }
 
@@ -108,7 +122,7 @@ export class DeviceMemory {
       return { data, commit: () => { this.streams.set(name, data); this.streamedIn.set(name, this.section); } };
     }
     const s = this.section;
-    const loadTime = s < 0 && a.firstSection === 0;
+    const loadTime = s < 0 && a.firstSection === this.loadSection;
     if (!loadTime && (s < a.firstSection || s > a.lastSection)) {
       throw new ResidencyError(`${writer} writes '${name}' to ${a.tier} ${this.label(s)}, outside its allocation (sections ${a.firstSection}..${a.lastSection})`);
     }
@@ -151,7 +165,7 @@ export class DeviceMemory {
 
   /** A DDR block above every DDR allocation, for a weight on its way from the model file to HBM. */
   stageInDdr(tensor: string, bytes: number): Block {
-    const base = align(this.plan.allocations.filter((a) => a.tier === "ddr").reduce((m, a) => Math.max(m, a.offset + a.bytes), 0));
+    const base = align([...this.allocations.values()].filter((a) => a.tier === "ddr").reduce((m, a) => Math.max(m, a.offset + a.bytes), 0));
     return this.arenas.ddr.place(tensor, base, bytes, { first: -1, last: -1 }, this.section);
   }
 
@@ -159,7 +173,7 @@ export class DeviceMemory {
     this.section = section;
     this.streams = new Map();
     this.sramEnd = 0;
-    for (const a of this.plan.allocations) {
+    for (const a of this.allocations.values()) {
       if (a.tier !== "sram" || a.firstSection > section || a.lastSection < section) continue;
       this.sramEnd = Math.max(this.sramEnd, a.offset + a.bytes);
       if (!this.arenas.sram.find(a.tensor)) this.arenas.sram.place(a.tensor, a.offset, a.bytes, { first: a.firstSection, last: a.lastSection }, section);
@@ -176,8 +190,9 @@ export class DeviceMemory {
     return this.arenas.sram.place(`${kernel}/scratch`, align(this.sramEnd), bytes, { first: this.section, last: this.section }, this.section);
   }
 
-  endSection(section: number): void {
-    for (const tier of TIERS) this.arenas[tier].releaseEnded(section);
+  /** Drop what ends here; `retain` keeps blocks for another pass (a pipeline's next micro-batch reuses the weights). */
+  endSection(section: number, retain?: (block: Block) => boolean): void {
+    for (const tier of TIERS) this.arenas[tier].releaseEnded(section, retain);
     this.streams = new Map();
   }
 }

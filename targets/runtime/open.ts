@@ -14,7 +14,7 @@ import type { Plan } from "../../ir/placement/plan.js";
 import { TierflowError, fail } from "../../ir/diagnostics.js";
 import type { DType } from "../../ir/dtype.js";
 import { readPlan } from "../../compiler/plan-json.js";
-import { compile } from "../../compiler/compile.js";
+import { compile, loadFused } from "../../compiler/compile.js";
 import type { Target } from "../target.js";
 import { loadTarget } from "../target.js";
 
@@ -78,6 +78,8 @@ export function checkModelIdentity(plan: Plan, planPath: string, modelPath: stri
 
 /** The graph module a plan was lowered from, by compiling its model again with the plan's options. */
 export async function graphOfPlan(plan: Plan, modelPath: string, target: Target): Promise<Module> {
+  // A node-level plan's graph is the same fused graph; the single-socket path would refuse a model that needs the node.
+  if (plan.parallel) return (await loadFused(modelPath, { opt: plan.options.opt })).graph;
   const { graph } = await compile(modelPath, {
     target, opt: plan.options.opt, phase: plan.options.phase, batch: plan.options.batch, seq: plan.options.seq,
     // The graph does not depend on the dtype; "f32" is also what a plan records when none was asked for.
