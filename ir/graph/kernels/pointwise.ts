@@ -7,6 +7,9 @@
 // broadcast ends up as rows of one contiguous run, each operand advancing by 1
 // or 0 along it, with a loop nest over the (few) outer axes around the rows.
 //
+// Float32 Add, Sub, Mul, Div, Max and Min of 1024 elements or more run as
+// WebAssembly SIMD (simd.ts), with the same results.
+//
 // Why code generation: a kernel that takes the op as a closure calls it per
 // element through a call site shared by every op, which V8 cannot inline
 // (5-40 ns an element). Each op here gets its own function, compiled with
@@ -21,6 +24,7 @@ import { fail } from "../../diagnostics.js";
 import type { Tensor, TensorData } from "../../tensor.js";
 import { broadcastDims } from "./broadcast.js";
 import { broadcastStrides, collapseStrides, contiguousStrides, stridedLoopSource } from "./strided.js";
+import { binaryF32, isSimdBinaryOp } from "./simd.js";
 import { erf, fastExp, fastSigmoid, fastTanh, sigmoid } from "./math.js";
 import { allocateOverwritten } from "./buffers.js";
 
@@ -192,6 +196,9 @@ const WHERE_ROW = `
           for (let j = 0; j < n; j++) o[oi + j] = c[ci + j] ? x[xi + j * sx] : y[yi + j * sy];
         }`;
 
+/** Below this many elements the JavaScript loop is as fast as copying into WebAssembly and back. */
+const SIMD_MIN_ELEMENTS = 1024;
+
 const storageName = (d: TensorData): string => d.constructor.name;
 const isBig = (d: TensorData): d is BigInt64Array | BigUint64Array => d instanceof BigInt64Array || d instanceof BigUint64Array;
 
@@ -220,6 +227,8 @@ export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType
   const out = allocateOverwritten(outDType, dims);
   if (out.data.length === 0) return out;
   const plan = collapseStrides(dims, [broadcastStrides(a.dims, dims), broadcastStrides(b.dims, dims), contiguousStrides(dims)]);
+  if (out.data.length >= SIMD_MIN_ELEMENTS && outDType === "f32" && a.dtype === "f32" && b.dtype === "f32" && isSimdBinaryOp(op) &&
+    binaryF32(op, plan, a.data as Float32Array, b.data as Float32Array, out.data as Float32Array)) return out;
   const [sa, sb, so] = plan.steps as [number, number, number];
   const [as, bs, os] = plan.strides;
   let ad = a.data, bd = b.data;

@@ -2,12 +2,15 @@
 // -1); before that the input is coerced to 2-D at `axis` (default 1) and each
 // row is normalised. The row max is subtracted first for stability; NaN or +Inf
 // in a row makes the whole row NaN, as in onnxruntime and the ONNX reference.
+// Float32 rows along the last axis run as WebAssembly SIMD (simd.ts: float32
+// exp within 1.5e-7, sums in float64); other cases in JavaScript, exps in float64.
 
 import type { Attrs } from "../graph.js";
 import type { Tensor } from "../../tensor.js";
 import { FLOATS, intAttr, normalizeAxis } from "../ops/util.js";
 import { requireFloat, roundToDType, sizeOf } from "./common.js";
 import { fastExp } from "./math.js";
+import { softmaxF32 } from "./simd.js";
 import { allocateOverwritten } from "./buffers.js";
 
 export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boolean): Tensor {
@@ -19,6 +22,7 @@ export function softmaxKernel(x: Tensor, attrs: Attrs, opset: number, log: boole
   const inner = legacy ? 1 : sizeOf(x.dims, axis + 1);
   const out = allocateOverwritten(x.dtype, x.dims);
   const xd = x.data as Float32Array, od = out.data as Float32Array;
+  if (!log && inner === 1 && x.dtype === "f32" && softmaxF32(xd, od, outer, n)) return out;
   const exps = new Float64Array(n); // each exp once, kept in float64 so the quotient is as if recomputed
   const f32 = od instanceof Float32Array; // float32 results: math.ts's fastExp is accurate enough
   for (let o = 0; o < outer; o++) {

@@ -1,6 +1,7 @@
-// Just enough of the WebAssembly binary format to emit one small module from
+// Just enough of the WebAssembly binary format to emit small modules from
 // TypeScript: LEB128 numbers, sections, and the instructions the GEMM kernel
-// (gemm-wasm.ts) uses. Opcodes are from the WebAssembly core and SIMD specs.
+// (gemm-wasm.ts) and the float32 elementwise kernels (simd-wasm.ts) use.
+// Opcodes are from the WebAssembly core and SIMD specs.
 
 export type Code = number[];
 
@@ -30,7 +31,7 @@ export const section = (id: number, body: Code): Code => [id, ...uleb(body.lengt
 export const utf8 = (s: string): Code => vec([...new TextEncoder().encode(s)].map((b) => [b]));
 export const cat = (...parts: readonly Code[]): Code => parts.flat();
 
-export const I32 = 0x7f, V128 = 0x7b;
+export const I32 = 0x7f, F32 = 0x7d, F64 = 0x7c, V128 = 0x7b;
 
 // Control and locals.
 export const block = (...body: Code[]): Code => [0x02, 0x40, ...body.flat(), 0x0b];
@@ -46,9 +47,11 @@ export const select: Code = [0x1b];
 export const i32 = (n: number): Code => [0x41, ...sleb(n)];
 export const eqz: Code = [0x45], ltS: Code = [0x48], gtS: Code = [0x4a];
 export const add: Code = [0x6a], sub: Code = [0x6b], mul: Code = [0x6c];
+export const shl: Code = [0x74], shrS: Code = [0x75];
 
 // Scalar float memory and conversion (memory immediates: log2(alignment), offset).
 export const f64Load: Code = [0x2b, 3, 0], f32Store: Code = [0x38, 2, 0], f32DemoteF64: Code = [0xb6];
+export const f32Load: Code = [0x2a, 2, 0], f32Max: Code = [0x97], f64AddScalar: Code = [0xa0];
 
 // SIMD (prefix 0xfd); memory immediates are log2(alignment) and a byte offset.
 const simd = (op: number, ...imm: number[]): Code => [0xfd, ...uleb(op), ...imm];
@@ -59,6 +62,21 @@ export const load64Splat = (offset: number): Code => simd(0x0a, 3, ...uleb(offse
 export const v128Zero: Code = simd(0x0c, ...new Array<number>(16).fill(0));
 export const f64x2PromoteLowF32x4: Code = simd(0x5f);
 export const f64x2Add: Code = simd(0xf0), f64x2Mul: Code = simd(0xf2);
+/** A v128 constant of four float32 lanes equal to `x`. */
+export const f32x4Const = (x: number): Code => simd(0x0c, ...new Uint8Array(new Float32Array([x, x, x, x]).buffer));
+export const f32x4Splat: Code = simd(0x13);
+export const f32x4ExtractLane = (lane: number): Code => simd(0x1f, lane);
+export const f64x2ExtractLane = (lane: number): Code => simd(0x21, lane);
+/** i8x16.shuffle: byte i of the result is byte lanes[i] of (first ++ second). */
+export const i8x16Shuffle = (lanes: readonly number[]): Code => simd(0x0d, ...lanes);
+export const f32x4Nearest: Code = simd(0x6a);
+export const f32x4Add: Code = simd(0xe4), f32x4Sub: Code = simd(0xe5), f32x4Mul: Code = simd(0xe6), f32x4Div: Code = simd(0xe7);
+export const f32x4Min: Code = simd(0xe8), f32x4Max: Code = simd(0xe9);
+/** Pseudo-minimum and -maximum: pmin(a, b) = b < a ? b : a, pmax(a, b) = a < b ? b : a (one instruction each on x64). */
+export const f32x4Pmin: Code = simd(0xea), f32x4Pmax: Code = simd(0xeb);
+export const f32x4Eq: Code = simd(0x41), v128And: Code = simd(0x4e);
+export const i32x4Shl: Code = simd(0xab), i32x4ShrS: Code = simd(0xac), i32x4Add: Code = simd(0xae), i32x4Sub: Code = simd(0xb1);
+export const i32x4TruncSatF32x4S: Code = simd(0xf8);
 
 export interface WasmFunction {
   readonly name: string;

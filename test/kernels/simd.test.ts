@@ -1,0 +1,146 @@
+// The float32 WebAssembly SIMD kernels (ir/graph/kernels/simd.ts): binary ops
+// must give exactly the JavaScript loop's bits on every broadcast shape
+// (same shape, scalars either side, rows, columns, leading axes, zero-size,
+// NaN, -0, infinities); exp must stay within float32 rounding over its whole
+// range, subnormals, infinities and NaN included; Softmax must match a float64
+// computation within 2.5e-7 relative and keep the NaN-row rule.
+
+import { describe, expect, it } from "vitest";
+import type { Tensor } from "../../ir/tensor.js";
+import { tensorFromValues } from "../../ir/tensor.js";
+import { binaryOp } from "../../ir/graph/kernels/pointwise.js";
+import { binaryF32, expF32, softmaxF32 } from "../../ir/graph/kernels/simd.js";
+import { softmaxKernel } from "../../ir/graph/kernels/softmax.js";
+import { broadcastDims } from "../../ir/graph/kernels/broadcast.js";
+import { broadcastStrides, collapseStrides, contiguousStrides } from "../../ir/graph/kernels/strided.js";
+import { elementCount } from "../../ir/tensor.js";
+
+function sample(count: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const special = [NaN, -0, 0, Infinity, -Infinity, 1, -1, 0.5, 3, 1e-45, -3e38];
+  return Float32Array.from({ length: count }, (_, i) => (i % 13 === 5 ? special[(i / 13) % special.length | 0]! : (next() - 0.5) * 200));
+}
+
+/** The JavaScript loop's answer: float64 arithmetic rounded to float32, with numpy broadcasting by index. */
+function reference(op: string, a: Tensor, b: Tensor): Float32Array {
+  const dims = broadcastDims(a.dims, b.dims), n = elementCount(dims);
+  const sa = broadcastStrides(a.dims, dims), sb = broadcastStrides(b.dims, dims), so = contiguousStrides(dims);
+  const f: Record<string, (x: number, y: number) => number> = {
+    Add: (x, y) => x + y, Sub: (x, y) => x - y, Mul: (x, y) => x * y, Div: (x, y) => x / y, Max: Math.max, Min: Math.min,
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let ia = 0, ib = 0, rem = i;
+    for (let d = 0; d < dims.length; d++) {
+      const c = Math.floor(rem / so[d]!);
+      rem -= c * so[d]!;
+      ia += c * sa[d]!;
+      ib += c * sb[d]!;
+    }
+    out[i] = f[op]!(a.data[ia] as number, b.data[ib] as number);
+  }
+  return out;
+}
+
+const SHAPES: [number[], number[]][] = [
+  [[4096], [4096]], [[2, 1030], []], [[], [3, 700]], [[64, 33], [33]], [[33, 64], [33, 1]], [[8, 4, 32, 17], [8, 1, 32, 17]],
+  [[3, 1, 1100], [1, 2, 1100]], [[0, 2048], [2048]], [[5, 0, 300], [1]], [[1], [1]], [[2, 3, 4, 5, 6, 7], [7]],
+];
+
+describe("float32 SIMD binary ops", () => {
+  for (const op of ["Add", "Sub", "Mul", "Div", "Max", "Min"]) {
+    for (const [da, db] of SHAPES) {
+      it(`${op} [${da.join(", ")}] with [${db.join(", ")}] gives the JavaScript loop's bits`, () => {
+        const a = tensorFromValues("f32", da, sample(elementCount(da), 7)), b = tensorFromValues("f32", db, sample(elementCount(db), 11));
+        const got = binaryOp(op as "Add", a, b, "f32");
+        const want = reference(op, a, b);
+        expect(got.dims).toEqual(broadcastDims(da, db));
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want)); // toEqual: NaN equals NaN, -0 differs from 0
+      });
+    }
+  }
+
+  it("declines rows where both operands repeat, and computes nothing then", () => {
+    const plan = collapseStrides([4, 8], [[1, 0], [1, 0], [8, 1]]); // a column broadcast along the row on both sides
+    const out = new Float32Array(32).fill(9);
+    expect(binaryF32("Add", plan, new Float32Array(4), new Float32Array(4), out)).toBe(false);
+    expect(out.every((v) => v === 9)).toBe(true);
+  });
+});
+
+describe("float32 SIMD exp", () => {
+  it("is within 1.5e-7 relative of exp over [-88, 88.7] and within one unit of subnormals", () => {
+    const n = 400_000, x = new Float32Array(n), y = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = -110 + (200 * i) / n;
+    expect(expF32(x, y)).toBe(true);
+    let worst = 0, worstSub = 0;
+    for (let i = 0; i < n; i++) {
+      const want = Math.exp(x[i]!);
+      if (Math.fround(want) === Infinity) expect(y[i]).toBe(Infinity);
+      else if (want < 2 ** -126) worstSub = Math.max(worstSub, Math.abs(y[i]! - want) / 2 ** -149);
+      else worst = Math.max(worst, Math.abs(y[i]! - want) / want);
+    }
+    expect(worst).toBeLessThan(1.5e-7);
+    expect(worstSub).toBeLessThanOrEqual(1);
+  });
+
+  it("gives exp's values at the edges: infinities, NaN, zeros, denormal inputs, overflow and underflow", () => {
+    const x = Float32Array.from([-Infinity, Infinity, NaN, 0, -0, 1e-45, -1e-40, 88.72, 88.73, -87.5, -103.5, -104, -1e30, 1e30, 1]);
+    const y = new Float32Array(x.length);
+    expF32(x, y);
+    expect(y[0]).toBe(0);
+    expect(y[1]).toBe(Infinity);
+    expect(y[2]).toBeNaN();
+    expect([y[3], y[4], y[5], y[6]]).toEqual([1, 1, 1, 1]);
+    expect(y[7]! / Math.exp(x[7]!)).toBeCloseTo(1, 6); // x as stored: float32
+    expect(y[8]).toBe(Infinity);
+    expect(y[9]! / Math.exp(x[9]!)).toBeCloseTo(1, 6); // a subnormal result
+    expect(y[10]).toBe(Math.fround(Math.exp(x[10]!))); // the smallest subnormal
+    expect([y[11], y[12], y[13]]).toEqual([0, 0, Infinity]);
+    expect(y[14]! / Math.E).toBeCloseTo(1, 6);
+  });
+
+  it("handles zero elements and lengths that are not a multiple of 4", () => {
+    expect(expF32(new Float32Array(0), new Float32Array(0))).toBe(true);
+    const y = new Float32Array(7);
+    expF32(Float32Array.from([0, 1, 2, 3, 4, 5, 6]), y);
+    y.forEach((v, i) => expect(Math.abs(v - Math.exp(i)) / Math.exp(i)).toBeLessThan(1.5e-7));
+  });
+});
+
+describe("float32 SIMD Softmax", () => {
+  const softmax64 = (row: ArrayLike<number>) => {
+    const max = Math.max(...Array.from(row)), e = Array.from(row, (v) => Math.exp(v - max)), s = e.reduce((p, q) => p + q, 0);
+    return e.map((v) => v / s);
+  };
+  for (const n of [1, 3, 4, 17, 128, 1000]) {
+    it(`rows of ${n} match a float64 softmax within 2.5e-7 relative`, () => {
+      const rows = 37, x = sample(rows * n, n).map((v) => (Number.isFinite(v) ? v / 4 : 0.25)), out = new Float32Array(rows * n);
+      expect(softmaxF32(x, out, rows, n)).toBe(true);
+      for (let r = 0; r < rows; r++) {
+        const want = softmax64(x.subarray(r * n, (r + 1) * n));
+        want.forEach((w, j) => {
+          const got = out[r * n + j]!;
+          if (w < 1e-30) expect(Math.abs(got - w)).toBeLessThan(1e-37);
+          else expect(Math.abs(got - w) / w).toBeLessThan(2.5e-7);
+        });
+      }
+    });
+  }
+
+  it("makes a row with NaN or +Infinity all NaN, and keeps -Infinity entries at 0", () => {
+    const x = tensorFromValues("f32", [3, 4], [1, NaN, 2, 3, 1, Infinity, 2, 3, -Infinity, 0, -Infinity, 0]);
+    const y = Array.from(softmaxKernel(x, {}, 13, false).data as Float32Array);
+    expect(y.slice(0, 8).every(Number.isNaN)).toBe(true);
+    expect(y.slice(8)).toEqual([0, 0.5, 0, 0.5]);
+  });
+
+  it("gives the same as the JavaScript path within 2.5e-7 on a model-sized tensor, and a scalar-free zero-size tensor", () => {
+    const x = tensorFromValues("f32", [2, 4, 16, 16], sample(2048, 3).map((v) => (Number.isFinite(v) ? v / 8 : 1)));
+    const simd = softmaxKernel(x, {}, 13, false).data as Float32Array;
+    const js = softmaxKernel({ ...x, dtype: "f32", dims: [2, 4, 16, 16, 1] }, { axis: { type: "int", value: 3 } }, 13, false).data as Float32Array;
+    simd.forEach((v, i) => expect(Math.abs(v - js[i]!) / js[i]!).toBeLessThan(2.5e-7));
+    expect(softmaxKernel(tensorFromValues("f32", [0, 5], []), {}, 13, false).dims).toEqual([0, 5]);
+  });
+});
