@@ -74,6 +74,8 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
   if (group === 1) return { module: m, shards: [], collectives: [] };
   const full = new Map(m.tensors.map((t) => [t.name, t]));
   const roles = matmulRoles(m, layout.tp, attrsOf);
+  const readers = new Map<string, DfKernel[]>();
+  for (const k of m.kernels) for (const i of new Set(k.inputs)) readers.set(i, [...(readers.get(i) ?? []), k]);
   const state = new Map<string, Split>();
   const created = new Map<string, DfTensor>();
   const kernels: DfKernel[] = [];
@@ -87,13 +89,15 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     return s ? { ...t, shape: localShape(t.shape, s), bytes: t.bytes / s.parts } : t;
   };
   const addTensor = (t: DfTensor) => created.set(t.name, t);
-  const collective = (kind: CollectiveKind, input: string, output: string, bytes: number, sockets: number) => {
-    const i = local(input), o = local(output);
+  /** A collective kernel moving `input` to `output` (or each input to the output at its place). */
+  const collective = (kind: CollectiveKind, input: string | readonly string[], output: string | readonly string[], bytes: number, sockets: number) => {
+    const ins = typeof input === "string" ? [input] : [...input], outs = typeof output === "string" ? [output] : [...output];
+    const i = ins.map(local), o = outs.map(local);
     kernels.push({
       // No graph node: a collective is not a node of the model.
-      name: `c${counter++}`, kind: "collective", nodes: [], ops: [COLLECTIVE_OPS[kind]], inputs: [input], outputs: [output],
-      dtype: i.dtype, flops: kind === "all-reduce" ? (o.bytes / Math.max(1, bytesPer(o))) * (sockets - 1) / sockets : 0,
-      reads: { [input]: i.bytes }, ...tileKernel([i], [o], { budget }),
+      name: `c${counter++}`, kind: "collective", nodes: [], ops: [COLLECTIVE_OPS[kind]], inputs: ins, outputs: outs,
+      dtype: i[0]!.dtype, flops: kind === "all-reduce" ? (o[0]!.bytes / Math.max(1, bytesPer(o[0]!))) * (sockets - 1) / sockets : 0,
+      reads: Object.fromEntries(i.map((t) => [t.name, t.bytes])), ...tileKernel(i, o, { budget }),
     });
     collectives.push({ kernel: kernels.at(-1)!.name, kind, bytes, sockets });
   };
@@ -117,7 +121,7 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     const gatherAll = () => inputs.forEach((n, i) => { if (activation(i)) inputs[i] = whole(n); });
     let flopsRatio: number | undefined;
     // A collective that makes the kernel's first output whole: the kernel writes `t/<suffix>`.
-    let post: { kind: CollectiveKind; suffix: string; bytes: number } | undefined;
+    let post: { kind: CollectiveKind; suffix: string; bytes: number; tokensOf?: number } | undefined;
     const role = roles.get(k.name);
     const inRank = (i: number) => full.get(k.inputs[i]!)!.shape.length;
     const outShape = full.get(k.outputs[0]!)?.shape ?? [];
@@ -138,7 +142,9 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
       inputs[0] = whole(inputs[0]!);
       state.set(role.weight, { axis: role.weightAxis, parts: role.parts });
       const bias = inputs[2] !== undefined ? full.get(inputs[2]) : undefined;
-      if (bias && bias.shape.length >= 1 && bias.shape.at(-1) === outShape.at(-1)) state.set(bias.name, { axis: bias.shape.length - 1, parts: role.parts });
+      // A bias other kernels read whole (a zero bias merged with a norm's) stays whole: each socket reads its columns.
+      const splitsBias = (bias && readers.get(bias.name)?.every((r) => r.inputs[2] === bias.name && roles.get(r.name)?.role === "column" && (roles.get(r.name) as { parts: number }).parts === role.parts)) ?? false;
+      if (bias && splitsBias && bias.shape.length >= 1 && bias.shape.at(-1) === outShape.at(-1)) state.set(bias.name, { axis: bias.shape.length - 1, parts: role.parts });
       outSplits[0] = { axis: outShape.length - 1, parts: role.parts };
       flopsRatio = 1 / role.parts;
     } else if (role?.role === "row" && state.get(inputs[0]!)?.axis === inRank(0) - 1 && state.get(inputs[0]!)?.parts === layout.tp) {
@@ -153,13 +159,16 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
         flopsRatio = 1 / layout.ep;
         post = { kind: "all-reduce", suffix: "partial", bytes: tensorOf(k.outputs[0]!).bytes };
       } else {
-        // Tokens travel to their experts' sockets and back: one all-to-all each way.
-        const x = inputs[0]!, sent = `${x}/dispatched`;
-        addTensor({ ...tensorOf(x), name: sent });
-        collective("all-to-all", x, sent, tensorOf(x).bytes * routed, layout.ep);
-        inputs[0] = sent;
+        // Tokens travel to their experts' sockets and back: one all-to-all each way. The buffers
+        // hold the group's tokens and their routing (all of them may pick this socket's experts, and
+        // none is dropped); the link is costed for the routed tokens only.
+        const x = inputs[0]!;
+        const sent = [0, 1, 2].map((i) => groupTokens(tensorOf(inputs[i]!), `${inputs[i]!}/dispatched`, layout.ep));
+        sent.forEach(addTensor);
+        collective("all-to-all", inputs.slice(0, 3), sent.map((t) => t.name), tensorOf(x).bytes * routed, layout.ep);
+        sent.forEach((t, i) => { inputs[i] = t.name; });
         flopsRatio = 1;
-        post = { kind: "all-to-all", suffix: "expert", bytes: tensorOf(k.outputs[0]!).bytes * routed };
+        post = { kind: "all-to-all", suffix: "expert", bytes: tensorOf(k.outputs[0]!).bytes * routed, tokensOf: layout.ep };
       }
     } else if (k.kind === "attention" && k.ops[0] === "tierflow.Attention") {
       const [q, kk, v] = [0, 1, 2].map((i) => state.get(inputs[i]!));
@@ -194,7 +203,7 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     if (post) {
       const t = outputs[0]!;
       outputs[0] = `${t}/${post.suffix}`;
-      addTensor({ ...tensorOf(t), name: outputs[0] });
+      addTensor(post.tokensOf ? groupTokens(tensorOf(t), outputs[0], post.tokensOf) : { ...tensorOf(t), name: outputs[0] });
     }
     const at = kernels.push(localKernel(k, inputs, outputs, flopsRatio)) - 1;
     if (post) collective(post.kind, outputs[0]!, k.outputs[0]!, post.bytes, group);
@@ -243,6 +252,11 @@ function rightOperand(b: DfTensor | undefined, attrs: Attrs | undefined): RightO
   if (b.shape.length === 1) return { tensor: b.name, k: b.shape[0]!, n: 1 };
   const [rows, cols] = b.shape.slice(-2) as [number, number];
   return attrs && attrInt(attrs, "transB") === 1 ? { tensor: b.name, k: cols, n: rows } : { tensor: b.name, k: rows, n: cols };
+}
+
+/** A tensor of tokens along axis 0 as `members` sockets' worth of them (expert parallelism's exchange buffers). */
+function groupTokens(t: DfTensor, name: string, members: number): DfTensor {
+  return { ...t, name, shape: [t.shape[0]! * members, ...t.shape.slice(1)], bytes: t.bytes * members };
 }
 
 function bytesPer(t: DfTensor): number {

@@ -11,7 +11,9 @@
 // split: attention's kv_groups is local query heads over local KV heads (with
 // more sockets than KV heads both are 1 per socket). Two things depend on the
 // member: a row-parallel product's bias is added once, by member 0, since the
-// all-reduce sums every member's partial product; and a socket holding
+// all-reduce sums every member's partial product (and a column-parallel
+// product whose bias stays whole, because a norm reads it too, adds its own
+// columns of it); and a socket holding
 // experts [base, base + n) of an MoE layer computes only the routed slots that
 // pick one of them (indices shifted by base, other slots weighted 0), so the
 // sum over the group is the whole layer.
@@ -23,6 +25,7 @@ import { fail } from "../../ir/diagnostics.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
 import type { Operand } from "./operands.js";
+import { elemBytes } from "./operands.js";
 import { product } from "./tiles.js";
 
 /** Which part of a tensor split into `parts` group member `member` of a group of `group` holds. */
@@ -104,6 +107,7 @@ export function memberOperands(plan: Plan, member: number, group: number): Opera
   const shards = new Map<string, TensorShard>(plan.parallel!.shards.map((s) => [s.tensor, s]));
   const allReduced = new Set(plan.parallel!.collectiveKernels.filter((c) => c.kind === "all-reduce").map((c) => c.kernel));
   const partial = new Set(plan.dataflow.kernels.filter((k) => allReduced.has(k.name)).map((k) => k.inputs[0]!));
+  const tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t.shape]));
   return (k, inputs) => {
     const out = [...inputs];
     if (k.ops[0] === "tierflow.MoEExperts") {
@@ -115,10 +119,19 @@ export function memberOperands(plan: Plan, member: number, group: number): Opera
       }
       return out;
     }
-    // A row-parallel product: every member's partial sum is all-reduced, so the bias goes in once.
     const bias = inputs[2];
-    if (member !== 0 && k.kind === "matmul" && partial.has(k.outputs[0] ?? "") && bias?.bytes && !shards.has(bias.name)) {
-      out[2] = withBytes(bias, new Uint8Array(bias.bytes.byteLength));
+    if (k.kind !== "matmul" || !bias?.bytes || shards.has(bias.name)) return out;
+    // A row-parallel product: every member's partial sum is all-reduced, so the bias goes in once.
+    if (partial.has(k.outputs[0] ?? "")) {
+      if (member !== 0) out[2] = withBytes(bias, new Uint8Array(bias.bytes.byteLength));
+      return out;
+    }
+    // A column-parallel product whose bias other kernels read whole: this member's columns of it.
+    const split = shards.get(k.outputs[0] ?? ""), local = tensors.get(k.outputs[0] ?? "");
+    const last = bias.shape.length - 1;
+    if (split && local && split.axis === local.length - 1 && last >= 0 && bias.shape[last] === local[split.axis]! * split.parts) {
+      const part = partOf(member, split.parts, group);
+      out[2] = { ...bias, shape: [...bias.shape.slice(0, -1), local[split.axis]!], bytes: slicePart(bias.bytes, bias.shape, elemBytes(bias), last, split.parts, part, bias.name) };
     }
     return out;
   };
