@@ -78,8 +78,15 @@ function fuse(module: Module, opt: OptLevel, options: Omit<CompileOptions, "targ
   return { module: decomposeComposites(r.module, new Set(["Attention"])), records: [...r.records], counts: {} };
 }
 
+/** A model as loadFused returns it: the fused graph every plan of it starts from. */
+export interface FusedModel {
+  readonly graph: Module;
+  readonly records: readonly PassRecord[];
+  readonly counts: Record<string, number>;
+}
+
 /** Import and fuse a model: the graph every plan of it starts from (the serving simulation plans several). */
-export async function loadFused(modelPath: string, options: Omit<CompileOptions, "target">): Promise<{ graph: Module; records: PassRecord[]; counts: Record<string, number> }> {
+export async function loadFused(modelPath: string, options: Omit<CompileOptions, "target">): Promise<FusedModel> {
   const stage = options.onStage ?? (() => {});
   stage("import");
   const loaded = await loadModel(modelPath, {
@@ -92,14 +99,34 @@ export async function loadFused(modelPath: string, options: Omit<CompileOptions,
   return { graph: fused.module, records: [...loaded.records, ...fused.records], counts: fused.counts };
 }
 
+/** The model a plan names: its file name and sha256 (the runtime checks the file against it). */
+export interface ModelSource {
+  readonly file: string;
+  readonly sha256: string;
+}
+
+export function modelSource(modelPath: string): ModelSource {
+  return { file: basename(modelPath), sha256: sha256(modelPath) };
+}
+
 export async function compile(modelPath: string, options: CompileOptions): Promise<CompileResult> {
+  const target = typeof options.target === "string" ? loadTarget(options.target) : options.target;
+  const fused = await loadFused(modelPath, options);
+  return compileModule(fused, modelSource(modelPath), { ...options, target });
+}
+
+/**
+ * Compile an already loaded and fused model: several plans of one model (a
+ * CoE's prefill and decode plans, other batch sizes) share one import and
+ * fusion. `fused` must come from loadFused with the same opt and passes.
+ */
+export function compileModule(fused: FusedModel, model: ModelSource, options: CompileOptions): CompileResult {
   const stage = options.onStage ?? (() => {});
   const target = typeof options.target === "string" ? loadTarget(options.target) : options.target;
   const opt = options.opt ?? 2;
   const phase = options.phase ?? "prefill";
   const batch = options.batch ?? 1;
   const seq = options.seq ?? (phase === "decode" ? 128 : 128);
-  const fused = await loadFused(modelPath, options);
   const graph = fused.graph;
   stage("lower");
   const lowerRequest = { phase, batch, seq, dtype: options.dtype, opt, ...(options.dims ? { dims: options.dims } : {}) };
@@ -107,7 +134,7 @@ export async function compile(modelPath: string, options: CompileOptions): Promi
     const node = compileNodePlan(graph, target, lowerRequest, { parallel: options.parallel, disaggregate: options.disaggregate, onStage: stage });
     const plan: Plan = {
       version: PLAN_VERSION,
-      model: { file: basename(modelPath), sha256: sha256(modelPath) },
+      model: { file: model.file, sha256: model.sha256 },
       target: target.name,
       options: { opt, phase, batch, seq, dtype: options.dtype ?? "f32" },
       bindings: node.dataflow.bindings,
@@ -125,7 +152,7 @@ export async function compile(modelPath: string, options: CompileOptions): Promi
   const floor = rooflineFloor(dataflow, target);
   const plan: Plan = {
     version: PLAN_VERSION,
-    model: { file: basename(modelPath), sha256: sha256(modelPath) },
+    model: { file: model.file, sha256: model.sha256 },
     target: target.name,
     options: { opt, phase, batch, seq, dtype: options.dtype ?? "f32" },
     bindings: dataflow.bindings,

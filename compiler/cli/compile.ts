@@ -18,7 +18,7 @@ import { renderPlanHtml } from "../viz/render.js";
 import { compileManifest } from "./coe.js";
 
 interface CompileFlags extends PipelineFlags {
-  target: string;
+  target?: string;
   O: string;
   phase: string;
   batch: string;
@@ -38,7 +38,7 @@ export function registerCompile(program: Command): void {
     .command("compile")
     .description("compile a model into a placement plan for a target: plan.json, the IR of each level and report.txt")
     .argument("<model>", "an ONNX file (.onnx), graph-level IR text (.tfg) or a Composition of Experts manifest (.json, docs/COE.md)")
-    .requiredOption("-t, --target <target>", "a preset (see `tierflow targets`) or a target JSON file")
+    .option("-t, --target <target>", "a preset (see `tierflow targets`) or a target JSON file; a CoE manifest's \"target\" is the default")
     .option("-O <level>", "optimisation level: 0 one op per section, 1 pattern fusion, 2 stream as much as fits", "2")
     .option("--phase <phase>", "prefill or decode", "prefill")
     .option("--batch <n>", "requests in the batch", "1")
@@ -59,12 +59,13 @@ export function registerCompile(program: Command): void {
     const progress = (stage: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${stage}\n`); };
     if (modelPath.endsWith(".json")) {
       await compileManifest(modelPath, {
-        target: flags.target, opt, batch: positiveInt(flags.batch, "--batch"), seq: positiveInt(flags.seq, "--seq"), output: flags.output,
+        ...(flags.target !== undefined ? { target: flags.target } : {}), opt, batch: positiveInt(flags.batch, "--batch"), seq: positiveInt(flags.seq, "--seq"), output: flags.output,
         ...(flags.sockets !== undefined ? { sockets: positiveInt(flags.sockets, "--sockets") } : {}), ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
         ...(flags.quiet ? { quiet: true } : {}), ...(flags.viz ? { viz: true } : {}),
       }, progress);
       return;
     }
+    if (flags.target === undefined) fail("no target: give one with --target (e.g. sn40l; `tierflow targets` lists them)");
     const result = await compile(modelPath, {
       target: flags.target, opt, phase: flags.phase, batch: positiveInt(flags.batch, "--batch"),
       seq: positiveInt(flags.seq, "--seq"), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),

@@ -1,24 +1,28 @@
 // Compiling a Composition of Experts: the router and each distinct expert
-// graph are compiled once (a prefill plan and a decode plan each); experts
-// that share a graph share its plans and are bound to their own weights file.
-// Compile work and memory are therefore flat in the number of experts: an
-// expert costs one record (name, weights file, bytes), never a compile.
+// graph are compiled once (one import and fusion; a prefill plan and decode
+// plans at a few batches, graph-plans.ts); experts that share a graph share
+// its plans and are bound to their own weights file. Compile work and memory
+// are therefore flat in the number of experts: an expert costs one record
+// (name, weights file, bytes), never a compile.
 
-import { existsSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fail } from "../../ir/diagnostics.js";
 import type { DType } from "../../ir/dtype.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { loadTarget } from "../../targets/target.js";
-import { compile } from "../compile.js";
+import { compileModule, loadFused, modelSource } from "../compile.js";
 import type { CompileResult } from "../compile.js";
+import type { DecodeStep } from "./decode-steps.js";
+import { decodeStepSeconds } from "./decode-steps.js";
+import { compileGraphPlans } from "./graph-plans.js";
 import type { OptLevel } from "../schedule/sections.js";
 import type { Manifest } from "./manifest.js";
 import type { NodeModel, Residency } from "./residency.js";
-import { nodeOf, planResidency, socketTarget } from "./residency.js";
+import { nodeOf, nodeSpec, planResidency, socketTarget } from "./residency.js";
 
-export const COE_PLAN_VERSION = 1;
+export const COE_PLAN_VERSION = 2;
 
 export interface CoeCompileOptions {
   readonly target?: string | Target;
@@ -44,8 +48,14 @@ export interface CoeGraphPlan {
   readonly file: string;
   readonly weightBytes: number;
   readonly kvBytes: number;
+  /** Node seconds of one prompt of `seq` tokens. */
   readonly prefillSeconds: number;
+  /** Node seconds of one decode step at the CoE's batch. */
   readonly decodeSeconds: number;
+  /** Node seconds of one decode step at each compiled batch (1, 2, 4, ..., batch). */
+  readonly decodeSteps: readonly DecodeStep[];
+  /** The node compiler's parallel layout of the expert's plans, on a node-level target. */
+  readonly layout?: string;
 }
 
 export interface CoeExpertPlan {
@@ -86,43 +96,56 @@ function roleBytes(plan: Plan, roles: readonly string[]): number {
   return plan.dataflow.tensors.filter((t) => roles.includes(t.role)).reduce((s, t) => s + t.bytes, 0);
 }
 
+/** Graph file -> how many experts use it, in manifest order (one pass over the experts). */
+function graphUse(manifest: Manifest): Map<string, number> {
+  const use = new Map<string, number>();
+  for (const e of manifest.experts) use.set(e.graph, (use.get(e.graph) ?? 0) + 1);
+  return use;
+}
+
 export async function compileCoe(manifest: Manifest, options: CoeCompileOptions = {}): Promise<CoeCompileResult> {
   const stage = options.onStage ?? (() => {});
   const targetSpec = options.target ?? manifest.target;
-  if (targetSpec === undefined) fail("no target: give --target or a \"target\" in the manifest", { file: manifest.file });
+  if (targetSpec === undefined) fail("no target: give --target (e.g. sn40l-node; `tierflow targets` lists them) or a \"target\" in the manifest", { file: manifest.file });
   const nodeTarget = typeof targetSpec === "string" ? loadTarget(targetSpec) : targetSpec;
-  // Plans are compiled for one socket; the node model scales them (residency.ts).
-  const target = socketTarget(nodeTarget);
+  const onNode = nodeSpec(nodeTarget) !== undefined;
+  if (onNode && options.sockets !== undefined && options.sockets !== nodeSpec(nodeTarget)!.sockets) {
+    fail(`--sockets ${options.sockets}: ${nodeTarget.name} is a node of ${nodeSpec(nodeTarget)!.sockets} sockets (--sockets is for a single-socket target such as sn40l)`, { file: manifest.file });
+  }
   const opt = options.opt ?? 2;
   const batch = options.batch ?? 1;
   const seq = options.seq ?? 128;
   const context = options.context ?? 512;
   const node = nodeOf(nodeTarget, options.sockets, options.switchBandwidth);
   const sockets = node.sockets;
-  const common = { target, opt, ...(options.dtype ? { dtype: options.dtype } : {}) };
+  const dtype = options.dtype ? { dtype: options.dtype } : {};
   const plans = new Map<string, Plan>();
   const results = new Map<string, CompileResult>();
+  const load = (file: string) => loadFused(join(manifest.dir, file), { opt, ...dtype });
 
+  // The router is small: on a node target it runs on one socket; on N single sockets, ideally split.
   stage(`router ${manifest.router.model}`);
-  const router = await compile(join(manifest.dir, manifest.router.model), { ...common, phase: "prefill", batch, seq });
+  const routerFile = join(manifest.dir, manifest.router.model);
+  const router = compileModule(await load(manifest.router.model), modelSource(routerFile), { target: socketTarget(nodeTarget), opt, ...dtype, phase: "prefill", batch, seq });
   plans.set("router/plan.json", router.plan);
   results.set("router/plan.json", router);
 
   const graphs: CoeGraphPlan[] = [];
   const graphIds = new Map<string, string>();
-  for (const file of new Set(manifest.experts.map((e) => e.graph))) {
+  const request = { target: onNode ? nodeTarget : socketTarget(nodeTarget), sockets, opt, ...dtype, batch, seq, context };
+  for (const [file, uses] of graphUse(manifest)) {
     const id = `g${graphs.length}`;
     graphIds.set(file, id);
-    stage(`graph ${file} (${manifest.experts.filter((e) => e.graph === file).length} experts)`);
-    const prefill = await compile(join(manifest.dir, file), { ...common, phase: "prefill", batch: 1, seq });
-    const decode = await compile(join(manifest.dir, file), { ...common, phase: "decode", batch, seq: context });
-    for (const [name, r] of [[`graphs/${id}/prefill.plan.json`, prefill], [`graphs/${id}/decode.plan.json`, decode]] as const) {
+    stage(`graph ${file} (${uses} experts)`);
+    const path = join(manifest.dir, file);
+    const g = compileGraphPlans(await load(file), modelSource(path), request, (s) => stage(`  ${s}`));
+    for (const [name, r] of [[`graphs/${id}/prefill.plan.json`, g.prefill], [`graphs/${id}/decode.plan.json`, g.decode]] as const) {
       plans.set(name, r.plan);
       results.set(name, r);
     }
     graphs.push({
-      id, file, weightBytes: roleBytes(prefill.plan, ["weight", "constant"]), kvBytes: roleBytes(decode.plan, ["kv-cache"]),
-      prefillSeconds: prefill.plan.prediction.seconds / sockets, decodeSeconds: decode.plan.prediction.seconds / sockets,
+      id, file, weightBytes: g.weightBytes, kvBytes: g.kvBytes, prefillSeconds: g.prefillSeconds,
+      decodeSeconds: decodeStepSeconds(g.decodeSteps, batch), decodeSteps: g.decodeSteps, ...(g.layout ? { layout: g.layout } : {}),
     });
   }
 
@@ -135,8 +158,7 @@ export async function compileCoe(manifest: Manifest, options: CoeCompileOptions 
     routerBytes, kvBytes, options.pinHot ?? true);
   const experts = manifest.experts.map((e, i): CoeExpertPlan => {
     const r = residency.experts[i]!;
-    const weightsPath = e.weights !== undefined ? join(manifest.dir, e.weights) : undefined;
-    const fileBytes = weightsPath !== undefined && existsSync(weightsPath) ? statSync(weightsPath).size : undefined;
+    const fileBytes = e.weights !== undefined ? fileSize(join(manifest.dir, e.weights)) : undefined;
     return {
       name: e.name, graph: graphIds.get(e.graph)!, ...(e.weights !== undefined ? { weights: e.weights } : {}),
       ...(fileBytes !== undefined ? { weightsFileBytes: fileBytes } : {}),
@@ -149,9 +171,18 @@ export async function compileCoe(manifest: Manifest, options: CoeCompileOptions 
     options: { opt, dtype: options.dtype ?? "f32", batch, seq, context }, node,
     router: {
       file: manifest.router.model, plan: "router/plan.json", routes: Object.fromEntries([...manifest.router.routes].map(([k, v]) => [String(k), v])),
-      bytes: routerBytes, seconds: router.plan.prediction.seconds / sockets,
+      bytes: routerBytes, seconds: router.plan.prediction.seconds / (onNode ? 1 : sockets),
     },
     graphs, experts, residency: summary,
   };
-  return { plan, target, plans, results };
+  return { plan, target: nodeTarget, plans, results };
+}
+
+/** A weights file's size, or undefined when it is not there yet (compiling never reads weights). */
+function fileSize(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
 }

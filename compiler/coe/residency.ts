@@ -7,7 +7,8 @@
 // first (by expected request share, ties by manifest order). Experts that do
 // not fit in DDR spill to storage and switch over the storage path.
 // Known weakness: one active-expert region and whole-expert granularity; an
-// expert is never split between HBM and DDR, and a node is N identical sockets
+// expert is never split between HBM and DDR. The node is a node-level target
+// (its experts' times come from parallel plans) or N copies of one socket
 // with ideal tensor parallelism (no collective cost).
 
 import type { Target } from "../../targets/target.js";
@@ -48,7 +49,8 @@ export function nodeOf(target: Target, sockets?: number, switchBandwidth?: numbe
   const n = spec?.sockets ?? sockets ?? 8;
   const dataflow = target.execution === "dataflow";
   const notes = [
-    `${n} x ${spec ? `${target.name} socket` : target.name} modelled as one node with ideal tensor parallelism (compute time / ${n})`,
+    spec ? `${n} x ${target.name} socket: each expert's times come from the node compiler's parallel plans over the node; the router runs on one socket`
+      : `${n} x ${target.name} modelled as one node with ideal tensor parallelism (compute time / ${n}, no collectives)`,
     dataflow ? "DDR is per socket: the node has sockets x ddr.bytes" : "host memory is node-wide: the node has the preset's ddr.bytes",
   ];
   const bw = switchBandwidth ?? spec?.loadBandwidth ?? (dataflow ? n * target.ddr.bandwidth : target.host.bandwidth);

@@ -18,12 +18,13 @@
 //   prefetch  lru, and while a batch computes, the router's second choice of its first request is copied into a free slot
 //   auto      runs the others and keeps the one with the lowest p99 latency
 // Known weakness: one node, no overlap of a switch with the previous batch's
-// decode except by prefetch; decode steps cost the same for any batch size up
-// to the plan's batch (weight streaming dominates decode).
+// decode except by prefetch. A decode step costs what the plan compiled for
+// the batch it runs (decode plans at batch 1, 2, 4, ..., linear between them).
 
 import { fail } from "../../ir/diagnostics.js";
 import type { CoePlan } from "./compile-coe.js";
 import type { TraceRequest } from "./trace.js";
+import { decodeStepSeconds } from "./decode-steps.js";
 
 export const POLICIES = ["pin-hot", "lru", "lfu", "prefetch"] as const;
 export type Policy = (typeof POLICIES)[number] | "auto";
@@ -138,13 +139,23 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
       record(start);
     }
     const prefill = batch.reduce((s, w) => s + g.prefillSeconds * (w.r.promptTokens / plan.options.seq), 0);
-    const longest = Math.max(...batch.map((w) => w.r.outputTokens));
+    // Requests leave the batch as their outputs end: each step costs the batch still decoding.
+    const lengths = batch.map((w) => w.r.outputTokens).sort((a, b) => a - b);
+    const doneAfter = (tokens: number): number => {
+      let t = 0, done = 0;
+      for (let i = 0; i < lengths.length; i++) {
+        const steps = Math.min(tokens, lengths[i]!) - done;
+        if (steps > 0) t += steps * decodeStepSeconds(g.decodeSteps, lengths.length - i);
+        done = Math.max(done, Math.min(tokens, lengths[i]!));
+      }
+      return t;
+    };
     for (const w of batch) {
-      ttfts.push(start + prefill + g.decodeSeconds - w.r.arrival);
-      latencies.push(start + prefill + g.decodeSeconds * w.r.outputTokens - w.r.arrival);
+      ttfts.push(start + prefill + doneAfter(1) - w.r.arrival);
+      latencies.push(start + prefill + doneAfter(w.r.outputTokens) - w.r.arrival);
       tokens += w.r.outputTokens;
     }
-    now = start + prefill + g.decodeSeconds * longest;
+    now = start + prefill + doneAfter(lengths[lengths.length - 1]!);
     lastUse.set(expert, now);
   }
   record(now);

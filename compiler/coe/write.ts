@@ -23,7 +23,7 @@ export function formatCoeReport(p: CoePlan): string {
     `HBM ${(p.node.hbmBytes / GB).toFixed(1)} GB: router + KV ${(p.residency.hbmReservedBytes / GB).toFixed(3)} GB, active region ${(p.residency.activeRegionBytes / GB).toFixed(3)} GB, pinned ${(p.residency.pinnedBytes / GB).toFixed(3)} GB${p.residency.fitsHbm ? "" : " (an expert does not fit in HBM)"}`,
     `${p.node.switchPath === "ddr->hbm" ? "DDR" : "host memory"} ${(p.node.memoryBytes / GB).toFixed(0)} GB: experts ${(p.residency.ddrBytes / GB).toFixed(3)} GB${p.residency.spilledToStorage > 0 ? `; ${p.residency.spilledToStorage} experts do not fit and come from storage (out of memory)` : ""}`,
     `router: ${formatSeconds(p.router.seconds)} per prompt`,
-    ...p.graphs.map((g) => `graph ${g.id} ${g.file}: weights ${(g.weightBytes / GB).toFixed(3)} GB, prefill ${formatSeconds(g.prefillSeconds)} (seq ${p.options.seq}), decode ${formatSeconds(g.decodeSeconds)} per step (batch ${p.options.batch}, context ${p.options.context})`),
+    ...p.graphs.map((g) => `graph ${g.id} ${g.file}${g.layout ? ` (${g.layout})` : ""}: weights ${(g.weightBytes / GB).toFixed(3)} GB, prefill ${formatSeconds(g.prefillSeconds)} (seq ${p.options.seq}), decode step ${g.decodeSteps.map((d) => `${formatSeconds(d.seconds)} at batch ${d.batch}`).join(", ")} (context ${p.options.context})`),
   ];
   const shown = p.experts.slice(0, 20);
   for (const e of shown) {

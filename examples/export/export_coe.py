@@ -710,6 +710,7 @@ def main(argv=None) -> int:
         "version": 1,
         "description": "A router picks one expert per request; math, code and chat are fine-tunes of one base "
         "and share its graph, story has a graph of its own.",
+        "target": "sn40l-node",
         "router": {
             "model": "router.onnx",
             "input": {"name": "input_ids", "dtype": "int64", "dims": ["batch", "sequence"]},

@@ -19,9 +19,9 @@ const GB = 1e9;
 function plan(target: string, n: number, bytes: number, batch = 1): CoePlan {
   const node = nodeOf(loadTarget(target), 8);
   const base: CoePlan = {
-    version: 1, format: "tierflow-coe-plan", manifest: "coe.json", target, options: { opt: 2, dtype: "f16", batch, seq: 100, context: 512 }, node,
+    version: 2, format: "tierflow-coe-plan", manifest: "coe.json", target, options: { opt: 2, dtype: "f16", batch, seq: 100, context: 512 }, node,
     router: { file: "router.onnx", plan: "router/plan.json", routes: {}, bytes: 0, seconds: 0 },
-    graphs: [{ id: "g0", file: "base.onnx", weightBytes: bytes, kvBytes: 0, prefillSeconds: 0.01, decodeSeconds: 0.001 }],
+    graphs: [{ id: "g0", file: "base.onnx", weightBytes: bytes, kvBytes: 0, prefillSeconds: 0.01, decodeSeconds: 0.001, decodeSteps: [{ batch, seconds: 0.001 }] }],
     experts: [{ name: "x", graph: "g0", bytes, share: 1, home: "ddr", switchSeconds: 0 }],
     residency: planResidency(node, [], 0, 0),
   };
@@ -92,6 +92,20 @@ describe("simulation", () => {
     const p = plan("sn40l", 1, 10 * GB, 8);
     const r = simulate(p, Array.from({ length: 8 }, () => req(0, "x-0")), "lru").result;
     expect(r.batches).toBe(1);
+  });
+
+  it("charges each decode step at the batch still decoding", () => {
+    const base = plan("sn40l", 1, 10 * GB, 8);
+    const p: CoePlan = { ...base, graphs: [{ ...base.graphs[0]!, decodeSteps: [{ batch: 1, seconds: 0.001 }, { batch: 2, seconds: 0.002 }, { batch: 4, seconds: 0.003 }, { batch: 8, seconds: 0.004 }] }] };
+    // Alone: 10 ms prefill + 10 steps at batch 1.
+    expect(simulate(p, [req(0, "x-0")], "lru").result.latencyP50).toBeCloseTo(0.01 + 10 * 0.001, 9);
+    // Eight at once: 8 prefills + 10 steps at batch 8.
+    expect(simulate(p, Array.from({ length: 8 }, () => req(0, "x-0")), "lru").result.latencyP99).toBeCloseTo(0.08 + 10 * 0.004, 9);
+    // Three, one wanting 30 tokens: 10 steps at batch 3 (between 2 and 4: 2.5 ms), then 20 alone.
+    const long = { ...req(0, "x-0"), outputTokens: 30 };
+    const r = simulate(p, [req(0, "x-0"), req(0, "x-0"), long], "lru").result;
+    expect(r.latencyP50).toBeCloseTo(0.03 + 10 * 0.0025, 9);
+    expect(r.latencyP99).toBeCloseTo(0.03 + 10 * 0.0025 + 20 * 0.001, 9);
   });
 
   it("prefetching the router's second choice hides its switch", () => {
