@@ -106,7 +106,12 @@ function openSocket(run: Run, stage: ParallelStage, id: number, member: number):
     ...scope,
     part: (name, whole, dims) => {
       const s = shards.get(name);
-      return s && slicePart(whole, dims, dtypeBytes(memory.info(name).dtype), s.axis, s.parts, partOf(member, s.parts, run.group), name);
+      if (!s) return undefined;
+      const local = memory.info(name).shape, cut = dims.map((d, i) => (i === s.axis ? d / s.parts : d));
+      if (Number.isInteger(cut[s.axis]) && (cut.length !== local.length || cut.some((d, i) => d !== local[i]))) {
+        fail(`shard of '${name}': [${dims.join(", ")}] split along axis ${s.axis} into ${s.parts} parts is [${cut.join(", ")}], but the plan's per-socket tensor is [${local.join(", ")}]`);
+      }
+      return slicePart(whole, dims, dtypeBytes(memory.info(name).dtype), s.axis, s.parts, partOf(member, s.parts, run.group), name);
     },
   });
   return { id, member, memory, env, trace };
