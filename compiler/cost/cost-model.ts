@@ -19,6 +19,17 @@ import type { SectionSpan } from "../schedule/sections.js";
 /** Link time of a collective kernel (node-level plans): the transfer and the latency of its steps. */
 export type LinkCost = (kernel: DfKernel) => { readonly transferSeconds: number; readonly latencySeconds: number } | undefined;
 
+// Every section of a module asks the same questions of its tensors: index them once per module.
+const indexes = new WeakMap<DataflowModule, { sizes: ReadonlyMap<string, number>; caches: ReadonlySet<string> }>();
+function tensorIndex(m: DataflowModule): { sizes: ReadonlyMap<string, number>; caches: ReadonlySet<string> } {
+  let index = indexes.get(m);
+  if (!index) {
+    index = { sizes: new Map(m.tensors.map((t) => [t.name, t.bytes])), caches: new Set(m.tensors.filter((t) => t.role === "kv-cache").map((t) => t.name)) };
+    indexes.set(m, index);
+  }
+  return index;
+}
+
 export function sectionCost(
   span: SectionSpan, computeSeconds: number, memoryUnits: number, m: DataflowModule,
   tierOf: ReadonlyMap<string, TierName>, consumersOutside: (tensor: string) => boolean, target: Target,
@@ -26,8 +37,7 @@ export function sectionCost(
 ): SectionCost {
   const inSection = new Set(span.kernels.flatMap((k) => k.outputs));
   const bytes: Record<TierName, number> = { sram: 0, hbm: 0, ddr: 0 };
-  const sizes = new Map(m.tensors.map((t) => [t.name, t.bytes]));
-  const caches = new Set(m.tensors.filter((t) => t.role === "kv-cache").map((t) => t.name));
+  const { sizes, caches } = tensorIndex(m);
   let streamBytes = 0;
   const device = span.kernels.filter((k) => KERNEL_KINDS[k.kind]?.device ?? true);
   for (const k of device) {

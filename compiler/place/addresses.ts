@@ -26,18 +26,31 @@ export function assignAddresses(intervals: readonly Interval[]): Placed[] {
   const order = [...intervals].sort((a, b) =>
     b.bytes - a.bytes || (b.last - b.first) - (a.last - a.first) || a.first - b.first || a.name.localeCompare(b.name));
   const placed: Placed[] = [];
+  // The same tensors kept in offset order, so the clashes come out sorted without a sort per tensor.
+  const byOffset: Placed[] = [];
   for (const t of order) {
-    const clashes = placed
-      .filter((p) => p.first <= t.last && t.first <= p.last)
-      .sort((a, b) => a.offset - b.offset);
     let offset = 0;
-    for (const p of clashes) {
+    for (const p of byOffset) {
+      if (p.first > t.last || t.first > p.last) continue;
       if (offset + t.bytes <= p.offset) break;
       offset = Math.max(offset, align(p.offset + p.bytes));
     }
-    placed.push({ ...t, offset });
+    const at = { ...t, offset };
+    placed.push(at);
+    byOffset.splice(upperBound(byOffset, offset), 0, at);
   }
   return placed;
+}
+
+/** Index of the first placed tensor whose offset is above `offset`. */
+function upperBound(sorted: readonly Placed[], offset: number): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]!.offset <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The arena size the placed tensors need. */

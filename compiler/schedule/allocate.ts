@@ -51,7 +51,8 @@ export function allocateSection(kernels: readonly DfKernel[], target: Target): S
   const shares = device.map((k) => ({ k, share: totalFlops > 0 ? (free * k.flops) / totalFlops : free / Math.max(1, device.length) }));
   for (const { k, share } of shares) units.set(k, 1 + Math.floor(share));
   free -= shares.reduce((s, x) => s + Math.floor(x.share), 0);
-  const byRemainder = [...shares].sort((a, b) => (b.share % 1) - (a.share % 1) || device.indexOf(a.k) - device.indexOf(b.k));
+  const order = new Map(device.map((k, i) => [k, i]));
+  const byRemainder = [...shares].sort((a, b) => (b.share % 1) - (a.share % 1) || order.get(a.k)! - order.get(b.k)!);
   for (let i = 0; free > 0 && byRemainder.length > 0; i = (i + 1) % byRemainder.length, free--) {
     const k = byRemainder[i]!.k;
     units.set(k, units.get(k)! + 1);
@@ -61,9 +62,10 @@ export function allocateSection(kernels: readonly DfKernel[], target: Target): S
   const slowest = Math.max(0, ...seconds);
   const perTile = device.map((k, i) => seconds[i]! / Math.max(1, k.tiling.tiles));
   const memoryUnits = [...device, ...links].reduce((s, k) => s + memoryUnitsFor(k, target), 0);
+  const linkSet = new Set(links);
   const allocations: KernelAllocation[] = kernels.map((k) => {
-    const i = device.indexOf(k);
-    if (i < 0) return { kernel: k.name, computeUnits: 0, memoryUnits: links.includes(k) ? memoryUnitsFor(k, target) : 0, utilisation: 0, seconds: 0 };
+    const i = order.get(k) ?? -1;
+    if (i < 0) return { kernel: k.name, computeUnits: 0, memoryUnits: linkSet.has(k) ? memoryUnitsFor(k, target) : 0, utilisation: 0, seconds: 0 };
     return {
       kernel: k.name, computeUnits: units.get(k)!, memoryUnits: memoryUnitsFor(k, target),
       utilisation: slowest > 0 ? seconds[i]! / slowest : 1, seconds: seconds[i]!,

@@ -38,12 +38,17 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
   const streaming = opt === 2 && target.execution === "dataflow";
   const sections: DfKernel[][] = [];
   let open: DfKernel[] = [];
+  let openDevice: DfKernel[] = [];
+  // The estimate of the open section's device kernels, known once a merge was weighed (it is the merged one).
+  let openEstimate: number | undefined;
   let compute = 0, memory = 0;
   const close = () => {
     if (open.some(isDevice)) sections.push(open);
     else if (open.length > 0 && sections.length > 0) sections[sections.length - 1]!.push(...open);
     else if (open.length > 0) sections.push(open);
     open = [];
+    openDevice = [];
+    openEstimate = undefined;
     compute = 0;
     memory = 0;
   };
@@ -57,10 +62,17 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
       fail(`kernel ${k.name} (${k.ops.join(", ")}) needs ${k.bufferBytes} bytes of on-chip buffers; ${target.name} has ${target.sram.units * target.sram.bytesPerUnit}`, { node: k.nodes[0] ?? k.name });
     }
     const fits = compute + 1 <= target.compute.units && memory + mem <= target.sram.units;
-    const openDevice = open.filter(isDevice);
-    const worthIt = () => !estimate || estimate([...openDevice, k]) <= estimate(openDevice) + estimate([k]);
+    let merged: number | undefined;
+    const worthIt = () => {
+      if (!estimate) return true;
+      merged = estimate([...openDevice, k]);
+      openEstimate ??= estimate(openDevice);
+      return merged <= openEstimate + estimate([k]);
+    };
     if (openDevice.length > 0 && (!streaming || !fits || !worthIt())) close();
+    else openEstimate = merged;
     open.push(k);
+    openDevice.push(k);
     compute += 1;
     memory += mem;
   }
