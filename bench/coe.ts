@@ -143,8 +143,11 @@ export async function benchCoe(): Promise<string[]> {
     lines.push(`coe-switch   one 13.48 GB expert, ${name}: over H100 ${fmt(hb.switch / s.switch, PAPER.switchH100)}, over A100 ${fmt(ab.switch / s.switch, PAPER.switchA100)}`);
   }
   // The workload view: 150 experts, uniform requests, 8 at a time to one expert.
-  const trace = Array.from({ length: 400 }, (_, i) => ({ arrival: Math.floor(i / 8) * 2, promptTokens: 128, outputTokens: 20, expert: `e0-${(Math.floor(i / 8) * 37) % 150}` }));
-  const sim = (p: CoePlan) => simulate(planWithExperts(p, 150), trace, "pin-hot").result.latencyMean;
+  const sim = (p: CoePlan) => {
+    const names = planWithExperts(p, 150).experts.map((e) => e.name);
+    const trace = Array.from({ length: 400 }, (_, i) => ({ arrival: Math.floor(i / 8) * 2, promptTokens: 128, outputTokens: 20, expert: names[(Math.floor(i / 8) * 37) % 150]! }));
+    return simulate(planWithExperts(p, 150), trace, "pin-hot").result.latencyMean;
+  };
   const ss = sim(sn40l);
   for (const [name, h, a] of [["presets", h100, a100], ["one host link", oneLink(h100), oneLink(a100)]] as const) {
     const sh = sim(h), sa = sim(a);
