@@ -36,7 +36,7 @@ import { runKernel } from "./kernels.js";
 import type { LoadScope } from "./load.js";
 import { loadModelData } from "./load.js";
 import type { MemoryScope } from "./memory.js";
-import { DeviceMemory, TIERS } from "./memory.js";
+import { DeviceMemory } from "./memory.js";
 import { checkParallelPlan, groupOf } from "./parallel-checks.js";
 import { memberOperands, partOf, slicePart, socketNodes } from "./socket-program.js";
 import type { TraceRecorder } from "./trace.js";
@@ -148,10 +148,10 @@ function runStage(run: Run, index: number, members: readonly Socket[], inbox: Re
   const shards = new Map(plan.parallel!.shards.map((s) => [s.tensor, s]));
   const sent = new Map<string, Message[]>();
   const outputs = members.map(() => new Map<string, Tensor>());
-  const resident = (b: Block) => {
-    const a = b.firstSection === stage.firstSection && b.lastSection === stage.lastSection;
-    return a && RESIDENT_ROLES.has(plan.dataflow.tensors.find((t) => t.name === b.tensor)?.role ?? "");
-  };
+  const roles = new Map(plan.dataflow.tensors.map((t) => [t.name, t.role]));
+  // Weights held for the whole stage stay for the next micro-batch (they share no bytes with anything).
+  const resident = (b: Block) =>
+    b.firstSection === stage.firstSection && b.lastSection === stage.lastSection && RESIDENT_ROLES.has(roles.get(b.tensor) ?? "");
   for (let s = stage.firstSection; s <= stage.lastSection; s++) {
     const section = plan.sections[s]!;
     const start = performance.now();
