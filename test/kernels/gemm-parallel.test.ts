@@ -1,5 +1,6 @@
-// The float GEMM's paths must agree bit for bit: the JavaScript kernel, the
-// WebAssembly SIMD kernel on one thread, and the same split across worker
+// The float GEMM's paths must agree bit for bit, in each of its two orders
+// (float32 sums for float32 operands, float64 otherwise): the JavaScript
+// kernel, the WebAssembly SIMD kernels on one thread, and the same split across worker
 // threads (checked to have taken part), through MatMul, Gemm and Conv too.
 // Worker threads must not keep a process alive.
 
@@ -10,6 +11,7 @@ import type { GemmBatch, MatView, StoreC } from "../../ir/graph/kernels/gemm.js"
 import { GEMM_PARALLEL_MIN_FLOPS, GEMM_WASM_MIN_FLOPS, gemmFloat, gemmFloatBatch } from "../../ir/graph/kernels/gemm.js";
 import { gemmWorkerChunks, setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
 import { KC } from "../../ir/graph/kernels/gemm-wasm.js";
+import { SKC } from "../../ir/graph/kernels/gemm-f32-wasm.js";
 import { convKernel } from "../../ir/graph/kernels/conv.js";
 import { gemmKernel, matmulKernel } from "../../ir/graph/kernels/matmul.js";
 import type { Tensor } from "../../ir/tensor.js";
@@ -49,16 +51,22 @@ function reference(job: GemmBatch): Float64Array {
   return out;
 }
 
-/** Sums in the documented order (K blocks of KC from zero, added in turn), as plain loops. */
+/**
+ * Sums in the documented order, as plain loops: float32 operands sum in float32 (each product
+ * and sum rounded) within K blocks of SKC, blocks added in float64; others in float64 within
+ * K blocks of KC from zero, added in turn.
+ */
 function naive(m: number, n: number, k: number, a: MatView, b: MatView): Float64Array {
   const c = new Float64Array(m * n);
+  const f32 = a.data instanceof Float32Array && b.data instanceof Float32Array;
+  const block = f32 ? SKC : KC, round = f32 ? Math.fround : (x: number) => x;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let sum = 0;
-      for (let k0 = 0; k0 < k; k0 += KC) {
+      for (let k0 = 0; k0 < k; k0 += block) {
         let acc = 0;
-        for (let p = k0; p < Math.min(k, k0 + KC); p++) {
-          acc += (a.data[a.offset + i * a.rowStride + p * a.colStride] as number) * (b.data[b.offset + p * b.rowStride + j * b.colStride] as number);
+        for (let p = k0; p < Math.min(k, k0 + block); p++) {
+          acc = round(acc + round((a.data[a.offset + i * a.rowStride + p * a.colStride] as number) * (b.data[b.offset + p * b.rowStride + j * b.colStride] as number)));
         }
         sum += acc;
       }
@@ -68,9 +76,9 @@ function naive(m: number, n: number, k: number, a: MatView, b: MatView): Float64
   return c;
 }
 
-function batch(m: number, n: number, k: number, count: number, options: { f64A?: boolean; transA?: boolean; sharedB?: boolean } = {}): GemmBatch {
+function batch(m: number, n: number, k: number, count: number, options: { f64A?: boolean; f64B?: boolean; transA?: boolean; sharedB?: boolean } = {}): GemmBatch {
   const as = Array.from({ length: count }, () => floats(m * k, options.f64A ? Float64Array : Float32Array));
-  const bs = Array.from({ length: options.sharedB ? 1 : count }, () => floats(k * n));
+  const bs = Array.from({ length: options.sharedB ? 1 : count }, () => floats(k * n, options.f64B ? Float64Array : Float32Array));
   return {
     m, n, k, count,
     a: (t) => (options.transA
@@ -114,8 +122,9 @@ describe("the WebAssembly GEMM matches the JavaScript kernel", () => {
     sameBits(collect(job), reference(job));
   });
 
-  it("float64 A, transposed A and a B shared by the batch", () => {
-    for (const job of [batch(40, 36, 70, 4, { f64A: true }), batch(40, 36, 70, 4, { transA: true }), batch(40, 36, 70, 4, { sharedB: true })]) {
+  it("float64 A or B, transposed A and a B shared by the batch", () => {
+    for (const job of [batch(40, 36, 70, 4, { f64A: true }), batch(40, 36, 70, 4, { f64A: true, f64B: true }), batch(40, 36, 70, 4, { f64B: true }),
+      batch(40, 36, 70, 4, { transA: true }), batch(40, 36, 70, 4, { sharedB: true })]) {
       sameBits(collect(job), reference(job));
     }
   });
@@ -128,10 +137,12 @@ describe("the WebAssembly GEMM matches the JavaScript kernel", () => {
     sameBits(Float64Array.from(got.data as Float32Array), Float64Array.from(want));
   });
 
-  it("sums in the documented order (packed and few-column paths)", () => {
-    for (const [m, n, k] of [[9, 7, KC + 5], [9, 2, KC + 5], [9, 1, 3]] as const) {
-      const job = batch(m, n, k, 1);
-      sameBits(reference(job), naive(m, n, k, job.a(0), job.b(0)));
+  it("sums in the documented order (packed and few-column paths, float32 and float64)", () => {
+    for (const f64B of [false, true]) {
+      for (const [m, n, k] of [[9, 7, KC + 5], [9, 2, KC + 5], [9, 1, 3]] as const) {
+        const job = batch(m, n, k, 1, { f64B });
+        sameBits(reference(job), naive(m, n, k, job.a(0), job.b(0)));
+      }
     }
   });
 });

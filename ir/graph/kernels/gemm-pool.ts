@@ -16,7 +16,8 @@
 
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { KERNEL_ARGS, WORKSPACE_BYTES, gemmModuleBytes } from "./gemm-wasm.js";
+import { KERNEL_ARGS, KERNEL_NAMES, WORKSPACE_BYTES, gemmModuleBytes } from "./gemm-wasm.js";
+import type { KernelKind } from "./gemm-wasm.js";
 
 const GEN = 0, NEXT = 1, COUNT = 2, DONE = 3, FAILED = 4, KIND = 5, ACTIVE = 6, BY_WORKERS = 7, HEADER = 8;
 const INDEX_MASK = 0xfffff, GEN_MASK = 0x7ff;
@@ -29,7 +30,8 @@ const MAX_THREADS = 8;
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
 const { module, memory, control, id } = workerData;
-const { gemm_a32, gemm_a64 } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+const exports = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => exports[name]);
 const ctl = new Int32Array(control);
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -40,7 +42,7 @@ for (;;) {
       if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
       const p = ${HEADER} + i * ${KERNEL_ARGS};
       try {
-        (ctl[${KIND}] ? gemm_a64 : gemm_a32)(ctl[p], ctl[p + 1], ctl[p + 2], ctl[p + 3], ctl[p + 4], ctl[p + 5], ctl[p + 6], ctl[p + 7], ctl[p + 8], ctl[p + 9]);
+        kernels[ctl[${KIND}]](ctl[p], ctl[p + 1], ctl[p + 2], ctl[p + 3], ctl[p + 4], ctl[p + 5], ctl[p + 6], ctl[p + 7], ctl[p + 8], ctl[p + 9]);
       } catch {
         Atomics.store(ctl, ${FAILED}, 1);
       }
@@ -66,7 +68,8 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 export interface Workspace {
   readonly memory: { readonly buffer: SharedArrayBuffer };
   readonly module: object;
-  readonly kernels: readonly [a32: KernelFn, a64: KernelFn];
+  /** By KernelKind: KERNEL_NAMES[kind]. */
+  readonly kernels: readonly KernelFn[];
   /** demote(src, dst, count): float64 to float32 within the memory, on the calling thread. */
   readonly demote: KernelFn;
   readonly control: Int32Array;
@@ -112,7 +115,7 @@ function createWorkspace(): Workspace {
   const exports = new wasm.Instance(module, { env: { mem: memory } }).exports;
   const control = new Int32Array(new SharedArrayBuffer((HEADER + MAX_CHUNKS * KERNEL_ARGS) * 4));
   control[NEXT] = INDEX_MASK; // generation 0, locked
-  const kernels = [exports["gemm_a32"] as KernelFn, exports["gemm_a64"] as KernelFn] as const;
+  const kernels = KERNEL_NAMES.map((name) => exports[name] as KernelFn);
   return { memory, module, kernels, demote: exports["demote"] as KernelFn, control, workers: [] };
 }
 
@@ -144,11 +147,11 @@ export function gemmWorkerChunks(): number {
 export const CHUNK_TABLE_BASE = HEADER;
 
 /**
- * Run chunks [0, count) of the table with the float32-A or float64-A kernel; in parallel when
+ * Run chunks [0, count) of the table with kernel KERNEL_NAMES[kind]; in parallel when
  * `parallel` and more than one thread is allowed. Returns when every chunk is done.
  */
-export function runChunks(ws: Workspace, count: number, f64A: boolean, parallel: boolean): void {
-  const ctl = ws.control, kernel = ws.kernels[f64A ? 1 : 0];
+export function runChunks(ws: Workspace, count: number, kind: KernelKind, parallel: boolean): void {
+  const ctl = ws.control, kernel = ws.kernels[kind]!;
   if (count > MAX_CHUNKS) throw new Error(`GEMM job of ${count} chunks exceeds ${MAX_CHUNKS}`);
   const runOne = (i: number) => {
     const p = HEADER + i * KERNEL_ARGS;
@@ -163,7 +166,7 @@ export function runChunks(ws: Workspace, count: number, f64A: boolean, parallel:
   ctl[COUNT] = count;
   ctl[DONE] = 0;
   ctl[FAILED] = 0;
-  ctl[KIND] = f64A ? 1 : 0;
+  ctl[KIND] = kind;
   Atomics.store(ctl, NEXT, gen << 20);
   Atomics.store(ctl, GEN, gen);
   Atomics.notify(ctl, GEN);

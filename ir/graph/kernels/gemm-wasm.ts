@@ -9,6 +9,7 @@
 // it was not kept.
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
+import { f32Kernels } from "./gemm-f32-wasm.js";
 import {
   I32, V128, add, brIf, cat, eqz, f32DemoteF64, f32Store, f64Load, f64x2Add, f64x2Mul, f64x2PromoteLowF32x4, get, gtS, i32, ifElse, load32Splat,
   load64Splat, loop, ltS, moduleBytes, mul, select, set, sub, tee, v128Load, v128Store, v128Zero,
@@ -98,8 +99,12 @@ function demote(): WasmFunction {
 
 let bytes: Uint8Array | undefined;
 
-/** The module (exports gemm_a32, gemm_a64 and demote), importing the workspace as env.mem. */
+/** The GEMM kernels a chunk table may name, by index (gemm-pool.ts): float64 sums with float32 or float64 A, then float32 (gemm-f32-wasm.ts). */
+export const KERNEL_NAMES = ["gemm_a32", "gemm_a64", "sgemm", "sgemv"] as const;
+export type KernelKind = 0 | 1 | 2 | 3;
+
+/** The module (exports KERNEL_NAMES and demote), importing the workspace as env.mem. */
 export function gemmModuleBytes(): Uint8Array {
-  bytes ??= moduleBytes(WORKSPACE_BYTES / 65536, [kernel("gemm_a32", 4), kernel("gemm_a64", 8), demote()]);
+  bytes ??= moduleBytes(WORKSPACE_BYTES / 65536, [kernel("gemm_a32", 4), kernel("gemm_a64", 8), ...f32Kernels(), demote()]);
   return bytes;
 }

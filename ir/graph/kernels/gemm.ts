@@ -1,14 +1,22 @@
-// Float GEMM for MatMul, Gemm and Conv: C = A * B with float64 products and
-// sums. Every path sums each element in the same order (K in blocks of KC,
-// each block from zero, blocks added in turn), except gemmFewRows, so the
-// answer does not depend on which path or how many threads computed it:
-// - gemmFloat: JavaScript, a packed, register-blocked kernel (small problems);
-// - gemmFloatBatch over GEMM_WASM_MIN_FLOPS: the WebAssembly SIMD kernel of
-//   gemm-wasm.ts on a shared workspace, over GEMM_PARALLEL_MIN_FLOPS split
-//   into chunks of rows (or columns) that worker threads share (gemm-pool.ts).
+// Float GEMM for MatMul, Gemm and Conv: C = A * B. Two orders of summation,
+// chosen by the data: float32 operands sum in float32 within K blocks of 256
+// whose sums are added in float64 (gemm-f32-wasm.ts states the order and its
+// error bound; gemm-f32.ts is its JavaScript); anything float64 (a float64
+// tensor, Conv's float64 column matrix) keeps float64 products and sums, in K
+// blocks of KC, each from zero, blocks added in turn. Within each order every
+// path gives the same bits (except gemmFewRows, float64 only), so the answer
+// does not depend on the path, the tiling or the number of threads:
+// - gemmFloat: JavaScript (small problems);
+// - gemmFloatBatch over GEMM_WASM_MIN_FLOPS: WebAssembly SIMD kernels on a
+//   shared workspace (float32: sgemm, or sgemv under 4 columns; float64:
+//   gemm-wasm.ts), over GEMM_PARALLEL_MIN_FLOPS split into chunks of rows (or
+//   columns, or whole GEMMs of a batch) that worker threads share (gemm-pool.ts).
 
 import type { TensorData } from "../../tensor.js";
 import { KC, KERNEL_ARGS, MR, NR, WORKSPACE_BYTES } from "./gemm-wasm.js";
+import type { KernelKind } from "./gemm-wasm.js";
+import { GEMV_ROWS, SMR, SNR } from "./gemm-f32-wasm.js";
+import { gemmF32Js } from "./gemm-f32.js";
 import { CHUNK_TABLE_BASE, MAX_CHUNKS, gemmThreads, runChunks, workspace } from "./gemm-pool.js";
 
 /** A strided 2-D view: element (r, c) is data[offset + r * rowStride + c * colStride]. */
@@ -133,12 +141,16 @@ function gemmFewCols(m: number, n: number, k: number, a: MatView, b: MatView): F
   return c;
 }
 
+const isF32 = (v: MatView) => v.data instanceof Float32Array;
+
 /**
- * C (m x n, row-major float64) = A (m x k) * B (k x n) for non-BigInt data, in JavaScript.
+ * C (m x n, row-major float64) = A (m x k) * B (k x n) for non-BigInt data, in JavaScript:
+ * float32 A and B in the float32 order (gemm-f32.ts), anything else as below.
  * Goto-style blocking: K blocks of KC, A and B packed into float64 panels, 4x4 register tiles;
  * the loop over A panels is innermost so one 4-column B panel stays in L1 while A streams from L2.
  */
 export function gemmFloat(m: number, n: number, k: number, a: MatView, b: MatView): Float64Array {
+  if (isF32(a) && isF32(b)) return gemmF32Js(m, n, k, a, b);
   if (m < MR && b.colStride === 1) return gemmFewRows(m, n, k, a, b);
   if (n < NR) return gemmFewCols(m, n, k, a, b);
   const c = new Float64Array(m * n);
@@ -186,7 +198,10 @@ export function gemmFloatBatch(job: GemmBatch, store: StoreC): void {
   const { m, n, k, count } = job;
   if (m === 0 || n === 0 || count === 0) return;
   const work = 2 * m * n * k * count;
-  if (k > 0 && m >= MR && n >= NR && work >= GEMM_WASM_MIN_FLOPS && gemmWasm(job, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return;
+  if (k > 0 && work >= GEMM_WASM_MIN_FLOPS) {
+    const variant = variantOf(job);
+    if (variant && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return;
+  }
   for (let t = 0; t < count; t++) store(t, 0, 0, m, n, gemmFloat(m, n, k, job.a(t), job.b(t)), 0, n);
 }
 
@@ -210,67 +225,100 @@ function copyRows(v: MatView, r0: number, rows: number, padded: number, k: numbe
   dst.fill(0, at + rows * k, at + padded * k);
 }
 
-/** Pack cols [c0, c0 + cols) of B into NR-column panels over all K (as the kernel reads them), zero-padded. */
-function packColumns(v: MatView, c0: number, cols: number, k: number, dst: Float64Array, at: number): void {
+/** Pack cols [c0, c0 + cols) of B into nr-column panels over all K (as the kernel reads them), zero-padded. */
+function packColumns(v: MatView, c0: number, cols: number, k: number, nr: number, dst: Float32Array | Float64Array, at: number): void {
   const src = v.data as Float32Array, rs = v.rowStride, cs = v.colStride;
-  for (let p = 0; p * NR < cols; p++) {
-    const base = at + p * k * NR, first = c0 + p * NR, width = Math.min(NR, cols - p * NR);
-    if (width < NR) dst.fill(0, base, base + k * NR);
-    if (cs === 1 && width === NR) {
-      for (let kk = 0, s = v.offset + first, d = base; kk < k; kk++, s += rs, d += NR) {
+  for (let p = 0; p * nr < cols; p++) {
+    const base = at + p * k * nr, first = c0 + p * nr, width = Math.min(nr, cols - p * nr);
+    if (width < nr) dst.fill(0, base, base + k * nr);
+    if (cs === 1 && width === nr && nr === 8) {
+      for (let kk = 0, s = v.offset + first, d = base; kk < k; kk++, s += rs, d += 8) {
+        dst[d] = src[s]!; dst[d + 1] = src[s + 1]!; dst[d + 2] = src[s + 2]!; dst[d + 3] = src[s + 3]!;
+        dst[d + 4] = src[s + 4]!; dst[d + 5] = src[s + 5]!; dst[d + 6] = src[s + 6]!; dst[d + 7] = src[s + 7]!;
+      }
+    } else if (cs === 1 && width === nr && nr === 4) {
+      for (let kk = 0, s = v.offset + first, d = base; kk < k; kk++, s += rs, d += 4) {
         dst[d] = src[s]!; dst[d + 1] = src[s + 1]!; dst[d + 2] = src[s + 2]!; dst[d + 3] = src[s + 3]!;
       }
+    } else if (nr === 1 && rs === 1 && src instanceof Float32Array && dst instanceof Float32Array) {
+      dst.set(src.subarray(v.offset + first * cs, v.offset + first * cs + k), base);
     } else {
       for (let j = 0; j < width; j++) {
-        for (let kk = 0, s = v.offset + (first + j) * cs, d = base + j; kk < k; kk++, s += rs, d += NR) dst[d] = src[s]!;
+        for (let kk = 0, s = v.offset + (first + j) * cs, d = base + j; kk < k; kk++, s += rs, d += nr) dst[d] = src[s]!;
       }
     }
   }
 }
 
+/** Which WebAssembly kernel a batch runs on, with its tile: rows (mr) and columns (nr) per step, bytes of A and packed B. */
+interface Variant {
+  readonly kind: KernelKind;
+  readonly mr: number;
+  readonly nr: number;
+  readonly aBytes: 4 | 8;
+  readonly bBytes: 4 | 8;
+}
+
+/** Rows of A one chunk covers at most, so that its K block of A stays in L2 while B's panels stream through. */
+const CHUNK_ROWS = 256;
+
+/** float32 operands: sgemm, or sgemv for fewer than 4 columns; otherwise the float64 kernel; undefined for mixed float64 A. */
+function variantOf(job: GemmBatch): Variant | undefined {
+  const as = Array.from({ length: job.count }, (_, t) => job.a(t)), bs = Array.from({ length: job.count }, (_, t) => job.b(t));
+  if (as.every(isF32) && bs.every(isF32)) {
+    return job.n < 4 ? { kind: 3, mr: GEMV_ROWS, nr: 1, aBytes: 4, bBytes: 4 } : { kind: 2, mr: SMR, nr: SNR, aBytes: 4, bBytes: 4 };
+  }
+  if (job.m < MR || job.n < NR) return undefined;
+  const aF64 = as[0]!.data instanceof Float64Array;
+  if (as.some((v) => (v.data instanceof Float64Array) !== aF64)) return undefined;
+  return { kind: aF64 ? 1 : 0, mr: MR, nr: NR, aBytes: aF64 ? 8 : 4, bBytes: 8 };
+}
+
 /**
- * The batch on the WebAssembly kernel. The workspace holds, per block of the batch, A rows
- * (float32, or float64 for f64 tensors), B packed as float64 and C as float64; a batch too
+ * The batch on a WebAssembly kernel. The workspace holds, per block of the batch, A rows
+ * (row-major, as A's dtype), B packed in the variant's panels and C as float64; a batch too
  * large for it is done in blocks of batches, then of columns, then of rows. Returns false
  * (the caller falls back to JavaScript) for shapes the workspace cannot hold at all.
  */
-function gemmWasm(job: GemmBatch, store: StoreC, parallel: boolean): boolean {
+function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boolean): boolean {
   const { m, n, k, count } = job;
+  const { mr, nr, aBytes, bBytes } = variant;
   const as = Array.from({ length: count }, (_, t) => job.a(t)), bs = Array.from({ length: count }, (_, t) => job.b(t));
-  const aF64 = as[0]!.data instanceof Float64Array;
-  if (as.some((v) => (v.data instanceof Float64Array) !== aF64)) return false;
   const aShared = as.every((v) => sameView(v, as[0]!)), bShared = bs.every((v) => sameView(v, bs[0]!));
-  const aBytes = aF64 ? 8 : 4, cBytes = job.f32Result ? 8 + 4 : 8;
+  const cBytes = job.f32Result ? 8 + 4 : 8;
   const bytes = (tb: number, mb: number, nb: number) => {
-    const mp = roundUp(mb, MR), np = roundUp(nb, NR);
-    return (aShared ? 1 : tb) * mp * k * aBytes + (bShared ? 1 : tb) * np * k * 8 + tb * mp * np * cBytes;
+    const mp = roundUp(mb, mr), np = roundUp(nb, nr);
+    return (aShared ? 1 : tb) * mp * k * aBytes + (bShared ? 1 : tb) * np * k * bBytes + tb * mp * np * cBytes + 32;
   };
   let tb = Math.min(count, MAX_CHUNKS), mb = m, nb = n;
   while (tb > 1 && bytes(tb, mb, nb) > WORKSPACE_BYTES) tb = Math.ceil(tb / 2);
-  while (bytes(tb, mb, nb) > WORKSPACE_BYTES && (mb > MR || nb > NR)) {
-    if (nb > NR && nb * 8 >= mb * aBytes) nb = roundUp(Math.ceil(nb / 2), NR);
-    else mb = roundUp(Math.ceil(mb / 2), MR);
+  while (bytes(tb, mb, nb) > WORKSPACE_BYTES && (mb > mr || nb > nr)) {
+    if (nb > nr && nb * bBytes >= mb * aBytes) nb = roundUp(Math.ceil(nb / 2), nr);
+    else mb = roundUp(Math.ceil(mb / 2), mr);
   }
   const ws = workspace();
   if (!ws || bytes(tb, mb, nb) > WORKSPACE_BYTES) return false;
 
-  const f64 = new Float64Array(ws.memory.buffer), f32 = new Float32Array(ws.memory.buffer), aView = aF64 ? f64 : f32;
+  const f64 = new Float64Array(ws.memory.buffer), f32 = new Float32Array(ws.memory.buffer);
+  const aView = aBytes === 8 ? f64 : f32, bView = bBytes === 8 ? f64 : f32;
   const table = ws.control, base = CHUNK_TABLE_BASE;
   const threads = parallel ? gemmThreads() : 1;
   for (let t0 = 0; t0 < count; t0 += tb) {
     const nt = Math.min(tb, count - t0);
     for (let i0 = 0; i0 < m; i0 += mb) {
-      const rows = Math.min(mb, m - i0), mp = roundUp(rows, MR);
+      const rows = Math.min(mb, m - i0), mp = roundUp(rows, mr);
       for (let j0 = 0; j0 < n; j0 += nb) {
-        const cols = Math.min(nb, n - j0), np = roundUp(cols, NR);
-        const aSize = mp * k * aBytes, bSize = np * k * 8, cSize = mp * np * 8;
-        const bBase = (aShared ? 1 : nt) * aSize, cBase = bBase + (bShared ? 1 : nt) * bSize;
+        const cols = Math.min(nb, n - j0), np = roundUp(cols, nr);
+        const aSize = mp * k * aBytes, bSize = np * k * bBytes, cSize = mp * np * 8;
+        const bBase = roundUp((aShared ? 1 : nt) * aSize, 16), cBase = roundUp(bBase + (bShared ? 1 : nt) * bSize, 16);
         for (let t = 0; t < (aShared ? 1 : nt); t++) copyRows(as[t0 + t]!, i0, rows, mp, k, aView, (t * aSize) / aBytes);
-        for (let t = 0; t < (bShared ? 1 : nt); t++) packColumns(bs[t0 + t]!, j0, cols, k, f64, (bBase + t * bSize) / 8);
-        // Chunks: whole GEMMs when the batch alone keeps every thread busy, else row (then column) ranges.
+        for (let t = 0; t < (bShared ? 1 : nt); t++) packColumns(bs[t0 + t]!, j0, cols, k, nr, bView, (bBase + t * bSize) / bBytes);
+        // Chunks: whole GEMMs when the batch alone keeps every thread busy, else row (then column)
+        // ranges; rows also in blocks of at most CHUNK_ROWS, for the cache.
         const wanted = threads > 1 ? Math.min(4 * threads, MAX_CHUNKS) : 1;
-        const mPanels = mp / MR, nPanels = np / NR, parts = Math.ceil(wanted / nt);
-        const rowParts = Math.min(parts, mPanels), colParts = Math.min(Math.ceil(parts / rowParts), nPanels);
+        const mPanels = mp / mr, nPanels = np / nr, parts = Math.ceil(wanted / nt);
+        const rowParts = Math.min(Math.max(parts, Math.ceil(mp / CHUNK_ROWS)), mPanels, Math.max(1, Math.floor(MAX_CHUNKS / nt)));
+        const colParts = Math.min(Math.ceil(parts / rowParts), nPanels, Math.max(1, Math.floor(MAX_CHUNKS / (nt * rowParts))));
         let chunks = 0;
         for (let t = 0; t < nt; t++) {
           for (let rp = 0; rp < rowParts; rp++) {
@@ -279,12 +327,12 @@ function gemmWasm(job: GemmBatch, store: StoreC, parallel: boolean): boolean {
               table[p] = aShared ? 0 : t * aSize; table[p + 1] = k * aBytes;
               table[p + 2] = bBase + (bShared ? 0 : t * bSize); table[p + 3] = cBase + t * cSize; table[p + 4] = np * 8;
               table[p + 5] = k;
-              table[p + 6] = Math.floor((rp * mPanels) / rowParts) * MR; table[p + 7] = Math.floor(((rp + 1) * mPanels) / rowParts) * MR;
-              table[p + 8] = Math.floor((cp * nPanels) / colParts) * NR; table[p + 9] = Math.floor(((cp + 1) * nPanels) / colParts) * NR;
+              table[p + 6] = Math.floor((rp * mPanels) / rowParts) * mr; table[p + 7] = Math.floor(((rp + 1) * mPanels) / rowParts) * mr;
+              table[p + 8] = Math.floor((cp * nPanels) / colParts) * nr; table[p + 9] = Math.floor(((cp + 1) * nPanels) / colParts) * nr;
             }
           }
         }
-        runChunks(ws, chunks, aF64, threads > 1);
+        runChunks(ws, chunks, variant.kind, threads > 1);
         if (job.f32Result) {
           const c32 = cBase + nt * cSize;
           ws.demote(cBase, c32, nt * mp * np);

@@ -47,11 +47,16 @@ export const select: Code = [0x1b];
 export const i32 = (n: number): Code => [0x41, ...sleb(n)];
 export const eqz: Code = [0x45], ltS: Code = [0x48], gtS: Code = [0x4a];
 export const add: Code = [0x6a], sub: Code = [0x6b], mul: Code = [0x6c];
-export const shl: Code = [0x74], shrS: Code = [0x75];
+export const shl: Code = [0x74], shrS: Code = [0x75], i32And: Code = [0x71];
 
 // Scalar float memory and conversion (memory immediates: log2(alignment), offset).
 export const f64Load: Code = [0x2b, 3, 0], f32Store: Code = [0x38, 2, 0], f32DemoteF64: Code = [0xb6];
 export const f32Load: Code = [0x2a, 2, 0], f32Max: Code = [0x97], f64AddScalar: Code = [0xa0];
+export const f64Store: Code = [0x39, 3, 0];
+/** Scalar loads and stores at a constant byte offset from the address on the stack. */
+export const f32LoadAt = (offset: number): Code => [0x2a, 2, ...uleb(offset)];
+export const f64LoadAt = (offset: number): Code => [0x2b, 3, ...uleb(offset)];
+export const f64StoreAt = (offset: number): Code => [0x39, 3, ...uleb(offset)];
 
 // SIMD (prefix 0xfd); memory immediates are log2(alignment) and a byte offset.
 const simd = (op: number, ...imm: number[]): Code => [0xfd, ...uleb(op), ...imm];
@@ -66,6 +71,7 @@ export const f64x2Add: Code = simd(0xf0), f64x2Mul: Code = simd(0xf2);
 export const f32x4Const = (x: number): Code => simd(0x0c, ...new Uint8Array(new Float32Array([x, x, x, x]).buffer));
 export const f32x4Splat: Code = simd(0x13);
 export const f32x4ExtractLane = (lane: number): Code => simd(0x1f, lane);
+export const f32x4ReplaceLane = (lane: number): Code => simd(0x20, lane);
 export const f64x2ExtractLane = (lane: number): Code => simd(0x21, lane);
 /** i8x16.shuffle: byte i of the result is byte lanes[i] of (first ++ second). */
 export const i8x16Shuffle = (lanes: readonly number[]): Code => simd(0x0d, ...lanes);
