@@ -191,7 +191,7 @@ export function benchGemmKernel(m: number, n: number, k: number, runs: number, t
 const pad = (s: string, w: number) => s.padStart(w);
 
 export function formatKernelTable(rows: readonly KernelRow[], threads: number): string {
-  const lines = [`GEMM kernel, float64 sums (GFLOP/s; ${threads} threads in the last column)`,
+  const lines = [`GEMM kernel, float32 operands: float32 sums in K blocks of 256, added in float64 (GFLOP/s; ${threads} threads in the last column)`,
     `  ${"shape".padEnd(20)} ${pad("JavaScript", 10)} ${pad("wasm 1t", 8)} ${pad(`wasm ${threads}t`, 8)}`];
   for (const r of rows) {
     lines.push(`  ${r.shape.padEnd(20)} ${pad(r.jsGflops.toFixed(1), 10)} ${pad(r.wasmGflops.toFixed(1), 8)} ${pad(r.parallelGflops.toFixed(1), 8)}`);

@@ -16,6 +16,7 @@ import type { Tensor } from "../../ir/tensor.js";
 import { allocate } from "../../ir/tensor.js";
 import { BufferPool, withBufferPool } from "../../ir/graph/kernels/buffers.js";
 import { loadWeight } from "./weights.js";
+import { fuseSteps } from "./fusions.js";
 
 export interface RunOptions {
   /** Folder that weight references are relative to (the model file's folder). */
@@ -30,6 +31,8 @@ export interface RunOptions {
    * from run to run, or false for fresh storage everywhere.
    */
   readonly buffers?: BufferPool | false;
+  /** Run patterns of nodes as one fused step where one applies (fusions.ts; default true): same values, fewer passes. */
+  readonly fuse?: boolean;
 }
 
 export interface NodeTiming {
@@ -101,9 +104,14 @@ export function checkInputs(graph: Graph, inputs: Readonly<Record<string, Tensor
 
 /** For each value a node reads, the index of the last node that reads it. */
 export function lastUses(graph: Graph): Map<string, number> {
+  return lastReads(graph.nodes);
+}
+
+/** For each value read, the index of the last reader (a node, or a step, which may read other values than its node). */
+function lastReads(readers: readonly { readonly inputs: readonly string[] }[]): Map<string, number> {
   const last = new Map<string, number>();
-  graph.nodes.forEach((node, i) => {
-    for (const input of node.inputs) if (input !== "") last.set(input, i);
+  readers.forEach((r, i) => {
+    for (const input of r.inputs) if (input !== "") last.set(input, i);
   });
   return last;
 }
@@ -170,6 +178,14 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   // Every op must have a kernel before any work (or weight read) starts.
   const kernels = graph.nodes.map(kernelOf);
   checkInputs(graph, inputs);
+  const contextOf = (node: Node): KernelContext => {
+    const declared = node.outputs.map((o) => graph.types.get(o)?.dtype);
+    return declared.every((d) => d !== undefined)
+      ? { attrs: node.attrs, opset, outputCount: node.outputs.length, outputDTypes: declared as DType[] }
+      : { attrs: node.attrs, opset, outputCount: node.outputs.length };
+  };
+  const nodeSteps = graph.nodes.map((node, i) => ({ node, inputs: node.inputs, kernel: kernels[i]!, ctx: contextOf(node) }));
+  const steps = options.fuse === false ? nodeSteps : fuseSteps(graph, nodeSteps);
 
   const values = new Map<string, Tensor>();
   const owners = new BufferOwners(pool);
@@ -183,7 +199,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   }
   for (const c of graph.constants.values()) if (c.kind === "literal") owners.pin(c.tensor);
   const keep = new Set(graph.outputs);
-  const last = lastUses(graph);
+  const last = lastReads(steps);
   const release = (name: string) => {
     const t = values.get(name);
     if (keep.has(name) || !t) return;
@@ -204,16 +220,12 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   };
 
   const profile: NodeTiming[] = [];
-  graph.nodes.forEach((node, index) => {
-    const args = node.inputs.map((name) => (name === "" ? undefined : valueOf(name, node)));
-    const declared = node.outputs.map((o) => graph.types.get(o)?.dtype);
-    const ctx: KernelContext = declared.every((d) => d !== undefined)
-      ? { attrs: node.attrs, opset, outputCount: node.outputs.length, outputDTypes: declared as DType[] }
-      : { attrs: node.attrs, opset, outputCount: node.outputs.length };
+  steps.forEach(({ node, inputs: reads, kernel, ctx }, index) => {
+    const args = reads.map((name) => (name === "" ? undefined : valueOf(name, node)));
     const start = options.profile ? performance.now() : 0;
     let results: Tensor[];
     try {
-      results = kernels[index]!(args, ctx);
+      results = kernel(args, ctx);
     } catch (err) {
       throw atNode(err, node);
     }
@@ -230,7 +242,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
       options.trace?.("store", out);
       if (!last.has(out)) release(out); // never read (an unused optional output)
     });
-    for (const name of new Set(node.inputs)) if (name !== "" && last.get(name) === index) release(name);
+    for (const name of new Set(reads)) if (name !== "" && last.get(name) === index) release(name);
   });
 
   const outputs = Object.create(null) as Record<string, Tensor>; // value names such as "__proto__" stay plain keys

@@ -13,26 +13,32 @@
 // path, the tile, the thread, or which rows and columns are computed with it,
 // so a plan executed tile by tile gives the whole op's bits.
 //
-// Error: within one block the float32 recursive sum of at most KC products
-// has |error| <= gamma_KC * sum |a_k b_k| + KC u sum |a_k b_k| (products' own
-// rounding), gamma_n = n u / (1 - n u), u = 2^-24 (Higham, Accuracy and
-// Stability of Numerical Algorithms, 2nd ed., section 4.2): about
-// 1.5e-5 * sum |a b| in the worst case, typically sqrt(KC) u, whatever K.
-// The float64 fold adds at most (K / KC) 2^-53 relatively, and the final
-// rounding to float32 u. Measured (test/kernels/gemm-f32.test.ts): at K = 4096
-// within 2e-6 of the float64 path relative to sum |a b|.
+// Error: each of a block's at most KC terms is rounded at most KC times (its
+// product once, then the sums it goes through), so a block's float32 sum is
+// within gamma_KC * sum |a_k b_k| of the exact one, gamma_n = n u / (1 - n u),
+// u = 2^-24 (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed.,
+// section 3.1 and 4.2): 1.5e-5 * sum |a b| in the worst case, typically about
+// sqrt(KC) u, whatever K is; a plain float32 sum's bound grows as K u. The
+// float64 fold adds about (K / KC) 2^-53 and the final rounding u |c|.
+// Measured against float64 sums (test/kernels/gemm-f32.test.ts, random
+// matrices): at most 6.7e-7 * sum |a b| (K = 256, all terms positive), and
+// 1.8e-7 at K = 4096, where a plain float32 sum is at 2.4e-6.
 //
 // Kernels (byte addresses, float32 A row-major, C float64 row i at c + i ldc):
 // - sgemm: 4 x 8 tiles of C in eight f32x4 accumulators; B packed in panels of
 //   8 columns over all of K (panel of column j at b + j k 4, step k holding 8
 //   float32s); rows i0..i1 multiples of 4, columns j0..j1 multiples of 8.
+//   sgemm_c32, for K of one block: the same, C float32.
 // - sgemv: for few columns (matrix-vector products): lanes are 4 rows of A,
 //   two groups of 4 rows at a time (two independent sums per lane in flight),
 //   A read 4 k at a time and transposed in registers; B as columns (column j
 //   at b + j k 4, float32 over K); rows multiples of 8, columns step 1.
+// Measured on this project's 2-core AMD EPYC (Zen 1), one thread, operands in
+// cache: sgemm 16-22 GFLOP/s (the float64 kernel 8-11), sgemv about 7.
 // Known weakness: A is read with scalar broadcasts from 4 row streams (no A
-// packing, which would cost a JavaScript pass); a fused multiply-add would
-// halve the arithmetic but is not deterministic across engines.
+// packing, which would cost a JavaScript pass); unrolling K by two measured
+// slower (V8's register allocation); a fused multiply-add would halve the
+// arithmetic but is not deterministic across engines.
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
 import {
@@ -65,7 +71,11 @@ function foldRow(v: number, PC: number, offset: number, K0: number): Code {
   return cat(get(K0), eqz, ifElse(store(true), store(false)));
 }
 
-function sgemm(): WasmFunction {
+/**
+ * sgemm, or with `c32` sgemm_c32: C is float32 (row i at c + i ldc) and K at most SKC, one
+ * block, whose float32 sum is the float64 total exactly; no float64 C, no demotion pass.
+ */
+function sgemm(c32: boolean): WasmFunction {
   const [K0, KCUR, J, I, KK, PA, PB, PC, LDA2, LDA3] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
   const ACC = 20, BV = ACC + 8, AV = BV + 2; // v128 locals: 4 rows x 2 vectors of 4 columns
   const acc = (r: number, v: number) => ACC + r * 2 + v;
@@ -79,7 +89,7 @@ function sgemm(): WasmFunction {
   step.push(get(KK), i32(1), sub, tee(KK), brIf(0));
   const fold: Code[] = [];
   for (let r = 0; r < SMR; r++) {
-    for (let v = 0; v < 2; v++) fold.push(foldRow(acc(r, v), PC, 32 * v, K0));
+    for (let v = 0; v < 2; v++) fold.push(c32 ? cat(get(PC), get(acc(r, v)), v128Store(16 * v)) : foldRow(acc(r, v), PC, 32 * v, K0));
     if (r < SMR - 1) fold.push(get(PC), get(LDC), add, set(PC));
   }
   const tile = cat(
@@ -87,14 +97,14 @@ function sgemm(): WasmFunction {
     get(B), get(J), get(K), mul, get(K0), i32(SNR), mul, add, i32(4), mul, add, set(PB),
     ...Array.from({ length: 8 }, (_, q) => cat(v128Zero, set(ACC + q))),
     get(KCUR), set(KK), loop(...step),
-    get(C), get(I), get(LDC), mul, add, get(J), i32(8), mul, add, set(PC),
+    get(C), get(I), get(LDC), mul, add, get(J), i32(c32 ? 4 : 8), mul, add, set(PC),
     ...fold,
     get(I), i32(SMR), add, tee(I), get(I1), ltS, brIf(0),
   );
   const columns = cat(get(I0), set(I), loop(tile), get(J), i32(SNR), add, tee(J), get(J1), ltS, brIf(0));
   const kBlocks = cat(blockDepth(K0, KCUR), get(J0), set(J), loop(columns), get(K0), i32(SKC), add, tee(K0), get(K), ltS, brIf(0));
   const body = cat(get(LDA), get(LDA), add, tee(LDA2), get(LDA), add, set(LDA3), i32(0), set(K0), loop(kBlocks));
-  return { name: "sgemm", params: 10, locals: [[10, I32], [11, V128]], body };
+  return { name: c32 ? "sgemm_c32" : "sgemm", params: 10, locals: [[10, I32], [11, V128]], body };
 }
 
 function sgemv(): WasmFunction {
@@ -165,5 +175,5 @@ function sgemv(): WasmFunction {
 
 /** The float32 kernels, for gemm-wasm.ts's module. */
 export function f32Kernels(): WasmFunction[] {
-  return [sgemm(), sgemv()];
+  return [sgemm(false), sgemv(), sgemm(true)];
 }

@@ -15,7 +15,7 @@
 import type { TensorData } from "../../tensor.js";
 import { KC, KERNEL_ARGS, MR, NR, WORKSPACE_BYTES } from "./gemm-wasm.js";
 import type { KernelKind } from "./gemm-wasm.js";
-import { GEMV_ROWS, SMR, SNR } from "./gemm-f32-wasm.js";
+import { GEMV_ROWS, SKC, SMR, SNR } from "./gemm-f32-wasm.js";
 import { gemmF32Js } from "./gemm-f32.js";
 import { CHUNK_TABLE_BASE, MAX_CHUNKS, gemmThreads, runChunks, workspace } from "./gemm-pool.js";
 
@@ -29,6 +29,8 @@ export interface MatView {
 
 /** Below this much work (2*m*n*k summed over a batch) the JavaScript kernel is as fast as copying into WebAssembly. */
 export const GEMM_WASM_MIN_FLOPS = 1e5;
+/** The same for float32 operands, whose JavaScript loop (float32 rounding emulated) is slower: measured crossover about 5e3. */
+export const GEMM_F32_WASM_MIN_FLOPS = 8192;
 /** Above this much work a batch is split across threads (waking a worker costs tens of microseconds). */
 export const GEMM_PARALLEL_MIN_FLOPS = 4e6;
 
@@ -198,9 +200,10 @@ export function gemmFloatBatch(job: GemmBatch, store: StoreC): void {
   const { m, n, k, count } = job;
   if (m === 0 || n === 0 || count === 0) return;
   const work = 2 * m * n * k * count;
-  if (k > 0 && work >= GEMM_WASM_MIN_FLOPS) {
+  if (k > 0 && work >= GEMM_F32_WASM_MIN_FLOPS) {
     const variant = variantOf(job);
-    if (variant && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return;
+    const enough = work >= (variant && variant.kind >= 2 ? GEMM_F32_WASM_MIN_FLOPS : GEMM_WASM_MIN_FLOPS);
+    if (variant && enough && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return;
   }
   for (let t = 0; t < count; t++) store(t, 0, 0, m, n, gemmFloat(m, n, k, job.a(t), job.b(t)), 0, n);
 }
@@ -257,6 +260,8 @@ interface Variant {
   readonly nr: number;
   readonly aBytes: 4 | 8;
   readonly bBytes: 4 | 8;
+  /** The kernel writes C as float32 (sgemm_c32: K of one block, f32Result), not float64. */
+  readonly c32?: boolean;
 }
 
 /** Rows of A one chunk covers at most, so that its K block of A stays in L2 while B's panels stream through. */
@@ -266,7 +271,9 @@ const CHUNK_ROWS = 256;
 function variantOf(job: GemmBatch): Variant | undefined {
   const as = Array.from({ length: job.count }, (_, t) => job.a(t)), bs = Array.from({ length: job.count }, (_, t) => job.b(t));
   if (as.every(isF32) && bs.every(isF32)) {
-    return job.n < 4 ? { kind: 3, mr: GEMV_ROWS, nr: 1, aBytes: 4, bBytes: 4 } : { kind: 2, mr: SMR, nr: SNR, aBytes: 4, bBytes: 4 };
+    if (job.n < 4) return { kind: 3, mr: GEMV_ROWS, nr: 1, aBytes: 4, bBytes: 4 };
+    const c32 = job.k <= SKC && job.f32Result === true;
+    return { kind: c32 ? 4 : 2, mr: SMR, nr: SNR, aBytes: 4, bBytes: 4, c32 };
   }
   if (job.m < MR || job.n < NR) return undefined;
   const aF64 = as[0]!.data instanceof Float64Array;
@@ -285,7 +292,7 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
   const { mr, nr, aBytes, bBytes } = variant;
   const as = Array.from({ length: count }, (_, t) => job.a(t)), bs = Array.from({ length: count }, (_, t) => job.b(t));
   const aShared = as.every((v) => sameView(v, as[0]!)), bShared = bs.every((v) => sameView(v, bs[0]!));
-  const cBytes = job.f32Result ? 8 + 4 : 8;
+  const cElem = variant.c32 ? 4 : 8, cBytes = variant.c32 ? 4 : job.f32Result ? 8 + 4 : 8;
   const bytes = (tb: number, mb: number, nb: number) => {
     const mp = roundUp(mb, mr), np = roundUp(nb, nr);
     return (aShared ? 1 : tb) * mp * k * aBytes + (bShared ? 1 : tb) * np * k * bBytes + tb * mp * np * cBytes + 32;
@@ -309,7 +316,7 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
       const rows = Math.min(mb, m - i0), mp = roundUp(rows, mr);
       for (let j0 = 0; j0 < n; j0 += nb) {
         const cols = Math.min(nb, n - j0), np = roundUp(cols, nr);
-        const aSize = mp * k * aBytes, bSize = np * k * bBytes, cSize = mp * np * 8;
+        const aSize = mp * k * aBytes, bSize = np * k * bBytes, cSize = mp * np * cElem;
         const bBase = roundUp((aShared ? 1 : nt) * aSize, 16), cBase = roundUp(bBase + (bShared ? 1 : nt) * bSize, 16);
         for (let t = 0; t < (aShared ? 1 : nt); t++) copyRows(as[t0 + t]!, i0, rows, mp, k, aView, (t * aSize) / aBytes);
         for (let t = 0; t < (bShared ? 1 : nt); t++) packColumns(bs[t0 + t]!, j0, cols, k, nr, bView, (bBase + t * bSize) / bBytes);
@@ -325,7 +332,7 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
             for (let cp = 0; cp < colParts; cp++, chunks++) {
               const p = base + chunks * KERNEL_ARGS;
               table[p] = aShared ? 0 : t * aSize; table[p + 1] = k * aBytes;
-              table[p + 2] = bBase + (bShared ? 0 : t * bSize); table[p + 3] = cBase + t * cSize; table[p + 4] = np * 8;
+              table[p + 2] = bBase + (bShared ? 0 : t * bSize); table[p + 3] = cBase + t * cSize; table[p + 4] = np * cElem;
               table[p + 5] = k;
               table[p + 6] = Math.floor((rp * mPanels) / rowParts) * mr; table[p + 7] = Math.floor(((rp + 1) * mPanels) / rowParts) * mr;
               table[p + 8] = Math.floor((cp * nPanels) / colParts) * nr; table[p + 9] = Math.floor(((cp + 1) * nPanels) / colParts) * nr;
@@ -333,7 +340,9 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
           }
         }
         runChunks(ws, chunks, variant.kind, threads > 1);
-        if (job.f32Result) {
+        if (variant.c32) {
+          for (let t = 0; t < nt; t++) store(t0 + t, i0, j0, rows, cols, f32, (cBase + t * cSize) / 4, np);
+        } else if (job.f32Result) {
           const c32 = cBase + nt * cSize;
           ws.demote(cBase, c32, nt * mp * np);
           for (let t = 0; t < nt; t++) store(t0 + t, i0, j0, rows, cols, f32, c32 / 4 + t * mp * np, np);
