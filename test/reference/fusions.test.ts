@@ -25,7 +25,7 @@ const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 3
 const E = 5, M = 24, K = 40;
 
 /** Gather(table [E, M, K], idx) then MatMul with x; `extra` adds readers of the gathered value. */
-async function expertModel(name: string, idxDims: number[], xDims: (number | string)[], extra: "none" | "output" | "second-reader" = "none"): Promise<Module> {
+async function expertModel(name: string, idxDims: (number | string)[], xDims: (number | string)[], extra: "none" | "output" | "second-reader" = "none"): Promise<Module> {
   const table = Array.from({ length: E * M * K }, rnd);
   const nodes = [node("Gather", ["table", "idx"], ["w"], { axis: 0 }, "gather"), node("MatMul", ["w", "x"], ["y"], {}, "matmul")];
   const outputs = ["y"];
