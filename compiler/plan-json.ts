@@ -31,6 +31,9 @@ export function readPlan(path: string, target?: Target): { plan: Plan; target: T
   if (typeof version === "number" && version > PLAN_VERSION) {
     fail(`plan has schema version ${version}; this tierflow reads version ${PLAN_VERSION} (a newer tierflow wrote it)`, { file: path });
   }
+  if (typeof version === "number" && version < PLAN_VERSION) {
+    fail(`plan has schema version ${version}; this tierflow reads version ${PLAN_VERSION}: compile the model again`, { file: path });
+  }
   const err = validateJson(json, JSON.parse(readFileSync(SCHEMA, "utf8")) as Schema);
   if (err) fail(`not a valid plan: ${err}`, { file: path });
   const plan = json as Plan;

@@ -108,7 +108,9 @@ export function tileKernel(inputs: readonly DfTensor[], outputs: readonly DfTens
   }
   const tiles = Math.max(1, Math.ceil(rows / tileRows));
   const columns = Math.min(last, TILE_COLUMNS);
-  return { tiling: { tileShape: [tileRows, columns], tiles: tiles * Math.ceil(last / Math.max(1, columns)) }, bufferBytes: buffer };
+  const right = options.right && inputs.find((t) => t.name === options.right!.tensor);
+  const blocks = options.right && right ? Math.ceil(options.right.n / weightBlockColumns(options.right.k, options.right.n, dtypeBytes(right.dtype))) : 1;
+  return { tiling: { tileShape: [tileRows, columns], tiles: tiles * Math.ceil(last / Math.max(1, columns)), blocks }, bufferBytes: buffer };
 }
 
 /** The right operand of a MatMul, Gemm or MatMulBias node (Gemm's transB stores it as [N, K]). */
@@ -169,7 +171,7 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
     ...(kind.device ? tileKernel(inputs, outputs, {
       weighted: kind.weighted, budget: ctx.options.kernelBufferBudget,
       ...(kind.name === "matmul" ? { right: rightOperandOf(node, inputs) } : {}),
-    }) : { tiling: { tileShape: [], tiles: 0 }, bufferBytes: 0 }),
+    }) : { tiling: { tileShape: [], tiles: 0, blocks: 1 }, bufferBytes: 0 }),
   });
 }
 

@@ -9,7 +9,8 @@
 // Source: SN40L (MICRO 2024), section V: "heavier operators get more PCUs".
 // Known weakness: FLOPs stand in for work; stages limited by memory or by
 // on-chip bandwidth are not given more units. The pipeline is treated as a
-// chain (depth = number of stages), which overstates the fill of parallel branches.
+// chain (every stage on the first tile's path), which overstates the fill of
+// parallel branches.
 
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
@@ -28,15 +29,25 @@ export interface SectionAllocation {
 }
 
 /**
- * A pipeline of `depth` stages streaming `tiles` tiles takes (tiles + depth - 1)
- * initiation intervals: the steady state plus the fill of the first tile. It is
- * never faster than its slowest stage working alone.
+ * A pipeline streaming `tiles` tiles through a chain of stages takes the fill
+ * of the first tile plus one initiation interval (its slowest stage's time per
+ * tile) for each further tile, and is never faster than its slowest stage
+ * working alone. The first tile reaches stage i+1 once stage i has emitted its
+ * first block (a matrix product streaming its weights in column blocks hands
+ * on each block of output columns, and the next product accumulates over
+ * them), so the fill is the sum over stages of time per tile / blocks, with the
+ * slowest stage counted whole. With one block per stage and equal stages this
+ * is the textbook (tiles + depth - 1) intervals.
  */
 export function pipelineSeconds(stages: readonly DfKernel[], seconds: readonly number[]): number {
   if (stages.length === 0) return 0;
-  const ii = Math.max(...stages.map((k, i) => seconds[i]! / Math.max(1, k.tiling.tiles)));
+  const perTile = stages.map((k, i) => seconds[i]! / Math.max(1, k.tiling.tiles));
+  const firstBlock = stages.map((k, i) => perTile[i]! / Math.max(1, k.tiling.blocks));
+  const slowest = perTile.indexOf(Math.max(...perTile));
+  const ii = perTile[slowest]!;
+  const fill = firstBlock.reduce((s, x, i) => (i === slowest ? s : s + x), ii);
   const tiles = Math.max(...stages.map((k) => Math.max(1, k.tiling.tiles)));
-  return Math.max(Math.max(...seconds), (tiles + stages.length - 1) * ii);
+  return Math.max(Math.max(...seconds), fill + (tiles - 1) * ii);
 }
 
 export function allocateSection(kernels: readonly DfKernel[], target: Target): SectionAllocation {

@@ -20,6 +20,12 @@ export interface DfTensor {
 export interface Tiling {
   readonly tileShape: readonly number[];
   readonly tiles: number;
+  /**
+   * Blocks each tile's output leaves the kernel in: a matrix product streaming
+   * its right operand in column blocks emits one block of output columns per
+   * weight block, and its consumers start on the first (1 for other kernels).
+   */
+  readonly blocks: number;
 }
 
 export interface DfKernel {

@@ -27,7 +27,7 @@ const MODULE_ATTRS = { source: str, phase: phaseCodec, dtype: dtypeCodec } satis
 const TENSOR_ATTRS = { role: oneOf("role", Object.keys(ROLES) as TensorRole[]), bytes: int } satisfies Schema;
 // Short facts first, the long lists of graph nodes last.
 const KERNEL_ATTRS = {
-  dtype: dtypeCodec, flops: num, tile: listOf(int), tiles: int, buffer_bytes: num,
+  dtype: dtypeCodec, flops: num, tile: listOf(int), tiles: int, blocks: int, buffer_bytes: num,
   reads: dictOf(num, "tensors"), ops: listOf(str), nodes: listOf(str),
 } satisfies Schema;
 const STREAM_ATTRS = { tile_bytes: num, tiles: int } satisfies Schema;
@@ -65,7 +65,7 @@ function printTensor(t: DfTensor): string {
 function printKernel(k: DfKernel): string {
   const head = [symbolName(k.name), quote(k.kind), `(${k.inputs.map(valueName).join(", ")})`, "->", `(${k.outputs.map(valueName).join(", ")})`];
   const attrs = formatAttrs(KERNEL_ATTRS, {
-    dtype: k.dtype, flops: k.flops, tile: [...k.tiling.tileShape], tiles: k.tiling.tiles, buffer_bytes: k.bufferBytes,
+    dtype: k.dtype, flops: k.flops, tile: [...k.tiling.tileShape], tiles: k.tiling.tiles, blocks: k.tiling.blocks, buffer_bytes: k.bufferBytes,
     reads: k.reads, ops: [...k.ops], nodes: [...k.nodes],
   }, `kernel ${symbolName(k.name)}`);
   return statementLine("kernel", head, attrs);
@@ -121,7 +121,7 @@ function buildKernel(statement: Statement): { value: DfKernel; token: IToken } {
   const a = readAttrs(KERNEL_ATTRS, statement, `kernel ${symbolName(name)}`);
   const value: DfKernel = {
     name, kind, nodes: a.nodes, ops: a.ops, inputs, outputs, dtype: a.dtype, flops: a.flops,
-    tiling: { tileShape: a.tile, tiles: a.tiles }, bufferBytes: a.buffer_bytes, reads: a.reads,
+    tiling: { tileShape: a.tile, tiles: a.tiles, blocks: a.blocks }, bufferBytes: a.buffer_bytes, reads: a.reads,
   };
   return { value, token };
 }

@@ -4,7 +4,7 @@
 
 import type { DataflowModule } from "../dataflow/dataflow.js";
 
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 
 export type TierName = "sram" | "hbm" | "ddr";
 

@@ -11,6 +11,7 @@ import { planToJson, readPlan } from "../../compiler/plan-json.js";
 import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
 import { loadTarget } from "../../targets/target.js";
 import type { Plan } from "../../ir/placement/plan.js";
+import { PLAN_VERSION } from "../../ir/placement/plan.js";
 import { runCli, ROOT } from "../support/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tierflow-compile-"));
@@ -49,11 +50,13 @@ describe("compile", () => {
     expect(r.stderr).toMatch(/plan\.json: hbm over capacity/);
   });
 
-  it("refuses a newer plan version and a malformed plan", async () => {
+  it("refuses a newer or older plan version and a malformed plan", async () => {
     const { plan } = await compile(llama, { target: "toy", opt: 0, phase: "prefill", batch: 1, seq: 4 });
     const file = join(dir, "v2.json");
-    writeFileSync(file, JSON.stringify({ ...plan, version: 2 }));
-    expect(() => readPlan(file)).toThrow(/schema version 2; this tierflow reads version 1/);
+    writeFileSync(file, JSON.stringify({ ...plan, version: PLAN_VERSION + 1 }));
+    expect(() => readPlan(file)).toThrow(new RegExp(`schema version ${PLAN_VERSION + 1}; this tierflow reads version ${PLAN_VERSION} \\(a newer`));
+    writeFileSync(file, JSON.stringify({ ...plan, version: PLAN_VERSION - 1 }));
+    expect(() => readPlan(file)).toThrow(new RegExp(`schema version ${PLAN_VERSION - 1}; this tierflow reads version ${PLAN_VERSION}: compile the model again`));
     writeFileSync(file, JSON.stringify({ ...plan, sections: "many" }));
     expect(() => readPlan(file)).toThrow(/not a valid plan: \$\.sections: expected array, got string/);
   });

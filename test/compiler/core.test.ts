@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { assignAddresses, arenaBytes } from "../../compiler/place/addresses.js";
+import { pipelineSeconds } from "../../compiler/schedule/allocate.js";
+import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
 import { loadTarget, peakFlops } from "../../targets/target.js";
 import { parseGraphText } from "../../compiler/parse-text.js";
@@ -20,7 +22,19 @@ writeLlama(llama7b, LLAMA_PRESETS["llama-2-7b"]!);
 
 const weightBytes = (p: Plan) => p.dataflow.tensors.filter((t) => t.role === "weight").reduce((s, t) => s + t.bytes, 0);
 
+const stage = (tiles: number, blocks: number) => ({ tiling: { tileShape: [1, 1], tiles, blocks } }) as unknown as DfKernel;
+
 describe("compiler core", () => {
+  it("a pipeline's fill follows the first tile through every stage, block by block", () => {
+    // Three equal stages of one block, 4 tiles of 1 us: the textbook (tiles + depth - 1) intervals.
+    expect(pipelineSeconds([stage(4, 1), stage(4, 1), stage(4, 1)], [4e-6, 4e-6, 4e-6])).toBeCloseTo(6e-6, 15);
+    // One tile through three products streaming 8 weight blocks each: the slowest stage whole,
+    // the other two hand on their first block after 1/8 of their time.
+    expect(pipelineSeconds([stage(1, 8), stage(1, 8), stage(1, 8)], [8e-6, 8e-6, 8e-6])).toBeCloseTo(8e-6 + 2e-6, 15);
+    // Unequal stages: the slowest (3 us per tile) sets the interval, the others add their first block.
+    expect(pipelineSeconds([stage(2, 1), stage(2, 4), stage(2, 1)], [2e-6, 6e-6, 4e-6])).toBeCloseTo(1e-6 + 3e-6 + 2e-6 + 3e-6, 15);
+  });
+
   it("address assignment shares addresses between tensors whose lifetimes do not overlap", () => {
     const placed = assignAddresses([
       { name: "a", bytes: 1000, first: 0, last: 1 },
