@@ -9,7 +9,8 @@ import { describe, expect, it } from "vitest";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
 import { binaryOp } from "../../ir/graph/kernels/pointwise.js";
-import { binaryF32, expF32, softmaxF32 } from "../../ir/graph/kernels/simd.js";
+import { binaryF32, expF32, softmaxF32, unaryF32 } from "../../ir/graph/kernels/simd.js";
+import { erf, laneErf, laneSigmoid, laneTanh, sigmoid } from "../../ir/graph/kernels/math.js";
 import { softmaxKernel } from "../../ir/graph/kernels/softmax.js";
 import { broadcastDims } from "../../ir/graph/kernels/broadcast.js";
 import { broadcastStrides, collapseStrides, contiguousStrides } from "../../ir/graph/kernels/strided.js";
@@ -142,5 +143,27 @@ describe("float32 SIMD Softmax", () => {
     const js = softmaxKernel({ ...x, dtype: "f32", dims: [2, 4, 16, 16, 1] }, { axis: { type: "int", value: 3 } }, 13, false).data as Float32Array;
     simd.forEach((v, i) => expect(Math.abs(v - js[i]!) / js[i]!).toBeLessThan(2.5e-7));
     expect(softmaxKernel(tensorFromValues("f32", [0, 5], []), {}, 13, false).dims).toEqual([0, 5]);
+  });
+});
+
+describe("float32 Sigmoid, Tanh and Erf as SIMD", () => {
+  // The SIMD kernels repeat math.ts's lane functions in f64x2 lanes: same bits, specials included.
+  const x = sample(40_001, 17);
+  const extra = [0.625, -0.625, 0.62500006, 709, -709, 710, -750, 20, -20, 1e-30, -1e-30, 1e-45];
+  x.set(extra, 100);
+  const cases = [["sigmoid", laneSigmoid, sigmoid], ["tanh", laneTanh, Math.tanh], ["erf", laneErf, erf]] as const;
+  it.each(cases)("%s gives the lane function's bits, within one float32 ulp of the float64 function", (op, lane, exact) => {
+    const got = new Float32Array(x.length);
+    expect(unaryF32(op, x, got)).toBe(true);
+    let differ = 0, worst = 0;
+    for (let i = 0; i < x.length; i++) {
+      const want = Math.fround(lane(x[i]!));
+      if (!Object.is(got[i], want) && !(Number.isNaN(got[i]) && Number.isNaN(want))) differ++;
+      const e = Math.fround(exact(x[i]!));
+      if (Number.isFinite(e)) worst = Math.max(worst, Math.abs(want - e) / Math.max(2 ** -149, 2 ** (Math.floor(Math.log2(Math.abs(e) || 2 ** -149)) - 23)));
+    }
+    expect(differ, "elements that differ from the lane function").toBe(0);
+    expect(worst, "float32 ulps from the float64 function").toBeLessThanOrEqual(1);
+    expect(Object.is(got[x.indexOf(-0)], op === "sigmoid" ? 0.5 : op === "tanh" ? -0 : got[x.indexOf(-0)])).toBe(true);
   });
 });

@@ -66,3 +66,60 @@ export function fastSigmoid(x: number): number {
   const e = fastExp(x);
   return e / (1 + e);
 }
+
+// Sigmoid, Tanh and Erf for results stored as float32, in float64 arithmetic
+// that WebAssembly's f64x2 lanes repeat operation for operation
+// (simd-math-wasm.ts), so the SIMD kernels and these loops give the same bits
+// and a tensor's values do not depend on its size or tiling. exp: n = round(x
+// / ln2) by adding 1.5 * 2^52, r = x - n ln2 (ln2 split as in fdlibm, so n *
+// hi is exact), exp(r) by its Taylor polynomial of degree 10 (relative error
+// below 2e-13 for |r| <= ln2 / 2), times 2^n; x clamped to [-708, 709] first.
+// Then sigmoid = 1 / (1 + exp(-x)); tanh as fastTanh (Cephes' rational below
+// 0.625); erf as erf above (Numerical Recipes' fit, 1.2e-7). All within one
+// float32 ulp of the exact functions (the fit's error aside, for erf).
+
+const EXP_MAGIC = 6755399441055744;
+const EXP_TAYLOR = [1 / 3628800, 1 / 362880, 1 / 40320, 1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1] as const;
+const LN2_HI = 6.93147180369123816490e-1, LN2_LO = 1.90821492927058770002e-10;
+
+/** The shared exp (see above); exported for the SIMD kernels' constants and tests. */
+export const EXP_LANES = { magic: EXP_MAGIC, taylor: EXP_TAYLOR, ln2Hi: LN2_HI, ln2Lo: LN2_LO, lo: -708, hi: 709 } as const;
+
+export function laneExp(x: number): number {
+  const c = x < -708 ? -708 : x > 709 ? 709 : x;
+  const t = c * Math.LOG2E + EXP_MAGIC, n = t - EXP_MAGIC;
+  const r = c - n * LN2_HI - n * LN2_LO;
+  let p = EXP_TAYLOR[0];
+  for (let i = 1; i < EXP_TAYLOR.length; i++) p = p * r + EXP_TAYLOR[i]!;
+  return p * EXP_POWERS[(n | 0) + 1024]!;
+}
+
+export function laneSigmoid(x: number): number {
+  return 1 / (1 + laneExp(-x));
+}
+
+export function laneTanh(x: number): number {
+  const a = Math.abs(x);
+  if (a > 0.625) {
+    const z = 1 - 2 / (laneExp(2 * a) + 1);
+    return x < 0 ? -z : z;
+  }
+  if (x === 0) return x;
+  const s = x * x;
+  const p = (TANH_P0 * s + TANH_P1) * s + TANH_P2, q = ((s + TANH_Q0) * s + TANH_Q1) * s + TANH_Q2;
+  return x + x * s * (p / q);
+}
+
+/** erf's fit coefficients, constant term first after the leading -z^2 (as erf above evaluates them). */
+export const ERF_FIT = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277] as const;
+
+export function laneErf(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  let h = ERF_FIT[9];
+  for (let i = 8; i >= 1; i--) h = ERF_FIT[i]! + t * h;
+  const erfc = t * laneExp(-z * z + ERF_FIT[0] + t * h);
+  return x >= 0 ? 1 - erfc : erfc - 1;
+}
+
+export const TANH_RATIONAL = { p: [TANH_P0, TANH_P1, TANH_P2], q: [TANH_Q0, TANH_Q1, TANH_Q2] } as const;

@@ -24,8 +24,9 @@ import { fail } from "../../diagnostics.js";
 import type { Tensor, TensorData } from "../../tensor.js";
 import { broadcastDims } from "./broadcast.js";
 import { broadcastStrides, collapseStrides, contiguousStrides, stridedLoopSource } from "./strided.js";
-import { binaryF32, isSimdBinaryOp } from "./simd.js";
-import { erf, fastExp, fastSigmoid, fastTanh, sigmoid } from "./math.js";
+import { binaryF32, isSimdBinaryOp, unaryF32 } from "./simd.js";
+import type { SimdUnaryOp } from "./simd.js";
+import { erf, fastExp, fastTanh, laneErf, laneSigmoid, laneTanh, sigmoid } from "./math.js";
 import { allocateOverwritten } from "./buffers.js";
 
 /** Helpers the op expressions may call (passed to each compiled function, so calls to them inline). */
@@ -34,8 +35,10 @@ const HELPERS = {
   erf,
   sigmoid,
   fastExp,
-  fastSigmoid,
   fastTanh,
+  laneErf,
+  laneSigmoid,
+  laneTanh,
   SQRT_2_OVER_PI,
   powBig,
 };
@@ -85,7 +88,7 @@ export const BINARY_OPS = {
   Or: { num: "x !== 0 || y !== 0 ? 1 : 0" },
   Xor: { num: "(x !== 0) !== (y !== 0) ? 1 : 0" },
   // SwiGLU(gate, up) = Mul(Mul(gate, Sigmoid(gate)), up), each step rounded to float32 as the decomposition's are.
-  SwiGLU: { num: "x * sigmoid(x) * y", f32: "Math.fround(x * Math.fround(fastSigmoid(x))) * y" },
+  SwiGLU: { num: "x * sigmoid(x) * y", f32: "Math.fround(x * Math.fround(laneSigmoid(x))) * y" },
 } satisfies Record<string, BinarySpec>;
 
 export type BinaryOpName = keyof typeof BINARY_OPS;
@@ -106,9 +109,10 @@ export const UNARY_OPS = {
   Reciprocal: { num: "1 / v" },
   Exp: { num: "Math.exp(v)", f32: "fastExp(v)" },
   Log: { num: "Math.log(v)" },
-  Erf: { num: "erf(v)" },
-  Tanh: { num: "Math.tanh(v)", f32: "fastTanh(v)" },
-  Sigmoid: { num: "sigmoid(v)", f32: "fastSigmoid(v)" },
+  // Float32 Erf, Tanh and Sigmoid: math.ts's lane functions, which the SIMD kernels repeat bit for bit.
+  Erf: { num: "erf(v)", f32: "laneErf(v)" },
+  Tanh: { num: "Math.tanh(v)", f32: "laneTanh(v)" },
+  Sigmoid: { num: "sigmoid(v)", f32: "laneSigmoid(v)" },
   Sin: { num: "Math.sin(v)" },
   Cos: { num: "Math.cos(v)" },
   Floor: { num: "Math.floor(v)" },
@@ -122,7 +126,7 @@ export const UNARY_OPS = {
   HardSwish: { num: "v * Math.max(0, Math.min(1, v / 6 + 0.5))" },
   Gelu: { num: "0.5 * v * (1 + erf(v / Math.SQRT2))" },
   // SiLU(x) = Mul(x, Sigmoid(x)); in float32 the sigmoid is rounded first, as the decomposition stores it.
-  SiLU: { num: "v * sigmoid(v)", f32: "v * Math.fround(fastSigmoid(v))" },
+  SiLU: { num: "v * sigmoid(v)", f32: "v * Math.fround(laneSigmoid(v))" },
   GeluTanh: {
     num: "0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))",
     f32: "0.5 * v * (1 + fastTanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))",
@@ -242,9 +246,15 @@ export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType
 }
 
 /** out = op(x) elementwise, in outDType; p and q are the op's parameters (see UNARY_OPS). */
+/** Unary ops with a float32 SIMD kernel (simd-math-wasm.ts), used from this many elements; below, the same bits in JavaScript. */
+const SIMD_UNARY: Partial<Record<UnaryOpName, SimdUnaryOp>> = { Sigmoid: "sigmoid", Tanh: "tanh", Erf: "erf" };
+const SIMD_UNARY_MIN = 256;
+
 export function unaryOp(op: UnaryOpName, x: Tensor, outDType: DType = x.dtype, p: number | bigint = 0, q: number | bigint = 0): Tensor {
   const out = allocateOverwritten(outDType, x.dims);
   const xd = x.data, od = out.data;
+  const simd = SIMD_UNARY[op];
+  if (simd && xd instanceof Float32Array && od instanceof Float32Array && xd.length >= SIMD_UNARY_MIN && unaryF32(simd, xd, od)) return out;
   const key = `${op}|${storageName(xd)}|${storageName(od)}`;
   let loop = unaryCache.get(key);
   if (!loop) {

@@ -22,6 +22,7 @@
 // elements past its end are read and written: callers pad their regions.
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
+import { mathKernels } from "./simd-math-wasm.js";
 import {
   I32, V128, add, brIf, cat, eqz, f32DemoteF64, f32Load, f32Max, f32x4Add, f32x4Const, f32x4Div, f32x4ExtractLane,
   f32x4Max, f32x4Min, f32x4Mul, f32x4Pmax, f32x4Pmin, f32x4Splat, f32x4Eq, v128And, f32x4Sub, f64AddScalar, f64x2Add, f64x2ExtractLane,
@@ -136,10 +137,10 @@ function softmaxRows(): WasmFunction {
 
 let bytes: Uint8Array | undefined;
 
-/** The module: `${op}_${mode}` for every binary op and mode, exp and softmax; memory imported as env.mem. */
+/** The module: `${op}_${mode}` for every binary op and mode, exp, softmax, and sigmoid, tanh and erf (simd-math-wasm.ts); memory imported as env.mem. */
 export function simdModuleBytes(): Uint8Array {
   const binaries = Object.keys(SIMD_BINARY_OPS).flatMap((op) => SIMD_MODES.map((mode) => binary(op as SimdBinaryOp, mode)));
-  bytes ??= moduleBytes(SIMD_MEMORY_BYTES / 65536, [...binaries, expArray(), softmaxRows()]);
+  bytes ??= moduleBytes(SIMD_MEMORY_BYTES / 65536, [...binaries, expArray(), softmaxRows(), ...mathKernels()]);
   return bytes;
 }
 

@@ -97,6 +97,23 @@ export function expF32(src: Float32Array, dst: Float32Array): boolean {
   return true;
 }
 
+/** The float32 functions of simd-math-wasm.ts: the bits of math.ts's laneSigmoid, laneTanh and laneErf. */
+export type SimdUnaryOp = "sigmoid" | "tanh" | "erf";
+
+/** dst[i] = f(src[i]) for a SimdUnaryOp, in chunks through the module's memory; false where SIMD is not available. */
+export function unaryF32(op: SimdUnaryOp, src: Float32Array, dst: Float32Array): boolean {
+  const s = instance();
+  if (!s || src.length !== dst.length) return false;
+  const chunk = Math.floor(CAPACITY / 4) * 4, f = s.fn(op);
+  for (let at = 0; at < src.length; at += chunk) {
+    const n = Math.min(chunk, src.length - at);
+    s.f32.set(src.subarray(at, at + n), 0);
+    f(0, 0, n);
+    dst.set(s.f32.subarray(0, n), at);
+  }
+  return true;
+}
+
 /**
  * Softmax of `rows` contiguous rows of n float32s from x into out. Rows whose length is
  * not a multiple of 4 are copied one by one with -Infinity padding. False where SIMD is not available.
