@@ -220,16 +220,19 @@ describe("depthwise Conv", () => {
   // float64, so that a different order of the sums would show (float32 rounding would hide it).
   const f64 = (dims: number[], data?: Float64Array) => makeTensor("f64", dims, data ?? floats(dims.reduce((p, d) => p * d, 1), Float64Array));
 
-  it("computes directly the same bits as through im2col and the GEMM", () => {
-    for (const multiplier of [1, 2]) {
-      const x = f64([3, 6, 9, 11]), w = f64([6 * multiplier, 1, 3, 5]), b = f64([6 * multiplier]);
+  const f32 = (dims: number[], data?: Float32Array) => makeTensor("f32", dims, data ?? floats(dims.reduce((p, d) => p * d, 1), Float32Array));
+
+  it("computes directly the same bits as through im2col and the GEMM (float64 and float32 orders)", () => {
+    for (const [multiplier, make] of [[1, f64], [2, f64], [1, f32], [2, f32]] as const) {
+      const wide = (dims: number[], data: Float32Array | Float64Array) => (make === f64 ? f64(dims, data as Float64Array) : f32(dims, data as Float32Array));
+      const x = make([3, 6, 9, 11]), w = make([6 * multiplier, 1, 3, 5]), b = make([6 * multiplier]);
       const group = { type: "int", value: 6 } as const;
       const direct = convKernel(x, w, b, { group, pads: { type: "ints", value: [1, 2, 1, 2] }, strides: { type: "ints", value: [2, 1] } });
       // With a depth axis of 1 the same convolution takes the generic path.
-      const generic = convKernel(f64([3, 6, 1, 9, 11], x.data as Float64Array), f64([6 * multiplier, 1, 1, 3, 5], w.data as Float64Array), b,
+      const generic = convKernel(wide([3, 6, 1, 9, 11], x.data as Float64Array), wide([6 * multiplier, 1, 1, 3, 5], w.data as Float64Array), b,
         { group, pads: { type: "ints", value: [0, 1, 2, 0, 1, 2] }, strides: { type: "ints", value: [1, 2, 1] } });
       expect(generic.dims).toEqual([3, 6 * multiplier, 1, ...direct.dims.slice(2)]);
-      sameBits(direct.data as Float64Array, generic.data as Float64Array);
+      sameBits(Float64Array.from(direct.data as Float64Array), Float64Array.from(generic.data as Float64Array));
     }
   });
 });

@@ -725,7 +725,7 @@ describe("storage types", () => {
 });
 
 describe("depthwise Conv", () => {
-  /** Each output's window (padding as zeros) summed with the weights four taps at a time, then the rest, then the bias. */
+  /** Each output's window (padding as zeros) summed with the weights in the float32 GEMM's order (one tap at a time, float32 rounding; windows here are under one K block), then the bias. */
   function referenceDepthwise(x: Tensor, w: Tensor, b: Tensor, k: number, stride: number, pad: number, dilation: number): Tensor {
     const [batch, channels, h, wd] = x.dims as [number, number, number, number], m = w.dims[0]!, mg = m / channels;
     const oh = Math.floor((h + 2 * pad - dilation * (k - 1) - 1) / stride) + 1, ow = Math.floor((wd + 2 * pad - dilation * (k - 1) - 1) / stride) + 1;
@@ -738,9 +738,8 @@ describe("depthwise Conv", () => {
         win.push(iy < 0 || iy >= h || ix < 0 || ix >= wd ? 0 : xs[((n * channels + Math.floor(ch / mg)) * h + iy) * wd + ix]!);
       }
       const wt = (p: number) => ws[ch * k * k + p]!;
-      let c = 0, p = 0;
-      for (; p + 4 <= win.length; p += 4) c += wt(p) * win[p]! + wt(p + 1) * win[p + 1]! + wt(p + 2) * win[p + 2]! + wt(p + 3) * win[p + 3]!;
-      for (; p < win.length; p++) c += wt(p) * win[p]!;
+      let c = 0;
+      for (let p = 0; p < win.length; p++) c = Math.fround(c + Math.fround(wt(p) * win[p]!));
       (out.data as Float32Array)[((n * m + ch) * oh + oy) * ow + ox] = c + bs[ch]!;
     }
     return out;

@@ -12,16 +12,17 @@ import { intAttr, intsAttr, FLOATS } from "../ops/util.js";
 import { requireFloat, roundToDType, sizeOf } from "./common.js";
 import { gemmFloatBatch } from "./gemm.js";
 import { MR } from "./gemm-wasm.js";
+import { SKC } from "./gemm-f32-wasm.js";
 import type { MatView } from "./gemm.js";
 import { inputCoords, windowGeometry } from "./window.js";
 import type { WindowAxis } from "./window.js";
 import { allocateOutput } from "./buffers.js";
 
-/** Largest column-matrix buffer (float64) one batch of images may use. */
+/** Largest column-matrix buffer (float32 for float32 data, so that the GEMM sums in float32; float64 for float64) one batch of images may use. */
 const COL_BYTES = 32 * 1024 * 1024;
 
 /** Write the column matrix of one group of one image: row (c, kernel offset), column output position. */
-function im2col(x: Float32Array, xBase: number, channels: number, geo: readonly WindowAxis[], col: Float64Array): void {
+function im2col(x: Float32Array | Float64Array, xBase: number, channels: number, geo: readonly WindowAxis[], col: Float32Array | Float64Array): void {
   const rank = geo.length;
   const coords = geo.map(inputCoords);
   const outDims = geo.map((g) => g.out), kDims = geo.map((g) => g.kernel);
@@ -67,9 +68,27 @@ function im2col(x: Float32Array, xBase: number, channels: number, geo: readonly 
 }
 
 /**
+ * One output of a float32 depthwise convolution in the float32 GEMM's order (gemm-f32-wasm.ts):
+ * taps in order, each product and sum rounded to float32, in blocks of SKC added in float64.
+ */
+function tapsF32(xd: Float32Array | Float64Array, xBase: number, wd: Float32Array | Float64Array, wb: number, taps: Int32Array, t0: number, kp: number): number {
+  let total = 0;
+  for (let k0 = 0; k0 < kp; k0 += SKC) {
+    let acc = 0;
+    for (let p = k0, end = Math.min(kp, k0 + SKC); p < end; p++) {
+      const i = taps[t0 + p]!;
+      acc = Math.fround(acc + Math.fround(wd[wb + p]! * (i < 0 ? 0 : xd[xBase + i]!)));
+    }
+    total += acc;
+  }
+  return total;
+}
+
+/**
  * 2-D convolution with one input channel per group and fewer than MR output channels per
- * group (depthwise), computed directly: the same sums in the same order as im2col and
- * gemmFewRows (kernel offsets four at a time, padding as zeros), without a column matrix,
+ * group (depthwise), computed directly: the same sums in the same order as im2col and the
+ * GEMM (float32: tapsF32; float64: gemmFewRows's, kernel offsets four at a time; padding as
+ * zeros), without a column matrix,
  * whose construction costs more than these few products. Where each output's kernel taps
  * land in the input plane (or in the padding) is worked out once, for every channel and image.
  */
@@ -81,6 +100,7 @@ function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor
   const planeOut = oh * ow;
   const xd = x.data as Float32Array, wd = w.data as Float32Array, bd = bias?.data as Float32Array | undefined;
   const od = out.data as Float32Array;
+  const f32 = x.data instanceof Float32Array && w.data instanceof Float32Array, fround = Math.fround;
   // taps[o * kp + p]: offset in the input plane of kernel tap p for output o, or -1 in the padding.
   const taps = new Int32Array(planeOut * kp);
   for (let oy = 0; oy < oh; oy++) {
@@ -100,6 +120,28 @@ function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor
       const xBase = (n * channels + g) * plane;
       for (let r = 0; r < mg; r++) {
         const ch = g * mg + r, wb = ch * kp, b = bd ? bd[ch]! : 0, oBase = (n * m + ch) * planeOut;
+        if (f32 && kp <= SKC) {
+          // Four outputs at a time: four independent float32 chains keep the pipeline busy.
+          let o = 0;
+          for (; o + 4 <= planeOut; o += 4) {
+            let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+            const t0 = o * kp, t1 = t0 + kp, t2 = t1 + kp, t3 = t2 + kp;
+            for (let p = 0; p < kp; p++) {
+              const wv = wd[wb + p]!, i0 = taps[t0 + p]!, i1 = taps[t1 + p]!, i2 = taps[t2 + p]!, i3 = taps[t3 + p]!;
+              c0 = fround(c0 + fround(wv * (i0 < 0 ? 0 : xd[xBase + i0]!)));
+              c1 = fround(c1 + fround(wv * (i1 < 0 ? 0 : xd[xBase + i1]!)));
+              c2 = fround(c2 + fround(wv * (i2 < 0 ? 0 : xd[xBase + i2]!)));
+              c3 = fround(c3 + fround(wv * (i3 < 0 ? 0 : xd[xBase + i3]!)));
+            }
+            od[oBase + o] = c0 + b; od[oBase + o + 1] = c1 + b; od[oBase + o + 2] = c2 + b; od[oBase + o + 3] = c3 + b;
+          }
+          for (; o < planeOut; o++) od[oBase + o] = tapsF32(xd, xBase, wd, wb, taps, o * kp, kp) + b;
+          continue;
+        }
+        if (f32) {
+          for (let o = 0, t0 = 0; o < planeOut; o++, t0 += kp) od[oBase + o] = tapsF32(xd, xBase, wd, wb, taps, t0, kp) + b;
+          continue;
+        }
         for (let o = 0, t0 = 0; o < planeOut; o++, t0 += kp) {
           let c = 0, p = 0;
           for (; p + 4 <= kp; p += 4) {
@@ -145,8 +187,9 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs
   // One batch of GEMMs per run of images (their column matrices within COL_BYTES): GEMM
   // t = image * group + g, so grouped and depthwise convolutions make one call, not one per group.
   const colSize = channels * kp * planeOut;
-  const images = Math.max(1, Math.min(batch, Math.floor(COL_BYTES / (8 * Math.max(1, colSize)))));
-  const col = pointwise ? undefined : new Float64Array(images * colSize);
+  const Col = x.data instanceof Float64Array ? Float64Array : Float32Array;
+  const images = Math.max(1, Math.min(batch, Math.floor(COL_BYTES / (Col.BYTES_PER_ELEMENT * Math.max(1, colSize)))));
+  const col = pointwise ? undefined : new Col(images * colSize);
   const xd = x.data as Float32Array, od = out.data as Float32Array, bd = bias?.data as Float32Array | undefined;
   for (let n0 = 0; n0 < batch; n0 += images) {
     const count = Math.min(images, batch - n0);
