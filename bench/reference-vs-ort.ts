@@ -37,7 +37,7 @@ interface Case {
 
 const CASES: readonly Case[] = [
   ...["llama-tiny", "gpt2-tiny", "bert-tiny", "mixtral-tiny"].map((m) => ({ file: `${m}.torchscript.onnx`, dims: { batch: 8, sequence: 128 } })),
-  { file: "llama-tiny.dynamo.onnx", dims: { batch: 8, sequence: 128 } },
+  ...["llama-tiny", "mixtral-tiny"].map((m) => ({ file: `${m}.dynamo.onnx`, dims: { batch: 8, sequence: 128 } })),
   { file: "mobilenet-tiny.torchscript.onnx", dims: { batch: 16 } },
 ];
 

@@ -6,9 +6,10 @@
 // result never differs from running the nodes one by one. The values inside
 // a pattern are never stored (trace shows no store or free for them).
 //
-// Gather -> MatMul: a table gathered by index and used once, as MatMul's A
-// (a mixture of experts' per-token weights): gatherMatmulKernel groups
-// tokens by expert instead of materialising the gathered weights.
+// Gather -> MatMul: a table gathered by index (Gather on axis 0, or GatherND
+// with one index per row) and used once, as MatMul's A (a mixture of experts'
+// per-token weights): gatherMatmulKernel groups tokens by expert instead of
+// materialising the gathered weights.
 
 import type { Graph, Node } from "../../ir/graph/graph.js";
 import type { KernelContext } from "../../ir/graph/op-def.js";
@@ -44,13 +45,14 @@ const gatherMatmul: Fusion = {
     const mm = steps[i]!;
     if (mm.node.op !== "MatMul" || mm.node.domain) return undefined;
     const a = mm.node.inputs[0]!, g = producer.get(a) ?? -1, gather = steps[g];
-    if (!gather || gather.node.op !== "Gather" || gather.node.domain || gather.node.outputs.length !== 1) return undefined;
-    if (intAttr(gather.node.attrs, "axis", 0) !== 0) return undefined;
+    if (!gather || gather.node.domain || gather.node.outputs.length !== 1) return undefined;
+    const nd = gather.node.op === "GatherND";
+    if (nd ? intAttr(gather.node.attrs, "batch_dims", 0) !== 0 : gather.node.op !== "Gather" || intAttr(gather.node.attrs, "axis", 0) !== 0) return undefined;
     if (graph.outputs.includes(a) || readers.get(a)?.length !== 1 || mm.node.inputs[1] === a) return undefined;
     const [table, indices] = gather.node.inputs as [string, string];
     const kernel: Kernel = (args, ctx) => {
       const [t, idx, b] = args as [Tensor, Tensor, Tensor];
-      const fused = gatherMatmulKernel(t, idx, b);
+      const fused = gatherMatmulKernel(t, idx, b, nd);
       if (fused) return [fused];
       return mm.kernel([gather.kernel([t, idx], gather.ctx)[0], b], ctx);
     };

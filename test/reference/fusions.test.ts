@@ -24,10 +24,11 @@ let seed = 3;
 const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5);
 const E = 5, M = 24, K = 40;
 
-/** Gather(table [E, M, K], idx) then MatMul with x; `extra` adds readers of the gathered value. */
-async function expertModel(name: string, idxDims: (number | string)[], xDims: (number | string)[], extra: "none" | "output" | "second-reader" = "none"): Promise<Module> {
+/** Gather(table [E, M, K], idx) (or GatherND) then MatMul with x; `extra` adds readers of the gathered value. */
+async function expertModel(name: string, idxDims: (number | string)[], xDims: (number | string)[], extra: "none" | "output" | "second-reader" | "nd" = "none"): Promise<Module> {
   const table = Array.from({ length: E * M * K }, rnd);
-  const nodes = [node("Gather", ["table", "idx"], ["w"], { axis: 0 }, "gather"), node("MatMul", ["w", "x"], ["y"], {}, "matmul")];
+  const gather = extra === "nd" ? node("GatherND", ["table", "idx"], ["w"], {}, "gather") : node("Gather", ["table", "idx"], ["w"], { axis: 0 }, "gather");
+  const nodes = [gather, node("MatMul", ["w", "x"], ["y"], {}, "matmul")];
   const outputs = ["y"];
   if (extra === "output") outputs.push("w");
   if (extra === "second-reader") {
@@ -75,6 +76,13 @@ describe("Gather -> MatMul", () => {
       const { fused, nodes } = runBoth(module, { idx: idxOf(Array.from({ length: count }, (_, t) => (t * 3) % E), [...idxDims]), x: xOf([...xDims]) });
       expectSameBits(fused.y!, nodes.y!);
     }
+  });
+
+  it("GatherND with one index per row (the dynamo exporter's form) is fused too", async () => {
+    const module = await expertModel("gathernd", [200, 1], [200, K, 1], "nd");
+    const { fused, nodes, stored } = runBoth(module, { idx: idxOf(Array.from({ length: 200 }, (_, t) => (t * 3) % E), [200, 1]), x: xOf([200, K, 1]) });
+    expectSameBits(fused.y!, nodes.y!);
+    expect(stored).not.toContain("w");
   });
 
   it("an index out of range fails as Gather does", async () => {

@@ -1,4 +1,5 @@
-// MatMul(Gather(table, indices), B) without materialising the Gather: the
+// MatMul(Gather(table, indices), B) without materialising the Gather (or a
+// GatherND that picks the same rows, as the dynamo exporter writes it): the
 // per-token expert products of a mixture-of-experts block (table [experts,
 // m, k], one index per token, B the token's [k, n]). Tokens routed to the same
 // expert become the columns of one GEMM, W_e [m, k] x [B_t ...] [k, n T_e],
@@ -30,20 +31,27 @@ function broadcastBatch(a: readonly number[], b: readonly number[]): number[] | 
   return out;
 }
 
-export function gatherMatmulKernel(table: Tensor, indices: Tensor, b: Tensor): Tensor | undefined {
+/**
+ * MatMul(Gather(table, indices, axis 0), b), or with `nd` MatMul(GatherND(table, indices), b)
+ * where indices' last axis has length 1 (the same rows; negative indices are then left to
+ * GatherND). Undefined where it does not apply.
+ */
+export function gatherMatmulKernel(table: Tensor, indices: Tensor, b: Tensor, nd = false): Tensor | undefined {
   if (table.dtype !== "f32" || b.dtype !== "f32" || table.dims.length !== 3 || b.dims.length < 2) return undefined;
   if (indices.dtype !== "i64" && indices.dtype !== "i32") return undefined;
+  if (nd && (indices.dims.length === 0 || indices.dims[indices.dims.length - 1] !== 1)) return undefined;
+  const indexDims = nd ? indices.dims.slice(0, -1) : indices.dims;
   const [experts, m, k] = table.dims as [number, number, number];
   const n = b.dims[b.dims.length - 1]!, bBatch = b.dims.slice(0, -2);
   if (b.dims[b.dims.length - 2] !== k) return undefined;
-  const batch = broadcastBatch(indices.dims, bBatch);
+  const batch = broadcastBatch(indexDims, bBatch);
   if (!batch) return undefined;
   const count = elementCount(batch);
-  const ia = broadcastIndex(indices.dims, batch), ib = broadcastIndex(bBatch, batch);
+  const ia = broadcastIndex(indexDims, batch), ib = broadcastIndex(bBatch, batch);
   const expertOf = new Int32Array(count);
   for (let t = 0; t < count; t++) {
     const e = Number(indices.data[ia ? ia[t]! : t]!);
-    if (e < -experts || e >= experts) return undefined;
+    if (e < (nd ? 0 : -experts) || e >= experts) return undefined;
     expertOf[t] = e < 0 ? e + experts : e;
   }
   const out = allocateOverwritten("f32", [...batch, m, n]);
