@@ -264,6 +264,9 @@ interface Variant {
   readonly c32?: boolean;
 }
 
+/** Bytes of distinct A's per block of a batch of narrow products (see gemmWasm). */
+const BLOCK_A_BYTES = 1 << 19;
+
 /** Rows of A one chunk covers at most, so that its K block of A stays in L2 while B's panels stream through. */
 const CHUNK_ROWS = 256;
 
@@ -297,7 +300,11 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
     const mp = roundUp(mb, mr), np = roundUp(nb, nr);
     return (aShared ? 1 : tb) * mp * k * aBytes + (bShared ? 1 : tb) * np * k * bBytes + tb * mp * np * cBytes + 32;
   };
-  let tb = Math.min(count, MAX_CHUNKS), mb = m, nb = n;
+  // A batch whose A's are each used by few columns streams A once: in blocks of about
+  // BLOCK_A_BYTES, A is copied into the workspace and read back while still in cache.
+  const perGemmA = roundUp(m, mr) * k * aBytes;
+  const streamed = !aShared && n < 4 * nr ? Math.max(1, Math.floor(BLOCK_A_BYTES / Math.max(1, perGemmA))) : count;
+  let tb = Math.min(count, MAX_CHUNKS, streamed), mb = m, nb = n;
   while (tb > 1 && bytes(tb, mb, nb) > WORKSPACE_BYTES) tb = Math.ceil(tb / 2);
   while (bytes(tb, mb, nb) > WORKSPACE_BYTES && (mb > mr || nb > nr)) {
     if (nb > nr && nb * bBytes >= mb * aBytes) nb = roundUp(Math.ceil(nb / 2), nr);
@@ -321,8 +328,10 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
         for (let t = 0; t < (aShared ? 1 : nt); t++) copyRows(as[t0 + t]!, i0, rows, mp, k, aView, (t * aSize) / aBytes);
         for (let t = 0; t < (bShared ? 1 : nt); t++) packColumns(bs[t0 + t]!, j0, cols, k, nr, bView, (bBase + t * bSize) / bBytes);
         // Chunks: whole GEMMs when the batch alone keeps every thread busy, else row (then column)
-        // ranges; rows also in blocks of at most CHUNK_ROWS, for the cache.
-        const wanted = threads > 1 ? Math.min(4 * threads, MAX_CHUNKS) : 1;
+        // ranges; rows also in blocks of at most CHUNK_ROWS, for the cache. Threads only for a
+        // block with enough work (a streamed block of matrix-vector products has too little).
+        const shared = threads > 1 && 2 * rows * cols * k * nt >= GEMM_PARALLEL_MIN_FLOPS;
+        const wanted = shared ? Math.min(4 * threads, MAX_CHUNKS) : 1;
         const mPanels = mp / mr, nPanels = np / nr, parts = Math.ceil(wanted / nt);
         const rowParts = Math.min(Math.max(parts, Math.ceil(mp / CHUNK_ROWS)), mPanels, Math.max(1, Math.floor(MAX_CHUNKS / nt)));
         const colParts = Math.min(Math.ceil(parts / rowParts), nPanels, Math.max(1, Math.floor(MAX_CHUNKS / (nt * rowParts))));
@@ -339,7 +348,7 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
             }
           }
         }
-        runChunks(ws, chunks, variant.kind, threads > 1);
+        runChunks(ws, chunks, variant.kind, shared);
         if (variant.c32) {
           for (let t = 0; t < nt; t++) store(t0 + t, i0, j0, rows, cols, f32, (cBase + t * cSize) / 4, np);
         } else if (job.f32Result) {
