@@ -42,10 +42,14 @@ export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[] | 
   const reduced = (i: number) => axes === undefined || axes.length === 0 || axes.includes(i);
   const kept = x.dims.map((d, i) => (reduced(i) ? 1 : d));
   const out = allocateOutput(x.dtype, keepDims ? kept : x.dims.filter((_, i) => !reduced(i)));
-  const index = broadcastIndex(kept, x.dims);
+  // The element-to-output map, built only by the paths that read it (the row and column folds do not).
+  let index: Int32Array | null | undefined;
   const count = out.data.length === 0 ? 0 : x.data.length / out.data.length;
   const n = x.data.length, xd = x.data, od = out.data;
-  const at = (i: number) => (index ? index[i]! : i);
+  const at = (i: number) => {
+    if (index === undefined) index = broadcastIndex(kept, x.dims);
+    return index ? index[i]! : i;
+  };
   if (isBigData(xd)) {
     // Sums stay exact (for the mean); products wrap at each step so they cannot grow without bound.
     const acc = new Array<bigint>(od.length).fill(initial(op, x.dtype) as bigint), bx = xd as BigInt64Array;
