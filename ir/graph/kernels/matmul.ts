@@ -9,6 +9,7 @@ import { elementCount, makeTensor } from "../../tensor.js";
 import { broadcastDims, broadcastIndex } from "./broadcast.js";
 import { broadcastsTo, isBigData, roundToDType } from "./common.js";
 import { gemmFloatBatch } from "./gemm.js";
+import { SKC } from "./gemm-f32-wasm.js";
 import type { MatView, StoreC } from "./gemm.js";
 import { allocateOverwritten } from "./buffers.js";
 
@@ -99,6 +100,20 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
+/** One row of Gemm's result without C: alpha * product (+ 0 turns -0 into 0, as before). */
+function gemmRow(fo: Float32Array | Float64Array, i: number, prod: Float32Array | Float64Array, p: number, cols: number, alpha: number): void {
+  if (alpha === 1) for (let j = 0; j < cols; j++) fo[i + j] = prod[p + j]! + 0;
+  else for (let j = 0; j < cols; j++) fo[i + j] = alpha * prod[p + j]! + 0;
+}
+
+/** One row of Gemm's result: alpha * product + beta * C, C's columns cCol apart (0 where C broadcasts along them). */
+function gemmRowWithC(fo: Float32Array | Float64Array, i: number, prod: Float32Array | Float64Array, p: number, cols: number,
+  alpha: number, beta: number, cd: Float32Array | Float64Array, ci: number, cCol: number): void {
+  // alpha and beta of 1 multiply exactly, so the short loop gives the same bits
+  if (alpha === 1 && beta === 1 && cCol === 1) for (let j = 0; j < cols; j++) fo[i + j] = prod[p + j]! + cd[ci + j]!;
+  else for (let j = 0; j < cols; j++) fo[i + j] = alpha * prod[p + j]! + beta * cd[ci + j * cCol]!;
+}
+
 /** Gemm: alpha * op(A) * op(B) + beta * C, with C broadcast unidirectionally to [M, N]. */
 export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, alpha: number, beta: number,
   transA: boolean, transB: boolean): Tensor {
@@ -137,16 +152,14 @@ export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, alpha: n
   const cd = c?.data as Float32Array | undefined;
   if (isFloat(a.dtype)) {
     const fo = od as Float32Array;
-    gemmFloatBatch({ m, n, k, count: 1, a: () => av, b: () => bv }, (_, row0, col0, rows, cols, c64, off, ldc) => {
-      const prod = c64 as Float64Array;
+    // With K in one block the float64 product holds a float32 sum already: asking for it as
+    // float32 changes no bits and halves what the epilogue reads.
+    const f32Result = a.dtype === "f32" && k <= SKC;
+    gemmFloatBatch({ m, n, k, count: 1, a: () => av, b: () => bv, f32Result }, (_, row0, col0, rows, cols, prod, off, ldc) => {
       for (let r = 0; r < rows; r++) {
         const i = (row0 + r) * n + col0, p = off + r * ldc;
-        if (cd) {
-          const ci = (row0 + r) * cRow + col0 * cCol;
-          for (let j = 0; j < cols; j++) fo[i + j] = alpha * prod[p + j]! + beta * cd[ci + j * cCol]!;
-        } else {
-          for (let j = 0; j < cols; j++) fo[i + j] = alpha * prod[p + j]! + 0; // + 0 turns -0 into 0, as before
-        }
+        if (cd) gemmRowWithC(fo, i, prod, p, cols, alpha, beta, cd, (row0 + r) * cRow + col0 * cCol, cCol);
+        else gemmRow(fo, i, prod, p, cols, alpha);
       }
     });
     return roundToDType(out);
