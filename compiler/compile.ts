@@ -23,6 +23,7 @@ import type { OptLevel } from "./schedule/sections.js";
 import { checkFitsSomewhere } from "./place/placement.js";
 import { rooflineFloor, tokensPerPass } from "./cost/cost-model.js";
 import { lowerForTarget, planSocket } from "./plan-socket.js";
+import { requestFromDims } from "./lower/bind.js";
 import type { LayoutTrial } from "./node/compile-node.js";
 import { checkSingleSocketFits, compileNodePlan } from "./node/compile-node.js";
 import type { ParallelRequest } from "./node/layout.js";
@@ -125,8 +126,10 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
   const target = typeof options.target === "string" ? loadTarget(options.target) : options.target;
   const opt = options.opt ?? 2;
   const phase = options.phase ?? "prefill";
-  const batch = options.batch ?? 1;
-  const seq = options.seq ?? (phase === "decode" ? 128 : 128);
+  // `--dim batch=2` or `--dim sequence=7` stands for --batch / --seq (a prompt length: prefill only) when those are not given.
+  const fromDims = requestFromDims(options.dims);
+  const batch = options.batch ?? fromDims.batch ?? 1;
+  const seq = options.seq ?? (phase === "prefill" ? fromDims.seq : undefined) ?? 128;
   const graph = fused.graph;
   stage("lower");
   const lowerRequest = { phase, batch, seq, dtype: options.dtype, opt, ...(options.dims ? { dims: options.dims } : {}) };

@@ -44,7 +44,7 @@ export function registerCompile(program: Command): void {
     .option("--batch <n>", "requests in the batch", "1")
     .option("--seq <n>", "prompt length (prefill) or context length (decode)", "128")
     .option("--dtype <dtype>", "plan floating-point data in this dtype (e.g. bf16 for a float32 export)")
-    .option("--dim <name=value>", "give another symbolic dim a value (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--dim <name=value>", "give a symbolic dim a value (repeatable); on a batch or sequence dim it stands for --batch / --seq", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .requiredOption("-o, --output <dir>", "folder for plan.json, report.txt and the IR of each level (graph.tfg, dataflow.tfd, placement.tfp)")
     .option("-q, --quiet", "do not print the report or progress")
     .option("--viz", "also write plan.html, the plan visualiser")

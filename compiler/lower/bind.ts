@@ -34,6 +34,18 @@ export interface Bindings {
   readonly queryLength: number;
 }
 
+/** Batch and prompt length that `--dim` gives through a recognised name (batch=2, sequence=7). */
+export function requestFromDims(dims: ReadonlyMap<string, number> | undefined): { batch?: number; seq?: number } {
+  const out: { batch?: number; seq?: number } = {};
+  for (const [symbol, role] of Object.entries(NAMED_SYMBOLS)) {
+    const v = dims?.get(symbol);
+    if (v === undefined) continue;
+    if (role === "batch") out.batch ??= v;
+    else out.seq ??= v;
+  }
+  return out;
+}
+
 export function bindDims(graph: Graph, options: BindOptions): Bindings {
   const values = new Map<string, number>(options.dims ?? []);
   const queryLength = options.phase === "decode" ? 1 : options.seq;
@@ -45,7 +57,17 @@ export function bindDims(graph: Graph, options: BindOptions): Bindings {
   for (const t of graph.types.values()) for (const d of t.shape ?? []) for (const s of dimSymbols(d)) present.add(s);
   for (const [symbol, role] of Object.entries(NAMED_SYMBOLS)) {
     if (!present.has(symbol)) continue;
-    if (!values.has(symbol)) values.set(symbol, role === "batch" ? options.batch : queryLength);
+    const want = role === "batch" ? options.batch : queryLength;
+    const given = values.get(symbol);
+    // The KV cache, token counts and costs follow batch and seq: a --dim that disagrees would plan a graph they do not describe.
+    if (given !== undefined && given !== want) {
+      if (role === "sequence" && options.phase === "decode") {
+        fail(`--dim ${symbol}=${given}: a decode step processes 1 token, so '${symbol}' is 1 (--seq sets the context): leave the --dim out`);
+      }
+      const what = role === "batch" ? `the batch ${want} (--batch)` : `the prompt length ${want} (--seq)`;
+      fail(`--dim ${symbol}=${given} disagrees with ${what}: give one of them, or the same value`);
+    }
+    values.set(symbol, want);
     if (role === "sequence") sequenceSymbol ??= symbol;
   }
   for (const name of graph.inputs) {

@@ -61,6 +61,16 @@ describe("compile", () => {
     expect(() => readPlan(file)).toThrow(/not a valid plan: \$\.sections: expected array, got string/);
   });
 
+  it("--dim on the batch or sequence dim sets the request, and a --dim that disagrees with --batch or --seq is refused", async () => {
+    const { plan } = await compile(llama, { target: "toy", opt: 0, dims: new Map([["batch", 2], ["sequence", 4]]) });
+    expect(plan.options).toMatchObject({ batch: 2, seq: 4 });
+    const kv = plan.dataflow.tensors.find((t) => t.role === "kv-cache");
+    if (kv) expect(kv.shape).toContain(4);
+    await expect(compile(llama, { target: "toy", batch: 1, dims: new Map([["batch", 2]]) })).rejects.toThrow(/--dim batch=2 disagrees with the batch 1 \(--batch\)/);
+    await expect(compile(llama, { target: "toy", seq: 8, dims: new Map([["sequence", 4]]) })).rejects.toThrow(/--dim sequence=4 disagrees with the prompt length 8 \(--seq\)/);
+    await expect(compile(llama, { target: "toy", phase: "decode", dims: new Map([["sequence", 4]]) })).rejects.toThrow(/a decode step processes 1 token/);
+  });
+
   it("an impossible request names the tensor, its size and every tier's capacity, and writes no plan", () => {
     const huge = join(dir, "huge/model.onnx");
     writeLlama(huge, { ...LLAMA_PRESETS.tiny!, vocab: 300_000 });
