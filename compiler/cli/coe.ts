@@ -14,9 +14,9 @@ import type { Policy, SimResult } from "../coe/simulate.js";
 import { parseSweep, sweepExperts } from "../coe/sweep.js";
 import type { SweepRow } from "../coe/sweep.js";
 import { generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
-import type { TraceDistribution } from "../coe/trace.js";
+import type { TraceDistribution, TraceOptions } from "../coe/trace.js";
 import { action } from "./run-command.js";
-import { parsePlanDType } from "./options.js";
+import { parsePlanDType, positiveInt } from "./options.js";
 import { writeAtomically } from "../emit.js";
 
 export interface ManifestFlags {
@@ -43,28 +43,49 @@ export async function compileManifest(path: string, flags: ManifestFlags, progre
   if (!flags.quiet) process.stdout.write(report);
 }
 
-interface SimulateFlags {
-  trace?: string;
+interface SyntheticFlags {
   synthetic?: string;
   requests: string;
   rate: string;
   seed: string;
   prompt: string;
   outputTokens: string;
+}
+
+interface SimulateFlags extends SyntheticFlags {
+  trace?: string;
   policy: string;
   sweepExperts?: string;
   json?: string;
 }
 
-function positive(text: string, flag: string, integer = true): number {
+function positiveNumber(text: string, flag: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) fail(`${flag} '${text}' must be a positive ${integer ? "integer" : "number"}`);
+  if (!Number.isFinite(n) || n <= 0) fail(`${flag} '${text}' must be a positive number`);
   return n;
 }
 
 function distribution(text: string): TraceDistribution {
   if (text !== "uniform" && text !== "zipf" && text !== "bursty") fail(`'${text}': the synthetic traces are uniform, zipf and bursty`);
   return text;
+}
+
+/** The options of a synthetic trace, shared by `simulate` (its default trace) and `trace`; `what` prefixes their help. */
+function syntheticTraceOptions(command: Command, what: string): Command {
+  return command
+    .option("--synthetic <kind>", `${what}uniform, zipf or bursty`, "zipf")
+    .option("--requests <n>", `${what}requests`, "500")
+    .option("--rate <r>", `${what}mean arrivals per second`, "2")
+    .option("--seed <n>", `${what}seed`, "1")
+    .option("--prompt <n>", `${what}prompt tokens`, "128")
+    .option("--output-tokens <n>", `${what}output tokens`, "20");
+}
+
+function syntheticTrace(flags: SyntheticFlags): Omit<TraceOptions, "experts"> {
+  return {
+    requests: positiveInt(flags.requests, "--requests"), rate: positiveNumber(flags.rate, "--rate"), seed: positiveInt(flags.seed, "--seed"),
+    distribution: distribution(flags.synthetic ?? "zipf"), promptTokens: positiveInt(flags.prompt, "--prompt"), outputTokens: positiveInt(flags.outputTokens, "--output-tokens"),
+  };
 }
 
 export function formatSim(r: SimResult): string {
@@ -83,17 +104,11 @@ export function formatSweep(rows: readonly SweepRow[]): string {
 }
 
 export function registerCoe(program: Command): void {
-  program
+  syntheticTraceOptions(program
     .command("simulate")
     .description("simulate serving a compiled CoE (OUT/ of `tierflow compile coe.json`): latency, time to first token, tokens/s, switches, HBM occupancy")
     .argument("<out>", "the folder with coe-plan.json")
-    .option("--trace <file>", "requests, JSON Lines (docs/COE.md); without it a synthetic trace")
-    .option("--synthetic <kind>", "synthetic trace: uniform, zipf or bursty", "zipf")
-    .option("--requests <n>", "synthetic trace: requests", "500")
-    .option("--rate <r>", "synthetic trace: mean arrivals per second", "2")
-    .option("--seed <n>", "synthetic trace: seed", "1")
-    .option("--prompt <n>", "synthetic trace: prompt tokens", "128")
-    .option("--output-tokens <n>", "synthetic trace: output tokens", "20")
+    .option("--trace <file>", "requests, JSON Lines (docs/COE.md); without it a synthetic trace"), "synthetic trace: ")
     .option("--policy <p>", `residency policy: ${POLICIES.join(", ")} or auto (the best p99 of them)`, "auto")
     .option("--sweep-experts <range>", "latency and throughput against the number of experts, e.g. 1..1000")
     .option("--json <file>", "also write the results as JSON")
@@ -101,10 +116,7 @@ export function registerCoe(program: Command): void {
       const plan = readCoePlan(out);
       if (flags.policy !== "auto" && !(POLICIES as readonly string[]).includes(flags.policy)) fail(`--policy '${flags.policy}': use ${POLICIES.join(", ")} or auto`);
       const policy = flags.policy as Policy;
-      const synth = {
-        requests: positive(flags.requests, "--requests"), rate: positive(flags.rate, "--rate", false), seed: Math.floor(positive(flags.seed, "--seed")),
-        distribution: distribution(flags.synthetic ?? "zipf"), promptTokens: positive(flags.prompt, "--prompt"), outputTokens: positive(flags.outputTokens, "--output-tokens"),
-      };
+      const synth = syntheticTrace(flags);
       if (flags.sweepExperts !== undefined) {
         const counts = parseSweep(flags.sweepExperts);
         const rows = sweepExperts(plan, counts, { ...synth, policy, onPoint: (n) => process.stderr.write(`[tierflow] ${n} experts\n`) });
@@ -124,24 +136,14 @@ export function registerCoe(program: Command): void {
       process.stdout.write(`${formatSim(result)}\n`);
       if (flags.json) writeFileTo(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
     }));
-  program
+  syntheticTraceOptions(program
     .command("trace")
     .description("write a seeded synthetic request trace (JSON Lines) over a compiled CoE's experts")
     .argument("<out>", "the folder with coe-plan.json")
-    .requiredOption("-o, --output <file>", "the trace file")
-    .option("--synthetic <kind>", "uniform, zipf or bursty", "zipf")
-    .option("--requests <n>", "requests", "500")
-    .option("--rate <r>", "mean arrivals per second", "2")
-    .option("--seed <n>", "seed", "1")
-    .option("--prompt <n>", "prompt tokens", "128")
-    .option("--output-tokens <n>", "output tokens", "20")
-    .action(action((out: string, flags: SimulateFlags & { output: string }) => {
+    .requiredOption("-o, --output <file>", "the trace file"), "")
+    .action(action((out: string, flags: SyntheticFlags & { output: string }) => {
       const plan = readCoePlan(out);
-      const trace = generateTrace({
-        experts: plan.experts.map((e) => e.name), requests: positive(flags.requests, "--requests"), rate: positive(flags.rate, "--rate", false),
-        seed: Math.floor(positive(flags.seed, "--seed")), distribution: distribution(flags.synthetic ?? "zipf"),
-        promptTokens: positive(flags.prompt, "--prompt"), outputTokens: positive(flags.outputTokens, "--output-tokens"),
-      });
+      const trace = generateTrace({ experts: plan.experts.map((e) => e.name), ...syntheticTrace(flags) });
       writeFileTo(flags.output, traceToJsonl(trace));
     }));
 }
@@ -158,8 +160,7 @@ export function isCoeDir(path: string): boolean {
 
 export async function runCoeCommand(out: string, flags: { request: string[]; tokens: string; expert?: string; manifest?: string }): Promise<void> {
   if (flags.request.length === 0) fail("give each request's prompt token ids with --request 1,2,3");
-  const tokens = Number(flags.tokens);
-  if (!/^\d+$/.test(flags.tokens) || tokens < 1) fail(`--tokens '${flags.tokens}' must be a positive integer`);
+  const tokens = positiveInt(flags.tokens, "--tokens");
   const requests = flags.request.map((text) => {
     if (!/^\d+(,\d+)*$/.test(text.replace(/\s+/g, ""))) fail(`--request '${text}': give token ids separated by commas`);
     return text.replace(/\s+/g, "").split(",").map(Number);

@@ -6,6 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { fail } from "../../ir/diagnostics.js";
+import { seededRandom } from "../seeded-random.js";
 
 export interface TraceRequest {
   readonly arrival: number;
@@ -29,18 +30,6 @@ export interface TraceOptions {
   readonly outputTokens?: number;
   /** Zipf exponent. */
   readonly zipfS?: number;
-}
-
-/** mulberry32: a small seeded generator, so traces are identical across runs and platforms. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -18,6 +18,8 @@
 // points, no KV capacity limit beyond `maxBatch`, no network queueing for the
 // KV transfer.
 
+import { seededRandom } from "../seeded-random.js";
+
 export interface Workload {
   /** Requests per second (mean of the Poisson process). */
   readonly rate: number;
@@ -61,21 +63,9 @@ export interface ServingResult {
   readonly goodput: number;
 }
 
-/** mulberry32: a small, seedable generator, so a seed always gives the same arrivals. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Arrivals at exponential gaps; prompt and output lengths uniform in [0.5, 1.5] x the given ones. */
 export function arrivals(w: Workload): Request[] {
-  const next = random(w.seed);
+  const next = seededRandom(w.seed);
   let t = 0;
   return Array.from({ length: w.requests }, () => {
     t += -Math.log(1 - next()) / w.rate;

@@ -6,18 +6,20 @@
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { lookupOp } from "../../ir/graph/ops.js";
-import type { Attr, Attrs } from "../../ir/graph/graph.js";
 import type { DType } from "../../ir/dtype.js";
 import { DTYPES } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
 import { TierflowError } from "../../ir/diagnostics.js";
 import { encodeModel } from "../../compiler/onnx/proto.js";
+import { seededRandom } from "../../compiler/seeded-random.js";
 import { model, node, valueInfo } from "../support/onnx-builder.js";
+import type { PlainAttr } from "../support/attrs.js";
+import { toAttrs } from "../support/attrs.js";
 
 type Value = number | bigint;
 interface TensorCase { dims: number[]; data: Value[]; dtype?: DType }
-type AttrValue = number | string | number[];
+type AttrValue = PlainAttr;
 interface Case {
   name: string;
   op: string;
@@ -28,16 +30,6 @@ interface Case {
   error?: RegExp;
 }
 
-/** Plain values to typed attributes: integers are ints (float attrs accept them), lists are ints. */
-function toAttrs(attrs: Record<string, AttrValue> = {}): Attrs {
-  const out: Record<string, Attr> = {};
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "string") out[k] = { type: "string", value: v };
-    else if (Array.isArray(v)) out[k] = { type: "ints", value: v };
-    else out[k] = Number.isInteger(v) ? { type: "int", value: v } : { type: "float", value: v };
-  }
-  return out;
-}
 
 const tensor = (t: TensorCase): Tensor => tensorFromValues(t.dtype ?? "f32", t.dims, t.data);
 
@@ -238,14 +230,10 @@ describe("nn and reduction kernels: data cases", () => {
 
 // ---- random inputs against naive references ----
 
+/** Values in [-1, 1) from the project's seeded generator. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1;
-  };
+  const next = seededRandom(seed);
+  return () => next() * 2 - 1;
 }
 
 function random(dims: number[], seed: number, dtype: DType = "f32"): Tensor {

@@ -8,7 +8,6 @@
 
 import { describe, expect, it } from "vitest";
 import { lookupOp } from "../../ir/graph/ops.js";
-import type { Attr, Attrs } from "../../ir/graph/graph.js";
 import type { DType } from "../../ir/dtype.js";
 import { DTYPES } from "../../ir/dtype.js";
 import type { Tensor, TensorData } from "../../ir/tensor.js";
@@ -17,18 +16,10 @@ import { broadcastDims } from "../../ir/graph/kernels/broadcast.js";
 import { castValue } from "../../ir/graph/kernels/cast.js";
 import { erf, fastExp, fastSigmoid, fastTanh, sigmoid } from "../../ir/graph/kernels/math.js";
 import { decompositionKernel } from "../../ir/graph/ops/decompose.js";
+import { toAttrs } from "../support/attrs.js";
 
 type Value = number | bigint;
 
-function toAttrs(attrs: Record<string, number | number[] | string> = {}): Attrs {
-  const out: Record<string, Attr> = {};
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "string") out[k] = { type: "string", value: v };
-    else if (Array.isArray(v)) out[k] = { type: "ints", value: v };
-    else out[k] = Number.isInteger(v) ? { type: "int", value: v } : { type: "float", value: v };
-  }
-  return out;
-}
 
 function run(op: string, inputs: (Tensor | undefined)[], attrs: Record<string, number | number[] | string> = {}, outputCount = 1,
   domain = ""): Tensor[] {

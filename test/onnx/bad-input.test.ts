@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, readFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { expectDiagnostic, runCli } from "../support/cli.js";
 import { encodeModel } from "../../compiler/onnx/proto.js";
 import type { TensorProto } from "../../compiler/onnx/proto.js";
 import { ONNX_FLOAT, floatTensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
@@ -26,16 +26,6 @@ function external(name: string, location: string, length = 24, offset = 0): Tens
 const withWeight = (w: TensorProto) => model({
   inputs: [valueInfo("x", ONNX_FLOAT, [2, 3])], outputs: ["y"], initializers: [w], nodes: [node("Add", ["x", w.name!], ["y"], {}, "add")],
 });
-
-function expectDiagnostic(args: string[], pattern: RegExp): void {
-  const r = runCli(args);
-  expect(r.code, r.stderr).toBe(1);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^tierflow: error: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tierflow-bad-"));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { tensorFromValues } from "../../ir/tensor.js";
 import { readTensorFile, writeTensorFile } from "../../targets/reference/tensor-files.js";
-import { runCli } from "../support/cli.js";
+import { expectDiagnostic, runCli } from "../support/cli.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 let dir: string, modelPath: string, xFile: string;
@@ -29,15 +29,6 @@ beforeAll(() => {
   writeFileSync(join(dir, "i.json"), "[2]");
   writeFileSync(join(dir, "bad-i.json"), "[7]");
 });
-
-function expectDiagnostic(args: string[], pattern: RegExp): void {
-  const r = runCli(args);
-  expect(r.code, r.stderr).toBe(1);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^tierflow: error: /);
-  expect(lines[0]).toMatch(pattern);
-}
 
 describe("tierflow run", () => {
   it("prints each output's name, type and first values", () => {

@@ -4,7 +4,7 @@
 // counters; and a plan that cannot be trusted is refused with one line, exit
 // status 1 and nothing written.
 
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ import { traceSpans } from "../../compiler/viz/trace.js";
 import { readTensorFile } from "../../targets/reference/tensor-files.js";
 import type { ChromeTrace, TraceEvent } from "../../targets/runtime/trace.js";
 import { PID } from "../../targets/runtime/trace.js";
-import { runCli } from "../support/cli.js";
+import { expectDiagnostic, runCli } from "../support/cli.js";
 import type { Writable } from "./support.js";
 import { MODELS_DIR } from "./support.js";
 
@@ -30,16 +30,6 @@ beforeAll(async () => {
   idsPath = join(dir, "ids.json");
   writeFileSync(idsPath, "[[3, 141, 59, 265, 358]]");
 });
-
-function expectDiagnostic(args: string[], pattern: RegExp, untouched: string[]): void {
-  const r = runCli(args);
-  expect(r.code, r.stderr).toBe(1);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^tierflow: error: /);
-  expect(lines[0]).toMatch(pattern);
-  for (const path of untouched) expect(existsSync(path), `${path} was written`).toBe(false);
-}
 
 describe("tierflow run PLAN.json", () => {
   it("computes the model's outputs and writes a trace Perfetto opens", () => {

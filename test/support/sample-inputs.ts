@@ -3,25 +3,17 @@
 
 import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor } from "../../ir/tensor.js";
+import { seededRandom } from "../../compiler/seeded-random.js";
 
 /** Vocabulary of the example text models. */
 export const VOCAB = 512;
 
-/** mulberry32: a small seeded generator, so every run feeds the same inputs. */
-export function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator, so every run feeds the same inputs. */
+export { seededRandom as random } from "../../compiler/seeded-random.js";
 
 /** Token ids, a mask with the last two positions of row 2 padded, normal pixels. */
 export function sampleInputs(names: readonly string[], batch: number, sequence: number, seed: number): Record<string, Tensor> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const inputs: Record<string, Tensor> = {};
   for (const name of names) {
     if (name === "input_ids") {

@@ -7,18 +7,11 @@ import type { DType } from "../../dtype.js";
 import type { Tensor, TensorData } from "../../tensor.js";
 import { elementCount, makeTensor } from "../../tensor.js";
 import { broadcastDims } from "./broadcast.js";
-import { collapseStrides, stridedLoopSource } from "./strided.js";
+import { collapseStrides, contiguousStrides as stridesOf, stridedLoopSource } from "./strided.js";
 import { allocateOverwritten } from "./buffers.js";
 
-export function stridesOf(dims: readonly number[]): number[] {
-  const strides = new Array<number>(dims.length);
-  let s = 1;
-  for (let i = dims.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= dims[i]!;
-  }
-  return strides;
-}
+/** Row-major strides of dims (the layout kernels' name for strided.ts's contiguousStrides). */
+export { stridesOf };
 
 type Writable = { [i: number]: number | bigint; length: number };
 
