@@ -24,7 +24,7 @@ import { makeTensor } from "../ir/tensor.js";
 import { gemmFloat, gemmFloatBatch } from "../ir/graph/kernels/gemm.js";
 import { gemmThreads, gemmWorkerChunks, setGemmThreads } from "../ir/graph/kernels/gemm-pool.js";
 import { BufferPool } from "../ir/graph/kernels/buffers.js";
-import { run } from "../targets/reference/index.js";
+import { WeightCache, run } from "../targets/reference/index.js";
 import { median } from "./support/measure.js";
 
 const MODELS = join(import.meta.dirname, "..", "examples", "models");
@@ -114,8 +114,9 @@ export async function benchModel(c: Case, runs: number, warmup: number): Promise
   const path = join(MODELS, c.file);
   const { module } = await loadModel(path);
   const inputs = inputsFor(module, c.dims);
-  // One buffer pool for all runs of a model, as a server running it repeatedly would keep.
-  const options = { modelDir: dirname(path), buffers: new BufferPool() };
+  // One buffer pool and one set of decoded weights for all runs of a model, as a server
+  // running it repeatedly would keep (onnxruntime's session holds its weights too).
+  const options = { modelDir: dirname(path), buffers: new BufferPool(), weights: new WeightCache() };
   const session = await ort.InferenceSession.create(path, {
     executionProviders: ["cpu"], intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: "all",
   });

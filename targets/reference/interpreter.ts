@@ -15,12 +15,13 @@ import { evaluateDim, isSymbolName } from "../../ir/symbolic.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { allocate } from "../../ir/tensor.js";
 import { BufferPool, withBufferPool } from "../../ir/graph/kernels/buffers.js";
+import type { WeightCache } from "./weights.js";
 import { loadWeight } from "./weights.js";
 import { fuseSteps } from "./fusions.js";
 
 export interface RunOptions {
-  /** Folder that weight references are relative to (the model file's folder). */
-  readonly modelDir: string;
+  /** Folder that weight references are relative to: the model file's folder (default: the current folder). */
+  readonly modelDir?: string;
   /** Time every node (`RunResult.profile`). */
   readonly profile?: boolean;
   /** Told when a node's output is stored and when a value is released after its last use (tests watch memory through it). */
@@ -31,6 +32,8 @@ export interface RunOptions {
    * from run to run, or false for fresh storage everywhere.
    */
   readonly buffers?: BufferPool | false;
+  /** Keep decoded weights here between runs (default: read each weight from its file at first use in every run). */
+  readonly weights?: WeightCache;
   /** Run patterns of nodes as one fused step where one applies (fusions.ts; default true): same values, fewer passes. */
   readonly fuse?: boolean;
 }
@@ -167,7 +170,7 @@ class BufferOwners {
   }
 }
 
-export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions): RunResult {
+export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions = {}): RunResult {
   const pool = options.buffers === false ? undefined : options.buffers ?? new BufferPool();
   return pool ? withBufferPool(pool, () => runNodes(module, inputs, options, pool)) : runNodes(module, inputs, options, undefined);
 }
@@ -208,13 +211,14 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
     options.trace?.("free", name);
   };
   for (const name of graph.inputs) if (!last.has(name)) release(name); // inputs no node reads
+  const modelDir = options.modelDir ?? ".";
   const valueOf = (name: string, node: Pick<Node, "name" | "op">): Tensor => {
     const v = values.get(name);
     if (v) return v;
     const c = graph.constants.get(name);
     if (!c) throw atNode(new Error(`value '${name}' is not available (freed too early or never computed)`), node);
     // Weights are read at first use and released like intermediates after their last one.
-    const t = c.kind === "literal" ? c.tensor : withLocation({ node: node.name }, () => loadWeight(c, options.modelDir));
+    const t = c.kind === "literal" ? c.tensor : withLocation({ node: node.name }, () => options.weights ? options.weights.load(c, modelDir) : loadWeight(c, modelDir));
     store(name, t);
     return t;
   };

@@ -20,6 +20,25 @@ export function loadWeight(c: WeightConstant, modelDir: string): Tensor {
 }
 
 /**
+ * Decoded weights kept from run to run, as a server running one model repeatedly
+ * would keep them: pass one as `RunOptions.weights`. Entries are keyed by the
+ * module's constant and remember the folder they were read from; a weight asked
+ * for from another folder is read again. Holding it keeps every weight the runs
+ * touched in memory, so a single run (the CLI) goes without.
+ */
+export class WeightCache {
+  private readonly entries = new WeakMap<WeightConstant, { readonly modelDir: string; readonly tensor: Tensor }>();
+
+  load(c: WeightConstant, modelDir: string): Tensor {
+    const hit = this.entries.get(c);
+    if (hit && hit.modelDir === modelDir) return hit.tensor;
+    const tensor = loadWeight(c, modelDir);
+    this.entries.set(c, { modelDir, tensor });
+    return tensor;
+  }
+}
+
+/**
  * Read one weight's raw little-endian bytes, as stored in its file, into `into`
  * (or a new array): the runtime streams them straight into a memory arena.
  */

@@ -15,7 +15,7 @@ import { defineOp, inputType } from "../../ir/graph/ops/util.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
-import { run } from "../../targets/reference/index.js";
+import { WeightCache, run } from "../../targets/reference/index.js";
 import { readTensorFile } from "../../targets/reference/tensor-files.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 import type { ModelSpec } from "../support/onnx-builder.js";
@@ -107,6 +107,25 @@ describe("running models", () => {
     expect(values(run(module, x, { modelDir: sub }).outputs.y)).toEqual([1, 0, 3]);
     writeFileSync(join(sub, "weights/w.bin"), new Uint8Array(8));
     expect(thrown(() => run(module, x, { modelDir: sub })).message).toMatch(/'weights\/w\.bin' is 8 bytes, too short/);
+  });
+
+  it("keeps decoded weights between runs in a WeightCache, per model folder", async () => {
+    const external = {
+      name: "w", dims: [3], dataType: ONNX_FLOAT, dataLocation: 1,
+      externalData: [{ key: "location", value: "w.bin" }, { key: "offset", value: "0" }, { key: "length", value: "12" }],
+    };
+    const { module } = await build("cached.onnx", { ...addRelu, initializers: [external] });
+    const [a, b] = [mkdtempSync(join(tmpdir(), "tierflow-cache-")), mkdtempSync(join(tmpdir(), "tierflow-cache-"))];
+    writeFileSync(join(a, "w.bin"), new Uint8Array(new Float32Array([1, 2, 3]).buffer));
+    writeFileSync(join(b, "w.bin"), new Uint8Array(new Float32Array([10, 20, 30]).buffer));
+    const x = { x: f32([1, 3], [0, 0, 0]) }, weights = new WeightCache();
+    expect(values(run(module, x, { modelDir: a, weights }).outputs.y)).toEqual([1, 2, 3]);
+    // The file changes, the cache does not: the weight was read once.
+    writeFileSync(join(a, "w.bin"), new Uint8Array(new Float32Array([4, 5, 6]).buffer));
+    expect(values(run(module, x, { modelDir: a, weights }).outputs.y)).toEqual([1, 2, 3]);
+    expect(values(run(module, x, { modelDir: a }).outputs.y)).toEqual([4, 5, 6]);
+    // Another folder is another weight.
+    expect(values(run(module, x, { modelDir: b, weights }).outputs.y)).toEqual([10, 20, 30]);
   });
 
   it("refuses a weight reference that leads out of the model's folder", () => {
