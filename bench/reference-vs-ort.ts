@@ -9,7 +9,7 @@
 // one thread, WebAssembly on every thread).
 //
 //   goal: within 3x of onnxruntime on the matmul-heavy models.
-//   npx tsx bench/reference-vs-ort.ts [--runs N] [--warmup N]
+//   npx tsx bench/reference-vs-ort.ts [--runs N] [--warmup N] [--only NAME-PART]
 
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -226,13 +226,14 @@ async function startWorkers(): Promise<void> {
   }
 }
 
-export async function benchReferenceVsOrt(runs = 7, warmup = 2): Promise<string> {
+/** `only`: run the models whose file name contains it (default: all). */
+export async function benchReferenceVsOrt(runs = 7, warmup = 2, only = ""): Promise<string> {
   const threads = gemmThreads();
   if (threads > 1) await startWorkers();
   const kernels = [[1024, 512, 64], [1024, 64, 256], [512, 512, 512]].map(([m, n, k]) => benchGemmKernel(m!, n!, k!, runs, threads));
   setGemmThreads(threads);
   const rows: ModelRow[] = [];
-  for (const c of CASES) rows.push(await benchModel(c, runs, warmup));
+  for (const c of CASES) if (c.file.includes(only)) rows.push(await benchModel(c, runs, warmup));
   return `${formatKernelTable(kernels, threads)}\n${formatModelTable(rows, machinePeak())}`;
 }
 
@@ -241,5 +242,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const at = process.argv.indexOf(name);
     return at >= 0 ? Number(process.argv[at + 1]) : fallback;
   };
-  console.log(await benchReferenceVsOrt(arg("--runs", 7), arg("--warmup", 2)));
+  const only = process.argv.indexOf("--only");
+  console.log(await benchReferenceVsOrt(arg("--runs", 7), arg("--warmup", 2), only >= 0 ? process.argv[only + 1] : ""));
 }

@@ -10,12 +10,18 @@
 // with one index per row) and used once, as MatMul's A (a mixture of experts'
 // per-token weights): gatherMatmulKernel groups tokens by expert instead of
 // materialising the gathered weights.
+//
+// Mul/Div -> Add -> Softmax: attention scores scaled by one value, a mask added
+// (the Add is optional) and normalised along the last axis:
+// scaledMaskedSoftmax keeps the scaled and masked scores inside the SIMD
+// module's memory instead of writing and reading them back twice.
 
 import type { Graph, Node } from "../../ir/graph/graph.js";
 import type { KernelContext } from "../../ir/graph/op-def.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { intAttr } from "../../ir/graph/ops/util.js";
 import { gatherMatmulKernel } from "../../ir/graph/kernels/gather-matmul.js";
+import { scaledMaskedSoftmax } from "../../ir/graph/kernels/scaled-softmax.js";
 
 export type Kernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
 
@@ -60,7 +66,48 @@ const gatherMatmul: Fusion = {
   },
 };
 
-export const FUSIONS: readonly Fusion[] = [gatherMatmul];
+/** The node writing `value` when it is read by that one node only and is not a graph output. */
+function soleProducer(graph: Graph, value: string, { producer, readers }: Uses, steps: readonly Step[]): [number, Step] | undefined {
+  const p = producer.get(value);
+  const step = p === undefined ? undefined : steps[p];
+  if (!step || step.node.domain || step.node.outputs.length !== 1 || graph.outputs.includes(value) || readers.get(value)?.length !== 1) return undefined;
+  return [p!, step];
+}
+
+const scaledSoftmax: Fusion = {
+  name: "scaled-masked-softmax",
+  match(graph, i, uses, steps) {
+    const softmax = steps[i]!;
+    if (softmax.node.op !== "Softmax" || softmax.node.domain) return undefined;
+    const before = soleProducer(graph, softmax.node.inputs[0]!, uses, steps);
+    const add = before?.[1].node.op === "Add" ? before : undefined;
+    // With an Add, the scaled scores are whichever of its operands a Mul or Div writes.
+    const addInputs = add?.[1].node.inputs ?? [];
+    const scaledAt = add ? addInputs.findIndex((v) => ["Mul", "Div"].includes(soleProducer(graph, v, uses, steps)?.[1].node.op ?? "")) : -1;
+    const scaled = soleProducer(graph, add ? addInputs[scaledAt] ?? "" : softmax.node.inputs[0]!, uses, steps);
+    if (!scaled || !["Mul", "Div"].includes(scaled[1].node.op) || (add && addInputs[0] === addInputs[1])) return undefined;
+    const [sIndex, sStep] = scaled, op = sStep.node.op as "Mul" | "Div";
+    const [a, b] = sStep.node.inputs as [string, string];
+    if (a === b) return undefined;
+    const mask = add ? addInputs[1 - scaledAt]! : undefined;
+    // Mul's scale may come first (x * s = s * x, bit for bit); Div's is the divisor.
+    const kernel: Kernel = (args, ctx) => {
+      const [u, v, m] = args as [Tensor, Tensor, Tensor | undefined];
+      const pairs: [Tensor, Tensor][] = op === "Mul" ? [[u, v], [v, u]] : [[u, v]];
+      for (const [x, scale] of pairs) {
+        const fused = scaledMaskedSoftmax(x, op, scale, m, softmax.ctx.attrs, softmax.ctx.opset);
+        if (fused) return [fused];
+      }
+      let t = sStep.kernel([u, v], sStep.ctx)[0]!;
+      if (add) t = add[1].kernel(scaledAt === 0 ? [t, m] : [m, t], add[1].ctx)[0]!;
+      return softmax.kernel([t], ctx);
+    };
+    const inputs = mask === undefined ? [a, b] : [a, b, mask];
+    return { absorbs: add ? [sIndex, add[0]] : [sIndex], step: { node: softmax.node, inputs, kernel, ctx: softmax.ctx } };
+  },
+};
+
+export const FUSIONS: readonly Fusion[] = [gatherMatmul, scaledSoftmax];
 
 /** The steps for a graph's nodes (one per node, in order), with FUSIONS applied. */
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {

@@ -109,3 +109,99 @@ describe("Gather -> MatMul", () => {
     }
   });
 });
+
+describe("Mul/Div -> Add -> Softmax", () => {
+  const B = 2, H = 3, S = 8;
+  /** scores * s (or / s, or s * scores) + mask, Softmax along `axis`; `extra` adds readers or drops the Add. */
+  async function attentionModel(name: string, opts: { op?: "Mul" | "Div"; scaleFirst?: boolean; maskDims?: number[] | null; n?: number; axis?: number; extra?: "none" | "output" | "second-reader" } = {}): Promise<Module> {
+    const { op = "Mul", scaleFirst = false, maskDims = [B, 1, S, opts.n ?? S], n = S, axis = -1, extra = "none" } = opts;
+    const scaled = node(op, scaleFirst ? ["s", "x"] : ["x", "s"], ["t"], {}, "scale");
+    const nodes = [scaled];
+    let probsOf = "t";
+    if (maskDims) {
+      nodes.push(node("Add", ["t", "mask"], ["u"], {}, "mask"));
+      probsOf = "u";
+    }
+    nodes.push(node("Softmax", [probsOf], ["p"], { axis }, "softmax"));
+    const outputs = ["p"];
+    if (extra === "output") outputs.push("t");
+    if (extra === "second-reader") {
+      nodes.push(node("Neg", ["t"], ["q"], {}, "neg"));
+      outputs.push("q");
+    }
+    const inputs = [valueInfo("x", ONNX_FLOAT, [B, H, S, n]), valueInfo("s", ONNX_FLOAT, [])];
+    if (maskDims) inputs.push(valueInfo("mask", ONNX_FLOAT, maskDims));
+    const path = writeModel(join(dir, `${name}.onnx`), model({ inputs, outputs, initializers: [], nodes }));
+    return (await loadModel(path, { passes: "" })).module;
+  }
+  /** A causal mask of large negative values and -Infinity, as exporters write. */
+  const maskOf = (dims: number[]) => {
+    const t = xOf(dims), d = t.data as Float32Array, n = dims[dims.length - 1]!;
+    for (let i = 0; i < d.length; i++) d[i] = (i % n) > ((i / n) | 0) % n ? (i % 2 ? -Infinity : -3.4028234663852886e38) : d[i]!;
+    return t;
+  };
+  const scalar = (v: number) => tensorFromValues("f32", [], [v]);
+
+  it("gives the bits of the three nodes, without storing the scaled or masked scores", async () => {
+    for (const [name, opts, s] of [
+      ["mul", {}, 0.25], ["div", { op: "Div" as const }, 4], ["scale-first", { scaleFirst: true }, 0.35355339],
+      ["heads-mask", { maskDims: [1, H, 1, S] }, 0.5], ["no-mask", { maskDims: null }, 0.125],
+    ] as const) {
+      const module = await attentionModel(name, opts);
+      const inputs: Record<string, Tensor> = { x: xOf([B, H, S, S]), s: scalar(s) };
+      if (opts.maskDims !== null) inputs["mask"] = maskOf(opts.maskDims ?? [B, 1, S, S]);
+      const { fused, nodes, stored } = runBoth(module, inputs);
+      expectSameBits(fused.p!, nodes.p!);
+      expect(stored, name).not.toContain("t");
+      expect(stored, name).not.toContain("u");
+    }
+  });
+
+  it("NaN and infinite scores spread as in the nodes", async () => {
+    const module = await attentionModel("nan");
+    const x = xOf([B, H, S, S]), d = x.data as Float32Array;
+    d[3] = NaN;
+    d[S * 2 + 1] = Infinity;
+    d[S * 5] = -Infinity;
+    const { fused, nodes } = runBoth(module, { x, s: scalar(0.5), mask: maskOf([B, 1, S, S]) });
+    expectSameBits(fused.p!, nodes.p!);
+    expect(Number.isNaN((fused.p!.data as Float32Array)[0])).toBe(true);
+  });
+
+  it("falls back to the nodes where the fused kernel does not apply: a row not a multiple of 4, another axis, a mask that widens x", async () => {
+    for (const [name, opts, maskDims] of [
+      ["odd-row", { n: 7 }, [B, 1, S, 7]], ["axis", { axis: 2 }, [B, 1, S, S]], ["widening", { maskDims: [B, H, S, S] }, [B, H, S, S]],
+    ] as const) {
+      const module = await attentionModel(name, opts);
+      const n = "n" in opts ? opts.n : S;
+      const { fused, nodes } = runBoth(module, { x: xOf([B, H, S, n]), s: scalar(0.25), mask: maskOf([...maskDims]) });
+      expectSameBits(fused.p!, nodes.p!);
+    }
+  });
+
+  it("is not fused where the scaled scores are returned or read again", async () => {
+    for (const extra of ["output", "second-reader"] as const) {
+      const module = await attentionModel(`kept-${extra}`, { extra });
+      const { fused, nodes, stored } = runBoth(module, { x: xOf([B, H, S, S]), s: scalar(0.25), mask: maskOf([B, 1, S, S]) });
+      for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
+      expect(stored).toContain("t");
+    }
+  });
+
+  it("the example transformers give the same bits fused and node by node", async () => {
+    for (const file of ["llama-tiny.torchscript.onnx", "gpt2-tiny.torchscript.onnx", "bert-tiny.torchscript.onnx", "llama-tiny.dynamo.onnx"]) {
+      const path = join(import.meta.dirname, "..", "..", "examples", "models", file);
+      const { module } = await loadModel(path);
+      const ids = tensorFromValues("i64", [2, 12], Array.from({ length: 24 }, (_, i) => BigInt((i * 37) % 500)));
+      const inputs: Record<string, Tensor> = { input_ids: ids };
+      if (module.graphs[0]!.inputs.includes("attention_mask")) inputs["attention_mask"] = tensorFromValues("i64", [2, 12], Array.from({ length: 24 }, (_, i) => BigInt(i % 12 < 9 || i < 12 ? 1 : 0)));
+      const stored: string[] = [];
+      const fused = run(module, inputs, { modelDir: join(path, ".."), trace: (e, v) => e === "store" && stored.push(v) }).outputs;
+      const nodes = run(module, inputs, { modelDir: join(path, ".."), fuse: false }).outputs;
+      for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
+      const softmaxInputs = module.graphs[0]!.nodes.filter((n) => n.op === "Softmax").map((n) => n.inputs[0]!);
+      expect(softmaxInputs.length, file).toBeGreaterThan(0);
+      expect(stored.filter((v) => softmaxInputs.includes(v)), `${file}: masked scores stored`).toEqual([]);
+    }
+  });
+});

@@ -27,7 +27,7 @@ import {
   I32, V128, add, brIf, cat, eqz, f32DemoteF64, f32Load, f32Max, f32x4Add, f32x4Const, f32x4Div, f32x4ExtractLane,
   f32x4Max, f32x4Min, f32x4Mul, f32x4Pmax, f32x4Pmin, f32x4Splat, f32x4Eq, v128And, f32x4Sub, f64AddScalar, f64x2Add, f64x2ExtractLane,
   f64x2PromoteLowF32x4, get, i32, i32x4Add, i32x4Shl, i32x4ShrS, i32x4Sub, i8x16Shuffle, loop,
-  moduleBytes, set, sub, tee, v128Load, v128Store, v128Zero,
+  moduleBytes, set, sub, tee, v128Load, v128Store, v128Zero, vectorLoop,
 } from "./wasm-encode.js";
 
 /** Bytes of the kernels' memory (fixed; pages are only resident once touched). */
@@ -41,23 +41,23 @@ export type SimdBinaryOp = keyof typeof SIMD_BINARY_OPS;
 export const SIMD_MODES = ["vv", "vs", "sv"] as const;
 export type SimdMode = (typeof SIMD_MODES)[number];
 
-/** Loop `body` over ceil(n / 4) vectors (nothing when n <= 0); N is the element count's local, decremented by 4. */
-const vectorLoop = (N: number, body: Code): Code =>
-  block(get(N), i32(0), [0x4c] /* i32.le_s */, brIf(0), loop(body, get(N), i32(4), sub, tee(N), i32(0), [0x4a] /* i32.gt_s */, brIf(0)));
-
-const advance = (local: number): Code => cat(get(local), i32(16), add, set(local));
+/** Advance a byte-address local by `bytes`. */
+const advance = (local: number, bytes = 16): Code => cat(get(local), i32(bytes), add, set(local));
+const range = (k: number) => Array.from({ length: k }, (_, u) => u);
+/** Vectors processed per loop iteration by the kernels with long dependency chains (exp, softmax). */
+const UNROLL = 4;
 
 /** name(a, b, o, n): o[i] = a[i] op b[i] over n float32s, with a or b repeated per mode. */
 function binary(op: SimdBinaryOp, mode: SimdMode): WasmFunction {
   const [A, B, O, N] = [0, 1, 2, 3];
   const S = 4; // v128 local: the repeated operand
   const operand = (local: number, repeated: boolean): Code => (repeated ? get(S) : cat(get(local), v128Load(0)));
-  const body = cat(
+  const step = () => cat(
     get(O), operand(A, mode === "sv"), operand(B, mode === "vs"), SIMD_BINARY_OPS[op], v128Store(0),
     mode === "sv" ? [] : advance(A), mode === "vs" ? [] : advance(B), advance(O),
   );
   const splat = mode === "vv" ? [] : cat(get(mode === "vs" ? B : A), f32Load, f32x4Splat, set(S));
-  return { name: `${op}_${mode}`, params: 4, locals: [[1, V128]], body: cat(splat, vectorLoop(N, body)) };
+  return { name: `${op}_${mode}`, params: 4, locals: [[1, V128]], body: cat(splat, vectorLoop(N, step)) };
 }
 
 /**
@@ -92,9 +92,12 @@ const i32x4Const = (v: number): Code => [0xfd, 0x0c, ...new Uint8Array(new Int32
 /** exp(src, dst, n): dst[i] = exp(src[i]) over n float32s. */
 function expArray(): WasmFunction {
   const [SRC, DST, N] = [0, 1, 2];
-  const [X, T] = [3, 4];
-  const body = cat(get(SRC), v128Load(0), set(X), expInPlace(X, T), get(DST), get(X), v128Store(0), advance(SRC), advance(DST));
-  return { name: "exp", params: 3, locals: [[2, V128]], body: vectorLoop(N, body) };
+  const X = (u: number) => 3 + 2 * u, T = (u: number) => 4 + 2 * u;
+  const step = (k: number) => cat(
+    ...range(k).map((u) => cat(get(SRC), v128Load(16 * u), set(X(u)), expInPlace(X(u), T(u)), get(DST), get(X(u)), v128Store(16 * u))),
+    advance(SRC, 16 * k), advance(DST, 16 * k),
+  );
+  return { name: "exp", params: 3, locals: [[2 * UNROLL, V128]], body: vectorLoop(N, step, UNROLL) };
 }
 
 /**
@@ -105,34 +108,39 @@ function expArray(): WasmFunction {
 function softmaxRows(): WasmFunction {
   const [P, ROWS, N] = [0, 1, 2];
   const [Q, LEFT] = [3, 4]; // i32 locals
-  const [M, X, T, S0, S1, V, E] = [5, 6, 7, 8, 9, 10, 11]; // v128 locals
-  const maxPass = cat(get(M), get(Q), v128Load(0), f32x4Pmax, set(M), advance(Q)); // skips NaN, as a > comparison does
+  const [M, S0, S1] = [5, 6, 7]; // v128 locals, then per unrolled vector u: X, T, V, E
+  const X = (u: number) => 8 + 4 * u, T = (u: number) => 9 + 4 * u, V = (u: number) => 10 + 4 * u, E = (u: number) => 11 + 4 * u;
+  const maxPass = (k: number) => cat(...range(k).map((u) => cat(get(M), get(Q), v128Load(16 * u), f32x4Pmax, set(M))), advance(Q, 16 * k)); // skips NaN, as a > comparison does
   const hmax = cat(
     get(M), f32x4ExtractLane(0), get(M), f32x4ExtractLane(1), f32Max, get(M), f32x4ExtractLane(2), get(M), f32x4ExtractLane(3), f32Max, f32Max,
     f32x4Splat, set(M), v128Zero, get(M), f32x4Sub, set(M), // M = -max
   );
   const high = i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
-  const expPass = cat(
+  // The exps of an iteration's vectors are independent; their sums are added in element order.
+  const expOf = (u: number) => cat(
     // x - max rounds in float32; its error E (2Sum, Knuth TAOCP 4.2.2; 0 where it is NaN) goes into exp's argument
-    get(Q), v128Load(0), tee(V), get(M), f32x4Add, tee(X), get(V), f32x4Sub, set(T),
-    get(V), get(X), get(T), f32x4Sub, f32x4Sub, get(M), get(T), f32x4Sub, f32x4Add, tee(E), get(E), get(E), f32x4Eq, v128And, set(E),
-    expInPlace(X, T, E), get(Q), get(X), v128Store(0),
-    get(S0), get(X), f64x2PromoteLowF32x4, f64x2Add, set(S0),
-    get(S1), get(X), get(X), high, f64x2PromoteLowF32x4, f64x2Add, set(S1), advance(Q),
+    get(Q), v128Load(16 * u), tee(V(u)), get(M), f32x4Add, tee(X(u)), get(V(u)), f32x4Sub, set(T(u)),
+    get(V(u)), get(X(u)), get(T(u)), f32x4Sub, f32x4Sub, get(M), get(T(u)), f32x4Sub, f32x4Add, tee(E(u)), get(E(u)), get(E(u)), f32x4Eq, v128And, set(E(u)),
+    expInPlace(X(u), T(u), E(u)), get(Q), get(X(u)), v128Store(16 * u),
   );
+  const sumOf = (u: number) => cat(
+    get(S0), get(X(u)), f64x2PromoteLowF32x4, f64x2Add, set(S0),
+    get(S1), get(X(u)), get(X(u)), high, f64x2PromoteLowF32x4, f64x2Add, set(S1),
+  );
+  const expPass = (k: number) => cat(...range(k).map(expOf), ...range(k).map(sumOf), advance(Q, 16 * k));
   const hsum = cat(
     get(S0), f64x2ExtractLane(0), get(S0), f64x2ExtractLane(1), f64AddScalar, get(S1), f64x2ExtractLane(0), get(S1), f64x2ExtractLane(1), f64AddScalar,
     f64AddScalar, f32DemoteF64, f32x4Splat, set(M),
   );
-  const divPass = cat(get(Q), get(Q), v128Load(0), get(M), f32x4Div, v128Store(0), advance(Q));
+  const divPass = (k: number) => cat(...range(k).map((u) => cat(get(Q), get(Q), v128Load(16 * u), get(M), f32x4Div, v128Store(16 * u))), advance(Q, 16 * k));
   const row = cat(
-    f32x4Const(-Infinity), set(M), get(P), set(Q), get(N), set(LEFT), vectorLoop(LEFT, maxPass), hmax,
-    v128Zero, set(S0), v128Zero, set(S1), get(P), set(Q), get(N), set(LEFT), vectorLoop(LEFT, expPass), hsum,
-    get(P), set(Q), get(N), set(LEFT), vectorLoop(LEFT, divPass),
+    f32x4Const(-Infinity), set(M), get(P), set(Q), get(N), set(LEFT), vectorLoop(LEFT, maxPass, UNROLL), hmax,
+    v128Zero, set(S0), v128Zero, set(S1), get(P), set(Q), get(N), set(LEFT), vectorLoop(LEFT, expPass, UNROLL), hsum,
+    get(P), set(Q), get(N), set(LEFT), vectorLoop(LEFT, divPass, UNROLL),
     get(Q), set(P),
   );
   const body = block(get(ROWS), eqz, brIf(0), loop(row, get(ROWS), i32(1), sub, tee(ROWS), brIf(0)));
-  return { name: "softmax", params: 3, locals: [[2, I32], [7, V128]], body };
+  return { name: "softmax", params: 3, locals: [[2, I32], [3 + 4 * UNROLL, V128]], body };
 }
 
 let bytes: Uint8Array | undefined;

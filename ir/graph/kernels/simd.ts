@@ -140,3 +140,38 @@ export function softmaxF32(x: Float32Array, out: Float32Array, rows: number, n: 
   }
   return true;
 }
+
+/** A float32 operand broadcast over the rows of a softmax: its data and its collapsed plan against them. */
+export interface BroadcastOperand {
+  readonly data: Float32Array;
+  readonly plan: StridedPlan;
+}
+
+/**
+ * Softmax along rows of n float32s (n a multiple of 4) of (x op scale) + mask, op Mul or
+ * Div by one float32, the mask (when given) broadcast to x by its plan (views: x, mask, x).
+ * Each step is the float32 SIMD kernel its node would run (binaryF32, softmaxF32), on the
+ * same values in the same order, so the bits are those of the nodes run one by one; the
+ * products and sums never leave the module's memory. False, computing nothing, where SIMD
+ * is not available or the operands do not fit.
+ */
+export function scaledMaskedSoftmaxF32(x: Float32Array, op: "Mul" | "Div", scale: number, mask: BroadcastOperand | undefined,
+  out: Float32Array, rows: number, n: number): boolean {
+  const s = instance(), total = rows * n;
+  if (!s || n % 4 !== 0 || total === 0 || x.length !== total || out.length !== total) return false;
+  const pScale = region(total), pMask = pScale + 4;
+  if (pMask + (mask ? region(mask.data.length) : 0) > CAPACITY) return false;
+  if (mask && mask.plan.steps[0] !== 1) return false;
+  const f32 = s.f32;
+  f32.set(x, 0);
+  f32[pScale] = scale;
+  s.fn(`${op}_vs`)(0, 4 * pScale, 0, total);
+  if (mask) {
+    f32.set(mask.data, pMask);
+    const [xs, ms] = mask.plan.strides;
+    rowLoop("Add", s)(mask.plan.outer, mask.plan.n, 0, 0, xs, 1, 4 * pMask, 0, ms, mask.plan.steps[1], 0, 0, xs, 1);
+  }
+  s.fn("softmax")(0, rows, n);
+  out.set(f32.subarray(0, total));
+  return true;
+}
