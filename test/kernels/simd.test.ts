@@ -9,9 +9,10 @@ import { describe, expect, it } from "vitest";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
 import { binaryOp } from "../../ir/graph/kernels/pointwise.js";
-import { binaryF32, expF32, softmaxF32, unaryF32 } from "../../ir/graph/kernels/simd.js";
+import { binaryF32, expF32, layerNormF32, softmaxF32, unaryF32 } from "../../ir/graph/kernels/simd.js";
 import { erf, laneErf, laneSigmoid, laneTanh, sigmoid } from "../../ir/graph/kernels/math.js";
 import { softmaxKernel } from "../../ir/graph/kernels/softmax.js";
+import { layerNormKernel } from "../../ir/graph/kernels/normalize.js";
 import { broadcastDims } from "../../ir/graph/kernels/broadcast.js";
 import { broadcastStrides, collapseStrides, contiguousStrides } from "../../ir/graph/kernels/strided.js";
 import { elementCount } from "../../ir/tensor.js";
@@ -165,5 +166,57 @@ describe("float32 Sigmoid, Tanh and Erf as SIMD", () => {
     expect(differ, "elements that differ from the lane function").toBe(0);
     expect(worst, "float32 ulps from the float64 function").toBeLessThanOrEqual(1);
     expect(Object.is(got[x.indexOf(-0)], op === "sigmoid" ? 0.5 : op === "tanh" ? -0 : got[x.indexOf(-0)])).toBe(true);
+  });
+});
+
+describe("float32 LayerNormalization as SIMD", () => {
+  /** The documented order: element j into accumulator j mod 4, added as (a0 + a1) + (a2 + a3); float64 throughout. */
+  function reference(x: Float32Array, scale: Float32Array, bias: Float32Array | undefined, eps: number, rows: number, n: number) {
+    const out = new Float32Array(rows * n), stats = new Float32Array(2 * rows);
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * n, (r + 1) * n));
+      const four = (f: (v: number) => number) => {
+        const a = [0, 0, 0, 0];
+        row.forEach((v, j) => (a[j % 4] = a[j % 4]! + f(v)));
+        return a[0]! + a[1]! + (a[2]! + a[3]!);
+      };
+      const mean = four((v) => v) / n, inv = 1 / Math.sqrt(four((v) => (v - mean) * (v - mean)) / n + eps);
+      row.forEach((v, j) => (out[r * n + j] = bias ? (v - mean) * inv * scale[j]! + bias[j]! : (v - mean) * inv * scale[j]!));
+      stats[2 * r] = mean;
+      stats[2 * r + 1] = inv;
+    }
+    return { out, stats };
+  }
+
+  for (const [rows, n, withBias] of [[5, 4, true], [33, 64, true], [7, 768, false], [3, 12, false]] as const) {
+    it(`${rows} rows of ${n}${withBias ? "" : " without bias"} give the JavaScript order's bits, statistics included`, () => {
+      const x = sample(rows * n, rows * 31 + n).map((v, i) => (Number.isFinite(v) ? v + (i % 3) * 1e4 : 0.25)); // offsets the variance must survive
+      const scale = sample(n, 7).map((v) => (Number.isFinite(v) ? v / 50 : -0)), bias = withBias ? sample(n, 9).map((v) => (Number.isFinite(v) ? v : 0)) : undefined;
+      const out = new Float32Array(rows * n), stats = new Float32Array(2 * rows);
+      expect(layerNormF32(x, scale, bias, 1e-5, out, stats, rows, n)).toBe(true);
+      const want = reference(x, scale, bias, 1e-5, rows, n);
+      expect(Array.from(out, (v, i) => Object.is(v, want.out[i]) ? 0 : 1).reduce((p, q) => p + q, 0), "outputs that differ").toBe(0);
+      expect(Array.from(stats)).toEqual(Array.from(want.stats));
+    });
+  }
+
+  it("a NaN spreads through its row only, and rows not a multiple of 4 are declined", () => {
+    const x = Float32Array.from({ length: 16 }, (_, i) => i), out = new Float32Array(16), stats = new Float32Array(4);
+    x[2] = NaN;
+    expect(layerNormF32(x, new Float32Array(8).fill(1), undefined, 1e-5, out, stats, 2, 8)).toBe(true);
+    expect(out.subarray(0, 8).every(Number.isNaN)).toBe(true);
+    expect(out.subarray(8).some(Number.isNaN)).toBe(false);
+    expect(layerNormF32(new Float32Array(6), new Float32Array(6), undefined, 1e-5, new Float32Array(6), new Float32Array(2), 1, 6)).toBe(false);
+  });
+
+  it("the kernel gives the same bits on the SIMD path and on the JavaScript path", () => {
+    const [rows, n] = [6, 16], x = sample(rows * n, 3).map((v) => (Number.isFinite(v) ? v : 1));
+    const xt = tensorFromValues("f32", [rows, n], Array.from(x));
+    const full = (v: number) => tensorFromValues("f32", [n], new Array<number>(n).fill(v));
+    const one = (v: number) => tensorFromValues("f32", [1], [v]);
+    // A Scale and B of one value broadcast take the JavaScript loop; the same values written out take SIMD.
+    const simd = layerNormKernel(xt, full(0.75), full(-2.5), -1, 1e-5, 3);
+    const js = layerNormKernel(xt, one(0.75), one(-2.5), -1, 1e-5, 3);
+    simd.forEach((t, i) => expect(Array.from(t.data as Float32Array)).toEqual(Array.from(js[i]!.data as Float32Array)));
   });
 });

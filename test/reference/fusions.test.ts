@@ -113,7 +113,7 @@ describe("Gather -> MatMul", () => {
 describe("Mul/Div -> Add -> Softmax", () => {
   const B = 2, H = 3, S = 8;
   /** scores * s (or / s, or s * scores) + mask, Softmax along `axis`; `extra` adds readers or drops the Add. */
-  async function attentionModel(name: string, opts: { op?: "Mul" | "Div"; scaleFirst?: boolean; maskDims?: number[] | null; n?: number; axis?: number; extra?: "none" | "output" | "second-reader" } = {}): Promise<Module> {
+  async function attentionModel(name: string, opts: { op?: "Mul" | "Div"; scaleFirst?: boolean; maskDims?: readonly number[] | null; n?: number; axis?: number; extra?: "none" | "output" | "second-reader" } = {}): Promise<Module> {
     const { op = "Mul", scaleFirst = false, maskDims = [B, 1, S, opts.n ?? S], n = S, axis = -1, extra = "none" } = opts;
     const scaled = node(op, scaleFirst ? ["s", "x"] : ["x", "s"], ["t"], {}, "scale");
     const nodes = [scaled];
@@ -130,13 +130,13 @@ describe("Mul/Div -> Add -> Softmax", () => {
       outputs.push("q");
     }
     const inputs = [valueInfo("x", ONNX_FLOAT, [B, H, S, n]), valueInfo("s", ONNX_FLOAT, [])];
-    if (maskDims) inputs.push(valueInfo("mask", ONNX_FLOAT, maskDims));
+    if (maskDims) inputs.push(valueInfo("mask", ONNX_FLOAT, [...maskDims]));
     const path = writeModel(join(dir, `${name}.onnx`), model({ inputs, outputs, initializers: [], nodes }));
     return (await loadModel(path, { passes: "" })).module;
   }
   /** A causal mask of large negative values and -Infinity, as exporters write. */
-  const maskOf = (dims: number[]) => {
-    const t = xOf(dims), d = t.data as Float32Array, n = dims[dims.length - 1]!;
+  const maskOf = (dims: readonly number[]) => {
+    const t = xOf([...dims]), d = t.data as Float32Array, n = dims[dims.length - 1]!;
     for (let i = 0; i < d.length; i++) d[i] = (i % n) > ((i / n) | 0) % n ? (i % 2 ? -Infinity : -3.4028234663852886e38) : d[i]!;
     return t;
   };

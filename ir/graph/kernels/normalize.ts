@@ -1,6 +1,8 @@
 // BatchNormalization (inference) and LayerNormalization. Statistics are
 // computed in float64 with two passes (mean, then squared deviations), so
-// large offsets do not cancel the variance.
+// large offsets do not cancel the variance. Float32 LayerNormalization over
+// rows of a multiple of 4 with unbroadcast Scale and B runs as WebAssembly
+// SIMD (simd-norm-wasm.ts), with the same bits as the loop here.
 
 import { fail } from "../../diagnostics.js";
 import type { Tensor } from "../../tensor.js";
@@ -8,6 +10,7 @@ import { FLOATS, normalizeAxis } from "../ops/util.js";
 import { broadcastIndex } from "./broadcast.js";
 import { broadcastsTo, requireFloat, roundToDType, sizeOf } from "./common.js";
 import { allocateOverwritten } from "./buffers.js";
+import { layerNormF32 } from "./simd.js";
 
 /** y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + bias[c], channel c = axis 1. */
 export function batchNormKernel(x: Tensor, scale: Tensor, bias: Tensor, mean: Tensor, variance: Tensor,
@@ -57,23 +60,38 @@ export function layerNormKernel(x: Tensor, scale: Tensor, bias: Tensor | undefin
   const out = allocateOverwritten(x.dtype, x.dims), meanOut = allocateOverwritten("f32", statDims), invOut = allocateOverwritten("f32", statDims);
   const xd = x.data as Float32Array, od = out.data as Float32Array, sd = scale.data as Float32Array;
   const bd = bias?.data as Float32Array | undefined;
+  const meanData = meanOut.data as Float32Array, invData = invOut.data as Float32Array;
+  if (x.dtype === "f32" && !si && !bi && n > 0) {
+    const stats = new Float32Array(2 * rows);
+    if (layerNormF32(xd, sd, bd, epsilon, od, stats, rows, n)) {
+      for (let r = 0; r < rows; r++) {
+        meanData[r] = stats[2 * r]!;
+        invData[r] = stats[2 * r + 1]!;
+      }
+      return [out, meanOut, invOut].slice(0, Math.max(1, outputCount));
+    }
+  }
+  // Sums in four accumulators, element j into j mod 4, added as (a0 + a1) + (a2 + a3): the
+  // order of the SIMD kernel (simd-norm-wasm.ts), so both give the same bits.
+  const acc = new Float64Array(4);
+  const sumOfFour = () => acc[0]! + acc[1]! + (acc[2]! + acc[3]!);
   for (let r = 0; r < rows; r++) {
     const base = r * n;
-    let sum = 0;
-    for (let j = 0; j < n; j++) sum += xd[base + j]!;
-    const mean = sum / n;
-    let sq = 0;
+    acc.fill(0);
+    for (let j = 0; j < n; j++) acc[j & 3]! += xd[base + j]!;
+    const mean = sumOfFour() / n;
+    acc.fill(0);
     for (let j = 0; j < n; j++) {
       const d = xd[base + j]! - mean;
-      sq += d * d; // correctly rounded, where ** 2 calls pow
+      acc[j & 3]! += d * d; // correctly rounded, where ** 2 calls pow
     }
-    const inv = 1 / Math.sqrt(sq / n + epsilon);
+    const inv = 1 / Math.sqrt(sumOfFour() / n + epsilon);
     for (let j = 0; j < n; j++) {
       const y = (xd[base + j]! - mean) * inv * sd[si ? si[j]! : j]!;
       od[base + j] = bd ? y + bd[bi ? bi[j]! : j]! : y;
     }
-    (meanOut.data as Float32Array)[r] = mean;
-    (invOut.data as Float32Array)[r] = inv;
+    meanData[r] = mean;
+    invData[r] = inv;
   }
   return [roundToDType(out), meanOut, invOut].slice(0, Math.max(1, outputCount));
 }

@@ -23,6 +23,7 @@
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
 import { mathKernels } from "./simd-math-wasm.js";
+import { normKernels } from "./simd-norm-wasm.js";
 import {
   I32, V128, add, brIf, cat, eqz, f32DemoteF64, f32Load, f32Max, f32x4Add, f32x4Const, f32x4Div, f32x4ExtractLane,
   f32x4Max, f32x4Min, f32x4Mul, f32x4Pmax, f32x4Pmin, f32x4Splat, f32x4Eq, v128And, f32x4Sub, f64AddScalar, f64x2Add, f64x2ExtractLane,
@@ -148,7 +149,7 @@ let bytes: Uint8Array | undefined;
 /** The module: `${op}_${mode}` for every binary op and mode, exp, softmax, and sigmoid, tanh and erf (simd-math-wasm.ts); memory imported as env.mem. */
 export function simdModuleBytes(): Uint8Array {
   const binaries = Object.keys(SIMD_BINARY_OPS).flatMap((op) => SIMD_MODES.map((mode) => binary(op as SimdBinaryOp, mode)));
-  bytes ??= moduleBytes(SIMD_MEMORY_BYTES / 65536, [...binaries, expArray(), softmaxRows(), ...mathKernels()]);
+  bytes ??= moduleBytes(SIMD_MEMORY_BYTES / 65536, [...binaries, expArray(), softmaxRows(), ...mathKernels(), ...normKernels()]);
   return bytes;
 }
 

@@ -175,3 +175,31 @@ export function scaledMaskedSoftmaxF32(x: Float32Array, op: "Mul" | "Div", scale
   out.set(f32.subarray(0, total));
   return true;
 }
+
+/**
+ * LayerNormalization of `rows` contiguous rows of n float32s (n a multiple of 4) from x into
+ * out, with scale and bias (or none) of n values each; stats gets (mean, inv) per row.
+ * The bits of normalize.ts's JavaScript loop (simd-norm-wasm.ts says why). False where
+ * SIMD is not available or n is not a multiple of 4.
+ */
+export function layerNormF32(x: Float32Array, scale: Float32Array, bias: Float32Array | undefined, epsilon: number,
+  out: Float32Array, stats: Float32Array, rows: number, n: number): boolean {
+  const s = instance();
+  if (!s || n % 4 !== 0) return false;
+  if (rows === 0 || n === 0) return true;
+  const pScale = 0, pBias = n, pEps = 2 * n, at = 2 * n + 4; // pEps: a float64, 8-byte aligned
+  const perChunk = Math.floor((CAPACITY - at) / (n + 2));
+  if (perChunk === 0) return false;
+  const f32 = s.f32, norm = s.fn(bias ? "layernorm" : "layernorm_nobias");
+  f32.set(scale, pScale);
+  if (bias) f32.set(bias, pBias);
+  new Float64Array(f32.buffer, 4 * pEps, 1)[0] = epsilon;
+  for (let r0 = 0; r0 < rows; r0 += perChunk) {
+    const count = Math.min(perChunk, rows - r0), pStats = at + count * n;
+    f32.set(x.subarray(r0 * n, (r0 + count) * n), at);
+    norm(4 * at, count, n, 4 * pScale, 4 * pBias, 4 * pStats, 4 * pEps);
+    out.set(f32.subarray(at, at + count * n), r0 * n);
+    stats.set(f32.subarray(pStats, pStats + 2 * count), 2 * r0);
+  }
+  return true;
+}
