@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GemmBatch, MatView, StoreC } from "../../ir/graph/kernels/gemm.js";
 import { GEMM_PARALLEL_MIN_FLOPS, GEMM_WASM_MIN_FLOPS, gemmFloat, gemmFloatBatch } from "../../ir/graph/kernels/gemm.js";
 import { gemmWorkerChunks, setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
+import { softmaxKernel } from "../../ir/graph/kernels/softmax.js";
+import { unaryOp } from "../../ir/graph/kernels/pointwise.js";
+import { layerNormKernel } from "../../ir/graph/kernels/normalize.js";
 import { KC } from "../../ir/graph/kernels/gemm-wasm.js";
 import { SKC } from "../../ir/graph/kernels/gemm-f32-wasm.js";
 import { convKernel } from "../../ir/graph/kernels/conv.js";
@@ -194,6 +197,21 @@ describe("worker threads", () => {
     const parallel = run();
     setGemmThreads(1);
     run().forEach((t, i) => sameTensor(parallel[i]!, t));
+  });
+
+  it("run the SIMD kernels that split into rows (Softmax, Sigmoid, Tanh, Erf, LayerNormalization) with the same bits as one thread", () => {
+    const x = randomTensor([8, 4, 128, 128]), h = randomTensor([8, 128, 256]), scale = randomTensor([256]), bias = randomTensor([256]);
+    const kernels = () => [
+      softmaxKernel(x, {}, 13, false), unaryOp("Sigmoid", h), unaryOp("Tanh", h), unaryOp("Erf", h),
+      ...layerNormKernel(h, scale, bias, -1, 1e-5, 3),
+    ];
+    setGemmThreads(2);
+    const before = gemmWorkerChunks();
+    let parallel = kernels();
+    for (let i = 0; i < 20 && gemmWorkerChunks() === before; i++) parallel = kernels();
+    expect(gemmWorkerChunks(), "chunks the workers ran").toBeGreaterThan(before);
+    setGemmThreads(1);
+    kernels().forEach((t, i) => sameTensor(parallel[i]!, t));
   });
 
   it("do not keep the process alive", () => {

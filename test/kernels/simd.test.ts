@@ -188,14 +188,14 @@ describe("float32 LayerNormalization as SIMD", () => {
     return { out, stats };
   }
 
-  for (const [rows, n, withBias] of [[5, 4, true], [33, 64, true], [7, 768, false], [3, 12, false]] as const) {
+  for (const [rows, n, withBias] of [[5, 4, true], [33, 64, true], [7, 768, false], [3, 12, false], [1500, 64, true]] as const) {
     it(`${rows} rows of ${n}${withBias ? "" : " without bias"} give the JavaScript order's bits, statistics included`, () => {
       const x = sample(rows * n, rows * 31 + n).map((v, i) => (Number.isFinite(v) ? v + (i % 3) * 1e4 : 0.25)); // offsets the variance must survive
       const scale = sample(n, 7).map((v) => (Number.isFinite(v) ? v / 50 : -0)), bias = withBias ? sample(n, 9).map((v) => (Number.isFinite(v) ? v : 0)) : undefined;
       const out = new Float32Array(rows * n), stats = new Float32Array(2 * rows);
       expect(layerNormF32(x, scale, bias, 1e-5, out, stats, rows, n)).toBe(true);
       const want = reference(x, scale, bias, 1e-5, rows, n);
-      expect(Array.from(out, (v, i) => Object.is(v, want.out[i]) ? 0 : 1).reduce((p, q) => p + q, 0), "outputs that differ").toBe(0);
+      expect(Array.from(out, (v, i) => (Object.is(v, want.out[i]) ? 0 : 1)).reduce((p: number, q) => p + q, 0), "outputs that differ").toBe(0);
       expect(Array.from(stats)).toEqual(Array.from(want.stats));
     });
   }

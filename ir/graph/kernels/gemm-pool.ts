@@ -1,5 +1,7 @@
-// Runs the WebAssembly GEMM kernel (gemm-wasm.ts) over a table of chunks, on
-// the calling thread and a small pool of worker threads that share its memory.
+// Runs the WebAssembly GEMM kernel (gemm-wasm.ts), and the float32 SIMD
+// kernels (simd-wasm.ts) that split into independent rows, over a table of
+// chunks, on the calling thread and a small pool of worker threads that share
+// both modules' memories.
 //
 // Kernels are synchronous (`kernel(inputs, ctx) => Tensor[]`), so the caller
 // does not await the workers: it publishes a job in a SharedArrayBuffer,
@@ -17,6 +19,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { KERNEL_ARGS, KERNEL_NAMES, WORKSPACE_BYTES, gemmModuleBytes } from "./gemm-wasm.js";
+import { SIMD_MEMORY_BYTES, simdKernelNames, simdModuleBytes } from "./simd-wasm.js";
 import type { KernelKind } from "./gemm-wasm.js";
 
 const GEN = 0, NEXT = 1, COUNT = 2, DONE = 3, FAILED = 4, KIND = 5, ACTIVE = 6, BY_WORKERS = 7, HEADER = 8;
@@ -29,9 +32,10 @@ const MAX_THREADS = 8;
 /** The worker's whole program; plain JavaScript so it runs the same under tsx, vitest and the built package. */
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
-const { module, memory, control, id } = workerData;
+const { module, memory, simd, control, id } = workerData;
 const exports = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
-const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => exports[name]);
+const simdExports = simd ? new WebAssembly.Instance(simd.module, { env: { mem: simd.memory } }).exports : {};
+const kernels = [...${JSON.stringify(KERNEL_NAMES)}.map((name) => exports[name]), ...${JSON.stringify(simdKernelNames())}.map((name) => simdExports[name])];
 const ctl = new Int32Array(control);
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -65,11 +69,20 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
+export interface SimdSpace {
+  readonly memory: { readonly buffer: SharedArrayBuffer };
+  readonly module: object;
+  /** The module's functions by name. */
+  readonly fn: (name: string) => KernelFn;
+}
+
 export interface Workspace {
   readonly memory: { readonly buffer: SharedArrayBuffer };
   readonly module: object;
-  /** By KernelKind: KERNEL_NAMES[kind]. */
+  /** By kind: KERNEL_NAMES[kind], then the SIMD module's functions (simdKind). */
   readonly kernels: readonly KernelFn[];
+  /** The float32 SIMD module and its memory; null where SIMD is not available. */
+  readonly simd: SimdSpace | null;
   /** demote(src, dst, count): float64 to float32 within the memory, on the calling thread. */
   readonly demote: KernelFn;
   readonly control: Int32Array;
@@ -115,8 +128,32 @@ function createWorkspace(): Workspace {
   const exports = new wasm.Instance(module, { env: { mem: memory } }).exports;
   const control = new Int32Array(new SharedArrayBuffer((HEADER + MAX_CHUNKS * KERNEL_ARGS) * 4));
   control[NEXT] = INDEX_MASK; // generation 0, locked
-  const kernels = KERNEL_NAMES.map((name) => exports[name] as KernelFn);
-  return { memory, module, kernels, demote: exports["demote"] as KernelFn, control, workers: [] };
+  const simd = createSimdSpace();
+  const kernels = [...KERNEL_NAMES.map((name) => exports[name] as KernelFn), ...simdKernelNames().map((name) => simd?.fn(name) ?? missing)];
+  return { memory, module, kernels, simd, demote: exports["demote"] as KernelFn, control, workers: [] };
+}
+
+const missing: KernelFn = () => {
+  throw new Error("the SIMD module is not available");
+};
+
+function createSimdSpace(): SimdSpace | null {
+  try {
+    const pages = SIMD_MEMORY_BYTES / 65536;
+    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+    const module = new wasm.Module(simdModuleBytes());
+    const exports = new wasm.Instance(module, { env: { mem: memory } }).exports;
+    return { memory, module, fn: (name) => exports[name] as KernelFn };
+  } catch {
+    return null; // no WebAssembly SIMD here: its callers keep to JavaScript
+  }
+}
+
+/** The kind (index in the pool's kernel table) of the SIMD module's function `name`. */
+export function simdKind(name: string): number {
+  const i = simdKernelNames().indexOf(name);
+  if (i < 0) throw new Error(`no SIMD kernel '${name}'`);
+  return KERNEL_NAMES.length + i;
 }
 
 /** Start workers up to threads - 1; they join the job in progress once running. */
@@ -126,7 +163,10 @@ function ensureWorkers(ws: Workspace): void {
     try {
       worker = new Worker(WORKER_SOURCE, {
         eval: true, execArgv: [],
-        workerData: { module: ws.module, memory: ws.memory, control: ws.control.buffer, id: ws.workers.length },
+        workerData: {
+          module: ws.module, memory: ws.memory, control: ws.control.buffer, id: ws.workers.length,
+          simd: ws.simd && { module: ws.simd.module, memory: ws.simd.memory },
+        },
       });
     } catch {
       break; // no more threads to be had: those running (or the caller alone) do the work
@@ -150,9 +190,9 @@ export const CHUNK_TABLE_BASE = HEADER;
  * Run chunks [0, count) of the table with kernel KERNEL_NAMES[kind]; in parallel when
  * `parallel` and more than one thread is allowed. Returns when every chunk is done.
  */
-export function runChunks(ws: Workspace, count: number, kind: KernelKind, parallel: boolean): void {
+export function runChunks(ws: Workspace, count: number, kind: KernelKind | number, parallel: boolean): void {
   const ctl = ws.control, kernel = ws.kernels[kind]!;
-  if (count > MAX_CHUNKS) throw new Error(`GEMM job of ${count} chunks exceeds ${MAX_CHUNKS}`);
+  if (count > MAX_CHUNKS) throw new Error(`a job of ${count} chunks exceeds ${MAX_CHUNKS}`);
   const runOne = (i: number) => {
     const p = HEADER + i * KERNEL_ARGS;
     kernel(ctl[p]!, ctl[p + 1]!, ctl[p + 2]!, ctl[p + 3]!, ctl[p + 4]!, ctl[p + 5]!, ctl[p + 6]!, ctl[p + 7]!, ctl[p + 8]!, ctl[p + 9]!);
@@ -183,5 +223,5 @@ export function runChunks(ws: Workspace, count: number, kind: KernelKind, parall
   }
   for (let done = Atomics.load(ctl, DONE); done < count; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
   Atomics.store(ctl, NEXT, ((gen + 1) & GEN_MASK) << 20 | INDEX_MASK); // lock until the next job's table is written
-  if (Atomics.load(ctl, FAILED)) throw new Error("the WebAssembly GEMM kernel failed on a chunk");
+  if (Atomics.load(ctl, FAILED)) throw new Error("a WebAssembly kernel failed on a chunk");
 }

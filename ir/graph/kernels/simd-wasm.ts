@@ -144,12 +144,30 @@ function softmaxRows(): WasmFunction {
   return { name: "softmax", params: 3, locals: [[2, I32], [3 + 4 * UNROLL, V128]], body };
 }
 
+let functions: WasmFunction[] | undefined;
+let names: string[] | undefined;
 let bytes: Uint8Array | undefined;
 
-/** The module: `${op}_${mode}` for every binary op and mode, exp, softmax, and sigmoid, tanh and erf (simd-math-wasm.ts); memory imported as env.mem. */
+function simdFunctions(): WasmFunction[] {
+  functions ??= [
+    ...Object.keys(SIMD_BINARY_OPS).flatMap((op) => SIMD_MODES.map((mode) => binary(op as SimdBinaryOp, mode))),
+    expArray(), softmaxRows(), ...mathKernels(), ...normKernels(),
+  ];
+  return functions;
+}
+
+/** The names the module exports, in a fixed order (the worker pool's kernel table lists them after the GEMM's). */
+export function simdKernelNames(): readonly string[] {
+  names ??= simdFunctions().map((f) => f.name);
+  return names;
+}
+
+/**
+ * The module: `${op}_${mode}` for every binary op and mode, exp, softmax, sigmoid, tanh and erf
+ * (simd-math-wasm.ts) and layernorm (simd-norm-wasm.ts); memory imported as env.mem.
+ */
 export function simdModuleBytes(): Uint8Array {
-  const binaries = Object.keys(SIMD_BINARY_OPS).flatMap((op) => SIMD_MODES.map((mode) => binary(op as SimdBinaryOp, mode)));
-  bytes ??= moduleBytes(SIMD_MEMORY_BYTES / 65536, [...binaries, expArray(), softmaxRows(), ...mathKernels(), ...normKernels()]);
+  bytes ??= moduleBytes(SIMD_MEMORY_BYTES / 65536, simdFunctions());
   return bytes;
 }
 

@@ -1,41 +1,58 @@
-// Runs the float32 SIMD kernels of simd-wasm.ts on the calling thread: operands
-// are copied into the module's memory (a memcpy, about 0.3 ns an element),
-// computed there four lanes at a time and copied back. Callers fall back to
-// their JavaScript loops when WebAssembly is not available or the operands do
-// not fit in the memory (SIMD_MEMORY_BYTES).
+// Runs the float32 SIMD kernels of simd-wasm.ts: operands are copied into the
+// module's memory (a memcpy, about 0.3 ns an element), computed there four
+// lanes at a time and copied back. Kernels whose work splits into independent
+// rows or runs of elements (softmax, exp, sigmoid, tanh, erf, layernorm) run
+// on the worker pool's threads as well as the calling one (gemm-pool.ts) once
+// there is enough of it; the split never changes a value, since each element's
+// arithmetic is the same wherever it runs. Callers fall back to their
+// JavaScript loops when WebAssembly is not available or the operands do not
+// fit in the memory (SIMD_MEMORY_BYTES).
 
-import { SIMD_BINARY_OPS, SIMD_MEMORY_BYTES, simdModuleBytes } from "./simd-wasm.js";
+import { SIMD_BINARY_OPS, SIMD_MEMORY_BYTES } from "./simd-wasm.js";
 import type { SimdBinaryOp } from "./simd-wasm.js";
+import { KERNEL_ARGS } from "./gemm-wasm.js";
+import { CHUNK_TABLE_BASE, MAX_CHUNKS, gemmThreads, runChunks, simdKind, workspace } from "./gemm-pool.js";
+import type { Workspace } from "./gemm-pool.js";
 import type { StridedPlan } from "./strided.js";
 import { stridedLoopSource } from "./strided.js";
 
 type Fn = (...args: number[]) => void;
 
-interface WasmApi {
-  Memory: new (limits: { initial: number; maximum: number; shared: true }) => { readonly buffer: SharedArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-}
-
 interface Simd {
   readonly f32: Float32Array;
   readonly fn: (name: string) => Fn;
+  readonly ws: Workspace;
 }
 
 let simd: Simd | null | undefined;
 
 function instance(): Simd | null {
   if (simd !== undefined) return simd;
-  try {
-    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const pages = SIMD_MEMORY_BYTES / 65536;
-    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
-    const exports = new wasm.Instance(new wasm.Module(simdModuleBytes()), { env: { mem: memory } }).exports;
-    simd = { f32: new Float32Array(memory.buffer), fn: (name) => exports[name] as Fn };
-  } catch {
-    simd = null; // no WebAssembly SIMD or shared memory here: callers keep to JavaScript
-  }
+  const ws = workspace();
+  simd = ws?.simd ? { f32: new Float32Array(ws.simd.memory.buffer), fn: ws.simd.fn, ws } : null;
   return simd;
+}
+
+/** Elements a chunk of split work should have at least: well above a hand-off to a worker (tens of microseconds). */
+const CHUNK_ELEMENTS = 32768;
+
+/**
+ * Run SIMD function `name` over `units` independent units of `perUnit` elements (rows, or
+ * vectors of 4), in chunks across the pool's threads when there are enough: args(first, count)
+ * gives the function's arguments for units [first, first + count).
+ */
+function split(s: Simd, name: string, units: number, perUnit: number, args: (first: number, count: number) => number[]): void {
+  const chunks = Math.min(MAX_CHUNKS, Math.floor((units * perUnit) / CHUNK_ELEMENTS), units);
+  if (chunks < 2 || gemmThreads() < 2) {
+    s.fn(name)(...args(0, units));
+    return;
+  }
+  const size = Math.ceil(units / chunks);
+  let count = 0;
+  for (let first = 0; first < units; first += size) {
+    s.ws.control.set(args(first, Math.min(size, units - first)), CHUNK_TABLE_BASE + count++ * KERNEL_ARGS);
+  }
+  runChunks(s.ws, count, simdKind(name), true);
 }
 
 /** Float32s the memory holds, less room for padding. */
@@ -91,7 +108,7 @@ export function expF32(src: Float32Array, dst: Float32Array): boolean {
   for (let at = 0; at < src.length; at += chunk) {
     const n = Math.min(chunk, src.length - at);
     s.f32.set(src.subarray(at, at + n), 0);
-    s.fn("exp")(0, 0, n);
+    split(s, "exp", Math.ceil(n / 4), 4, (v, count) => [16 * v, 16 * v, 4 * count]);
     dst.set(s.f32.subarray(0, n), at);
   }
   return true;
@@ -104,11 +121,11 @@ export type SimdUnaryOp = "sigmoid" | "tanh" | "erf";
 export function unaryF32(op: SimdUnaryOp, src: Float32Array, dst: Float32Array): boolean {
   const s = instance();
   if (!s || src.length !== dst.length) return false;
-  const chunk = Math.floor(CAPACITY / 4) * 4, f = s.fn(op);
+  const chunk = Math.floor(CAPACITY / 4) * 4;
   for (let at = 0; at < src.length; at += chunk) {
     const n = Math.min(chunk, src.length - at);
     s.f32.set(src.subarray(at, at + n), 0);
-    f(0, 0, n);
+    split(s, op, Math.ceil(n / 4), 4, (v, count) => [16 * v, 16 * v, 4 * count]);
     dst.set(s.f32.subarray(0, n), at);
   }
   return true;
@@ -123,7 +140,7 @@ export function softmaxF32(x: Float32Array, out: Float32Array, rows: number, n: 
   if (!s || n === 0 || rows === 0) return !!s;
   const stride = Math.ceil(n / 4) * 4, perChunk = Math.floor(CAPACITY / stride);
   if (perChunk === 0) return false;
-  const softmax = s.fn("softmax"), f32 = s.f32;
+  const f32 = s.f32;
   for (let r0 = 0; r0 < rows; r0 += perChunk) {
     const count = Math.min(perChunk, rows - r0);
     if (stride === n) {
@@ -134,7 +151,7 @@ export function softmaxF32(x: Float32Array, out: Float32Array, rows: number, n: 
         f32.fill(-Infinity, r * stride + n, (r + 1) * stride);
       }
     }
-    softmax(0, count, stride);
+    split(s, "softmax", count, stride, (r, rows) => [4 * r * stride, rows, stride]);
     if (stride === n) out.set(f32.subarray(0, count * n), r0 * n);
     else for (let r = 0; r < count; r++) out.set(f32.subarray(r * stride, r * stride + n), (r0 + r) * n);
   }
@@ -165,13 +182,13 @@ export function scaledMaskedSoftmaxF32(x: Float32Array, op: "Mul" | "Div", scale
   const f32 = s.f32;
   f32.set(x, 0);
   f32[pScale] = scale;
-  s.fn(`${op}_vs`)(0, 4 * pScale, 0, total);
+  s.fn(`${op}_vs`)(0, 4 * pScale, 0, total); // memory-bound: the calling thread alone
   if (mask) {
     f32.set(mask.data, pMask);
     const [xs, ms] = mask.plan.strides;
     rowLoop("Add", s)(mask.plan.outer, mask.plan.n, 0, 0, xs, 1, 4 * pMask, 0, ms, mask.plan.steps[1], 0, 0, xs, 1);
   }
-  s.fn("softmax")(0, rows, n);
+  split(s, "softmax", rows, n, (r, count) => [4 * r * n, count, n]);
   out.set(f32.subarray(0, total));
   return true;
 }
@@ -190,14 +207,14 @@ export function layerNormF32(x: Float32Array, scale: Float32Array, bias: Float32
   const pScale = 0, pBias = n, pEps = 2 * n, at = 2 * n + 4; // pEps: a float64, 8-byte aligned
   const perChunk = Math.floor((CAPACITY - at) / (n + 2));
   if (perChunk === 0) return false;
-  const f32 = s.f32, norm = s.fn(bias ? "layernorm" : "layernorm_nobias");
+  const f32 = s.f32, name = bias ? "layernorm" : "layernorm_nobias";
   f32.set(scale, pScale);
   if (bias) f32.set(bias, pBias);
   new Float64Array(f32.buffer, 4 * pEps, 1)[0] = epsilon;
   for (let r0 = 0; r0 < rows; r0 += perChunk) {
     const count = Math.min(perChunk, rows - r0), pStats = at + count * n;
     f32.set(x.subarray(r0 * n, (r0 + count) * n), at);
-    norm(4 * at, count, n, 4 * pScale, 4 * pBias, 4 * pStats, 4 * pEps);
+    split(s, name, count, n, (r, rows) => [4 * (at + r * n), rows, n, 4 * pScale, 4 * pBias, 4 * (pStats + 2 * r), 4 * pEps]);
     out.set(f32.subarray(at, at + count * n), r0 * n);
     stats.set(f32.subarray(pStats, pStats + 2 * count), 2 * r0);
   }
