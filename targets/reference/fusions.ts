@@ -15,6 +15,10 @@
 // (the Add is optional) and normalised along the last axis:
 // scaledMaskedSoftmax keeps the scaled and masked scores inside the SIMD
 // module's memory instead of writing and reading them back twice.
+//
+// Transpose -> MatMul: an operand transposed only to be multiplied (attention's
+// keys, queries and values moving heads ahead of positions) is read through
+// strides by the GEMM's packing instead of being copied into the new order.
 
 import type { Graph, Node } from "../../ir/graph/graph.js";
 import type { KernelContext } from "../../ir/graph/op-def.js";
@@ -22,6 +26,8 @@ import type { Tensor } from "../../ir/tensor.js";
 import { intAttr } from "../../ir/graph/ops/util.js";
 import { gatherMatmulKernel } from "../../ir/graph/kernels/gather-matmul.js";
 import { scaledMaskedSoftmax } from "../../ir/graph/kernels/scaled-softmax.js";
+import { matmulStrided, permutedView } from "../../ir/graph/kernels/matmul.js";
+import { intsAttr } from "../../ir/graph/ops/util.js";
 
 export type Kernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
 
@@ -107,7 +113,34 @@ const scaledSoftmax: Fusion = {
   },
 };
 
-export const FUSIONS: readonly Fusion[] = [gatherMatmul, scaledSoftmax];
+const transposeMatmul: Fusion = {
+  name: "transpose-matmul",
+  match(graph, i, uses, steps) {
+    const mm = steps[i]!;
+    if (mm.node.op !== "MatMul" || mm.node.domain || mm.node.inputs[0] === mm.node.inputs[1]) return undefined;
+    const transposes = mm.node.inputs.map((v) => {
+      const p = soleProducer(graph, v, uses, steps);
+      return p && p[1].node.op === "Transpose" ? p : undefined;
+    });
+    if (!transposes.some((t) => t)) return undefined;
+    const kernel: Kernel = (args, ctx) => {
+      const perms = args.map((x, k) => {
+        const t = transposes[k], rank = x!.dims.length;
+        return t ? intsAttr(t[1].ctx.attrs, "perm") ?? [...Array(rank).keys()].reverse() : [...Array(rank).keys()];
+      });
+      // A perm that is not one (an error the Transpose node reports) falls through to the nodes.
+      const valid = perms.every((perm, k) => perm.length === args[k]!.dims.length && perm.every((p, j) => perm.indexOf(p) === j && p >= 0 && p < perm.length));
+      const fused = valid ? matmulStrided(permutedView(args[0]!, perms[0]!), permutedView(args[1]!, perms[1]!)) : undefined;
+      if (fused) return [fused];
+      const materialised = args.map((x, k) => (transposes[k] ? transposes[k][1].kernel([x], transposes[k][1].ctx)[0] : x));
+      return mm.kernel(materialised, ctx);
+    };
+    const inputs = mm.node.inputs.map((v, k) => transposes[k]?.[1].node.inputs[0] ?? v);
+    return { absorbs: transposes.flatMap((t) => (t ? [t[0]] : [])), step: { node: mm.node, inputs, kernel, ctx: mm.ctx } };
+  },
+};
+
+export const FUSIONS: readonly Fusion[] = [gatherMatmul, scaledSoftmax, transposeMatmul];
 
 /** The steps for a graph's nodes (one per node, in order), with FUSIONS applied. */
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {

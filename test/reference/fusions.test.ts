@@ -205,3 +205,58 @@ describe("Mul/Div -> Add -> Softmax", () => {
     }
   });
 });
+
+describe("Transpose -> MatMul", () => {
+  /** MatMul(Transpose(x, permA) or x, Transpose(y, permB) or y); `extra` returns or re-reads the transposed A. */
+  async function transposedModel(name: string, xDims: number[], yDims: (number | string)[], permA: number[] | null | "default", permB: number[] | null | "default", extra: "none" | "output" = "none"): Promise<Module> {
+    const nodes = [];
+    const operand = (v: string, perm: number[] | null | "default", t: string) => {
+      if (perm === null) return v;
+      nodes.push(node("Transpose", [v], [t], perm === "default" ? {} : { perm }, `transpose-${v}`));
+      return t;
+    };
+    const a = operand("x", permA, "xt"), b = operand("y", permB, "yt");
+    nodes.push(node("MatMul", [a, b], ["z"], {}, "matmul"));
+    const outputs = extra === "output" && a !== "x" ? ["z", a] : ["z"];
+    const path = writeModel(join(dir, `${name}.onnx`), model({
+      inputs: [valueInfo("x", ONNX_FLOAT, xDims), valueInfo("y", ONNX_FLOAT, yDims)], outputs, initializers: [], nodes,
+    }));
+    return (await loadModel(path, { passes: "" })).module;
+  }
+
+  it("reads transposed operands through strides, with the bits of the nodes and without storing them", async () => {
+    const cases: [string, number[], number[], number[] | null | "default", number[] | null | "default"][] = [
+      ["keys", [2, 3, 8, 5], [2, 3, 8, 5], null, [0, 1, 3, 2]], // Q K^T
+      ["heads", [2, 8, 3, 5], [2, 3, 5, 7], [0, 2, 1, 3], null], // [b, s, h, d] -> [b, h, s, d]
+      ["both", [2, 8, 3, 5], [2, 8, 3, 5], [0, 2, 1, 3], [0, 2, 3, 1]],
+      ["broadcast-batch", [3, 6, 4], [1, 5, 6], [0, 2, 1], [0, 2, 1]],
+      ["2-d default perm", [9, 4], [6, 9], "default", "default"],
+      ["wide", [1, 300, 40], [40, 70], [0, 1, 2], null],
+    ];
+    for (const [name, xDims, yDims, permA, permB] of cases) {
+      const module = await transposedModel(name.replace(/ /g, "-"), xDims, yDims, permA, permB);
+      const { fused, nodes, stored } = runBoth(module, { x: xOf(xDims), y: xOf(yDims) });
+      expectSameBits(fused.z!, nodes.z!);
+      expect(stored.filter((v) => v === "xt" || v === "yt"), name).toEqual([]);
+    }
+  });
+
+  it("fails as the nodes do on mismatched shapes, and is not fused where the transposed value is returned", async () => {
+    const message = (m: Module, inputs: Record<string, Tensor>, fuse: boolean) => {
+      try {
+        run(m, inputs, { modelDir: dir, fuse });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "no error";
+    };
+    const mismatched = await transposedModel("mismatch", [2, 3, 4], ["k", 5], [0, 2, 1], null);
+    const inputs = { x: xOf([2, 3, 4]), y: xOf([4, 5]) };
+    expect(message(mismatched, inputs, true)).toBe(message(mismatched, inputs, false));
+    expect(message(mismatched, inputs, true)).toMatch(/inner dims/);
+    const kept = await transposedModel("kept", [2, 8, 3, 5], [2, 3, 5, 7], [0, 2, 1, 3], null, "output");
+    const { fused, nodes, stored } = runBoth(kept, { x: xOf([2, 8, 3, 5]), y: xOf([2, 3, 5, 7]) });
+    expectSameBits(fused.z!, nodes.z!);
+    expect(stored).toContain("xt");
+  });
+});

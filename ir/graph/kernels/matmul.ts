@@ -169,3 +169,55 @@ export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, alpha: n
   for (let i = 0; i < prod.length; i++) (od as Int32Array)[i] = Math.trunc(alpha * prod[i]! + (cd ? beta * cd[at(i)]! : 0));
   return out;
 }
+
+/** A float tensor read through strides: element (i0, i1, ...) is data[sum of ik * strides[k]] (a transposed view, say). */
+export interface StridedOperand {
+  readonly tensor: Tensor;
+  readonly dims: readonly number[];
+  readonly strides: readonly number[];
+}
+
+/** `x` with its axes permuted (Transpose's result) as a view, without moving its data. */
+export function permutedView(x: Tensor, perm: readonly number[]): StridedOperand {
+  const strides = new Array<number>(x.dims.length);
+  for (let i = x.dims.length - 1, s = 1; i >= 0; s *= x.dims[i]!, i--) strides[i] = s;
+  return { tensor: x, dims: perm.map((p) => x.dims[p]!), strides: perm.map((p) => strides[p]!) };
+}
+
+/**
+ * MatMul of float operands of rank >= 2 given as strided views: the GEMM packs its tiles from
+ * any strides, and its sums do not depend on them, so this gives the bits of MatMul on the
+ * materialised operands. Undefined (computing nothing) for other dtypes, ranks or shapes.
+ */
+export function matmulStrided(a: StridedOperand, b: StridedOperand): Tensor | undefined {
+  const ra = a.dims.length, rb = b.dims.length, dtype = a.tensor.dtype;
+  if (ra < 2 || rb < 2 || !isFloat(dtype) || b.tensor.dtype !== dtype) return undefined;
+  const m = a.dims[ra - 2]!, k = a.dims[ra - 1]!, n = b.dims[rb - 1]!;
+  if (b.dims[rb - 2] !== k) return undefined;
+  const aBatch = a.dims.slice(0, -2), bBatch = b.dims.slice(0, -2);
+  const batch = broadcastDims(aBatch, bBatch), batches = elementCount(batch);
+  const out = allocateOverwritten(dtype, [...batch, m, n]);
+  const offsets = (op: StridedOperand, own: readonly number[]): number[] => {
+    // Batch t's offset: its index along each broadcast axis times the operand's stride there (0 where it repeats).
+    const lead = batch.length - own.length, result = new Array<number>(batches);
+    for (let t = 0; t < batches; t++) {
+      let rest = t, offset = 0;
+      for (let axis = batch.length - 1; axis >= 0; axis--) {
+        const i = rest % batch[axis]!;
+        rest = (rest - i) / batch[axis]!;
+        const mine = axis - lead;
+        if (mine >= 0 && own[mine] !== 1) offset += i * op.strides[mine]!;
+      }
+      result[t] = offset;
+    }
+    return result;
+  };
+  const ao = offsets(a, aBatch), bo = offsets(b, bBatch);
+  gemmFloatBatch({
+    m, n, k, count: batches,
+    a: (t) => ({ data: a.tensor.data, offset: ao[t]!, rowStride: a.strides[ra - 2]!, colStride: a.strides[ra - 1]! }),
+    b: (t) => ({ data: b.tensor.data, offset: bo[t]!, rowStride: b.strides[rb - 2]!, colStride: b.strides[rb - 1]! }),
+    f32Result: out.data instanceof Float32Array,
+  }, storeInto(out.data as Float32Array, (t) => t * m * n, n));
+  return roundToDType(out);
+}
