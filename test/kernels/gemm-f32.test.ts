@@ -109,6 +109,19 @@ describe("Gemm on float32 (transposed operands)", () => {
   });
 });
 
+describe("Gemm on float32 with alpha = beta = 1 and K in one block", () => {
+  // The product is a float32 sum already; adding C and rounding once is float32 addition.
+  it.each([[[40]], [[1]], [[33, 40]], [[33, 1]], [[1, 40]]])("C of shape %j", (cDims) => {
+    const m = 33, n = 40, k = 64;
+    const a = f32([m, k]), b = f32([k, n]), c = f32(cDims);
+    const got = gemmKernel(a, b, c, 1, 1, false, false);
+    const prod = matmulKernel(a, b).data as Float32Array, cd = c.data as Float32Array;
+    const [rows, cols] = cDims.length === 2 ? cDims as [number, number] : [1, cDims[0]!];
+    const want = Float32Array.from({ length: m * n }, (_, i) => prod[i]! + cd[(rows === 1 ? 0 : Math.floor(i / n)) * cols + (cols === 1 ? 0 : i % n)]!);
+    sameBits(got, { dims: [m, n], data: want });
+  });
+});
+
 describe("a tile of the product is the product's tile", () => {
   it("any rows and columns give the whole product's bits (the runtime computes by tiles)", () => {
     for (const [m, k, n] of [[70, 100, 90], [64, 600, 3], [9, 40, 200]] as const) {

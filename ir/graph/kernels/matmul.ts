@@ -12,6 +12,8 @@ import { gemmFloatBatch } from "./gemm.js";
 import { SKC } from "./gemm-f32-wasm.js";
 import type { MatView, StoreC } from "./gemm.js";
 import { allocateOverwritten } from "./buffers.js";
+import { binaryF32 } from "./simd.js";
+import { broadcastStrides, collapseStrides } from "./strided.js";
 
 export { gemmFloat } from "./gemm.js";
 export type { MatView } from "./gemm.js";
@@ -155,6 +157,14 @@ export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, alpha: n
     // With K in one block the float64 product holds a float32 sum already: asking for it as
     // float32 changes no bits and halves what the epilogue reads.
     const f32Result = a.dtype === "f32" && k <= SKC;
+    if (f32Result && cd && alpha === 1 && beta === 1) {
+      // The float32 product plus C rounded once is float32 addition: the SIMD Add's bits.
+      gemmFloatBatch({ m, n, k, count: 1, a: () => av, b: () => bv, f32Result }, storeInto(fo, () => 0, n));
+      const plan = collapseStrides([m, n], [[n, 1], broadcastStrides(c!.dims, [m, n]), [n, 1]]);
+      if (m * n >= 1024 && binaryF32("Add", plan, fo, cd, fo)) return out;
+      for (let i = 0; i < fo.length; i++) fo[i] = fo[i]! + cd[at(i)]!;
+      return out;
+    }
     gemmFloatBatch({ m, n, k, count: 1, a: () => av, b: () => bv, f32Result }, (_, row0, col0, rows, cols, prod, off, ldc) => {
       for (let r = 0; r < rows; r++) {
         const i = (row0 + r) * n + col0, p = off + r * ldc;
