@@ -51,16 +51,23 @@ interface Fusion {
   readonly match: (graph: Graph, i: number, uses: Uses, steps: readonly Step[]) => { absorbs: number[]; step: Step } | undefined;
 }
 
+/** The node writing `value` when it is read by that one node only and is not a graph output. */
+function soleProducer(graph: Graph, value: string, { producer, readers }: Uses, steps: readonly Step[]): [number, Step] | undefined {
+  const p = producer.get(value);
+  const step = p === undefined ? undefined : steps[p];
+  if (!step || step.node.domain || step.node.outputs.length !== 1 || graph.outputs.includes(value) || readers.get(value)?.length !== 1) return undefined;
+  return [p!, step];
+}
+
 const gatherMatmul: Fusion = {
   name: "gather-matmul",
-  match(graph, i, { producer, readers }, steps) {
+  match(graph, i, uses, steps) {
     const mm = steps[i]!;
     if (mm.node.op !== "MatMul" || mm.node.domain) return undefined;
-    const a = mm.node.inputs[0]!, g = producer.get(a) ?? -1, gather = steps[g];
-    if (!gather || gather.node.domain || gather.node.outputs.length !== 1) return undefined;
-    const nd = gather.node.op === "GatherND";
+    const a = mm.node.inputs[0]!, found = soleProducer(graph, a, uses, steps);
+    if (!found || mm.node.inputs[1] === a) return undefined;
+    const [g, gather] = found, nd = gather.node.op === "GatherND";
     if (nd ? intAttr(gather.node.attrs, "batch_dims", 0) !== 0 : gather.node.op !== "Gather" || intAttr(gather.node.attrs, "axis", 0) !== 0) return undefined;
-    if (graph.outputs.includes(a) || readers.get(a)?.length !== 1 || mm.node.inputs[1] === a) return undefined;
     const [table, indices] = gather.node.inputs as [string, string];
     const kernel: Kernel = (args, ctx) => {
       const [t, idx, b] = args as [Tensor, Tensor, Tensor];
@@ -72,26 +79,22 @@ const gatherMatmul: Fusion = {
   },
 };
 
-/** The node writing `value` when it is read by that one node only and is not a graph output. */
-function soleProducer(graph: Graph, value: string, { producer, readers }: Uses, steps: readonly Step[]): [number, Step] | undefined {
-  const p = producer.get(value);
-  const step = p === undefined ? undefined : steps[p];
-  if (!step || step.node.domain || step.node.outputs.length !== 1 || graph.outputs.includes(value) || readers.get(value)?.length !== 1) return undefined;
-  return [p!, step];
-}
-
 const scaledSoftmax: Fusion = {
   name: "scaled-masked-softmax",
   match(graph, i, uses, steps) {
     const softmax = steps[i]!;
     if (softmax.node.op !== "Softmax" || softmax.node.domain) return undefined;
+    const scaling = (value: string) => {
+      const p = soleProducer(graph, value, uses, steps);
+      return p && (p[1].node.op === "Mul" || p[1].node.op === "Div") ? p : undefined;
+    };
     const before = soleProducer(graph, softmax.node.inputs[0]!, uses, steps);
     const add = before?.[1].node.op === "Add" ? before : undefined;
     // With an Add, the scaled scores are whichever of its operands a Mul or Div writes.
     const addInputs = add?.[1].node.inputs ?? [];
-    const scaledAt = add ? addInputs.findIndex((v) => ["Mul", "Div"].includes(soleProducer(graph, v, uses, steps)?.[1].node.op ?? "")) : -1;
-    const scaled = soleProducer(graph, add ? addInputs[scaledAt] ?? "" : softmax.node.inputs[0]!, uses, steps);
-    if (!scaled || !["Mul", "Div"].includes(scaled[1].node.op) || (add && addInputs[0] === addInputs[1])) return undefined;
+    const scaledAt = addInputs.findIndex((v) => scaling(v));
+    const scaled = scaling(add ? addInputs[scaledAt] ?? "" : softmax.node.inputs[0]!);
+    if (!scaled || (add && addInputs[0] === addInputs[1])) return undefined;
     const [sIndex, sStep] = scaled, op = sStep.node.op as "Mul" | "Div";
     const [a, b] = sStep.node.inputs as [string, string];
     if (a === b) return undefined;

@@ -5,6 +5,7 @@ import type { DType } from "../../dtype.js";
 import { fail } from "../../diagnostics.js";
 import type { Tensor, TensorData } from "../../tensor.js";
 import { allocateOverwritten } from "./buffers.js";
+import { broadcastStrides, collapseStrides, contiguousStrides } from "./strided.js";
 
 export function broadcastDims(a: readonly number[], b: readonly number[]): number[] {
   const rank = Math.max(a.length, b.length);
@@ -49,55 +50,6 @@ export function broadcastIndex(dims: readonly number[], outDims: readonly number
   return index;
 }
 
-/**
- * How a broadcast walks its operands: the output dims, the length of the
- * contiguous innermost run, each operand's step along it (0 or 1), and the
- * outer axes (outermost first) with each operand's stride on them.
- */
-export interface BroadcastPlan {
-  readonly dims: readonly number[];
-  readonly count: number;
-  readonly inner: number;
-  readonly steps: readonly number[];
-  readonly outer: readonly number[];
-  readonly strides: readonly (readonly number[])[];
-}
-
-export function broadcastPlan(shapes: readonly (readonly number[])[]): BroadcastPlan {
-  let dims: number[] = [];
-  for (const s of shapes) dims = broadcastDims(dims, s);
-  const rank = dims.length;
-  let count = 1;
-  for (const d of dims) count *= d;
-  const aligned = shapes.map((s) => {
-    const st = new Array<number>(rank).fill(0);
-    let stride = 1;
-    for (let i = s.length - 1; i >= 0; i--) {
-      st[rank - s.length + i] = s[i] === 1 ? 0 : stride;
-      stride *= s[i]!;
-    }
-    return st;
-  });
-  // Axes of the output that are not 1, merged where every operand continues contiguously (or stays put).
-  const extents: number[] = [];
-  const strides: number[][] = shapes.map(() => []);
-  for (let axis = 0; axis < rank; axis++) {
-    const d = dims[axis]!;
-    if (d === 1) continue;
-    const last = extents.length - 1;
-    if (last >= 0 && aligned.every((st, k) => strides[k]![last] === st[axis]! * d)) {
-      extents[last]! *= d;
-      aligned.forEach((st, k) => (strides[k]![last] = st[axis]!));
-    } else {
-      extents.push(d);
-      aligned.forEach((st, k) => strides[k]!.push(st[axis]!));
-    }
-  }
-  const inner = extents.pop() ?? 1;
-  const steps = strides.map((st) => st.pop() ?? 0);
-  return { dims, count, inner, steps, outer: extents, strides };
-}
-
 export type NumFn = (a: number, b: number) => number;
 export type BigFn = (a: bigint, b: bigint) => bigint;
 
@@ -113,13 +65,14 @@ function isBig(data: TensorData): data is BigInt64Array | BigUint64Array {
 export function binaryKernel(
   a: Tensor, b: Tensor, outDType: DType, f: NumFn, fBig?: (x: bigint, y: bigint) => bigint | number,
 ): Tensor {
-  const plan = broadcastPlan([a.dims, b.dims]);
-  const out = allocateOverwritten(outDType, plan.dims);
+  const dims = broadcastDims(a.dims, b.dims);
+  const plan = collapseStrides(dims, [broadcastStrides(a.dims, dims), broadcastStrides(b.dims, dims), contiguousStrides(dims)]);
+  const out = allocateOverwritten(outDType, dims);
   const ad = a.data, bd = b.data, od = out.data;
   const big = isBig(ad) && isBig(bd);
   if (big && !fBig) fail(`operation is not defined for ${a.dtype}`);
   const outBig = isBig(od);
-  const { inner, outer } = plan;
+  const { n: inner, outer } = plan;
   const sa = plan.steps[0]!, sb = plan.steps[1]!, as = plan.strides[0]!, bs = plan.strides[1]!, k = outer.length;
   const counter = new Int32Array(k);
   const rows = plan.count === 0 ? 0 : plan.count / inner;

@@ -13,7 +13,7 @@ import { SKC } from "./gemm-f32-wasm.js";
 import type { MatView, StoreC } from "./gemm.js";
 import { allocateOverwritten } from "./buffers.js";
 import { binaryF32 } from "./simd.js";
-import { broadcastStrides, collapseStrides } from "./strided.js";
+import { broadcastStrides, collapseStrides, contiguousStrides } from "./strided.js";
 
 export { gemmFloat } from "./gemm.js";
 export type { MatView } from "./gemm.js";
@@ -189,8 +189,7 @@ export interface StridedOperand {
 
 /** `x` with its axes permuted (Transpose's result) as a view, without moving its data. */
 export function permutedView(x: Tensor, perm: readonly number[]): StridedOperand {
-  const strides = new Array<number>(x.dims.length);
-  for (let i = x.dims.length - 1, s = 1; i >= 0; s *= x.dims[i]!, i--) strides[i] = s;
+  const strides = contiguousStrides(x.dims);
   return { tensor: x, dims: perm.map((p) => x.dims[p]!), strides: perm.map((p) => strides[p]!) };
 }
 

@@ -100,35 +100,31 @@ export function binaryF32(op: SimdBinaryOp, plan: StridedPlan, a: Float32Array, 
   return true;
 }
 
-/** dst[i] = exp(src[i]) in float32 (max relative error about 1.5e-7); false where SIMD is not available. */
-export function expF32(src: Float32Array, dst: Float32Array): boolean {
+/** dst[i] = f(src[i]) by the module's function `name`, in chunks through its memory; false where SIMD is not available. */
+function mapF32(name: string, src: Float32Array, dst: Float32Array): boolean {
   const s = instance();
   if (!s || src.length !== dst.length) return false;
   const chunk = Math.floor(CAPACITY / 4) * 4;
   for (let at = 0; at < src.length; at += chunk) {
     const n = Math.min(chunk, src.length - at);
     s.f32.set(src.subarray(at, at + n), 0);
-    split(s, "exp", Math.ceil(n / 4), 4, (v, count) => [16 * v, 16 * v, 4 * count]);
+    split(s, name, Math.ceil(n / 4), 4, (v, count) => [16 * v, 16 * v, 4 * count]);
     dst.set(s.f32.subarray(0, n), at);
   }
   return true;
 }
 
+/** dst[i] = exp(src[i]) in float32 (max relative error about 1.5e-7); false where SIMD is not available. */
+export function expF32(src: Float32Array, dst: Float32Array): boolean {
+  return mapF32("exp", src, dst);
+}
+
 /** The float32 functions of simd-math-wasm.ts: the bits of math.ts's laneSigmoid, laneTanh and laneErf. */
 export type SimdUnaryOp = "sigmoid" | "tanh" | "erf";
 
-/** dst[i] = f(src[i]) for a SimdUnaryOp, in chunks through the module's memory; false where SIMD is not available. */
+/** dst[i] = f(src[i]) for a SimdUnaryOp; false where SIMD is not available. */
 export function unaryF32(op: SimdUnaryOp, src: Float32Array, dst: Float32Array): boolean {
-  const s = instance();
-  if (!s || src.length !== dst.length) return false;
-  const chunk = Math.floor(CAPACITY / 4) * 4;
-  for (let at = 0; at < src.length; at += chunk) {
-    const n = Math.min(chunk, src.length - at);
-    s.f32.set(src.subarray(at, at + n), 0);
-    split(s, op, Math.ceil(n / 4), 4, (v, count) => [16 * v, 16 * v, 4 * count]);
-    dst.set(s.f32.subarray(0, n), at);
-  }
-  return true;
+  return mapF32(op, src, dst);
 }
 
 /**
