@@ -1,5 +1,5 @@
 // The reference backend's speed against onnxruntime-node (CPU, 2 intra-op
-// threads, all graph optimisations) on the example models, at sizes where
+// threads that sleep between runs, all graph optimisations) on the example models, at sizes where
 // matrix products carry most of the work: text models at batch 8, sequence
 // 128; mobilenet at batch 16. Both run in this process on the same inputs,
 // alternating, after warm-up runs; the table shows medians. tierflow's
@@ -117,8 +117,13 @@ export async function benchModel(c: Case, runs: number, warmup: number): Promise
   // One buffer pool and one set of decoded weights for all runs of a model, as a server
   // running it repeatedly would keep (onnxruntime's session holds its weights too).
   const options = { modelDir: dirname(path), buffers: new BufferPool(), weights: new WeightCache() };
+  // onnxruntime's intra-op threads spin for work after each of its runs by default; on two
+  // cores they then hold both while tierflow's next run starts (measured here: tierflow's llama
+  // run 46 ms after a non-spinning session's run, 61-72 ms after a spinning one's, onnxruntime's
+  // own time the same, 13.7 ms). Both engines' threads sleep when idle, so neither taxes the other.
   const session = await ort.InferenceSession.create(path, {
     executionProviders: ["cpu"], intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: "all",
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
   });
   try {
     const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, toOrt(t)]));
@@ -203,7 +208,7 @@ export function formatKernelTable(rows: readonly KernelRow[], threads: number): 
 export function formatModelTable(rows: readonly ModelRow[], peak: Peak): string {
   const rate = (flops: number, ms: number) => (ms > 0 && Number.isFinite(flops) ? flops / ms / 1e6 : NaN);
   const lines = [
-    `reference backend vs onnxruntime-node (cpu, intraOpNumThreads 2, graphOptimizationLevel all); medians; goal: ratio <= ${GOAL_RATIO}`,
+    `reference backend vs onnxruntime-node (cpu, intraOpNumThreads 2, no spinning between runs, graphOptimizationLevel all); medians; goal: ratio <= ${GOAL_RATIO}`,
     `  ${"model".padEnd(32)} ${pad("tierflow ms", 11)} ${pad("ort ms", 8)} ${pad("ratio", 6)}  ${pad("MatMul+Gemm", 11)} ${pad("GFLOP/s", 7)} ${pad("% peak", 6)}  ${pad("Conv GFLOP/s", 12)}`,
   ];
   for (const r of rows) {
