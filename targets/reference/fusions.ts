@@ -6,6 +6,12 @@
 // result never differs from running the nodes one by one. The values inside
 // a pattern are never stored (trace shows no store or free for them).
 //
+// Attention: MatMul(Q, K^T) -> Mul/Div by one value -> Add(mask) -> Softmax
+// -> Casts to float32 -> MatMul(., V), the Mul/Div, Add and Casts optional and
+// Transposes of Q, K^T and V read through: fusedAttention runs it per batch
+// and head without materialising the scores; where it does not apply, the
+// steps run separately, each through the kernel its own fusion below would use.
+//
 // Gather -> MatMul: a table gathered by index (Gather on axis 0, or GatherND
 // with one index per row) and used once, as MatMul's A (a mixture of experts'
 // per-token weights): gatherMatmulKernel groups tokens by expert instead of
@@ -23,10 +29,12 @@
 import type { Graph, Node } from "../../ir/graph/graph.js";
 import type { KernelContext } from "../../ir/graph/op-def.js";
 import type { Tensor } from "../../ir/tensor.js";
-import { intAttr } from "../../ir/graph/ops/util.js";
+import { intAttr, normalizeAxis } from "../../ir/graph/ops/util.js";
 import { gatherMatmulKernel } from "../../ir/graph/kernels/gather-matmul.js";
 import { scaledMaskedSoftmax } from "../../ir/graph/kernels/scaled-softmax.js";
 import { matmulStrided, permutedView } from "../../ir/graph/kernels/matmul.js";
+import type { StridedOperand } from "../../ir/graph/kernels/matmul.js";
+import { fusedAttention } from "../../ir/graph/kernels/attention.js";
 import { intsAttr } from "../../ir/graph/ops/util.js";
 
 export type Kernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
@@ -116,6 +124,24 @@ const scaledSoftmax: Fusion = {
   },
 };
 
+/** x as `transpose` (a Transpose step, or none) would write it, as a strided view; undefined for an invalid perm (the node reports it). */
+function transposedView(x: Tensor, transpose: Step | undefined): StridedOperand | undefined {
+  const rank = x.dims.length;
+  const perm = transpose ? intsAttr(transpose.ctx.attrs, "perm") ?? [...Array(rank).keys()].reverse() : [...Array(rank).keys()];
+  const valid = perm.length === rank && perm.every((p, j) => perm.indexOf(p) === j && p >= 0 && p < rank);
+  return valid ? permutedView(x, perm) : undefined;
+}
+
+/** x transposed by its step (when it has one), materialised. */
+const materialised = (x: Tensor, transpose: Step | undefined): Tensor => (transpose ? transpose.kernel([x], transpose.ctx)[0]! : x);
+
+/** MatMul of two operands, each perhaps transposed first, as transpose-matmul runs it. */
+function matmulOfViews(mm: Step, args: readonly Tensor[], transposes: readonly (Step | undefined)[]): Tensor {
+  const [a, b] = args.map((x, k) => transposedView(x, transposes[k]));
+  const fused = a && b ? matmulStrided(a, b) : undefined;
+  return fused ?? mm.kernel(args.map((x, k) => materialised(x, transposes[k])), mm.ctx)[0]!;
+}
+
 const transposeMatmul: Fusion = {
   name: "transpose-matmul",
   match(graph, i, uses, steps) {
@@ -126,24 +152,95 @@ const transposeMatmul: Fusion = {
       return p && p[1].node.op === "Transpose" ? p : undefined;
     });
     if (!transposes.some((t) => t)) return undefined;
-    const kernel: Kernel = (args, ctx) => {
-      const perms = args.map((x, k) => {
-        const t = transposes[k], rank = x!.dims.length;
-        return t ? intsAttr(t[1].ctx.attrs, "perm") ?? [...Array(rank).keys()].reverse() : [...Array(rank).keys()];
-      });
-      // A perm that is not one (an error the Transpose node reports) falls through to the nodes.
-      const valid = perms.every((perm, k) => perm.length === args[k]!.dims.length && perm.every((p, j) => perm.indexOf(p) === j && p >= 0 && p < perm.length));
-      const fused = valid ? matmulStrided(permutedView(args[0]!, perms[0]!), permutedView(args[1]!, perms[1]!)) : undefined;
-      if (fused) return [fused];
-      const materialised = args.map((x, k) => (transposes[k] ? transposes[k][1].kernel([x], transposes[k][1].ctx)[0] : x));
-      return mm.kernel(materialised, ctx);
-    };
+    const transposeSteps = transposes.map((t) => t?.[1]);
+    const kernel: Kernel = (args) => [matmulOfViews(mm, args as Tensor[], transposeSteps)];
     const inputs = mm.node.inputs.map((v, k) => transposes[k]?.[1].node.inputs[0] ?? v);
     return { absorbs: transposes.flatMap((t) => (t ? [t[0]] : [])), step: { node: mm.node, inputs, kernel, ctx: mm.ctx } };
   },
 };
 
-export const FUSIONS: readonly Fusion[] = [gatherMatmul, scaledSoftmax, transposeMatmul];
+/** The node writing `value`, read by that one node only, when its op is `op`. */
+function soleOp(graph: Graph, value: string, op: string, uses: Uses, steps: readonly Step[]): [number, Step] | undefined {
+  const p = soleProducer(graph, value, uses, steps);
+  return p && p[1].node.op === op ? p : undefined;
+}
+
+/** Attention scores: MatMul(Q, K^T), perhaps then Mul or Div by a value (scores first for Div). */
+function scoresOf(graph: Graph, value: string, uses: Uses, steps: readonly Step[]) {
+  const direct = soleOp(graph, value, "MatMul", uses, steps);
+  if (direct) return { matmul: direct };
+  const scaled = soleOp(graph, value, "Mul", uses, steps) ?? soleOp(graph, value, "Div", uses, steps);
+  if (!scaled || scaled[1].node.inputs[0] === scaled[1].node.inputs[1]) return undefined;
+  for (const at of scaled[1].node.op === "Mul" ? [0, 1] : [0]) {
+    const matmul = soleOp(graph, scaled[1].node.inputs[at]!, "MatMul", uses, steps);
+    if (matmul) return { matmul, scale: scaled, scoresAt: at };
+  }
+  return undefined;
+}
+
+const FLOAT = 1; // TensorProto.FLOAT, Cast's `to`
+
+const attention: Fusion = {
+  name: "attention",
+  match(graph, i, uses, steps) {
+    const pv = steps[i]!;
+    if (pv.node.op !== "MatMul" || pv.node.domain || pv.node.inputs[0] === pv.node.inputs[1]) return undefined;
+    // Casts to float32 (exporters write Softmax(dtype=float32).to(float32) as two), in reading order.
+    const casts: [number, Step][] = [];
+    let probsValue = pv.node.inputs[0]!;
+    for (let c = soleOp(graph, probsValue, "Cast", uses, steps); c; c = soleOp(graph, probsValue, "Cast", uses, steps)) {
+      if (intAttr(c[1].node.attrs, "to", 0) !== FLOAT) return undefined;
+      casts.unshift(c);
+      probsValue = c[1].node.inputs[0]!;
+    }
+    const softmax = soleOp(graph, probsValue, "Softmax", uses, steps);
+    if (!softmax || softmax[1].node.domain) return undefined;
+    const add = soleOp(graph, softmax[1].node.inputs[0]!, "Add", uses, steps);
+    const addInputs = add?.[1].node.inputs ?? [];
+    const scoresAt = addInputs.findIndex((v) => scoresOf(graph, v, uses, steps));
+    if (add && (scoresAt < 0 || addInputs[0] === addInputs[1])) return undefined;
+    const found = scoresOf(graph, add ? addInputs[scoresAt]! : softmax[1].node.inputs[0]!, uses, steps);
+    if (!found) return undefined;
+    const qk = found.matmul[1], scale = found.scale?.[1];
+    if (qk.node.domain || qk.node.inputs[0] === qk.node.inputs[1]) return undefined;
+    const transposed = (v: string) => soleOp(graph, v, "Transpose", uses, steps);
+    const [tq, tk, tv] = [transposed(qk.node.inputs[0]!), transposed(qk.node.inputs[1]!), transposed(pv.node.inputs[1]!)];
+    const source = (v: string, t: [number, Step] | undefined) => (t ? t[1].node.inputs[0]! : v);
+    const op = (scale?.node.op ?? "Mul") as "Mul" | "Div";
+    const scaleAt = found.scoresAt === undefined ? -1 : 1 - found.scoresAt;
+    const inputs = [
+      source(qk.node.inputs[0]!, tq), source(qk.node.inputs[1]!, tk), source(pv.node.inputs[1]!, tv),
+      scale ? scale.node.inputs[scaleAt]! : "", add ? addInputs[1 - scoresAt]! : "",
+    ];
+    const [sq, sk, sv] = [tq?.[1], tk?.[1], tv?.[1]];
+    const kernel: Kernel = (args) => {
+      const [q, kt, v, s, mask] = args as [Tensor, Tensor, Tensor, Tensor | undefined, Tensor | undefined];
+      const views = [transposedView(q, sq), transposedView(kt, sk), transposedView(v, sv)];
+      const { attrs, opset } = softmax[1].ctx;
+      const rank = Math.max(q.dims.length, kt.dims.length); // the scores'
+      const lastAxis = normalizeAxis(intAttr(attrs, "axis", opset < 13 ? 1 : -1), rank) === rank - 1;
+      if (lastAxis && views.every((x) => x)) {
+        const fused = fusedAttention(views[0]!, views[1]!, views[2]!, op, s, mask);
+        if (fused) return [fused];
+      }
+      // Step by step: the scores, scaled, masked and normalised, then the context.
+      const scores = matmulOfViews(qk, [q, kt], [sq, sk]);
+      let probs = scale && s ? scaledMaskedSoftmax(scores, op, s, mask, attrs, opset) : undefined;
+      if (!probs) {
+        let x = scale ? scale.kernel(scaleAt === 1 ? [scores, s] : [s, scores], scale.ctx)[0]! : scores;
+        if (add) x = add[1].kernel(scoresAt === 0 ? [x, mask] : [mask, x], add[1].ctx)[0]!;
+        probs = softmax[1].kernel([x], softmax[1].ctx)[0]!;
+      }
+      for (const [, cast] of casts) probs = cast.kernel([probs], cast.ctx)[0]!;
+      return [matmulOfViews(pv, [probs, v], [undefined, sv])];
+    };
+    const absorbs = [tq, tk, tv, found.matmul, found.scale, add, softmax, ...casts].flatMap((p) => (p ? [p[0]] : []));
+    return { absorbs, step: { node: pv.node, inputs, kernel, ctx: pv.ctx } };
+  },
+};
+
+/** In priority order: each fusion takes its matches over the whole graph before the next looks. */
+export const FUSIONS: readonly Fusion[] = [attention, gatherMatmul, scaledSoftmax, transposeMatmul];
 
 /** The steps for a graph's nodes (one per node, in order), with FUSIONS applied. */
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {
@@ -154,14 +251,14 @@ export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {
   });
   const uses: Uses = { producer, readers };
   const replaced = new Map<number, Step>(), absorbed = new Set<number>();
-  steps.forEach((_, i) => {
-    for (const fusion of FUSIONS) {
+  for (const fusion of FUSIONS) {
+    steps.forEach((_, i) => {
+      if (absorbed.has(i) || replaced.has(i)) return;
       const m = fusion.match(graph, i, uses, steps);
-      if (!m || m.absorbs.some((j) => absorbed.has(j) || replaced.has(j) || j >= i)) continue;
+      if (!m || m.absorbs.some((j) => absorbed.has(j) || replaced.has(j) || j >= i)) return;
       m.absorbs.forEach((j) => absorbed.add(j));
       replaced.set(i, m.step);
-      break;
-    }
-  });
+    });
+  }
   return steps.flatMap((s, i) => (absorbed.has(i) ? [] : [replaced.get(i) ?? s]));
 }

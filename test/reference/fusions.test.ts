@@ -2,7 +2,9 @@
 // exactly the values of running their nodes one by one: Gather -> MatMul with
 // expert weights picked per token (negative indices, broadcast B, several
 // columns), and where the fused kernel does not apply (an index out of range:
-// the same error; a gathered value read twice or returned: not fused).
+// the same error; a gathered value read twice or returned: not fused); the
+// scaled, masked Softmax; Transpose -> MatMul; and whole attention blocks
+// (layouts, masks, scales, casts, shapes the kernel leaves to the steps).
 
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +15,7 @@ import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor, tensorFromValues } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/index.js";
+import { setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 let dir: string;
@@ -258,5 +261,134 @@ describe("Transpose -> MatMul", () => {
     const { fused, nodes, stored } = runBoth(kept, { x: xOf([2, 8, 3, 5]), y: xOf([2, 3, 5, 7]) });
     expectSameBits(fused.z!, nodes.z!);
     expect(stored).toContain("xt");
+  });
+});
+
+describe("Attention", () => {
+  const B = 2, H = 3;
+  interface Shape {
+    readonly queries: number;
+    readonly keys: number;
+    readonly d: number;
+    readonly dv: number;
+  }
+  interface Options {
+    readonly scale?: "Mul" | "Div" | "scale-first" | null;
+    readonly maskDims?: readonly number[] | null;
+    /** Q, K and V as [b, s, h, d] moved by Transposes (as gpt2 and bert export them), or Q, V as [b, h, s, d] and K transposed (llama). */
+    readonly layout?: "bshd" | "bhsd";
+    readonly casts?: number;
+    readonly extra?: "none" | "probs-output";
+  }
+  /** softmax(Q K^T op s + mask) V as exporters write it; the value names inside are scores, scaled, masked, probs, cast0... */
+  async function attentionGraph(name: string, shape: Shape, opts: Options = {}): Promise<Module> {
+    const { queries, keys, d, dv } = shape;
+    const { scale = "Mul", maskDims = [B, 1, queries, keys], layout = "bshd", casts = 0, extra = "none" } = opts;
+    const nodes = [];
+    const bshd = layout === "bshd";
+    const transposed = (input: string, perm: number[]) => {
+      nodes.push(node("Transpose", [input], [`${input}t`], { perm }, `transpose-${input}`));
+      return `${input}t`;
+    };
+    const q = bshd ? transposed("q", [0, 2, 1, 3]) : "q", kt = transposed("k", bshd ? [0, 2, 3, 1] : [0, 1, 3, 2]), v = bshd ? transposed("v", [0, 2, 1, 3]) : "v";
+    nodes.push(node("MatMul", [q, kt], ["scores"], {}, "qk"));
+    let x = "scores";
+    if (scale) {
+      nodes.push(node(scale === "scale-first" ? "Mul" : scale, scale === "scale-first" ? ["s", x] : [x, "s"], ["scaled"], {}, "scale"));
+      x = "scaled";
+    }
+    if (maskDims) {
+      nodes.push(node("Add", ["mask", x], ["masked"], {}, "mask"));
+      x = "masked";
+    }
+    nodes.push(node("Softmax", [x], ["probs"], { axis: -1 }, "softmax"));
+    x = "probs";
+    for (let c = 0; c < casts; c++) {
+      nodes.push(node("Cast", [x], [`cast${c}`], { to: ONNX_FLOAT }, `cast-${c}`));
+      x = `cast${c}`;
+    }
+    nodes.push(node("MatMul", [x, v], ["context"], {}, "pv"));
+    const dims = (seq: number, width: number) => (bshd ? [B, seq, H, width] : [B, H, seq, width]);
+    const inputs = [valueInfo("q", ONNX_FLOAT, dims(queries, d)), valueInfo("k", ONNX_FLOAT, dims(keys, d)), valueInfo("v", ONNX_FLOAT, dims(keys, dv))];
+    if (scale) inputs.push(valueInfo("s", ONNX_FLOAT, []));
+    if (maskDims) inputs.push(valueInfo("mask", ONNX_FLOAT, [...maskDims]));
+    const outputs = extra === "probs-output" ? ["context", "probs"] : ["context"];
+    const path = writeModel(join(dir, `${name}.onnx`), model({ inputs, outputs, initializers: [], nodes }));
+    return (await loadModel(path, { passes: "" })).module;
+  }
+  const causal = (dims: readonly number[]) => {
+    const t = xOf([...dims]), data = t.data as Float32Array, n = dims[dims.length - 1]!, rows = dims[dims.length - 2]!;
+    for (let i = 0; i < data.length; i++) if (i % n > ((i / n) | 0) % rows) data[i] = i % 2 ? -Infinity : -3.4028234663852886e38;
+    return t;
+  };
+  function inputsOf(shape: Shape, opts: Options, s = 0.25): Record<string, Tensor> {
+    const { queries, keys, d, dv } = shape, { scale = "Mul", maskDims = [B, 1, queries, keys], layout = "bshd" } = opts;
+    const dims = (seq: number, width: number) => (layout === "bshd" ? [B, seq, H, width] : [B, H, seq, width]);
+    const inputs: Record<string, Tensor> = { q: xOf(dims(queries, d)), k: xOf(dims(keys, d)), v: xOf(dims(keys, dv)) };
+    if (scale) inputs["s"] = tensorFromValues("f32", [], [s]);
+    if (maskDims) inputs["mask"] = causal(maskDims);
+    return inputs;
+  }
+  const inside = ["scores", "scaled", "masked", "probs", "cast0", "cast1", "qt", "kt", "vt"];
+
+  it("gives the bits of the nodes, without storing scores or probabilities, on one thread and on two", async () => {
+    const shapes: [string, Shape, Options][] = [
+      ["gpt2-like", { queries: 8, keys: 8, d: 16, dv: 16 }, {}],
+      ["llama-like", { queries: 12, keys: 12, d: 8, dv: 8 }, { layout: "bhsd", casts: 2 }],
+      ["rows-and-keys-left-over", { queries: 5, keys: 12, d: 4, dv: 24 }, { scale: "Div" }],
+      ["scale-first, padding mask", { queries: 9, keys: 20, d: 12, dv: 8 }, { scale: "scale-first", maskDims: [B, 1, 1, 20] }],
+      ["no scale, 2-d mask", { queries: 3, keys: 4, d: 8, dv: 16 }, { scale: null, maskDims: [3, 4] }],
+      ["no mask", { queries: 16, keys: 16, d: 16, dv: 8 }, { maskDims: null, casts: 1 }],
+      ["per-head mask", { queries: 4, keys: 8, d: 8, dv: 8 }, { maskDims: [1, H, 4, 8] }],
+    ];
+    for (const [name, shape, opts] of shapes) {
+      const module = await attentionGraph(name.replace(/[ ,]+/g, "-"), shape, opts);
+      const inputs = inputsOf(shape, opts);
+      const nodes = run(module, inputs, { modelDir: dir, fuse: false }).outputs;
+      for (const threads of [1, 2]) {
+        const previous = setGemmThreads(threads);
+        try {
+          const stored: string[] = [];
+          const fused = run(module, inputs, { modelDir: dir, trace: (e, v) => e === "store" && stored.push(v) }).outputs;
+          expectSameBits(fused.context!, nodes.context!);
+          expect(stored.filter((v) => inside.includes(v)), `${name}, ${threads} threads`).toEqual([]);
+        } finally {
+          setGemmThreads(previous);
+        }
+      }
+    }
+  });
+
+  it("NaN and infinite inputs spread as in the nodes", async () => {
+    const shape = { queries: 8, keys: 8, d: 8, dv: 8 };
+    const module = await attentionGraph("nan", shape);
+    const inputs = inputsOf(shape, {});
+    (inputs["q"]!.data as Float32Array)[5] = NaN;
+    (inputs["k"]!.data as Float32Array)[17] = Infinity;
+    (inputs["v"]!.data as Float32Array)[40] = -Infinity;
+    const { fused, nodes } = runBoth(module, inputs);
+    expectSameBits(fused.context!, nodes.context!);
+    expect((fused.context!.data as Float32Array).some(Number.isNaN)).toBe(true);
+  });
+
+  it("runs the steps separately where the kernel does not apply: odd key counts, head sizes, sums over a GEMM block", async () => {
+    const shapes: [string, Shape][] = [
+      ["odd-keys", { queries: 7, keys: 7, d: 8, dv: 8 }], ["odd-d", { queries: 4, keys: 8, d: 6, dv: 8 }],
+      ["odd-dv", { queries: 4, keys: 8, d: 8, dv: 12 }], ["long", { queries: 4, keys: 260, d: 8, dv: 8 }],
+    ];
+    for (const [name, shape] of shapes) {
+      const module = await attentionGraph(name, shape);
+      const { fused, nodes, stored } = runBoth(module, inputsOf(shape, {}));
+      expectSameBits(fused.context!, nodes.context!);
+      expect(stored.filter((v) => v === "scaled" || v === "masked"), name).toEqual([]); // the scaled softmax still runs fused
+    }
+  });
+
+  it("is not fused where the probabilities are returned", async () => {
+    const shape = { queries: 8, keys: 8, d: 8, dv: 8 };
+    const module = await attentionGraph("probs-output", shape, { extra: "probs-output" });
+    const { fused, nodes, stored } = runBoth(module, inputsOf(shape, {}));
+    for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
+    expect(stored).toContain("probs");
   });
 });

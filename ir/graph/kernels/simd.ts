@@ -9,6 +9,8 @@
 // fit in the memory (SIMD_MEMORY_BYTES).
 
 import { SIMD_BINARY_OPS, SIMD_MEMORY_BYTES } from "./simd-wasm.js";
+import { ATTENTION_DESC_BYTES, ATTENTION_UNIT_BYTES, attentionScratchBytes } from "./attention-wasm.js";
+import { SKC } from "./gemm-f32-wasm.js";
 import type { SimdBinaryOp } from "./simd-wasm.js";
 import { KERNEL_ARGS } from "./gemm-wasm.js";
 import { CHUNK_TABLE_BASE, MAX_CHUNKS, gemmThreads, runChunks, simdKind, workspace } from "./gemm-pool.js";
@@ -20,6 +22,7 @@ type Fn = (...args: number[]) => void;
 
 interface Simd {
   readonly f32: Float32Array;
+  readonly i32: Int32Array;
   readonly fn: (name: string) => Fn;
   readonly ws: Workspace;
 }
@@ -29,28 +32,35 @@ let simd: Simd | null | undefined;
 function instance(): Simd | null {
   if (simd !== undefined) return simd;
   const ws = workspace();
-  simd = ws?.simd ? { f32: new Float32Array(ws.simd.memory.buffer), fn: ws.simd.fn, ws } : null;
+  simd = ws?.simd ? { f32: new Float32Array(ws.simd.memory.buffer), i32: new Int32Array(ws.simd.memory.buffer), fn: ws.simd.fn, ws } : null;
   return simd;
 }
 
 /** Elements a chunk of split work should have at least: well above a hand-off to a worker (tens of microseconds). */
 const CHUNK_ELEMENTS = 32768;
 
+/** Chunks `units` units of `perUnit` elements split into: 1 below two chunks' worth or with one thread. */
+function chunksFor(units: number, perUnit: number): number {
+  const chunks = Math.min(MAX_CHUNKS, Math.floor((units * perUnit) / CHUNK_ELEMENTS), units);
+  return chunks < 2 || gemmThreads() < 2 ? 1 : chunks;
+}
+
 /**
  * Run SIMD function `name` over `units` independent units of `perUnit` elements (rows, or
- * vectors of 4), in chunks across the pool's threads when there are enough: args(first, count)
- * gives the function's arguments for units [first, first + count).
+ * vectors of 4), in chunks across the pool's threads when there are enough (chunksFor):
+ * args(first, count, chunk) gives the function's arguments for units [first, first + count),
+ * chunk numbering the chunks from 0 (for per-chunk scratch).
  */
-function split(s: Simd, name: string, units: number, perUnit: number, args: (first: number, count: number) => number[]): void {
-  const chunks = Math.min(MAX_CHUNKS, Math.floor((units * perUnit) / CHUNK_ELEMENTS), units);
-  if (chunks < 2 || gemmThreads() < 2) {
-    s.fn(name)(...args(0, units));
+function split(s: Simd, name: string, units: number, perUnit: number, args: (first: number, count: number, chunk: number) => number[]): void {
+  const chunks = chunksFor(units, perUnit);
+  if (chunks < 2) {
+    s.fn(name)(...args(0, units, 0));
     return;
   }
   const size = Math.ceil(units / chunks);
   let count = 0;
-  for (let first = 0; first < units; first += size) {
-    s.ws.control.set(args(first, Math.min(size, units - first)), CHUNK_TABLE_BASE + count++ * KERNEL_ARGS);
+  for (let first = 0; first < units; first += size, count++) {
+    s.ws.control.set(args(first, Math.min(size, units - first), count), CHUNK_TABLE_BASE + count * KERNEL_ARGS);
   }
   runChunks(s.ws, count, simdKind(name), true);
 }
@@ -214,5 +224,67 @@ export function layerNormF32(x: Float32Array, scale: Float32Array, bias: Float32
     out.set(f32.subarray(at, at + count * n), r0 * n);
     stats.set(f32.subarray(pStats, pStats + 2 * count), 2 * r0);
   }
+  return true;
+}
+
+/** A float32 operand of attentionF32: rows of contiguous elements, `rowStride` apart (0: one row repeated). */
+export interface AttentionOperand {
+  readonly data: Float32Array;
+  /** Per unit (batch and head), the element offset of its first row. */
+  readonly offsets: readonly number[];
+  readonly rowStride: number;
+}
+
+/**
+ * One attention per unit: O = softmax(Q K^T op scale + mask) V, Q `queries` rows of d, K
+ * `keys` rows of d, V `keys` rows of dv, the mask `queries` rows of `keys`.
+ */
+export interface AttentionJob {
+  readonly queries: number;
+  readonly keys: number;
+  readonly d: number;
+  readonly dv: number;
+  readonly q: AttentionOperand;
+  readonly k: AttentionOperand;
+  readonly v: AttentionOperand;
+  readonly mask: AttentionOperand | undefined;
+  readonly op: "Mul" | "Div";
+  readonly scale: number;
+}
+
+/**
+ * out (units x queries x dv, contiguous) = the job, by attention-wasm.ts's kernel: the bits of
+ * its nodes one by one. False, computing nothing, where the kernel does not apply (keys or
+ * d not a multiple of 4, dv not of 8, either sum longer than one GEMM block) or the
+ * operands do not fit.
+ */
+export function attentionF32(job: AttentionJob, out: Float32Array): boolean {
+  const s = instance();
+  const { queries, keys, d, dv, q, k, v, mask } = job, units = q.offsets.length;
+  if (!s || units === 0 || queries === 0 || keys === 0 || keys % 4 !== 0 || d % 4 !== 0 || dv % 8 !== 0) return false;
+  if (keys > SKC || d > SKC || out.length !== units * queries * dv) return false;
+  const scratch = attentionScratchBytes(keys, d), chunks = chunksFor(units, queries * keys);
+  // Byte layout: descriptor, unit table, Q (and room for 3 rows past it), K, V, mask, O, scratch per chunk.
+  let at = ATTENTION_DESC_BYTES + units * ATTENTION_UNIT_BYTES;
+  const place = (data: Float32Array, slack: number) => {
+    const base = Math.ceil(at / 16) * 16;
+    at = base + 4 * data.length + slack;
+    return base;
+  };
+  const regions = [place(q.data, 12 * q.rowStride + 16), place(k.data, 16), place(v.data, 16), mask ? place(mask.data, 16) : 0];
+  const oBase = Math.ceil(at / 16) * 16, scratchBase = oBase + 4 * out.length;
+  if (scratchBase + chunks * scratch > 4 * CAPACITY) return false;
+  const { f32, i32 } = s;
+  [q, k, v, mask].forEach((x, w) => x && f32.set(x.data, regions[w]! / 4));
+  i32.set([queries, keys, d, dv, 4 * q.rowStride, 4 * k.rowStride, 4 * v.rowStride, 4 * (mask?.rowStride ?? 0), 4 * dv], 0);
+  f32[9] = job.scale;
+  for (let u = 0; u < units; u++) {
+    const e = (ATTENTION_DESC_BYTES + u * ATTENTION_UNIT_BYTES) / 4;
+    [q, k, v, mask].forEach((x, w) => (i32[e + w] = x ? regions[w]! + 4 * x.offsets[u]! : 0));
+    i32[e + 4] = oBase + 4 * u * queries * dv;
+  }
+  const name = `attention_${job.op === "Mul" ? "mul" : "div"}${mask ? "" : "_nomask"}`;
+  split(s, name, units, queries * keys, (first, count, chunk) => [0, ATTENTION_DESC_BYTES, first, count, scratchBase + chunk * scratch]);
+  out.set(f32.subarray(oBase / 4, oBase / 4 + out.length));
   return true;
 }

@@ -71,6 +71,7 @@ export const f32Load: Code = [0x2a, 2, 0], f32Max: Code = [0x97], f64AddScalar: 
 export const f64Store: Code = [0x39, 3, 0];
 /** Scalar loads and stores at a constant byte offset from the address on the stack. */
 export const f32LoadAt = (offset: number): Code => [0x2a, 2, ...uleb(offset)];
+export const i32LoadAt = (offset: number): Code => [0x28, 2, ...uleb(offset)];
 export const f64LoadAt = (offset: number): Code => [0x2b, 3, ...uleb(offset)];
 export const f64StoreAt = (offset: number): Code => [0x39, 3, ...uleb(offset)];
 
