@@ -16,7 +16,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { loadModel } from "../compiler/load.js";
-import { summarize } from "../compiler/analysis/summary.js";
+import { nodeFlops, summarize } from "../compiler/analysis/summary.js";
 import { mainGraph } from "../ir/graph/graph.js";
 import type { Module } from "../ir/graph/graph.js";
 import type { Tensor } from "../ir/tensor.js";
@@ -45,7 +45,7 @@ export interface ModelRow {
   readonly file: string;
   readonly tierflowMs: number;
   readonly ortMs: number;
-  /** Time the interpreter's profile gives MatMul and Gemm nodes, and their FLOPs. */
+  /** Time the interpreter's profile gives MatMul and Gemm steps, and their nodes' FLOPs (those fused into Attention steps are in neither). */
   readonly gemmMs: number;
   readonly gemmFlops: number;
   /** The same for Conv (an im2col GEMM). */
@@ -142,18 +142,23 @@ export async function benchModel(c: Case, runs: number, warmup: number): Promise
     }
     // Per-op time from separate profiled runs (timing every node costs a little).
     const gemm: number[] = [], conv: number[] = [], byOpMs = new Map<string, number>();
+    let gemmNodes: string[] = [];
     for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
       const profile = run(module, inputs, { ...options, profile: true }).profile!;
-      gemm.push(profile.filter((p) => p.op === "MatMul" || p.op === "Gemm").reduce((s, p) => s + p.ms, 0));
+      const gemmSteps = profile.filter((p) => p.op === "MatMul" || p.op === "Gemm");
+      gemm.push(gemmSteps.reduce((s, p) => s + p.ms, 0));
+      gemmNodes = gemmSteps.map((p) => p.node);
       conv.push(profile.filter((p) => p.op === "Conv").reduce((s, p) => s + p.ms, 0));
       byOpMs.clear();
       for (const p of profile) byOpMs.set(p.op, (byOpMs.get(p.op) ?? 0) + p.ms);
     }
     const otherOps = [...byOpMs].filter(([op]) => !["MatMul", "Gemm", "Conv"].includes(op)).sort((x, y) => y[1] - x[1]).slice(0, 3);
-    const byOp = summarize(module, new Map(Object.entries(c.dims))).flopsByOp;
+    const dims = new Map(Object.entries(c.dims)), graph = mainGraph(module);
+    const flopsOfNodes = (names: readonly string[]) => graph.nodes.filter((n) => names.includes(n.name)).reduce((s, n) => s + flopsOf(nodeFlops(graph, n, dims)), 0);
+    const byOp = summarize(module, dims).flopsByOp;
     return {
       file: c.file, tierflowMs: median(ours), ortMs: median(theirs),
-      gemmMs: median(gemm), gemmFlops: flopsOf(byOp["MatMul"] ?? 0) + flopsOf(byOp["Gemm"] ?? 0),
+      gemmMs: median(gemm), gemmFlops: flopsOfNodes(gemmNodes),
       convMs: median(conv), convFlops: flopsOf(byOp["Conv"] ?? 0), otherOps,
     };
   } finally {

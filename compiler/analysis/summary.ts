@@ -2,7 +2,7 @@
 // dtype, op histogram, FLOPs and bytes moved per forward pass (symbolic in the
 // graph's dims, or evaluated with given values) and the largest tensors.
 
-import type { Graph, Module, TensorType } from "../../ir/graph/graph.js";
+import type { Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
 import { mainGraph, opKey } from "../../ir/graph/graph.js";
 import { opOf } from "../../ir/graph/ops.js";
 import { dtypeBytes } from "../../ir/dtype.js";
@@ -57,6 +57,15 @@ function rankValue(d: Dim): number {
   return evaluateDim(d, new Map(dimSymbols(d).map((s) => [s, 1]))) ?? 0;
 }
 
+/** A node's FLOPs by its op's cost (0 where the op declares none), `dims` bound. */
+export function nodeFlops(graph: Graph, node: Node, dims: ReadonlyMap<string, number> = new Map()): Dim {
+  const def = opOf(node);
+  if (!def.cost) return 0;
+  const inTypes = node.inputs.map((i) => (i === "" ? undefined : graph.types.get(i)));
+  const outTypes = node.outputs.map((o) => graph.types.get(o) ?? { dtype: "f32" as const, shape: null });
+  return bind(def.cost(inTypes, outTypes, node.attrs).flops, dims);
+}
+
 export function summarize(module: Module, dims: ReadonlyMap<string, number> = new Map(), topN = 10): ModelSummary {
   const graph: Graph = mainGraph(module);
   const typeOf = (name: string): ValueSummary => {
@@ -81,11 +90,8 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
   for (const node of graph.nodes) {
     const key = opKey(node.domain, node.op);
     ops.set(key, (ops.get(key) ?? 0) + 1);
-    const def = opOf(node);
-    const inTypes = node.inputs.map((i) => (i === "" ? undefined : graph.types.get(i)));
-    const outTypes = node.outputs.map((o) => graph.types.get(o) ?? { dtype: "f32" as const, shape: null });
-    if (def.cost) {
-      const f = def.cost(inTypes, outTypes, node.attrs).flops;
+    if (opOf(node).cost) {
+      const f = nodeFlops(graph, node);
       flops.add(f);
       let perOp = flopsByOp.get(key);
       if (!perOp) flopsByOp.set(key, (perOp = new DimSum()));

@@ -45,6 +45,8 @@ export interface Step {
   readonly inputs: readonly string[];
   readonly kernel: Kernel;
   readonly ctx: KernelContext;
+  /** What profiles call a fused step whose work is more than its node's op (Attention); else the node's op. */
+  readonly label?: string;
 }
 
 /** Which node writes each value, and which nodes read it. */
@@ -235,7 +237,7 @@ const attention: Fusion = {
       return [matmulOfViews(pv, [probs, v], [undefined, sv])];
     };
     const absorbs = [tq, tk, tv, found.matmul, found.scale, add, softmax, ...casts].flatMap((p) => (p ? [p[0]] : []));
-    return { absorbs, step: { node: pv.node, inputs, kernel, ctx: pv.ctx } };
+    return { absorbs, step: { node: pv.node, inputs, kernel, ctx: pv.ctx, label: "Attention" } };
   },
 };
 

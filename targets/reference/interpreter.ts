@@ -18,6 +18,7 @@ import { BufferPool, withBufferPool } from "../../ir/graph/kernels/buffers.js";
 import type { WeightCache } from "./weights.js";
 import { loadWeight } from "./weights.js";
 import { fuseSteps } from "./fusions.js";
+import type { Step } from "./fusions.js";
 
 export interface RunOptions {
   /** Folder that weight references are relative to: the model file's folder (default: the current folder). */
@@ -39,7 +40,9 @@ export interface RunOptions {
 }
 
 export interface NodeTiming {
+  /** The node's op; for a fused step that does more than its node (fusions.ts), the pattern's name (Attention). */
   readonly op: string;
+  /** The node (for a fused step, the last node of its pattern). */
   readonly node: string;
   readonly ms: number;
 }
@@ -188,7 +191,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
       : { attrs: node.attrs, opset, outputCount: node.outputs.length };
   };
   const nodeSteps = graph.nodes.map((node, i) => ({ node, inputs: node.inputs, kernel: kernels[i]!, ctx: contextOf(node) }));
-  const steps = options.fuse === false ? nodeSteps : fuseSteps(graph, nodeSteps);
+  const steps: readonly Step[] = options.fuse === false ? nodeSteps : fuseSteps(graph, nodeSteps);
 
   const values = new Map<string, Tensor>();
   const owners = new BufferOwners(pool);
@@ -224,7 +227,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   };
 
   const profile: NodeTiming[] = [];
-  steps.forEach(({ node, inputs: reads, kernel, ctx }, index) => {
+  steps.forEach(({ node, inputs: reads, kernel, ctx, label }, index) => {
     const args = reads.map((name) => (name === "" ? undefined : valueOf(name, node)));
     const start = options.profile ? performance.now() : 0;
     let results: Tensor[];
@@ -233,7 +236,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
     } catch (err) {
       throw atNode(err, node);
     }
-    if (options.profile) profile.push({ op: node.op, node: node.name, ms: performance.now() - start });
+    if (options.profile) profile.push({ op: label ?? node.op, node: node.name, ms: performance.now() - start });
     node.outputs.forEach((out, i) => {
       if (out === "") return;
       const t = results[i];
