@@ -10,6 +10,12 @@
 // Float32 Add, Sub, Mul, Div, Max and Min of 1024 elements or more run as
 // WebAssembly SIMD (simd.ts), with the same results.
 //
+// Rows are unrolled by four: a loop iteration costs more here than a move, a
+// comparison or a logic op. Some ops read 32-bit words rather than elements,
+// with the same results: int64 comparisons (no BigInt per element), And, Or
+// and Xor of bool (four elements a word) and Where of 4-byte elements (a
+// masked choice of words, no branch on the condition).
+//
 // Why code generation: a kernel that takes the op as a closure calls it per
 // element through a call site shared by every op, which V8 cannot inline
 // (5-40 ns an element). Each op here gets its own function, compiled with
@@ -24,6 +30,7 @@ import { fail } from "../../diagnostics.js";
 import type { Tensor, TensorData } from "../../tensor.js";
 import { broadcastDims } from "./broadcast.js";
 import { broadcastStrides, collapseStrides, contiguousStrides, stridedLoopSource } from "./strided.js";
+import type { StridedPlan } from "./strided.js";
 import { binaryF32, isSimdBinaryOp, unaryF32 } from "./simd.js";
 import type { SimdUnaryOp } from "./simd.js";
 import { erf, fastExp, fastTanh, laneErf, laneSigmoid, laneTanh, sigmoid } from "./math.js";
@@ -41,9 +48,15 @@ const HELPERS = {
   laneTanh,
   SQRT_2_OVER_PI,
   powBig,
+  nonzeroBytes,
 };
 const HELPER_NAMES = Object.keys(HELPERS);
 const HELPER_VALUES = Object.values(HELPERS);
+
+/** Each byte of a 32-bit word as 1 if nonzero, else 0 (bit 7 of each byte is set by the add or by the byte itself). */
+export function nonzeroBytes(w: number): number {
+  return (((((w & 0x7f7f7f7f) + 0x7f7f7f7f) | w) >>> 7) & 0x01010101);
+}
 
 /** a ** b wrapped to 64 bits (by squaring, so huge exponents stay cheap); negative b truncates 1/a^|b| toward zero. */
 export function powBig(a: bigint, b: bigint): bigint {
@@ -154,18 +167,29 @@ const loadNumber: Load = (name, data, index) => `const ${name} = ${data}[${index
 // An int64 as two 32-bit words (little-endian: low word first), high signed for int64, both unsigned for uint64.
 const loadWords: Load = (name, data, index) => `const ${name}h = ${data}[2 * (${index}) + 1], ${name}l = ${data}[2 * (${index})] >>> 0;`;
 
+/**
+ * `body(j)` for j = 0 .. n - 1, four at a time: a loop iteration here costs more than a comparison,
+ * a logic op or a move (one at a time, 3 to 4 ns an element; four at a time, 1.5 to 2).
+ */
+function unrolled(body: (j: string) => string): string {
+  const four = [0, 1, 2, 3].map((u) => `{ ${body(`j + ${u}`)} }`).join(" ");
+  return `let j = 0;
+          for (const e = n - 3; j < e; j += 4) { ${four} }
+          for (; j < n; j++) { ${body("j")} }`;
+}
+
 /** One row of a binary op: o[oi + j] = f(a[ai + j * sa], b[bi + j * sb]), steps 0 or 1 (the output is contiguous). */
 function binaryRowSource(expr: string, load: Load): string {
   const x = (i: string) => load("x", "a", i), y = (i: string) => load("y", "b", i);
   return `
         if (sa === 1 && sb === 1) {
-          for (let j = 0; j < n; j++) { ${x("ai + j")} ${y("bi + j")} o[oi + j] = ${expr}; }
+          ${unrolled((j) => `${x(`ai + ${j}`)} ${y(`bi + ${j}`)} o[oi + ${j}] = ${expr};`)}
         } else if (sa === 1 && sb === 0) {
           ${y("bi")}
-          for (let j = 0; j < n; j++) { ${x("ai + j")} o[oi + j] = ${expr}; }
+          ${unrolled((j) => `${x(`ai + ${j}`)} o[oi + ${j}] = ${expr};`)}
         } else if (sa === 0 && sb === 1) {
           ${x("ai")}
-          for (let j = 0; j < n; j++) { ${y("bi + j")} o[oi + j] = ${expr}; }
+          ${unrolled((j) => `${y(`bi + ${j}`)} o[oi + ${j}] = ${expr};`)}
         } else {
           for (let j = 0; j < n; j++) { ${x("ai + j * sa")} ${y("bi + j * sb")} o[oi + j] = ${expr}; }
         }`;
@@ -173,29 +197,76 @@ function binaryRowSource(expr: string, load: Load): string {
 
 /**
  * Comparisons of int64/uint64 on their 32-bit words (high words first, then the unsigned
- * low words), exact and without reading each element as a BigInt (which allocates).
+ * low words), exact and without reading each element as a BigInt (which allocates). Written
+ * without branches (| and & of booleans give 0 or 1): mask data mispredicts them.
  */
 const WORD_COMPARISONS: Partial<Record<BinaryOpName, string>> = {
-  Equal: "xh === yh && xl === yl ? 1 : 0",
-  Less: "xh < yh || (xh === yh && xl < yl) ? 1 : 0",
-  LessOrEqual: "xh < yh || (xh === yh && xl <= yl) ? 1 : 0",
-  Greater: "xh > yh || (xh === yh && xl > yl) ? 1 : 0",
-  GreaterOrEqual: "xh > yh || (xh === yh && xl >= yl) ? 1 : 0",
+  Equal: "((xh ^ yh) | (xl ^ yl)) === 0 ? 1 : 0",
+  Less: "(xh < yh) | ((xh === yh) & (xl < yl))",
+  LessOrEqual: "(xh < yh) | ((xh === yh) & (xl <= yl))",
+  Greater: "(xh > yh) | ((xh === yh) & (xl > yl))",
+  GreaterOrEqual: "(xh > yh) | ((xh === yh) & (xl >= yl))",
 };
+
+/** And, Or and Xor of bool on 32-bit words, four elements each (see boolWords). */
+const WORD_LOGIC: Partial<Record<BinaryOpName, string>> = {
+  And: "nonzeroBytes(x) & nonzeroBytes(y)",
+  Or: "nonzeroBytes(x) | nonzeroBytes(y)",
+  Xor: "nonzeroBytes(x) ^ nonzeroBytes(y)",
+};
+
+/** A StridedPlan's views rewritten over other storage: the data, strides and steps of each, and the row length. */
+interface WordViews {
+  readonly data: readonly TensorData[];
+  readonly strides: readonly (readonly number[])[];
+  readonly steps: readonly number[];
+  readonly n: number;
+}
+
+/**
+ * The bool views of `plan` as 32-bit words, four elements a word, when every row that steps
+ * through a view starts on a word: such a view becomes words over its bytes (strides / 4), and a
+ * view that repeats along the row a word per element holding its byte four times (strides kept).
+ * Null when the layout does not allow it.
+ */
+function boolWords(plan: StridedPlan, views: readonly Uint8Array[]): WordViews | null {
+  const { n, steps, strides } = plan;
+  if (n % 4 !== 0) return null;
+  const stepping = (k: number) => steps[k] === 1;
+  for (let k = 0; k < views.length; k++) {
+    if (steps[k] !== 0 && steps[k] !== 1) return null;
+    if (stepping(k) && (views[k]!.byteOffset % 4 !== 0 || strides[k]!.some((st) => st % 4 !== 0))) return null;
+  }
+  return {
+    data: views.map((d, k) => (stepping(k) ? new Int32Array(d.buffer, d.byteOffset, d.length >> 2) : Int32Array.from(d, (v) => v * 0x01010101))),
+    strides: strides.map((st, k) => (stepping(k) ? st.map((x) => x / 4) : st)),
+    steps,
+    n: n / 4,
+  };
+}
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The same memory as Int32Array elements (for data of 4-byte elements). */
+const int32Words = (d: TensorData): Int32Array => (d instanceof Int32Array ? d : new Int32Array(d.buffer, d.byteOffset, d.byteLength >> 2));
 
 /** The 32-bit words of int64 data (Int32Array: the high word keeps the sign) or uint64 data (Uint32Array). */
 function wordsOf(d: BigInt64Array | BigUint64Array): Int32Array | Uint32Array {
   return d instanceof BigInt64Array ? new Int32Array(d.buffer, d.byteOffset, 2 * d.length) : new Uint32Array(d.buffer, d.byteOffset, 2 * d.length);
 }
 
-const WHERE_ROW = `
+/**
+ * One row of Where. `words`: x, y and o are 32-bit words and c bytes, so a choice between two
+ * repeated values is a mask (v ^ ((u ^ v) & -1 or 0)), without the branch that mask data mispredicts.
+ */
+const whereRowSource = (words: boolean) => `
         if (sc === 0) {
           if (c[ci]) { if (sx === 1) o.set(x.subarray(xi, xi + n), oi); else o.fill(x[xi], oi, oi + n); }
           else if (sy === 1) o.set(y.subarray(yi, yi + n), oi); else o.fill(y[yi], oi, oi + n);
         } else if (sx === 0 && sy === 0) {
           const u = x[xi], v = y[yi];
-          for (let j = 0; j < n; j++) o[oi + j] = c[ci + j] ? u : v;
+          ${words ? `const uv = u ^ v;
+          ${unrolled((j) => `o[oi + ${j}] = v ^ (uv & -(c[ci + ${j}] !== 0));`)}`
+    : "for (let j = 0; j < n; j++) o[oi + j] = c[ci + j] ? u : v;"}
         } else {
           for (let j = 0; j < n; j++) o[oi + j] = c[ci + j] ? x[xi + j * sx] : y[yi + j * sy];
         }`;
@@ -210,14 +281,19 @@ const binaryCache = new Map<string, StridedLoop>();
 const unaryCache = new Map<string, UnaryLoop>();
 const whereCache = new Map<string, StridedLoop>();
 
-function binaryLoop(op: BinaryOpName, a: TensorData, b: TensorData, o: TensorData, what: DType, words: boolean): StridedLoop {
-  const key = `${op}|${storageName(a)}|${storageName(b)}|${storageName(o)}|${words}`;
+/** How a binary loop reads its operands: as stored, int64 as pairs of words (WORD_COMPARISONS), or bool words (WORD_LOGIC). */
+type Operands = "elements" | "int64Words" | "boolWords";
+
+function binaryLoop(op: BinaryOpName, a: TensorData, b: TensorData, o: TensorData, what: DType, operands: Operands): StridedLoop {
+  const key = `${op}|${storageName(a)}|${storageName(b)}|${storageName(o)}|${operands}`;
   let loop = binaryCache.get(key);
   if (!loop) {
     const spec: BinarySpec = BINARY_OPS[op];
     const big = isBig(a) || isBig(b);
     if (big && isBig(a) !== isBig(b)) fail(`${op} cannot mix int64 and other storage`);
-    const expr = words ? WORD_COMPARISONS[op] : big ? spec.big : o instanceof Float32Array ? spec.f32 ?? spec.num : spec.num;
+    const words = operands === "int64Words";
+    const expr = words ? WORD_COMPARISONS[op] : operands === "boolWords" ? WORD_LOGIC[op]
+      : big ? spec.big : o instanceof Float32Array ? spec.f32 ?? spec.num : spec.num;
     if (expr === undefined) fail(`operation is not defined for ${what}`);
     loop = compile<StridedLoop>(stridedLoopSource(op, ["a", "b", "o"], binaryRowSource(expr, words ? loadWords : loadNumber)));
     binaryCache.set(key, loop);
@@ -233,15 +309,18 @@ export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType
   const plan = collapseStrides(dims, [broadcastStrides(a.dims, dims), broadcastStrides(b.dims, dims), contiguousStrides(dims)]);
   if (out.data.length >= SIMD_MIN_ELEMENTS && outDType === "f32" && a.dtype === "f32" && b.dtype === "f32" && isSimdBinaryOp(op) &&
     binaryF32(op, plan, a.data as Float32Array, b.data as Float32Array, out.data as Float32Array)) return out;
-  const [sa, sb, so] = plan.steps as [number, number, number];
-  const [as, bs, os] = plan.strides;
-  let ad = a.data, bd = b.data;
+  const logic = WORD_LOGIC[op] !== undefined && a.data instanceof Uint8Array && b.data instanceof Uint8Array && out.data instanceof Uint8Array
+    ? boolWords(plan, [a.data, b.data, out.data]) : null;
+  const v: WordViews = logic ?? { data: [a.data, b.data, out.data], strides: plan.strides, steps: plan.steps, n: plan.n };
+  let [ad, bd] = v.data as [TensorData, TensorData, TensorData];
   const words = LITTLE_ENDIAN && WORD_COMPARISONS[op] !== undefined && isBig(ad) && isBig(bd) && ad.constructor === bd.constructor;
   if (words) {
     ad = wordsOf(ad as BigInt64Array);
     bd = wordsOf(bd as BigInt64Array);
   }
-  binaryLoop(op, ad, bd, out.data, a.dtype, words)(plan.outer, plan.n, ad, 0, as, sa, bd, 0, bs, sb, out.data, 0, os, so);
+  const od = v.data[2]!, [sa, sb, so] = v.steps as [number, number, number], [as, bs, os] = v.strides;
+  const operands: Operands = logic ? "boolWords" : words ? "int64Words" : "elements";
+  binaryLoop(op, ad, bd, od, a.dtype, operands)(plan.outer, v.n, ad, 0, as, sa, bd, 0, bs, sb, od, 0, os, so);
   return out;
 }
 
@@ -263,7 +342,7 @@ export function unaryOp(op: UnaryOpName, x: Tensor, outDType: DType = x.dtype, p
     if (expr === undefined) fail(`operation is not defined for ${x.dtype}`);
     loop = compile<UnaryLoop>(`"use strict";
 return function ${op}(x, o, n, p, q) {
-  for (let i = 0; i < n; i++) { const v = x[i]; o[i] = ${expr}; }
+  ${unrolled((j) => `const v = x[${j}]; o[${j}] = ${expr};`)}
 };`);
     unaryCache.set(key, loop);
   }
@@ -276,11 +355,15 @@ export function whereOp(cond: Tensor, x: Tensor, y: Tensor): Tensor {
   const dims = broadcastDims(broadcastDims(cond.dims, x.dims), y.dims);
   const out = allocateOverwritten(x.dtype, dims);
   if (out.data.length === 0) return out;
-  const cd = cond.data, xd = x.data, yd = y.data, od = out.data;
+  const cd = cond.data;
+  let xd = x.data, yd = y.data, od = out.data;
+  // Elements of 4 bytes move as Int32 words: the same bits, and the row can select with a mask.
+  const words = cd instanceof Uint8Array && od.BYTES_PER_ELEMENT === 4 && xd.constructor === od.constructor && yd.constructor === od.constructor;
+  if (words) [xd, yd, od] = [xd, yd, od].map(int32Words) as [Int32Array, Int32Array, Int32Array];
   const key = `${storageName(cd)}|${storageName(xd)}|${storageName(yd)}|${storageName(od)}`;
   let loop = whereCache.get(key);
   if (!loop) {
-    loop = compile<StridedLoop>(stridedLoopSource("Where", ["c", "x", "y", "o"], WHERE_ROW));
+    loop = compile<StridedLoop>(stridedLoopSource("Where", ["c", "x", "y", "o"], whereRowSource(words)));
     whereCache.set(key, loop);
   }
   const plan = collapseStrides(dims,
