@@ -96,7 +96,27 @@ describe("int64 comparisons on words", () => {
     Equal: (x, y) => x === y, Less: (x, y) => x < y, LessOrEqual: (x, y) => x <= y, Greater: (x, y) => x > y, GreaterOrEqual: (x, y) => x >= y,
   };
 
-  for (const op of ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"] as const) {
+  const OPS = ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"] as const;
+
+  // A row against a column (output many times the operands): compared as Int32 values when all fit.
+  it("row-by-column masks of values within 32 bits, and with one value outside, match BigInt comparison", () => {
+    const SMALL = [0n, 1n, -1n, 2n ** 31n - 1n, -(2n ** 31n), 5n, -7n, 100n];
+    for (const outside of [undefined, 2n ** 31n, -(2n ** 31n) - 1n, 2n ** 32n, 2n ** 63n - 1n]) {
+      const next = generator(5), values = (n: number) => BigInt64Array.from({ length: n }, () => SMALL[next() % SMALL.length]!);
+      const a = makeTensor("i64", [2, 1, 24, 1], values(48)), b = makeTensor("i64", [2, 1, 1, 24], values(48));
+      if (outside !== undefined) (b.data as BigInt64Array)[17] = outside;
+      for (const op of OPS) {
+        const dims = [2, 1, 24, 24], got = binaryOp(op, a, b, "bool");
+        for (let i = 0; i < size(dims); i++) {
+          const x = a.data[sourceIndex(a.dims, dims, i)] as bigint, y = b.data[sourceIndex(b.dims, dims, i)] as bigint;
+          const want = REF[op]!(x, y) ? 1 : 0;
+          if (got.data[i] !== want) expect(`${op} ${x} ${y}: ${got.data[i]}`).toBe(`want ${want}`);
+        }
+      }
+    }
+  });
+
+  for (const op of OPS) {
     it(`${op} matches BigInt comparison`, () => {
       let seed = 11;
       for (const [da, db] of PAIRS) {

@@ -12,9 +12,11 @@
 //
 // Rows are unrolled by four: a loop iteration costs more here than a move, a
 // comparison or a logic op. Some ops read 32-bit words rather than elements,
-// with the same results: int64 comparisons (no BigInt per element), And, Or
+// with the same results: int64 comparisons (no BigInt per element; a mask
+// built from a row and a column compares Int32 values when all fit), And, Or
 // and Xor of bool (four elements a word) and Where of 4-byte elements (a
-// masked choice of words, no branch on the condition).
+// masked choice of words, no branch on the condition). Comparisons give
+// +(x < y), without a branch that mask data would mispredict.
 //
 // Why code generation: a kernel that takes the op as a closure calls it per
 // element through a call site shared by every op, which V8 cannot inline
@@ -80,7 +82,7 @@ interface BinarySpec {
   readonly big?: string;
 }
 
-const cmp = (op: string): BinarySpec => ({ num: `x ${op} y ? 1 : 0`, big: `x ${op} y ? 1 : 0` });
+const cmp = (op: string): BinarySpec => ({ num: `+(x ${op} y)`, big: `x ${op} y ? 1 : 0` });
 
 export const BINARY_OPS = {
   Add: { num: "x + y", big: "x + y" },
@@ -246,6 +248,32 @@ function boolWords(plan: StridedPlan, views: readonly Uint8Array[]): WordViews |
 }
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/**
+ * int64 values as an Int32Array when every one fits in 32 bits (its high word is its low word's
+ * sign), else null; read through the words, so no BigInt is allocated.
+ */
+function int32Values(d: BigInt64Array): Int32Array | null {
+  const w = new Int32Array(d.buffer, d.byteOffset, 2 * d.length), out = new Int32Array(d.length);
+  for (let i = 0; i < d.length; i++) {
+    const low = w[2 * i]!;
+    if (w[2 * i + 1] !== low >> 31) return null;
+    out[i] = low;
+  }
+  return out;
+}
+
+/**
+ * A broadcast int64 comparison's operands as Int32Array values, when both fit: one load an
+ * element rather than two words. Narrowing reads each operand once, so it pays where the output
+ * is several times larger than the operands (masks built from a row and a column).
+ */
+function narrowedComparison(op: BinaryOpName, a: TensorData, b: TensorData, outLength: number): [Int32Array, Int32Array] | null {
+  if (WORD_COMPARISONS[op] === undefined || !(a instanceof BigInt64Array) || !(b instanceof BigInt64Array)) return null;
+  if (outLength < 4 * (a.length + b.length)) return null;
+  const x = int32Values(a), y = x && int32Values(b);
+  return x && y ? [x, y] : null;
+}
+
 /** The same memory as Int32Array elements (for data of 4-byte elements). */
 const int32Words = (d: TensorData): Int32Array => (d instanceof Int32Array ? d : new Int32Array(d.buffer, d.byteOffset, d.byteLength >> 2));
 
@@ -312,7 +340,7 @@ export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType
   const logic = WORD_LOGIC[op] !== undefined && a.data instanceof Uint8Array && b.data instanceof Uint8Array && out.data instanceof Uint8Array
     ? boolWords(plan, [a.data, b.data, out.data]) : null;
   const v: WordViews = logic ?? { data: [a.data, b.data, out.data], strides: plan.strides, steps: plan.steps, n: plan.n };
-  let [ad, bd] = v.data as [TensorData, TensorData, TensorData];
+  let [ad, bd] = narrowedComparison(op, a.data, b.data, out.data.length) ?? v.data as [TensorData, TensorData];
   const words = LITTLE_ENDIAN && WORD_COMPARISONS[op] !== undefined && isBig(ad) && isBig(bd) && ad.constructor === bd.constructor;
   if (words) {
     ad = wordsOf(ad as BigInt64Array);
