@@ -35,6 +35,7 @@ import { scaledMaskedSoftmax } from "../../ir/graph/kernels/scaled-softmax.js";
 import { matmulStrided, permutedView } from "../../ir/graph/kernels/matmul.js";
 import type { StridedOperand } from "../../ir/graph/kernels/matmul.js";
 import { fusedAttention } from "../../ir/graph/kernels/attention.js";
+import { rmsNorm as rmsNormKernel } from "../../ir/graph/kernels/rms-norm.js";
 import { intsAttr } from "../../ir/graph/ops/util.js";
 
 export type Kernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
@@ -187,15 +188,11 @@ const attention: Fusion = {
   match(graph, i, uses, steps) {
     const pv = steps[i]!;
     if (pv.node.op !== "MatMul" || pv.node.domain || pv.node.inputs[0] === pv.node.inputs[1]) return undefined;
-    // Casts to float32 (exporters write Softmax(dtype=float32).to(float32) as two), in reading order.
-    const casts: [number, Step][] = [];
-    let probsValue = pv.node.inputs[0]!;
-    for (let c = soleOp(graph, probsValue, "Cast", uses, steps); c; c = soleOp(graph, probsValue, "Cast", uses, steps)) {
-      if (intAttr(c[1].node.attrs, "to", 0) !== FLOAT) return undefined;
-      casts.unshift(c);
-      probsValue = c[1].node.inputs[0]!;
-    }
-    const softmax = soleOp(graph, probsValue, "Softmax", uses, steps);
+    // Casts to float32: exporters write Softmax(dtype=float32).to(float32) as two.
+    const probsCasts = floatCasts(graph, pv.node.inputs[0]!, uses, steps);
+    if (!probsCasts) return undefined;
+    const casts = probsCasts.casts;
+    const softmax = soleOp(graph, probsCasts.from, "Softmax", uses, steps);
     if (!softmax || softmax[1].node.domain) return undefined;
     const add = soleOp(graph, softmax[1].node.inputs[0]!, "Add", uses, steps);
     const addInputs = add?.[1].node.inputs ?? [];
@@ -241,8 +238,69 @@ const attention: Fusion = {
   },
 };
 
+/** Casts to float32 that end at `value`, in reading order, and the value they start from; undefined if a Cast is to another type. */
+function floatCasts(graph: Graph, value: string, uses: Uses, steps: readonly Step[]): { casts: [number, Step][]; from: string } | undefined {
+  const casts: [number, Step][] = [];
+  for (let c = soleOp(graph, value, "Cast", uses, steps); c; c = soleOp(graph, value, "Cast", uses, steps)) {
+    if (intAttr(c[1].node.attrs, "to", 0) !== FLOAT) return undefined;
+    casts.unshift(c);
+    value = c[1].node.inputs[0]!;
+  }
+  return { casts, from: value };
+}
+
+/** ReduceMean over the last axis only, keeping it: its axes attribute (before opset 18) or input (from 18), checked when run. */
+function lastAxisMean(mean: Step, axes: Tensor | undefined, rank: number): boolean {
+  if (intAttr(mean.ctx.attrs, "keepdims", 1) !== 1) return false;
+  const list = axes ? Array.from(axes.data, Number) : intsAttr(mean.ctx.attrs, "axes");
+  return list !== undefined && list.length === 1 && normalizeAxis(list[0]!, rank) === rank - 1;
+}
+
+const rmsNorm: Fusion = {
+  name: "rms-norm",
+  match(graph, i, uses, steps) {
+    const last = steps[i]!;
+    if (last.node.op !== "Mul" || last.node.domain || last.node.inputs[0] === last.node.inputs[1]) return undefined;
+    for (const at of [0, 1]) {
+      const cast = floatCasts(graph, last.node.inputs[at]!, uses, steps);
+      const scaled = cast && soleOp(graph, cast.from, "Mul", uses, steps);
+      if (!scaled) continue;
+      for (const xAt of [0, 1]) {
+        const x = scaled[1].node.inputs[xAt]!, rValue = scaled[1].node.inputs[1 - xAt]!;
+        const recip = soleOp(graph, rValue, "Reciprocal", uses, steps) ?? soleOp(graph, rValue, "Div", uses, steps);
+        const isDiv = recip?.[1].node.op === "Div";
+        const sqrt = recip && soleOp(graph, recip[1].node.inputs[isDiv ? 1 : 0]!, "Sqrt", uses, steps);
+        const add = sqrt && soleOp(graph, sqrt[1].node.inputs[0]!, "Add", uses, steps);
+        if (!add || (isDiv && recip[1].node.inputs[0] === recip[1].node.inputs[1])) continue;
+        const meanAt = add[1].node.inputs.findIndex((v) => soleOp(graph, v, "ReduceMean", uses, steps));
+        const mean = meanAt < 0 ? undefined : soleOp(graph, add[1].node.inputs[meanAt]!, "ReduceMean", uses, steps);
+        const pow = mean && soleOp(graph, mean[1].node.inputs[0]!, "Pow", uses, steps);
+        if (!pow || pow[1].node.inputs[0] !== x || add[1].node.inputs[0] === add[1].node.inputs[1]) continue;
+        const parts = [pow, mean!, add, sqrt, recip, scaled, ...cast.casts];
+        const inputs = [x, pow[1].node.inputs[1]!, mean![1].node.inputs[1] ?? "", add[1].node.inputs[1 - meanAt]!, isDiv ? recip[1].node.inputs[0]! : "", last.node.inputs[1 - at]!];
+        const kernel: Kernel = (args) => {
+          const [xs, exponent, axes, eps, one, weight] = args as [Tensor, Tensor, Tensor | undefined, Tensor, Tensor | undefined, Tensor];
+          const fused = lastAxisMean(mean![1], axes, xs.dims.length) ? rmsNormKernel(xs, exponent, eps, one, weight) : undefined;
+          if (fused) return [fused];
+          const one1 = (step: Step, operands: (Tensor | undefined)[]) => step.kernel(operands, step.ctx)[0]!;
+          const squares = one1(pow[1], [xs, exponent]);
+          const m = one1(mean![1], mean![1].node.inputs.length > 1 ? [squares, axes] : [squares]);
+          const a = one1(add[1], meanAt === 0 ? [m, eps] : [eps, m]);
+          const sq = one1(sqrt[1], [a]);
+          const r = one1(recip[1], isDiv ? [one, sq] : [sq]);
+          let y = one1(scaled[1], xAt === 0 ? [xs, r] : [r, xs]);
+          for (const [, c] of cast.casts) y = one1(c, [y]);
+          return [one1(last, at === 0 ? [y, weight] : [weight, y])];
+        };
+        return { absorbs: parts.map((p) => p[0]), step: { node: last.node, inputs, kernel, ctx: last.ctx, label: "RMSNorm" } };
+      }
+    }
+    return undefined;
+  },
+};
+
 /** In priority order: each fusion takes its matches over the whole graph before the next looks. */
-export const FUSIONS: readonly Fusion[] = [attention, gatherMatmul, scaledSoftmax, transposeMatmul];
+export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, gatherMatmul, scaledSoftmax, transposeMatmul];
 
 /** The steps for a graph's nodes (one per node, in order), with FUSIONS applied. */
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {

@@ -16,7 +16,7 @@ import { makeTensor, tensorFromValues } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/index.js";
 import { setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
-import { ONNX_FLOAT, ONNX_INT64, floatTensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
+import { ONNX_FLOAT, ONNX_INT64, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 let dir: string;
 beforeAll(() => {
@@ -390,5 +390,93 @@ describe("Attention", () => {
     const { fused, nodes, stored } = runBoth(module, inputsOf(shape, {}));
     for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
     expect(stored).toContain("probs");
+  });
+});
+
+describe("RMS normalisation", () => {
+  const N = 16;
+  interface Options {
+    /** torchscript: axes attribute, Div(1, .), a Cast, weight first; dynamo: axes input (opset 18), Reciprocal, weight second. */
+    readonly form?: "torchscript" | "dynamo";
+    readonly n?: number;
+    readonly exponent?: number;
+    readonly axes?: readonly number[];
+    readonly weightDims?: readonly number[];
+    readonly extra?: "none" | "mean-output";
+  }
+  async function rmsGraph(name: string, opts: Options = {}): Promise<Module> {
+    const { form = "torchscript", n = N, exponent = 2, axes = [-1], weightDims = [n], extra = "none" } = opts;
+    const torch = form === "torchscript";
+    const nodes = [node("Pow", ["x", "two"], ["squares"], {}, "pow")];
+    nodes.push(torch ? node("ReduceMean", ["squares"], ["mean"], { axes: [...axes], keepdims: 1 }, "mean") : node("ReduceMean", ["squares", "axes"], ["mean"], { keepdims: 1 }, "mean"));
+    nodes.push(node("Add", torch ? ["mean", "eps"] : ["eps", "mean"], ["var"], {}, "eps"), node("Sqrt", ["var"], ["root"], {}, "sqrt"));
+    nodes.push(torch ? node("Div", ["one", "root"], ["inv"], {}, "inv") : node("Reciprocal", ["root"], ["inv"], {}, "inv"));
+    nodes.push(node("Mul", torch ? ["x", "inv"] : ["inv", "x"], ["normed"], {}, "scale"));
+    let y = "normed";
+    if (torch) {
+      nodes.push(node("Cast", ["normed"], ["cast"], { to: ONNX_FLOAT }, "cast"));
+      y = "cast";
+    }
+    nodes.push(node("Mul", torch ? ["w", y] : [y, "w"], ["y"], {}, "weight"));
+    const size = weightDims.reduce((p, d) => p * d, 1);
+    const initializers = [
+      floatTensor("two", [], [exponent]), floatTensor("eps", [], [1e-6]), floatTensor("one", [], [1]),
+      floatTensor("w", [...weightDims], Array.from({ length: size }, (_, i) => 0.5 + (i % 7) / 3)),
+      ...(torch ? [] : [int64Tensor("axes", [axes.length], [...axes])]),
+    ];
+    const outputs = extra === "mean-output" ? ["y", "mean"] : ["y"];
+    const path = writeModel(join(dir, `${name}.onnx`), model({ inputs: [valueInfo("x", ONNX_FLOAT, [2, 5, n])], outputs, initializers, nodes, opset: torch ? 17 : 18 }));
+    return (await loadModel(path, { passes: "" })).module;
+  }
+  const inside = ["squares", "mean", "var", "root", "inv", "normed", "cast"];
+  const xOfRow = (n: number) => {
+    const x = xOf([2, 5, n]), d = x.data as Float32Array;
+    for (let i = 0; i < d.length; i += 7) d[i] = d[i]! * 1e6; // wide range of squares
+    d[n] = 0; // one row with a zero
+    return x;
+  };
+
+  it("gives the bits of the nodes in both exporters' forms, without storing the intermediate values", async () => {
+    for (const form of ["torchscript", "dynamo"] as const) {
+      for (const [name, opts] of [["plain", {}], ["weight-with-leading-1s", { weightDims: [1, 1, N] }], ["wide", { n: 64 }]] as const) {
+        const module = await rmsGraph(`rms-${form}-${name}`, { form, ...opts });
+        const n = "n" in opts ? opts.n : N;
+        const stored: string[] = [];
+        const inputs = { x: xOfRow(n) };
+        const fused = run(module, inputs, { modelDir: dir, trace: (e, v) => e === "store" && stored.push(v) }).outputs;
+        const nodes = run(module, inputs, { modelDir: dir, fuse: false }).outputs;
+        expectSameBits(fused.y!, nodes.y!);
+        expect(stored.filter((v) => inside.includes(v)), `${form} ${name}`).toEqual([]);
+      }
+    }
+  });
+
+  it("NaN and infinity spread as in the nodes", async () => {
+    const module = await rmsGraph("rms-nan");
+    const x = xOfRow(N), d = x.data as Float32Array;
+    d[3] = NaN;
+    d[N * 2 + 1] = Infinity;
+    d[N * 4 + 2] = 3e38; // its square overflows
+    const { fused, nodes } = runBoth(module, { x });
+    expectSameBits(fused.y!, nodes.y!);
+  });
+
+  it("runs the nodes where the kernel does not apply: a row not a multiple of 4, another axis, another exponent, a full weight", async () => {
+    const cases: [string, Options][] = [
+      ["odd-row", { n: 6, weightDims: [6] }], ["axis", { axes: [1], weightDims: [1, 5, 1] }], ["cube", { exponent: 3 }],
+      ["full-weight", { weightDims: [2, 5, N] }], ["dynamo-axis", { form: "dynamo", axes: [0], weightDims: [2, 1, 1] }],
+    ];
+    for (const [name, opts] of cases) {
+      const module = await rmsGraph(`rms-fallback-${name}`, opts);
+      const { fused, nodes } = runBoth(module, { x: xOfRow(opts.n ?? N) });
+      expectSameBits(fused.y!, nodes.y!);
+    }
+  });
+
+  it("is not fused where the mean is returned", async () => {
+    const module = await rmsGraph("rms-kept", { extra: "mean-output" });
+    const { fused, nodes, stored } = runBoth(module, { x: xOfRow(N) });
+    for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
+    expect(stored).toContain("mean");
   });
 });

@@ -288,3 +288,27 @@ export function attentionF32(job: AttentionJob, out: Float32Array): boolean {
   out.set(f32.subarray(oBase / 4, oBase / 4 + out.length));
   return true;
 }
+
+/**
+ * w * (x * (1 / sqrt(mean(x^2) + eps))) over `rows` contiguous rows of n float32s (n a
+ * multiple of 4) from x into out, w n values: rms-norm-wasm.ts, the bits of the nodes.
+ * False where SIMD is not available or n is not a multiple of 4.
+ */
+export function rmsNormF32(x: Float32Array, w: Float32Array, eps: number, out: Float32Array, rows: number, n: number): boolean {
+  const s = instance();
+  if (!s || n % 4 !== 0) return false;
+  if (rows === 0 || n === 0) return true;
+  const pW = 0, pEps = n, at = n + 4;
+  const perChunk = Math.floor((CAPACITY - at) / n);
+  if (perChunk === 0) return false;
+  const f32 = s.f32;
+  f32.set(w, pW);
+  f32[pEps] = eps;
+  for (let r0 = 0; r0 < rows; r0 += perChunk) {
+    const count = Math.min(perChunk, rows - r0);
+    f32.set(x.subarray(r0 * n, (r0 + count) * n), at);
+    split(s, "rmsnorm", count, n, (r, rows) => [4 * (at + r * n), rows, n, 4 * pW, 4 * pEps]);
+    out.set(f32.subarray(at, at + count * n), r0 * n);
+  }
+  return true;
+}
