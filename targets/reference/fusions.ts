@@ -36,6 +36,9 @@ import { matmulStrided, permutedView } from "../../ir/graph/kernels/matmul.js";
 import type { StridedOperand } from "../../ir/graph/kernels/matmul.js";
 import { fusedAttention } from "../../ir/graph/kernels/attention.js";
 import { rmsNorm as rmsNormKernel } from "../../ir/graph/kernels/rms-norm.js";
+import { ACTIVATIONS, COMMUTATIVE } from "../../ir/graph/kernels/activation-patterns.js";
+import type { Expr } from "../../ir/graph/kernels/activation-patterns.js";
+import { runActivation } from "../../ir/graph/kernels/activation.js";
 import { intsAttr } from "../../ir/graph/ops/util.js";
 
 export type Kernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
@@ -299,8 +302,69 @@ const rmsNorm: Fusion = {
   },
 };
 
+/** An activation's nodes as matched: each op of the expression with its step and operands in the node's input order. */
+type Matched = { readonly leaf: string } | { readonly index: number; readonly step: Step; readonly operands: readonly Matched[] };
+
+/**
+ * Every way `expr` matches the node writing `value` (the anchor at the root, else a sole
+ * producer), names bound consistently; Add and Mul may have their operands either way round.
+ */
+function* matchExpr(graph: Graph, expr: Expr, value: string, root: number | undefined, uses: Uses, steps: readonly Step[],
+  bound: ReadonlyMap<string, string>): Generator<{ matched: Matched; bound: ReadonlyMap<string, string> }> {
+  if (typeof expr === "string") {
+    const seen = bound.get(expr);
+    if (seen === undefined) yield { matched: { leaf: expr }, bound: new Map([...bound, [expr, value]]) };
+    else if (seen === value) yield { matched: { leaf: expr }, bound };
+    return;
+  }
+  const op = expr[0], operands = expr.slice(1);
+  const found = root === undefined ? soleOp(graph, value, op, uses, steps) : steps[root]!.node.op === op ? [root, steps[root]!] as const : undefined;
+  if (!found || found[1].node.domain || found[1].node.inputs.length !== operands.length || found[1].node.outputs.length !== 1) return;
+  const [index, step] = found;
+  const orders = COMMUTATIVE.has(op) && operands.length === 2 ? [[0, 1], [1, 0]] : [operands.map((_, k) => k)];
+  for (const order of orders) {
+    // Operand k is the node's input order[k]; subs are kept in the node's input order.
+    function* from(k: number, state: ReadonlyMap<string, string>, subs: readonly Matched[]): Generator<{ matched: Matched; bound: ReadonlyMap<string, string> }> {
+      if (k === operands.length) {
+        yield { matched: { index, step, operands: order.map((_, j) => subs[order.indexOf(j)]!) }, bound: state };
+        return;
+      }
+      for (const m of matchExpr(graph, operands[k]!, step.node.inputs[order[k]!]!, undefined, uses, steps, state)) yield* from(k + 1, m.bound, [...subs, m.matched]);
+    }
+    yield* from(0, bound, []);
+  }
+}
+
+const indicesOf = (m: Matched): number[] => ("leaf" in m ? [] : [m.index, ...m.operands.flatMap(indicesOf)]);
+
+/** The nodes of a match run one by one, leaves from `args`. */
+function evaluate(m: Matched, args: ReadonlyMap<string, Tensor>): Tensor {
+  if ("leaf" in m) return args.get(m.leaf)!;
+  return m.step.kernel(m.operands.map((o) => evaluate(o, args)), m.step.ctx)[0]!;
+}
+
+const activations: Fusion[] = ACTIVATIONS.map((pattern) => ({
+  name: `activation-${pattern.name}`,
+  match(graph, i, uses, steps) {
+    const m = matchExpr(graph, pattern.expr, steps[i]!.node.outputs[0] ?? "", i, uses, steps, new Map()).next().value;
+    if (!m) return undefined;
+    const names = [...pattern.inputs, ...pattern.constants];
+    const inputs = names.map((n) => m.bound.get(n)!);
+    const absorbs = indicesOf(m.matched).filter((j) => j !== i);
+    // A value the pattern writes cannot also be one it reads (a node reading it twice).
+    if (absorbs.some((j) => steps[j]!.node.outputs.some((o) => inputs.includes(o)))) return undefined;
+    const kernel: Kernel = (args) => {
+      const byName = new Map(names.map((n, k) => [n, args[k] as Tensor]));
+      const fused = runActivation(pattern, pattern.inputs.map((n) => byName.get(n)!), pattern.constants.map((n) => byName.get(n)!));
+      return [fused ?? evaluate(m.matched, byName)];
+    };
+    const node = steps[i]!.node;
+    return { absorbs, step: { node, inputs, kernel, ctx: steps[i]!.ctx, label: pattern.name } };
+  },
+}));
+
 /** In priority order: each fusion takes its matches over the whole graph before the next looks. */
-export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, gatherMatmul, scaledSoftmax, transposeMatmul];
+export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, ...activations, gatherMatmul, scaledSoftmax, transposeMatmul];
 
 /** The steps for a graph's nodes (one per node, in order), with FUSIONS applied. */
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {

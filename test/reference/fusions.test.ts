@@ -4,7 +4,9 @@
 // columns), and where the fused kernel does not apply (an index out of range:
 // the same error; a gathered value read twice or returned: not fused); the
 // scaled, masked Softmax; Transpose -> MatMul; and whole attention blocks
-// (layouts, masks, scales, casts, shapes the kernel leaves to the steps).
+// (layouts, masks, scales, casts, shapes the kernel leaves to the steps); RMS
+// normalisation; the activation patterns; and that the example models' own
+// exports match them.
 
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +18,8 @@ import { makeTensor, tensorFromValues } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/index.js";
 import { setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
+import { ACTIVATIONS, COMMUTATIVE } from "../../ir/graph/kernels/activation-patterns.js";
+import type { ActivationPattern, Expr } from "../../ir/graph/kernels/activation-patterns.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 let dir: string;
@@ -478,5 +482,82 @@ describe("RMS normalisation", () => {
     const { fused, nodes, stored } = runBoth(module, { x: xOfRow(N) });
     for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
     expect(stored).toContain("mean");
+  });
+});
+
+describe("Activations", () => {
+  const CONSTANTS: Record<string, number> = { half: 0.5, k: 0.044715, c: Math.sqrt(2 / Math.PI), one: 1, root2: 1.4142135381698608 };
+  /** The pattern's expression written as nodes (Add and Mul operands swapped with `swap`), its inputs [4, 6, width]. */
+  async function activationGraph(pattern: ActivationPattern, opts: { swap?: boolean; width?: number; widths?: Record<string, number[]>; extra?: boolean } = {}): Promise<Module> {
+    const { swap = false, width = 12, widths = {}, extra = false } = opts;
+    const nodes: ReturnType<typeof node>[] = [];
+    let count = 0;
+    const emit = (e: Expr): string => {
+      if (typeof e === "string") return e;
+      const operands = e.slice(1).map(emit);
+      const out = e === pattern.expr ? "y" : `t${count++}`;
+      nodes.push(node(e[0], swap && COMMUTATIVE.has(e[0]) ? operands.reverse() : operands, [out], {}, `n-${out}`));
+      return out;
+    };
+    emit(pattern.expr);
+    const path = writeModel(join(dir, `act-${pattern.name}-${swap}-${width}-${extra}-${Object.keys(widths).join("")}.onnx`), model({
+      inputs: pattern.inputs.map((name) => valueInfo(name, ONNX_FLOAT, widths[name] ?? [4, 6, width])),
+      outputs: extra ? ["y", "t0"] : ["y"],
+      initializers: pattern.constants.map((name) => floatTensor(name, [], [CONSTANTS[name]!])), nodes,
+    }));
+    return (await loadModel(path, { passes: "" })).module;
+  }
+  const inputsOf = (pattern: ActivationPattern, dims: Record<string, number[]> = {}, width = 12) => {
+    const inputs = Object.fromEntries(pattern.inputs.map((name) => {
+      const x = xOf(dims[name] ?? [4, 6, width]), d = x.data as Float32Array;
+      for (let i = 0; i < d.length; i++) d[i] = d[i]! * 12;
+      return [name, x];
+    }));
+    const first = inputs[pattern.inputs[0]!]!.data as Float32Array;
+    [first[1], first[2], first[3], first[4]] = [NaN, Infinity, -Infinity, -0];
+    return inputs;
+  };
+
+  it("each pattern gives the bits of its nodes, either way round, without storing what is inside", async () => {
+    for (const pattern of ACTIVATIONS) {
+      for (const swap of [false, true]) {
+        for (const width of [12, 7]) { // a length not a multiple of 4 too
+          const module = await activationGraph(pattern, { swap, width });
+          const stored: string[] = [];
+          const inputs = inputsOf(pattern, {}, width);
+          const fused = run(module, inputs, { modelDir: dir, trace: (e, v) => e === "store" && stored.push(v) }).outputs;
+          const nodes = run(module, inputs, { modelDir: dir, fuse: false }).outputs;
+          expectSameBits(fused.y!, nodes.y!);
+          expect(stored.filter((v) => /^t\d+$/.test(v)), `${pattern.name} swap ${swap}`).toEqual([]);
+        }
+      }
+    }
+  });
+
+  it("runs the nodes where inputs broadcast, and is not fused where an inner value is returned", async () => {
+    const gate = ACTIVATIONS.find((p) => p.name === "silu_gate")!;
+    const broadcast = await activationGraph(gate, { widths: { up: [12] } });
+    const inputs = inputsOf(gate, { up: [12] });
+    const both = runBoth(broadcast, inputs);
+    expectSameBits(both.fused.y!, both.nodes.y!);
+    const kept = await activationGraph(gate, { extra: true });
+    const { fused, nodes, stored } = runBoth(kept, inputsOf(gate));
+    for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
+    expect(stored).toContain("t0");
+  });
+
+  it("the example models' attention, normalisation and activations run fused", async () => {
+    const expected: Record<string, string[]> = {
+      "llama-tiny.torchscript.onnx": ["Attention", "RMSNorm", "silu_gate"], "llama-tiny.dynamo.onnx": ["Attention", "RMSNorm", "silu_gate"],
+      "gpt2-tiny.torchscript.onnx": ["Attention", "gelu_tanh"], "bert-tiny.torchscript.onnx": ["Attention", "gelu_erf"],
+    };
+    for (const [file, labels] of Object.entries(expected)) {
+      const path = join(import.meta.dirname, "..", "..", "examples", "models", file);
+      const { module } = await loadModel(path);
+      const inputs: Record<string, Tensor> = { input_ids: tensorFromValues("i64", [2, 12], Array.from({ length: 24 }, (_, i) => BigInt((i * 37) % 500))) };
+      if (module.graphs[0]!.inputs.includes("attention_mask")) inputs["attention_mask"] = tensorFromValues("i64", [2, 12], new Array(24).fill(1n));
+      const ops = new Set(run(module, inputs, { modelDir: join(path, ".."), profile: true }).profile!.map((p) => p.op));
+      for (const label of labels) expect(ops.has(label), `${file}: ${label}`).toBe(true);
+    }
   });
 });

@@ -92,6 +92,11 @@ function arrayKernel(name: string, lanes: Lanes): WasmFunction {
   return { name, params: 3, locals: [[10, V128]], body: guarded };
 }
 
+/** Local X (f64x2) becomes f(X) for each float32 function here, with 7 scratch v128 locals (the lane functions' bits). */
+export const LANE_FUNCTIONS: Readonly<Record<"Sigmoid" | "Tanh" | "Erf", (X: number, scratch: readonly number[]) => Code>> = { Sigmoid: sigmoid, Tanh: tanh, Erf: erf };
+export const LANE_SCRATCH = 7;
+export { highHalf, lowHalves, promoteLow, demoteZero };
+
 /** The SIMD module's sigmoid, tanh and erf functions. */
 export function mathKernels(): WasmFunction[] {
   return [arrayKernel("sigmoid", sigmoid), arrayKernel("tanh", tanh), arrayKernel("erf", erf)];

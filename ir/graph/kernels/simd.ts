@@ -312,3 +312,22 @@ export function rmsNormF32(x: Float32Array, w: Float32Array, eps: number, out: F
   }
   return true;
 }
+
+/**
+ * out = the activation pattern `name` (activation-patterns.ts) over float32 inputs of out's
+ * length and constant values, by activation-wasm.ts's kernel: the nodes' bits. False where
+ * SIMD is not available or the operands do not fit.
+ */
+export function activationF32(name: string, inputs: readonly Float32Array[], constants: readonly number[], out: Float32Array): boolean {
+  const s = instance(), n = out.length;
+  if (!s || inputs.some((x) => x.length !== n) || constants.length > 16) return false;
+  const pConsts = 0, bases = inputs.map((_, k) => 16 + k * region(n)), pOut = 16 + inputs.length * region(n);
+  if (pOut + region(n) > CAPACITY) return false;
+  const f32 = s.f32;
+  f32.set(constants, pConsts);
+  inputs.forEach((x, k) => f32.set(x, bases[k]!));
+  const in0 = bases[0] ?? 0, in1 = bases[1] ?? in0;
+  split(s, `act_${name}`, Math.ceil(n / 4), 4, (v, count) => [4 * in0 + 16 * v, 4 * in1 + 16 * v, 4 * pOut + 16 * v, 4 * count, 4 * pConsts]);
+  out.set(f32.subarray(pOut, pOut + n));
+  return true;
+}
