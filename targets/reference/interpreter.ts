@@ -178,12 +178,24 @@ export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, op
   return pool ? withBufferPool(pool, () => runNodes(module, inputs, options, pool)) : runNodes(module, inputs, options, undefined);
 }
 
-function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions, pool: BufferPool | undefined): RunResult {
-  const graph = mainGraph(module);
-  const opset = module.opsets[""] ?? 0;
-  // Every op must have a kernel before any work (or weight read) starts.
+interface Planned {
+  readonly steps: readonly Step[];
+  /** For each value read, the index of the step that reads it last. */
+  readonly last: ReadonlyMap<string, number>;
+}
+
+/**
+ * Per graph, opset and fusing or not, the steps to run and their last reads. Graphs are
+ * immutable and matching the fusions costs milliseconds a run (3 ms for llama-tiny), so
+ * they are worked out once.
+ */
+const planned = new WeakMap<Graph, Map<string, Planned>>();
+
+function plannedSteps(graph: Graph, opset: number, fuse: boolean): Planned {
+  let byKey = planned.get(graph);
+  const key = `${opset}|${fuse}`, known = byKey?.get(key);
+  if (known) return known;
   const kernels = graph.nodes.map(kernelOf);
-  checkInputs(graph, inputs);
   const contextOf = (node: Node): KernelContext => {
     const declared = node.outputs.map((o) => graph.types.get(o)?.dtype);
     return declared.every((d) => d !== undefined)
@@ -191,7 +203,19 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
       : { attrs: node.attrs, opset, outputCount: node.outputs.length };
   };
   const nodeSteps = graph.nodes.map((node, i) => ({ node, inputs: node.inputs, kernel: kernels[i]!, ctx: contextOf(node) }));
-  const steps: readonly Step[] = options.fuse === false ? nodeSteps : fuseSteps(graph, nodeSteps);
+  const steps = fuse ? fuseSteps(graph, nodeSteps) : nodeSteps;
+  const result = { steps, last: lastReads(steps) };
+  if (!byKey) planned.set(graph, (byKey = new Map()));
+  byKey.set(key, result);
+  return result;
+}
+
+function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions, pool: BufferPool | undefined): RunResult {
+  const graph = mainGraph(module);
+  const opset = module.opsets[""] ?? 0;
+  // Every op must have a kernel before any work (or weight read) starts.
+  const { steps, last } = plannedSteps(graph, opset, options.fuse !== false);
+  checkInputs(graph, inputs);
 
   const values = new Map<string, Tensor>();
   const owners = new BufferOwners(pool);
@@ -205,7 +229,6 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   }
   for (const c of graph.constants.values()) if (c.kind === "literal") owners.pin(c.tensor);
   const keep = new Set(graph.outputs);
-  const last = lastReads(steps);
   const release = (name: string) => {
     const t = values.get(name);
     if (keep.has(name) || !t) return;
