@@ -12,6 +12,9 @@
 // and head without materialising the scores; where it does not apply, the
 // steps run separately, each through the kernel its own fusion below would use.
 //
+// MatMul -> Add(bias): a linear layer's bias, a row along the last axis, added
+// by the GEMM kernel as it writes each tile (matmulAndBias), where it can.
+//
 // Gather -> MatMul: a table gathered by index (Gather on axis 0, or GatherND
 // with one index per row) and used once, as MatMul's A (a mixture of experts'
 // per-token weights): gatherMatmulKernel groups tokens by expert instead of
@@ -32,7 +35,7 @@ import type { Tensor } from "../../ir/tensor.js";
 import { intAttr, normalizeAxis } from "../../ir/graph/ops/util.js";
 import { gatherMatmulKernel } from "../../ir/graph/kernels/gather-matmul.js";
 import { scaledMaskedSoftmax } from "../../ir/graph/kernels/scaled-softmax.js";
-import { matmulStrided, permutedView } from "../../ir/graph/kernels/matmul.js";
+import { matmulAndBias, matmulStrided, permutedView } from "../../ir/graph/kernels/matmul.js";
 import type { StridedOperand } from "../../ir/graph/kernels/matmul.js";
 import { fusedAttention } from "../../ir/graph/kernels/attention.js";
 import { rmsNorm as rmsNormKernel } from "../../ir/graph/kernels/rms-norm.js";
@@ -363,8 +366,25 @@ const activations: Fusion[] = ACTIVATIONS.map((pattern) => ({
   },
 }));
 
+const matmulBias: Fusion = {
+  name: "matmul-bias",
+  match(graph, i, uses, steps) {
+    const add = steps[i]!;
+    if (add.node.op !== "Add" || add.node.domain || add.node.inputs[0] === add.node.inputs[1]) return undefined;
+    const at = add.node.inputs.findIndex((v) => soleOp(graph, v, "MatMul", uses, steps));
+    const mm = at < 0 ? undefined : soleOp(graph, add.node.inputs[at]!, "MatMul", uses, steps);
+    if (!mm || mm[1].node.domain) return undefined;
+    const kernel: Kernel = (args) => {
+      const [a, b, bias] = args as [Tensor, Tensor, Tensor];
+      const { out, added } = matmulAndBias(a, b, bias);
+      return added ? [out] : add.kernel(at === 0 ? [out, bias] : [bias, out], add.ctx);
+    };
+    return { absorbs: [mm[0]], step: { node: add.node, inputs: [...mm[1].node.inputs, add.node.inputs[1 - at]!], kernel, ctx: add.ctx } };
+  },
+};
+
 /** In priority order: each fusion takes its matches over the whole graph before the next looks. */
-export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, ...activations, gatherMatmul, scaledSoftmax, transposeMatmul];
+export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, ...activations, gatherMatmul, matmulBias, scaledSoftmax, transposeMatmul];
 
 /** The steps for a graph's nodes (one per node, in order), with FUSIONS applied. */
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {

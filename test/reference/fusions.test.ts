@@ -5,7 +5,7 @@
 // the same error; a gathered value read twice or returned: not fused); the
 // scaled, masked Softmax; Transpose -> MatMul; and whole attention blocks
 // (layouts, masks, scales, casts, shapes the kernel leaves to the steps); RMS
-// normalisation; the activation patterns; and that the example models' own
+// normalisation; the activation patterns; MatMul with a bias Add; and that the example models' own
 // exports match them.
 
 import { mkdtempSync } from "node:fs";
@@ -18,6 +18,7 @@ import { makeTensor, tensorFromValues } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/index.js";
 import { setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
+import { gemmKernel } from "../../ir/graph/kernels/matmul.js";
 import { ACTIVATIONS, COMMUTATIVE } from "../../ir/graph/kernels/activation-patterns.js";
 import type { ActivationPattern, Expr } from "../../ir/graph/kernels/activation-patterns.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
@@ -559,5 +560,48 @@ describe("Activations", () => {
       const ops = new Set(run(module, inputs, { modelDir: join(path, ".."), profile: true }).profile!.map((p) => p.op));
       for (const label of labels) expect(ops.has(label), `${file}: ${label}`).toBe(true);
     }
+  });
+});
+
+describe("MatMul -> Add(bias)", () => {
+  /** x [2, 9, k] times w [k, n], plus a bias `biasDims` (either way round); `kept` also returns the product. */
+  async function linearGraph(name: string, k: number, n: number, biasDims: number[], biasFirst: boolean, kept = false): Promise<Module> {
+    const nodes = [node("MatMul", ["x", "w"], ["product"], {}, "matmul"), node("Add", biasFirst ? ["b", "product"] : ["product", "b"], ["y"], {}, "bias")];
+    const size = biasDims.reduce((p, d) => p * d, 1);
+    const path = writeModel(join(dir, `${name}.onnx`), model({
+      inputs: [valueInfo("x", ONNX_FLOAT, [2, 9, k])], outputs: kept ? ["y", "product"] : ["y"], nodes,
+      initializers: [floatTensor("w", [k, n], Array.from({ length: k * n }, rnd)), floatTensor("b", biasDims, Array.from({ length: size }, rnd))],
+    }));
+    return (await loadModel(path, { passes: "" })).module;
+  }
+
+  it("adds the bias in the GEMM with the bits of the two nodes, where K fits one block and where it does not", async () => {
+    const cases: [string, number, number, number[], boolean][] = [
+      ["row", 64, 24, [24], false], ["row-first", 40, 16, [1, 1, 16], true], ["odd-columns", 32, 13, [13], false],
+      ["long-k", 300, 16, [16], false], ["full-bias", 32, 8, [2, 9, 8], false],
+    ];
+    for (const [name, k, n, biasDims, first] of cases) {
+      const module = await linearGraph(`linear-${name}`, k, n, biasDims, first);
+      const x = xOf([2, 9, k]);
+      (x.data as Float32Array)[5] = NaN;
+      const { fused, nodes, stored } = runBoth(module, { x });
+      expectSameBits(fused.y!, nodes.y!);
+      expect(stored, name).not.toContain("product");
+    }
+  });
+
+  it("is not fused where the product is returned", async () => {
+    const module = await linearGraph("linear-kept", 32, 8, [8], false, true);
+    const { fused, nodes, stored } = runBoth(module, { x: xOf([2, 9, 32]) });
+    for (const name of Object.keys(nodes)) expectSameBits(fused[name]!, nodes[name]!);
+    expect(stored).toContain("product");
+  });
+
+  it("Gemm adds a row of C in the kernel with the bits of adding it after", () => {
+    const a = xOf([70, 48]), b = xOf([48, 20]), row = xOf([20]);
+    const withRow = gemmKernel(a, b, row, 1, 1, false, false);
+    const product = gemmKernel(a, b, undefined, 1, 1, false, false), pd = product.data as Float32Array;
+    for (let i = 0; i < pd.length; i++) pd[i] = Math.fround(pd[i]! + (row.data as Float32Array)[i % 20]!);
+    expectSameBits(withRow, product);
   });
 });

@@ -28,7 +28,8 @@
 // - sgemm: 4 x 8 tiles of C in eight f32x4 accumulators; B packed in panels of
 //   8 columns over all of K (panel of column j at b + j k 4, step k holding 8
 //   float32s); rows i0..i1 multiples of 4, columns j0..j1 multiples of 8.
-//   sgemm_c32, for K of one block: the same, C float32.
+//   sgemm_c32, for K of one block: the same, C float32; sgemm_c32_bias adds
+//   a row of float32s (an eleventh argument) to C as it stores it (a bias Add).
 // - sgemv: for few columns (matrix-vector products): lanes are 4 rows of A,
 //   two groups of 4 rows at a time (two independent sums per lane in flight),
 //   A read 4 k at a time and transposed in registers; B as columns (column j
@@ -74,10 +75,13 @@ function foldRow(v: number, PC: number, offset: number, K0: number): Code {
 /**
  * sgemm, or with `c32` sgemm_c32: C is float32 (row i at c + i ldc) and K at most SKC, one
  * block, whose float32 sum is the float64 total exactly; no float64 C, no demotion pass.
+ * With `bias`, sgemm_c32_bias: an eleventh argument is the address of a row of float32s
+ * (column j at bias + 4 j) added to each row of C, one float32 addition (a bias Add's).
  */
-function sgemm(c32: boolean): WasmFunction {
-  const [K0, KCUR, J, I, KK, PA, PB, PC, LDA2, LDA3] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const ACC = 20, BV = ACC + 8, AV = BV + 2; // v128 locals: 4 rows x 2 vectors of 4 columns
+function sgemm(c32: boolean, bias = false): WasmFunction {
+  const BIAS = 10, params = bias ? 11 : 10; // locals follow the parameters
+  const [K0, KCUR, J, I, KK, PA, PB, PC, LDA2, LDA3] = Array.from({ length: 10 }, (_, q) => params + q) as [number, number, number, number, number, number, number, number, number, number];
+  const ACC = params + 10, BV = ACC + 8, AV = BV + 2; // v128 locals: 4 rows x 2 vectors of 4 columns
   const acc = (r: number, v: number) => ACC + r * 2 + v;
   const rowOffset = [[], cat(get(LDA), add), cat(get(LDA2), add), cat(get(LDA3), add)];
   const step: Code[] = [get(PB), v128Load(0), set(BV), get(PB), v128Load(16), set(BV + 1)];
@@ -87,9 +91,13 @@ function sgemm(c32: boolean): WasmFunction {
   }
   step.push(get(PA), i32(4), add, set(PA), get(PB), i32(SNR * 4), add, set(PB));
   step.push(get(KK), i32(1), sub, tee(KK), brIf(0));
-  const fold: Code[] = [];
+  // With a bias: its two vectors for this tile's columns, into the B registers (free after the loop).
+  const fold: Code[] = bias ? [0, 1].map((v) => cat(get(BIAS), get(J), i32(4), mul, add, v128Load(16 * v), set(BV + v))) : [];
   for (let r = 0; r < SMR; r++) {
-    for (let v = 0; v < 2; v++) fold.push(c32 ? cat(get(PC), get(acc(r, v)), v128Store(16 * v)) : foldRow(acc(r, v), PC, 32 * v, K0));
+    for (let v = 0; v < 2; v++) {
+      const value = bias ? cat(get(acc(r, v)), get(BV + v), f32x4Add) : get(acc(r, v));
+      fold.push(c32 ? cat(get(PC), value, v128Store(16 * v)) : foldRow(acc(r, v), PC, 32 * v, K0));
+    }
     if (r < SMR - 1) fold.push(get(PC), get(LDC), add, set(PC));
   }
   const tile = cat(
@@ -104,7 +112,7 @@ function sgemm(c32: boolean): WasmFunction {
   const columns = cat(get(I0), set(I), loop(tile), get(J), i32(SNR), add, tee(J), get(J1), ltS, brIf(0));
   const kBlocks = cat(blockDepth(K0, KCUR), get(J0), set(J), loop(columns), get(K0), i32(SKC), add, tee(K0), get(K), ltS, brIf(0));
   const body = cat(get(LDA), get(LDA), add, tee(LDA2), get(LDA), add, set(LDA3), i32(0), set(K0), loop(kBlocks));
-  return { name: c32 ? "sgemm_c32" : "sgemm", params: 10, locals: [[10, I32], [11, V128]], body };
+  return { name: c32 ? (bias ? "sgemm_c32_bias" : "sgemm_c32") : "sgemm", params, locals: [[10, I32], [11, V128]], body };
 }
 
 function sgemv(): WasmFunction {
@@ -175,5 +183,5 @@ function sgemv(): WasmFunction {
 
 /** The float32 kernels, for gemm-wasm.ts's module. */
 export function f32Kernels(): WasmFunction[] {
-  return [sgemm(false), sgemv(), sgemm(true)];
+  return [sgemm(false), sgemv(), sgemm(true), sgemm(true, true)];
 }

@@ -46,7 +46,7 @@ for (;;) {
       if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
       const p = ${HEADER} + i * ${KERNEL_ARGS};
       try {
-        kernels[ctl[${KIND}]](ctl[p], ctl[p + 1], ctl[p + 2], ctl[p + 3], ctl[p + 4], ctl[p + 5], ctl[p + 6], ctl[p + 7], ctl[p + 8], ctl[p + 9]);
+        kernels[ctl[${KIND}]](ctl[p], ctl[p + 1], ctl[p + 2], ctl[p + 3], ctl[p + 4], ctl[p + 5], ctl[p + 6], ctl[p + 7], ctl[p + 8], ctl[p + 9], ctl[p + 10]);
       } catch {
         Atomics.store(ctl, ${FAILED}, 1);
       }
@@ -195,7 +195,7 @@ export function runChunks(ws: Workspace, count: number, kind: KernelKind | numbe
   if (count > MAX_CHUNKS) throw new Error(`a job of ${count} chunks exceeds ${MAX_CHUNKS}`);
   const runOne = (i: number) => {
     const p = HEADER + i * KERNEL_ARGS;
-    kernel(ctl[p]!, ctl[p + 1]!, ctl[p + 2]!, ctl[p + 3]!, ctl[p + 4]!, ctl[p + 5]!, ctl[p + 6]!, ctl[p + 7]!, ctl[p + 8]!, ctl[p + 9]!);
+    kernel(ctl[p]!, ctl[p + 1]!, ctl[p + 2]!, ctl[p + 3]!, ctl[p + 4]!, ctl[p + 5]!, ctl[p + 6]!, ctl[p + 7]!, ctl[p + 8]!, ctl[p + 9]!, ctl[p + 10]!);
   };
   if (!parallel || threads < 2 || count < 2) {
     for (let i = 0; i < count; i++) runOne(i);

@@ -20,7 +20,7 @@ export const MR = 4, NR = 4, KC = 256;
 /** Bytes of the workspace memory shared with the worker threads (fixed: growing a shared memory under running workers is not portable). */
 export const WORKSPACE_BYTES = 256 * 1024 * 1024;
 /** Values per chunk-table entry: the kernel's arguments. */
-export const KERNEL_ARGS = 10;
+export const KERNEL_ARGS = 11;
 
 /**
  * kernel(a, lda, b, c, ldc, k, i0, i1, j0, j1): C[i0:i1, j0:j1] = A * B, all byte addresses.
@@ -79,7 +79,7 @@ function kernel(name: string, aBytes: 4 | 8): WasmFunction {
     i32(0), set(K0),
     loop(kBlocks),
   );
-  return { name, params: KERNEL_ARGS, locals: [[10, I32], [8 + 2 + 1, V128]], body };
+  return { name, params: 10, locals: [[10, I32], [8 + 2 + 1, V128]], body };
 }
 
 /**
@@ -100,8 +100,8 @@ function demote(): WasmFunction {
 let bytes: Uint8Array | undefined;
 
 /** The GEMM kernels a chunk table may name, by index (gemm-pool.ts): float64 sums with float32 or float64 A, then float32 (gemm-f32-wasm.ts). */
-export const KERNEL_NAMES = ["gemm_a32", "gemm_a64", "sgemm", "sgemv", "sgemm_c32"] as const;
-export type KernelKind = 0 | 1 | 2 | 3 | 4;
+export const KERNEL_NAMES = ["gemm_a32", "gemm_a64", "sgemm", "sgemv", "sgemm_c32", "sgemm_c32_bias"] as const;
+export type KernelKind = 0 | 1 | 2 | 3 | 4 | 5;
 
 /** The module (exports KERNEL_NAMES and demote), importing the workspace as env.mem. */
 export function gemmModuleBytes(): Uint8Array {

@@ -185,6 +185,11 @@ export interface GemmBatch {
   readonly b: (t: number) => MatView;
   /** The caller only wants C rounded to float32: StoreC may then get a Float32Array (cheaper to copy out). */
   readonly f32Result?: boolean;
+  /**
+   * With f32Result, a row of n float32s to add to every row of C (one float32 addition, a bias
+   * Add's), where the kernel can: gemmFloatBatch says whether it did, else the caller adds it.
+   */
+  readonly bias?: Float32Array | undefined;
 }
 
 /**
@@ -195,17 +200,21 @@ export interface GemmBatch {
 export type StoreC = (t: number, row0: number, col0: number, rows: number, cols: number,
   c: Float64Array | Float32Array, off: number, ldc: number) => void;
 
-/** Compute every C_t of a batch and hand it to `store`, on the fastest path for its size. */
-export function gemmFloatBatch(job: GemmBatch, store: StoreC): void {
+/**
+ * Compute every C_t of a batch and hand it to `store`, on the fastest path for its size.
+ * Returns whether job.bias was added (only the float32 kernel with K in one block adds it).
+ */
+export function gemmFloatBatch(job: GemmBatch, store: StoreC): boolean {
   const { m, n, k, count } = job;
-  if (m === 0 || n === 0 || count === 0) return;
+  if (m === 0 || n === 0 || count === 0) return false;
   const work = 2 * m * n * k * count;
   if (k > 0 && work >= GEMM_F32_WASM_MIN_FLOPS) {
     const variant = variantOf(job);
     const enough = work >= (variant && variant.kind >= 2 ? GEMM_F32_WASM_MIN_FLOPS : GEMM_WASM_MIN_FLOPS);
-    if (variant && enough && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return;
+    if (variant && enough && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return variant.kind === 5;
   }
   for (let t = 0; t < count; t++) store(t, 0, 0, m, n, gemmFloat(m, n, k, job.a(t), job.b(t)), 0, n);
+  return false;
 }
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
@@ -275,8 +284,8 @@ function variantOf(job: GemmBatch): Variant | undefined {
   const as = Array.from({ length: job.count }, (_, t) => job.a(t)), bs = Array.from({ length: job.count }, (_, t) => job.b(t));
   if (as.every(isF32) && bs.every(isF32)) {
     if (job.n < 4) return { kind: 3, mr: GEMV_ROWS, nr: 1, aBytes: 4, bBytes: 4 };
-    const c32 = job.k <= SKC && job.f32Result === true;
-    return { kind: c32 ? 4 : 2, mr: SMR, nr: SNR, aBytes: 4, bBytes: 4, c32 };
+    const c32 = job.k <= SKC && job.f32Result === true, bias = c32 && job.bias?.length === job.n;
+    return { kind: bias ? 5 : c32 ? 4 : 2, mr: SMR, nr: SNR, aBytes: 4, bBytes: 4, c32 };
   }
   if (job.m < MR || job.n < NR) return undefined;
   const aF64 = as[0]!.data instanceof Float64Array;
@@ -296,9 +305,10 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
   const as = Array.from({ length: count }, (_, t) => job.a(t)), bs = Array.from({ length: count }, (_, t) => job.b(t));
   const aShared = as.every((v) => sameView(v, as[0]!)), bShared = bs.every((v) => sameView(v, bs[0]!));
   const cElem = variant.c32 ? 4 : 8, cBytes = variant.c32 ? 4 : job.f32Result ? 8 + 4 : 8;
+  const biasBytes = variant.kind === 5 ? roundUp(4 * n + 32, 16) : 0; // the row, padded to whole vectors
   const bytes = (tb: number, mb: number, nb: number) => {
     const mp = roundUp(mb, mr), np = roundUp(nb, nr);
-    return (aShared ? 1 : tb) * mp * k * aBytes + (bShared ? 1 : tb) * np * k * bBytes + tb * mp * np * cBytes + 32;
+    return (aShared ? 1 : tb) * mp * k * aBytes + (bShared ? 1 : tb) * np * k * bBytes + tb * mp * np * cBytes + 32 + biasBytes;
   };
   // A batch whose A's are each used by few columns streams A once: in blocks of about
   // BLOCK_A_BYTES, A is copied into the workspace and read back while still in cache.
@@ -317,6 +327,9 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
   const aView = aBytes === 8 ? f64 : f32, bView = bBytes === 8 ? f64 : f32;
   const table = ws.control, base = CHUNK_TABLE_BASE;
   const threads = parallel ? gemmThreads() : 1;
+  // The bias row sits at the end of the workspace, out of the way of every block.
+  const biasBase = WORKSPACE_BYTES - biasBytes;
+  if (biasBytes) f32.set(job.bias!, biasBase / 4);
   for (let t0 = 0; t0 < count; t0 += tb) {
     const nt = Math.min(tb, count - t0);
     for (let i0 = 0; i0 < m; i0 += mb) {
@@ -345,6 +358,7 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
               table[p + 5] = k;
               table[p + 6] = Math.floor((rp * mPanels) / rowParts) * mr; table[p + 7] = Math.floor(((rp + 1) * mPanels) / rowParts) * mr;
               table[p + 8] = Math.floor((cp * nPanels) / colParts) * nr; table[p + 9] = Math.floor(((cp + 1) * nPanels) / colParts) * nr;
+              table[p + 10] = biasBase + 4 * j0;
             }
           }
         }

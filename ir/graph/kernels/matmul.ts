@@ -62,6 +62,15 @@ function gemmInt(m: number, n: number, k: number, a: MatView, b: MatView, c: Ten
 
 /** Numpy matmul: 1-D operands are promoted (and the added axis dropped), batch dims broadcast. */
 export function matmulKernel(a: Tensor, b: Tensor): Tensor {
+  return matmulAndBias(a, b, undefined).out;
+}
+
+/**
+ * MatMul, then Add(bias) where the GEMM can add a float32 bias row (of the result's last
+ * axis' length) as it writes C: one float32 addition per element, the Add's bits.
+ * `added` says whether it did; if not, the caller adds the bias.
+ */
+export function matmulAndBias(a: Tensor, b: Tensor, bias: Tensor | undefined): { out: Tensor; added: boolean } {
   if (a.dtype !== b.dtype) fail(`MatMul operands have dtypes ${a.dtype} and ${b.dtype}`);
   if (a.dtype === "bool" || a.dtype === "str") fail(`MatMul is not defined for ${a.dtype}`);
   if (a.dims.length === 0 || b.dims.length === 0) fail("MatMul operands must have rank >= 1");
@@ -80,8 +89,10 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
       // One B for every batch: A's batches are consecutive rows of one taller GEMM, and so are C's.
       const rows = batches * m;
       const view = (data: TensorData, rowStride: number): MatView => ({ data, offset: 0, rowStride, colStride: 1 });
-      gemmFloatBatch({ m: rows, n, k, count: 1, a: () => view(a.data, k), b: () => view(b.data, n), f32Result },
+      const row = bias && isBiasRow(bias, outDims) && out.dtype === "f32" ? bias.data as Float32Array : undefined;
+      const added = gemmFloatBatch({ m: rows, n, k, count: 1, a: () => view(a.data, k), b: () => view(b.data, n), f32Result, bias: row },
         storeInto(out.data as Float32Array, () => 0, n));
+      return { out: roundToDType(out), added };
     } else {
       const ia = broadcastIndex(aBatch, batch), ib = broadcastIndex(bBatch, batch);
       gemmFloatBatch({
@@ -91,7 +102,7 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
         f32Result,
       }, storeInto(out.data as Float32Array, (t) => t * m * n, n));
     }
-    return roundToDType(out);
+    return { out: roundToDType(out), added: false };
   }
   const ia = broadcastIndex(aBatch, batch), ib = broadcastIndex(bBatch, batch);
   for (let t = 0; t < batches; t++) {
@@ -99,7 +110,14 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
     const bv: MatView = { data: b.data, offset: (ib ? ib[t]! : t) * k * n, rowStride: n, colStride: 1 };
     gemmInt(m, n, k, av, bv, out.data, t * m * n);
   }
-  return out;
+  return { out, added: false };
+}
+
+/** A float32 row of the last axis of `dims` that Add would broadcast over them without widening them. */
+function isBiasRow(bias: Tensor, dims: readonly number[]): boolean {
+  const n = dims[dims.length - 1];
+  return bias.dtype === "f32" && bias.dims.length <= dims.length && bias.dims.length > 0 && bias.dims[bias.dims.length - 1] === n &&
+    bias.dims.slice(0, -1).every((d) => d === 1);
 }
 
 /** One row of Gemm's result without C: alpha * product (+ 0 turns -0 into 0, as before). */
@@ -158,8 +176,10 @@ export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, alpha: n
     // float32 changes no bits and halves what the epilogue reads.
     const f32Result = a.dtype === "f32" && k <= SKC;
     if (f32Result && cd && alpha === 1 && beta === 1) {
-      // The float32 product plus C rounded once is float32 addition: the SIMD Add's bits.
-      gemmFloatBatch({ m, n, k, count: 1, a: () => av, b: () => bv, f32Result }, storeInto(fo, () => 0, n));
+      // The float32 product plus C rounded once is float32 addition: the SIMD Add's bits. A
+      // row of C the kernel adds as it writes; otherwise C is added after.
+      const row = isBiasRow(c!, [m, n]) ? cd : undefined;
+      if (gemmFloatBatch({ m, n, k, count: 1, a: () => av, b: () => bv, f32Result, bias: row }, storeInto(fo, () => 0, n))) return out;
       const plan = collapseStrides([m, n], [[n, 1], broadcastStrides(c!.dims, [m, n]), [n, 1]]);
       if (m * n >= 1024 && binaryF32("Add", plan, fo, cd, fo)) return out;
       for (let i = 0; i < fo.length; i++) fo[i] = fo[i]! + cd[at(i)]!;
