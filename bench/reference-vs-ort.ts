@@ -45,7 +45,7 @@ export interface ModelRow {
   readonly file: string;
   readonly tierflowMs: number;
   readonly ortMs: number;
-  /** Time the interpreter's profile gives MatMul and Gemm steps, and their nodes' FLOPs (those fused into Attention steps are in neither). */
+  /** Time the interpreter's profile gives MatMul and Gemm steps (a bias Add fused in included), and their MatMul and Gemm nodes' FLOPs (those fused into Attention steps are in neither). */
   readonly gemmMs: number;
   readonly gemmFlops: number;
   /** The same for Conv (an im2col GEMM). */
@@ -147,14 +147,15 @@ export async function benchModel(c: Case, runs: number, warmup: number): Promise
       const profile = run(module, inputs, { ...options, profile: true }).profile!;
       const gemmSteps = profile.filter((p) => p.op === "MatMul" || p.op === "Gemm");
       gemm.push(gemmSteps.reduce((s, p) => s + p.ms, 0));
-      gemmNodes = gemmSteps.map((p) => p.node);
+      gemmNodes = gemmSteps.flatMap((p) => p.covers ?? [p.node]);
       conv.push(profile.filter((p) => p.op === "Conv").reduce((s, p) => s + p.ms, 0));
       byOpMs.clear();
       for (const p of profile) byOpMs.set(p.op, (byOpMs.get(p.op) ?? 0) + p.ms);
     }
     const otherOps = [...byOpMs].filter(([op]) => !["MatMul", "Gemm", "Conv"].includes(op)).sort((x, y) => y[1] - x[1]).slice(0, 3);
     const dims = new Map(Object.entries(c.dims)), graph = mainGraph(module);
-    const flopsOfNodes = (names: readonly string[]) => graph.nodes.filter((n) => names.includes(n.name)).reduce((s, n) => s + flopsOf(nodeFlops(graph, n, dims)), 0);
+    const isGemm = (op: string) => op === "MatMul" || op === "Gemm";
+    const flopsOfNodes = (names: readonly string[]) => graph.nodes.filter((n) => isGemm(n.op) && names.includes(n.name)).reduce((s, n) => s + flopsOf(nodeFlops(graph, n, dims)), 0);
     const byOp = summarize(module, dims).flopsByOp;
     return {
       file: c.file, tierflowMs: median(ours), ortMs: median(theirs),

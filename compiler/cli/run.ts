@@ -81,21 +81,22 @@ export function outputFileName(name: string, format: TensorFormat): string {
   return `${safe === "" || safe.startsWith(".") ? `_${safe}` : safe}.${format}`;
 }
 
-/** Per-op-type totals, largest first. */
+/** Per-op-type totals, largest first; a fused step counts under its label with all the nodes it ran. */
 export function formatProfile(timings: readonly NodeTiming[]): string {
   const byOp = new Map<string, { ms: number; nodes: number }>();
   for (const t of timings) {
     const entry = byOp.get(t.op) ?? { ms: 0, nodes: 0 };
     entry.ms += t.ms;
-    entry.nodes++;
+    entry.nodes += t.covers?.length ?? 1;
     byOp.set(t.op, entry);
   }
-  const total = timings.reduce((s, t) => s + t.ms, 0);
+  const total = timings.reduce((s, t) => s + t.ms, 0), nodes = timings.reduce((s, t) => s + (t.covers?.length ?? 1), 0);
   const rows = [...byOp].sort(([a, x], [b, y]) => y.ms - x.ms || (a < b ? -1 : 1));
   const width = Math.max(4, ...rows.map(([op]) => op.length));
   const lines = rows.map(([op, { ms, nodes }]) =>
     `  ${op.padEnd(width)}  ${ms.toFixed(3).padStart(10)} ms  ${(total ? (100 * ms) / total : 0).toFixed(1).padStart(5)}%  ${nodes} node${nodes === 1 ? "" : "s"}`);
-  return [`op time (${total.toFixed(3)} ms total, ${timings.length} nodes):`, ...lines].join("\n");
+  const steps = timings.length === nodes ? "" : ` in ${timings.length} steps`;
+  return [`op time (${total.toFixed(3)} ms total, ${nodes} nodes${steps}):`, ...lines].join("\n");
 }
 
 export function registerRun(program: Command): void {

@@ -54,6 +54,8 @@ export interface Step {
   readonly ctx: KernelContext;
   /** What profiles call a fused step whose work is more than its node's op (Attention); else the node's op. */
   readonly label?: string;
+  /** For a fused step, the names of all the nodes it runs, in graph order (profiles report them). */
+  readonly covers?: readonly string[];
 }
 
 /** Which node writes each value, and which nodes read it. */
@@ -373,13 +375,13 @@ const matmulBias: Fusion = {
     if (add.node.op !== "Add" || add.node.domain || add.node.inputs[0] === add.node.inputs[1]) return undefined;
     const at = add.node.inputs.findIndex((v) => soleOp(graph, v, "MatMul", uses, steps));
     const mm = at < 0 ? undefined : soleOp(graph, add.node.inputs[at]!, "MatMul", uses, steps);
-    if (!mm || mm[1].node.domain) return undefined;
+    if (!mm || mm[1].node.domain || !graph.constants.has(add.node.inputs[1 - at]!)) return undefined; // a layer's bias is a weight
     const kernel: Kernel = (args) => {
       const [a, b, bias] = args as [Tensor, Tensor, Tensor];
       const { out, added } = matmulAndBias(a, b, bias);
       return added ? [out] : add.kernel(at === 0 ? [out, bias] : [bias, out], add.ctx);
     };
-    return { absorbs: [mm[0]], step: { node: add.node, inputs: [...mm[1].node.inputs, add.node.inputs[1 - at]!], kernel, ctx: add.ctx } };
+    return { absorbs: [mm[0]], step: { node: add.node, inputs: [...mm[1].node.inputs, add.node.inputs[1 - at]!], kernel, ctx: add.ctx, label: "MatMul" } };
   },
 };
 
@@ -401,7 +403,8 @@ export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {
       const m = fusion.match(graph, i, uses, steps);
       if (!m || m.absorbs.some((j) => absorbed.has(j) || replaced.has(j) || j >= i)) return;
       m.absorbs.forEach((j) => absorbed.add(j));
-      replaced.set(i, m.step);
+      const covers = [...m.absorbs, i].sort((x, y) => x - y).map((j) => steps[j]!.node.name);
+      replaced.set(i, { ...m.step, covers });
     });
   }
   return steps.flatMap((s, i) => (absorbed.has(i) ? [] : [replaced.get(i) ?? s]));

@@ -45,6 +45,8 @@ export interface NodeTiming {
   /** The node (for a fused step, the last node of its pattern). */
   readonly node: string;
   readonly ms: number;
+  /** For a fused step, every node it ran, in graph order. */
+  readonly covers?: readonly string[];
 }
 
 export interface RunResult {
@@ -250,7 +252,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   };
 
   const profile: NodeTiming[] = [];
-  steps.forEach(({ node, inputs: reads, kernel, ctx, label }, index) => {
+  steps.forEach(({ node, inputs: reads, kernel, ctx, label, covers }, index) => {
     const args = reads.map((name) => (name === "" ? undefined : valueOf(name, node)));
     const start = options.profile ? performance.now() : 0;
     let results: Tensor[];
@@ -259,7 +261,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
     } catch (err) {
       throw atNode(err, node);
     }
-    if (options.profile) profile.push({ op: label ?? node.op, node: node.name, ms: performance.now() - start });
+    if (options.profile) profile.push({ op: label ?? node.op, node: node.name, ms: performance.now() - start, ...(covers ? { covers } : {}) });
     node.outputs.forEach((out, i) => {
       if (out === "") return;
       const t = results[i];
