@@ -37,6 +37,11 @@ export interface RunOptions {
   readonly weights?: WeightCache;
   /** Run patterns of nodes as one fused step where one applies (fusions.ts; default true): same values, fewer passes. */
   readonly fuse?: boolean;
+  /**
+   * Reuse the values that depend only on the inputs' dims (shape arithmetic, position ids, a
+   * causal mask) from an earlier run of this module with the same input dims (default true).
+   */
+  readonly reuseShapeValues?: boolean;
 }
 
 export interface NodeTiming {
@@ -184,6 +189,31 @@ interface Planned {
   readonly steps: readonly Step[];
   /** For each value read, the index of the step that reads it last. */
   readonly last: ReadonlyMap<string, number>;
+  /** Per step: whether its outputs depend only on the inputs' dims (shapeDerived) and none is a graph output. */
+  readonly byShape: readonly boolean[];
+  /** Such steps' outputs by the input dims they were computed for, most recent last (at most SHAPE_MEMO_KEYS). */
+  readonly memo: Map<string, ReadonlyMap<string, Tensor>>;
+}
+
+/** Input-dim combinations whose shape-derived values a module keeps, and the bytes one may hold. */
+const SHAPE_MEMO_KEYS = 4, SHAPE_MEMO_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The values computed from the inputs' dims and constants only: Shape and Size read nothing
+ * of their input but its dims, and every op's kernel is a function of its inputs, so a node
+ * whose inputs are such values (at least one not a constant) or constants gives the same
+ * output for the same input dims.
+ */
+function shapeDerived(graph: Graph): Set<string> {
+  const derived = new Set<string>();
+  const known = (v: string) => v === "" || graph.constants.has(v) || derived.has(v);
+  for (const node of graph.nodes) {
+    const dimsOnly = !node.domain && (node.op === "Shape" || node.op === "Size");
+    if (dimsOnly || (node.inputs.some((v) => derived.has(v)) && node.inputs.every(known))) {
+      for (const o of node.outputs) if (o !== "") derived.add(o);
+    }
+  }
+  return derived;
 }
 
 /**
@@ -206,18 +236,38 @@ function plannedSteps(graph: Graph, opset: number, fuse: boolean): Planned {
   };
   const nodeSteps = graph.nodes.map((node, i) => ({ node, inputs: node.inputs, kernel: kernels[i]!, ctx: contextOf(node) }));
   const steps = fuse ? fuseSteps(graph, nodeSteps) : nodeSteps;
-  const result = { steps, last: lastReads(steps) };
+  const derived = shapeDerived(graph), outputs = new Set(graph.outputs);
+  const byShape = steps.map(({ node }) => node.outputs.some((o) => o !== "") && node.outputs.every((o) => o === "" || (derived.has(o) && !outputs.has(o))));
+  const result = { steps, last: lastReads(steps), byShape, memo: new Map() };
   if (!byKey) planned.set(graph, (byKey = new Map()));
   byKey.set(key, result);
   return result;
+}
+
+/** Keep a run's shape-derived values for its input dims, within SHAPE_MEMO_BYTES, the oldest dims forgotten first. */
+function remember(memo: Map<string, ReadonlyMap<string, Tensor>>, key: string, values: ReadonlyMap<string, Tensor>): void {
+  let bytes = 0;
+  for (const t of values.values()) bytes += t.data.byteLength;
+  if (bytes > SHAPE_MEMO_BYTES) return;
+  memo.set(key, values);
+  for (const oldest of memo.keys()) {
+    if (memo.size <= SHAPE_MEMO_KEYS) break;
+    memo.delete(oldest);
+  }
 }
 
 function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions, pool: BufferPool | undefined): RunResult {
   const graph = mainGraph(module);
   const opset = module.opsets[""] ?? 0;
   // Every op must have a kernel before any work (or weight read) starts.
-  const { steps, last } = plannedSteps(graph, opset, options.fuse !== false);
+  const plan = plannedSteps(graph, opset, options.fuse !== false);
+  const { steps, last, byShape } = plan;
   checkInputs(graph, inputs);
+  // Shape-derived values from a run with these input dims, or a record of them for the next.
+  const reuse = options.reuseShapeValues !== false;
+  const dimsKey = graph.inputs.map((name) => inputs[name]!.dims.join("x")).join(";");
+  const remembered = reuse ? plan.memo.get(dimsKey) : undefined;
+  const recording = reuse && !remembered ? new Map<string, Tensor>() : undefined;
 
   const values = new Map<string, Tensor>();
   const owners = new BufferOwners(pool);
@@ -252,7 +302,25 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   };
 
   const profile: NodeTiming[] = [];
+  const keepOutput = (out: string, t: Tensor) => {
+    store(out, t);
+    options.trace?.("store", out);
+    if (!last.has(out)) release(out); // never read (an unused optional output)
+  };
   steps.forEach(({ node, inputs: reads, kernel, ctx, label, covers }, index) => {
+    const releaseReads = () => {
+      for (const name of new Set(reads)) if (name !== "" && last.get(name) === index) release(name);
+    };
+    if (remembered && byShape[index]) {
+      for (const out of node.outputs) {
+        if (out === "") continue;
+        const t = remembered.get(out)!;
+        owners.pin(t); // the memo keeps it: its storage never goes back to the pool
+        keepOutput(out, t);
+      }
+      releaseReads();
+      return;
+    }
     const args = reads.map((name) => (name === "" ? undefined : valueOf(name, node)));
     const start = options.profile ? performance.now() : 0;
     let results: Tensor[];
@@ -270,12 +338,15 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
       if (want && (want.dtype !== t.dtype || (want.shape && want.shape.length !== t.dims.length))) {
         throw atNode(new Error(`kernel gave ${formatType(t.dtype, t.dims)} for '${out}', typed ${formatType(want.dtype, want.shape)}`), node);
       }
-      store(out, t);
-      options.trace?.("store", out);
-      if (!last.has(out)) release(out); // never read (an unused optional output)
+      if (recording && byShape[index]) {
+        owners.pin(t);
+        recording.set(out, t);
+      }
+      keepOutput(out, t);
     });
-    for (const name of new Set(reads)) if (name !== "" && last.get(name) === index) release(name);
+    releaseReads();
   });
+  if (recording) remember(plan.memo, dimsKey, recording);
 
   const outputs = Object.create(null) as Record<string, Tensor>; // value names such as "__proto__" stay plain keys
   for (const name of graph.outputs) {
