@@ -253,4 +253,43 @@ describe("depthwise Conv", () => {
       sameBits(Float64Array.from(direct.data as Float64Array), Float64Array.from(generic.data as Float64Array));
     }
   });
+
+  it("float32 on the SIMD kernel: each output the taps in order in float32, then the bias, at every stride, dilation and padding, on one thread and two", () => {
+    type Ints = { type: "ints"; value: number[] };
+    const ints = (value: number[]): Ints => ({ type: "ints", value });
+    const cases: [number[], number[], { strides?: Ints; dilations?: Ints; pads?: Ints }][] = [
+      [[2, 6, 9, 11], [6, 1, 3, 3], { pads: ints([1, 1, 1, 1]) }], // stride 1: whole-vector taps
+      [[2, 6, 9, 11], [12, 1, 3, 3], { strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) }], // stride 2: even lanes of two vectors
+      [[3, 4, 4, 4], [4, 1, 5, 5], { pads: ints([2, 2, 2, 2]) }], // more padding than plane
+      [[1, 3, 13, 7], [3, 1, 3, 2], { strides: ints([3, 3]), dilations: ints([2, 1]), pads: ints([0, 1, 2, 0]) }], // lane by lane
+      [[16, 24, 20, 20], [24, 1, 5, 5], { pads: ints([2, 2, 2, 2]) }], // enough work for the threads
+    ];
+    for (const threads of [1, 2]) {
+      const previous = setGemmThreads(threads);
+      try {
+        for (const [xd, wd, geometry] of cases) {
+          const [n, c, h, w] = xd as [number, number, number, number], [m, , kh, kw] = wd as [number, number, number, number];
+          const x = f32(xd), wt = f32(wd), b = f32([m]);
+          const [sy, sx] = geometry.strides?.value ?? [1, 1], [dy, dx] = geometry.dilations?.value ?? [1, 1], [pt, pl, pb, pr] = geometry.pads?.value ?? [0, 0, 0, 0];
+          const oh = Math.floor((h + pt! + pb! - dy! * (kh - 1) - 1) / sy!) + 1, ow = Math.floor((w + pl! + pr! - dx! * (kw - 1) - 1) / sx!) + 1;
+          for (const bias of [b, undefined]) {
+            const got = convKernel(x, wt, bias, { group: { type: "int", value: c }, ...geometry }).data as Float32Array;
+            const want = new Float32Array(n * m * oh * ow), xs = x.data as Float32Array, ws = wt.data as Float32Array;
+            for (let i = 0; i < n; i++) for (let ch = 0; ch < m; ch++) for (let y = 0; y < oh; y++) for (let o = 0; o < ow; o++) {
+              let acc = 0;
+              for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+                const iy = y * sy! + ky * dy! - pt!, ix = o * sx! + kx * dx! - pl!;
+                const v = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0 : xs[((i * c + Math.floor(ch / (m / c))) * h + iy) * w + ix]!;
+                acc = Math.fround(acc + Math.fround(ws[(ch * kh + ky) * kw + kx]! * v));
+              }
+              want[((i * m + ch) * oh + y) * ow + o] = acc + (bias ? (b.data as Float32Array)[ch]! : 0);
+            }
+            sameBits(Float64Array.from(got), Float64Array.from(want));
+          }
+        }
+      } finally {
+        setGemmThreads(previous);
+      }
+    }
+  });
 });

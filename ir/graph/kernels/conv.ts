@@ -17,6 +17,7 @@ import type { MatView } from "./gemm.js";
 import { inputCoords, windowGeometry } from "./window.js";
 import type { WindowAxis } from "./window.js";
 import { allocateOutput } from "./buffers.js";
+import { depthwiseF32 } from "./simd.js";
 
 /** Largest column-matrix buffer (float32 for float32 data, so that the GEMM sums in float32; float64 for float64) one batch of images may use. */
 const COL_BYTES = 32 * 1024 * 1024;
@@ -89,8 +90,9 @@ function tapsF32(xd: Float32Array | Float64Array, xBase: number, wd: Float32Arra
  * group (depthwise), computed directly: the same sums in the same order as im2col and the
  * GEMM (float32: tapsF32; float64: gemmFewRows's, kernel offsets four at a time; padding as
  * zeros), without a column matrix,
- * whose construction costs more than these few products. Where each output's kernel taps
- * land in the input plane (or in the padding) is worked out once, for every channel and image.
+ * whose construction costs more than these few products. Float32 runs as WebAssembly SIMD
+ * (depthwise-wasm.ts, the same bits); in JavaScript, where each output's kernel taps land in
+ * the input plane (or in the padding) is worked out once, for every channel and image.
  */
 function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor, mg: number, geo: readonly WindowAxis[]): void {
   const [gy, gx] = geo as [WindowAxis, WindowAxis];
@@ -101,6 +103,10 @@ function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor
   const xd = x.data as Float32Array, wd = w.data as Float32Array, bd = bias?.data as Float32Array | undefined;
   const od = out.data as Float32Array;
   const f32 = x.data instanceof Float32Array && w.data instanceof Float32Array, fround = Math.fround;
+  if (f32 && kp <= SKC && depthwiseF32({
+    images: batch, channels, multiplier: mg, h: gy.size, w: iw, oh, ow, kh, kw,
+    stride: [gy.stride, gx.stride], dilation: [gy.dilation, gx.dilation], pad: [gy.padBegin, gx.padBegin],
+  }, xd, wd, bd, od)) return;
   // taps[o * kp + p]: offset in the input plane of kernel tap p for output o, or -1 in the padding.
   const taps = new Int32Array(planeOut * kp);
   for (let oy = 0; oy < oh; oy++) {
