@@ -234,7 +234,7 @@ describe("worker threads", () => {
   });
 });
 
-describe("depthwise Conv", () => {
+describe("depthwise and direct Conv", () => {
   // float64, so that a different order of the sums would show (float32 rounding would hide it).
   const f64 = (dims: number[], data?: Float64Array) => makeTensor("f64", dims, data ?? floats(dims.reduce((p, d) => p * d, 1), Float64Array));
 
@@ -254,33 +254,45 @@ describe("depthwise Conv", () => {
     }
   });
 
-  it("float32 on the SIMD kernel: each output the taps in order in float32, then the bias, at every stride, dilation and padding, on one thread and two", () => {
+  it("a 1x1 Conv of 1x1 planes is one GEMM over the batch, with the bits of the generic path", () => {
+    for (const [images, c, m, withBias] of [[5, 12, 20, true], [16, 72, 288, true], [3, 300, 8, true], [4, 9, 7, false]] as const) {
+      const x = f32([images, c, 1, 1]), w = f32([m, c, 1, 1]), b = withBias ? f32([m]) : undefined;
+      const direct = convKernel(x, w, b, {});
+      const generic = convKernel(f32([images, c, 1, 1, 1], x.data as Float32Array), f32([m, c, 1, 1, 1], w.data as Float32Array), b, {});
+      expect(direct.dims).toEqual([images, m, 1, 1]);
+      sameBits(Float64Array.from(direct.data as Float32Array), Float64Array.from(generic.data as Float32Array));
+    }
+  });
+
+  it("float32 with few products per output runs directly: input channel by channel, taps in order in float32, then the bias, at every stride, dilation, padding and grouping, on one thread and two", () => {
     type Ints = { type: "ints"; value: number[] };
     const ints = (value: number[]): Ints => ({ type: "ints", value });
-    const cases: [number[], number[], { strides?: Ints; dilations?: Ints; pads?: Ints }][] = [
-      [[2, 6, 9, 11], [6, 1, 3, 3], { pads: ints([1, 1, 1, 1]) }], // stride 1: whole-vector taps
-      [[2, 6, 9, 11], [12, 1, 3, 3], { strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) }], // stride 2: even lanes of two vectors
-      [[3, 4, 4, 4], [4, 1, 5, 5], { pads: ints([2, 2, 2, 2]) }], // more padding than plane
-      [[1, 3, 13, 7], [3, 1, 3, 2], { strides: ints([3, 3]), dilations: ints([2, 1]), pads: ints([0, 1, 2, 0]) }], // lane by lane
-      [[16, 24, 20, 20], [24, 1, 5, 5], { pads: ints([2, 2, 2, 2]) }], // enough work for the threads
+    const cases: [number[], number[], number, { strides?: Ints; dilations?: Ints; pads?: Ints }][] = [
+      [[2, 6, 9, 11], [6, 1, 3, 3], 6, { pads: ints([1, 1, 1, 1]) }], // depthwise, stride 1: whole-vector taps
+      [[2, 6, 9, 11], [12, 1, 3, 3], 6, { strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) }], // stride 2: even lanes of two vectors
+      [[3, 4, 4, 4], [4, 1, 5, 5], 4, { pads: ints([2, 2, 2, 2]) }], // more padding than plane
+      [[1, 3, 13, 7], [3, 1, 3, 2], 3, { strides: ints([3, 3]), dilations: ints([2, 1]), pads: ints([0, 1, 2, 0]) }], // lane by lane
+      [[2, 3, 17, 19], [8, 3, 3, 3], 1, { strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) }], // a first layer: 3 channels in
+      [[2, 4, 10, 10], [6, 2, 3, 3], 2, { pads: ints([1, 0, 1, 0]) }], // two groups of two
+      [[16, 24, 20, 20], [24, 1, 5, 5], 24, { pads: ints([2, 2, 2, 2]) }], // enough work for the threads
     ];
     for (const threads of [1, 2]) {
       const previous = setGemmThreads(threads);
       try {
-        for (const [xd, wd, geometry] of cases) {
-          const [n, c, h, w] = xd as [number, number, number, number], [m, , kh, kw] = wd as [number, number, number, number];
+        for (const [xd, wd, group, geometry] of cases) {
+          const [n, c, h, w] = xd as [number, number, number, number], [m, cg, kh, kw] = wd as [number, number, number, number];
           const x = f32(xd), wt = f32(wd), b = f32([m]);
           const [sy, sx] = geometry.strides?.value ?? [1, 1], [dy, dx] = geometry.dilations?.value ?? [1, 1], [pt, pl, pb, pr] = geometry.pads?.value ?? [0, 0, 0, 0];
           const oh = Math.floor((h + pt! + pb! - dy! * (kh - 1) - 1) / sy!) + 1, ow = Math.floor((w + pl! + pr! - dx! * (kw - 1) - 1) / sx!) + 1;
           for (const bias of [b, undefined]) {
-            const got = convKernel(x, wt, bias, { group: { type: "int", value: c }, ...geometry }).data as Float32Array;
-            const want = new Float32Array(n * m * oh * ow), xs = x.data as Float32Array, ws = wt.data as Float32Array;
+            const got = convKernel(x, wt, bias, { group: { type: "int", value: group }, ...geometry }).data as Float32Array;
+            const want = new Float32Array(n * m * oh * ow), xs = x.data as Float32Array, ws = wt.data as Float32Array, mg = m / group;
             for (let i = 0; i < n; i++) for (let ch = 0; ch < m; ch++) for (let y = 0; y < oh; y++) for (let o = 0; o < ow; o++) {
               let acc = 0;
-              for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-                const iy = y * sy! + ky * dy! - pt!, ix = o * sx! + kx * dx! - pl!;
-                const v = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0 : xs[((i * c + Math.floor(ch / (m / c))) * h + iy) * w + ix]!;
-                acc = Math.fround(acc + Math.fround(ws[(ch * kh + ky) * kw + kx]! * v));
+              for (let ci = 0; ci < cg; ci++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+                const iy = y * sy! + ky * dy! - pt!, ix = o * sx! + kx * dx! - pl!, plane = i * c + Math.floor(ch / mg) * cg + ci;
+                const v = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0 : xs[(plane * h + iy) * w + ix]!;
+                acc = Math.fround(acc + Math.fround(ws[((ch * cg + ci) * kh + ky) * kw + kx]! * v));
               }
               want[((i * m + ch) * oh + y) * ow + o] = acc + (bias ? (b.data as Float32Array)[ch]! : 0);
             }

@@ -1,4 +1,5 @@
-// Conv over N-D spatial inputs, as im2col + the batched GEMM of gemm.ts:
+// Conv over N-D spatial inputs, as im2col + the batched GEMM of gemm.ts (or,
+// for few products per output in 2-D float32, directly: DIRECT_DEPTH):
 // per (image, group), W_g [M/g, C/g * K] times the column matrix [C/g * K, out].
 // All (image, group) products of a run of images are one batch, so large
 // convolutions use the WebAssembly kernel and its threads, and depthwise ones
@@ -17,7 +18,15 @@ import type { MatView } from "./gemm.js";
 import { inputCoords, windowGeometry } from "./window.js";
 import type { WindowAxis } from "./window.js";
 import { allocateOutput } from "./buffers.js";
-import { depthwiseF32 } from "./simd.js";
+import { conv2dF32 } from "./simd.js";
+
+/**
+ * Float32 2-D convolutions with at most this many products per output (input channels per group
+ * times kernel taps, above 1 tap: depthwise ones, a first layer on 3 channels) run directly on
+ * conv2d-wasm.ts, which reads zero-padded input planes instead of a column matrix (building it in
+ * JavaScript cost more than the products). Larger ones go through im2col and the GEMM.
+ */
+const DIRECT_DEPTH = 64;
 
 /** Largest column-matrix buffer (float32 for float32 data, so that the GEMM sums in float32; float64 for float64) one batch of images may use. */
 const COL_BYTES = 32 * 1024 * 1024;
@@ -90,9 +99,9 @@ function tapsF32(xd: Float32Array | Float64Array, xBase: number, wd: Float32Arra
  * group (depthwise), computed directly: the same sums in the same order as im2col and the
  * GEMM (float32: tapsF32; float64: gemmFewRows's, kernel offsets four at a time; padding as
  * zeros), without a column matrix,
- * whose construction costs more than these few products. Float32 runs as WebAssembly SIMD
- * (depthwise-wasm.ts, the same bits); in JavaScript, where each output's kernel taps land in
- * the input plane (or in the padding) is worked out once, for every channel and image.
+ * whose construction costs more than these few products (float32 runs on directConv instead).
+ * Where each output's kernel taps land in the input plane (or in the padding) is worked out
+ * once, for every channel and image.
  */
 function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor, mg: number, geo: readonly WindowAxis[]): void {
   const [gy, gx] = geo as [WindowAxis, WindowAxis];
@@ -103,10 +112,7 @@ function depthwise2d(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor
   const xd = x.data as Float32Array, wd = w.data as Float32Array, bd = bias?.data as Float32Array | undefined;
   const od = out.data as Float32Array;
   const f32 = x.data instanceof Float32Array && w.data instanceof Float32Array, fround = Math.fround;
-  if (f32 && kp <= SKC && depthwiseF32({
-    images: batch, channels, multiplier: mg, h: gy.size, w: iw, oh, ow, kh, kw,
-    stride: [gy.stride, gx.stride], dilation: [gy.dilation, gx.dilation], pad: [gy.padBegin, gx.padBegin],
-  }, xd, wd, bd, od)) return;
+
   // taps[o * kp + p]: offset in the input plane of kernel tap p for output o, or -1 in the padding.
   const taps = new Int32Array(planeOut * kp);
   for (let oy = 0; oy < oh; oy++) {
@@ -185,6 +191,30 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs
   const out = allocateOutput(x.dtype, [batch, m, ...geo.map((g) => g.out)]);
   const planeIn = sizeOf(x.dims, 2), planeOut = sizeOf(out.dims, 2), kp = sizeOf(kernel), mg = m / group;
   const depth = cg * kp;
+  if (rank === 4 && kp > 1 && depth <= DIRECT_DEPTH && x.data instanceof Float32Array && w.data instanceof Float32Array &&
+    conv2dF32({
+      images: batch, groups: group, inputs: cg, outputs: mg, h: geo[0]!.size, w: geo[1]!.size, oh: geo[0]!.out, ow: geo[1]!.out,
+      kh: geo[0]!.kernel, kw: geo[1]!.kernel, stride: [geo[0]!.stride, geo[1]!.stride], dilation: [geo[0]!.dilation, geo[1]!.dilation],
+      pad: [geo[0]!.padBegin, geo[1]!.padBegin],
+    }, x.data, w.data, bias?.data as Float32Array | undefined, out.data as Float32Array)) {
+    return roundToDType(out);
+  }
+  if (group === 1 && kp === 1 && planeOut === 1 && planeIn === 1 && depth <= SKC && x.data instanceof Float32Array && w.data instanceof Float32Array) {
+    // 1x1 planes (a squeeze-and-excite block's layers): one GEMM for the batch, out [images, m] = X [images, c] W^T.
+    const added = gemmFloatBatch({
+      m: batch, n: m, k: depth, count: 1, f32Result: true, bias: bias?.data as Float32Array | undefined,
+      a: () => ({ data: x.data, offset: 0, rowStride: channels, colStride: 1 }),
+      b: () => ({ data: w.data, offset: 0, rowStride: 1, colStride: depth }),
+    }, (_, row0, col0, rows, cols, c, off, ldc) => {
+      const od = out.data as Float32Array;
+      for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) od[(row0 + r) * m + col0 + j] = c[off + r * ldc + j]!;
+    });
+    if (bias && !added) {
+      const od = out.data as Float32Array, bd = bias.data as Float32Array;
+      for (let i = 0; i < od.length; i++) od[i] = od[i]! + bd[i % m]!;
+    }
+    return roundToDType(out);
+  }
   if (rank === 4 && cg === 1 && mg < MR) {
     depthwise2d(x, w, bias, out, mg, geo);
     return roundToDType(out);
@@ -201,19 +231,32 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs
     const count = Math.min(images, batch - n0);
     if (col) for (let i = 0; i < count; i++) im2col(xd, (n0 + i) * channels * planeIn, channels, geo, col.subarray(i * colSize));
     const image = (t: number) => Math.floor(t / group), groupOf = (t: number) => t % group;
-    gemmFloatBatch({
+    // Float32 with K in one block: C's values are float32 sums, so C then + bias rounds as C + bias
+    // does; C comes as float32 and the kernel adds the bias per channel where it can.
+    const exact = out.data instanceof Float32Array && !(x.data instanceof Float64Array) && depth <= SKC;
+    const biasAdded = gemmFloatBatch({
       m: mg, n: planeOut, k: depth, count: count * group,
       a: (t) => ({ data: w.data, offset: groupOf(t) * mg * depth, rowStride: depth, colStride: 1 }),
       b: (t) => (col
         ? { data: col, offset: image(t) * colSize + groupOf(t) * depth * planeOut, rowStride: planeOut, colStride: 1 }
         : { data: xd, offset: ((n0 + image(t)) * channels + groupOf(t) * cg) * planeIn, rowStride: planeIn, colStride: 1 }),
+      f32Result: exact, rowBias: exact ? bd : undefined, rowBiasAt: (t) => groupOf(t) * mg,
     }, (t, row0, col0, rows, width, c, off, ldc) => {
       for (let r = 0; r < rows; r++) {
-        const channel = groupOf(t) * mg + row0 + r, b = bd ? bd[channel]! : 0;
+        const channel = groupOf(t) * mg + row0 + r, b = bd && !exact ? bd[channel]! : 0;
         const dst = ((n0 + image(t)) * m + channel) * planeOut + col0, src = off + r * ldc;
-        for (let o = 0; o < width; o++) od[dst + o] = c[src + o]! + b;
+        if (b === 0 && width >= 64) od.set(c.subarray(src, src + width), dst); // no bias (or added after); a short row copies faster in a loop
+        else for (let o = 0; o < width; o++) od[dst + o] = c[src + o]! + b;
       }
     });
+    if (bd && exact && !biasAdded) {
+      for (let i = 0; i < count; i++) {
+        for (let ch = 0; ch < m; ch++) {
+          const b = bd[ch]!, base = ((n0 + i) * m + ch) * planeOut;
+          for (let o = 0; o < planeOut; o++) od[base + o] = od[base + o]! + b;
+        }
+      }
+    }
   }
   return roundToDType(out);
 }

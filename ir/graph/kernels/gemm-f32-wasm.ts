@@ -29,7 +29,8 @@
 //   8 columns over all of K (panel of column j at b + j k 4, step k holding 8
 //   float32s); rows i0..i1 multiples of 4, columns j0..j1 multiples of 8.
 //   sgemm_c32, for K of one block: the same, C float32; sgemm_c32_bias adds
-//   a row of float32s (an eleventh argument) to C as it stores it (a bias Add).
+//   a row of float32s (an eleventh argument) to C as it stores it (a bias Add),
+//   sgemm_c32_rowbias one float32 per row of C (a Conv's bias per channel).
 // - sgemv: for few columns (matrix-vector products): lanes are 4 rows of A,
 //   two groups of 4 rows at a time (two independent sums per lane in flight),
 //   A read 4 k at a time and transposed in registers; B as columns (column j
@@ -75,11 +76,12 @@ function foldRow(v: number, PC: number, offset: number, K0: number): Code {
 /**
  * sgemm, or with `c32` sgemm_c32: C is float32 (row i at c + i ldc) and K at most SKC, one
  * block, whose float32 sum is the float64 total exactly; no float64 C, no demotion pass.
- * With `bias`, sgemm_c32_bias: an eleventh argument is the address of a row of float32s
- * (column j at bias + 4 j) added to each row of C, one float32 addition (a bias Add's).
+ * With a bias of columns, sgemm_c32_bias: an eleventh argument is the address of a row of
+ * float32s (column j at bias + 4 j) added to each row of C, one float32 addition (a bias
+ * Add's); of rows, sgemm_c32_rowbias: one float32 per row i (at bias + 4 i) added to it.
  */
-function sgemm(c32: boolean, bias = false): WasmFunction {
-  const BIAS = 10, params = bias ? 11 : 10; // locals follow the parameters
+function sgemm(c32: boolean, bias: "none" | "columns" | "rows" = "none"): WasmFunction {
+  const BIAS = 10, params = bias === "none" ? 10 : 11; // locals follow the parameters
   const [K0, KCUR, J, I, KK, PA, PB, PC, LDA2, LDA3] = Array.from({ length: 10 }, (_, q) => params + q) as [number, number, number, number, number, number, number, number, number, number];
   const ACC = params + 10, BV = ACC + 8, AV = BV + 2; // v128 locals: 4 rows x 2 vectors of 4 columns
   const acc = (r: number, v: number) => ACC + r * 2 + v;
@@ -91,11 +93,13 @@ function sgemm(c32: boolean, bias = false): WasmFunction {
   }
   step.push(get(PA), i32(4), add, set(PA), get(PB), i32(SNR * 4), add, set(PB));
   step.push(get(KK), i32(1), sub, tee(KK), brIf(0));
-  // With a bias: its two vectors for this tile's columns, into the B registers (free after the loop).
-  const fold: Code[] = bias ? [0, 1].map((v) => cat(get(BIAS), get(J), i32(4), mul, add, v128Load(16 * v), set(BV + v))) : [];
+  // A bias of columns: its two vectors for this tile's columns, into the B registers (free after
+  // the loop); of rows: each row's value, splat into the A register.
+  const fold: Code[] = bias === "columns" ? [0, 1].map((v) => cat(get(BIAS), get(J), i32(4), mul, add, v128Load(16 * v), set(BV + v))) : [];
   for (let r = 0; r < SMR; r++) {
+    if (bias === "rows") fold.push(get(BIAS), get(I), i32(r), add, i32(4), mul, add, load32Splat(0), set(AV));
     for (let v = 0; v < 2; v++) {
-      const value = bias ? cat(get(acc(r, v)), get(BV + v), f32x4Add) : get(acc(r, v));
+      const value = bias === "none" ? get(acc(r, v)) : cat(get(acc(r, v)), get(bias === "rows" ? AV : BV + v), f32x4Add);
       fold.push(c32 ? cat(get(PC), value, v128Store(16 * v)) : foldRow(acc(r, v), PC, 32 * v, K0));
     }
     if (r < SMR - 1) fold.push(get(PC), get(LDC), add, set(PC));
@@ -112,7 +116,8 @@ function sgemm(c32: boolean, bias = false): WasmFunction {
   const columns = cat(get(I0), set(I), loop(tile), get(J), i32(SNR), add, tee(J), get(J1), ltS, brIf(0));
   const kBlocks = cat(blockDepth(K0, KCUR), get(J0), set(J), loop(columns), get(K0), i32(SKC), add, tee(K0), get(K), ltS, brIf(0));
   const body = cat(get(LDA), get(LDA), add, tee(LDA2), get(LDA), add, set(LDA3), i32(0), set(K0), loop(kBlocks));
-  return { name: c32 ? (bias ? "sgemm_c32_bias" : "sgemm_c32") : "sgemm", params, locals: [[10, I32], [11, V128]], body };
+  const name = !c32 ? "sgemm" : bias === "none" ? "sgemm_c32" : bias === "columns" ? "sgemm_c32_bias" : "sgemm_c32_rowbias";
+  return { name, params, locals: [[10, I32], [11, V128]], body };
 }
 
 function sgemv(): WasmFunction {
@@ -183,5 +188,5 @@ function sgemv(): WasmFunction {
 
 /** The float32 kernels, for gemm-wasm.ts's module. */
 export function f32Kernels(): WasmFunction[] {
-  return [sgemm(false), sgemv(), sgemm(true), sgemm(true, true)];
+  return [sgemm(false), sgemv(), sgemm(true), sgemm(true, "columns"), sgemm(true, "rows")];
 }

@@ -100,8 +100,8 @@ function demote(): WasmFunction {
 let bytes: Uint8Array | undefined;
 
 /** The GEMM kernels a chunk table may name, by index (gemm-pool.ts): float64 sums with float32 or float64 A, then float32 (gemm-f32-wasm.ts). */
-export const KERNEL_NAMES = ["gemm_a32", "gemm_a64", "sgemm", "sgemv", "sgemm_c32", "sgemm_c32_bias"] as const;
-export type KernelKind = 0 | 1 | 2 | 3 | 4 | 5;
+export const KERNEL_NAMES = ["gemm_a32", "gemm_a64", "sgemm", "sgemv", "sgemm_c32", "sgemm_c32_bias", "sgemm_c32_rowbias"] as const;
+export type KernelKind = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 
 /** The module (exports KERNEL_NAMES and demote), importing the workspace as env.mem. */
 export function gemmModuleBytes(): Uint8Array {

@@ -190,6 +190,9 @@ export interface GemmBatch {
    * Add's), where the kernel can: gemmFloatBatch says whether it did, else the caller adds it.
    */
   readonly bias?: Float32Array | undefined;
+  /** The same for a value per row of C: C_t's row i gets rowBias[rowBiasAt(t) + i] (a Conv's bias per channel). */
+  readonly rowBias?: Float32Array | undefined;
+  readonly rowBiasAt?: (t: number) => number;
 }
 
 /**
@@ -211,7 +214,7 @@ export function gemmFloatBatch(job: GemmBatch, store: StoreC): boolean {
   if (k > 0 && work >= GEMM_F32_WASM_MIN_FLOPS) {
     const variant = variantOf(job);
     const enough = work >= (variant && variant.kind >= 2 ? GEMM_F32_WASM_MIN_FLOPS : GEMM_WASM_MIN_FLOPS);
-    if (variant && enough && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return variant.kind === 5;
+    if (variant && enough && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return variant.kind === 5 || variant.kind === 6;
   }
   for (let t = 0; t < count; t++) store(t, 0, 0, m, n, gemmFloat(m, n, k, job.a(t), job.b(t)), 0, n);
   return false;
@@ -284,8 +287,8 @@ function variantOf(job: GemmBatch): Variant | undefined {
   const as = Array.from({ length: job.count }, (_, t) => job.a(t)), bs = Array.from({ length: job.count }, (_, t) => job.b(t));
   if (as.every(isF32) && bs.every(isF32)) {
     if (job.n < 4) return { kind: 3, mr: GEMV_ROWS, nr: 1, aBytes: 4, bBytes: 4 };
-    const c32 = job.k <= SKC && job.f32Result === true, bias = c32 && job.bias?.length === job.n;
-    return { kind: bias ? 5 : c32 ? 4 : 2, mr: SMR, nr: SNR, aBytes: 4, bBytes: 4, c32 };
+    const c32 = job.k <= SKC && job.f32Result === true, bias = c32 && job.bias?.length === job.n, rowBias = c32 && !bias && job.rowBias !== undefined;
+    return { kind: bias ? 5 : rowBias ? 6 : c32 ? 4 : 2, mr: SMR, nr: SNR, aBytes: 4, bBytes: 4, c32 };
   }
   if (job.m < MR || job.n < NR) return undefined;
   const aF64 = as[0]!.data instanceof Float64Array;
@@ -305,7 +308,9 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
   const as = Array.from({ length: count }, (_, t) => job.a(t)), bs = Array.from({ length: count }, (_, t) => job.b(t));
   const aShared = as.every((v) => sameView(v, as[0]!)), bShared = bs.every((v) => sameView(v, bs[0]!));
   const cElem = variant.c32 ? 4 : 8, cBytes = variant.c32 ? 4 : job.f32Result ? 8 + 4 : 8;
-  const biasBytes = variant.kind === 5 ? roundUp(4 * n + 32, 16) : 0; // the row, padded to whole vectors
+  // The bias row, padded to whole vectors, or the values per row of every C_t (read 4 rows past the last).
+  const biases = variant.kind === 5 ? job.bias! : variant.kind === 6 ? job.rowBias! : undefined;
+  const biasBytes = biases ? roundUp(4 * biases.length + 32, 16) : 0;
   const bytes = (tb: number, mb: number, nb: number) => {
     const mp = roundUp(mb, mr), np = roundUp(nb, nr);
     return (aShared ? 1 : tb) * mp * k * aBytes + (bShared ? 1 : tb) * np * k * bBytes + tb * mp * np * cBytes + 32 + biasBytes;
@@ -329,7 +334,7 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
   const threads = parallel ? gemmThreads() : 1;
   // The bias row sits at the end of the workspace, out of the way of every block.
   const biasBase = WORKSPACE_BYTES - biasBytes;
-  if (biasBytes) f32.set(job.bias!, biasBase / 4);
+  if (biases) f32.set(biases, biasBase / 4);
   for (let t0 = 0; t0 < count; t0 += tb) {
     const nt = Math.min(tb, count - t0);
     for (let i0 = 0; i0 < m; i0 += mb) {
@@ -358,7 +363,7 @@ function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boo
               table[p + 5] = k;
               table[p + 6] = Math.floor((rp * mPanels) / rowParts) * mr; table[p + 7] = Math.floor(((rp + 1) * mPanels) / rowParts) * mr;
               table[p + 8] = Math.floor((cp * nPanels) / colParts) * nr; table[p + 9] = Math.floor(((cp + 1) * nPanels) / colParts) * nr;
-              table[p + 10] = biasBase + 4 * j0;
+              table[p + 10] = variant.kind === 6 ? biasBase + 4 * ((job.rowBiasAt?.(t0 + t) ?? 0) + i0) : biasBase + 4 * j0;
             }
           }
         }

@@ -11,7 +11,7 @@
 import { SIMD_BINARY_OPS, SIMD_MEMORY_BYTES } from "./simd-wasm.js";
 import { ATTENTION_DESC_BYTES, ATTENTION_UNIT_BYTES, attentionScratchBytes } from "./attention-wasm.js";
 import { SKC } from "./gemm-f32-wasm.js";
-import { DEPTHWISE_DESC_WORDS, depthwiseScratch } from "./depthwise-wasm.js";
+import { CONV2D_DESC_WORDS, convScratch } from "./conv2d-wasm.js";
 import type { SimdBinaryOp } from "./simd-wasm.js";
 import { KERNEL_ARGS } from "./gemm-wasm.js";
 import { CHUNK_TABLE_BASE, MAX_CHUNKS, gemmThreads, runChunks, simdKind, workspace } from "./gemm-pool.js";
@@ -333,12 +333,13 @@ export function activationF32(name: string, inputs: readonly Float32Array[], con
   return true;
 }
 
-/** A 2-D depthwise convolution's geometry: input planes h x w, kernel kh x kw, output oh x ow. */
-export interface DepthwiseJob {
+/** A 2-D convolution's geometry: input planes h x w, kernel kh x kw, output oh x ow. */
+export interface Conv2dJob {
   readonly images: number;
-  readonly channels: number;
-  /** Output channels per input channel. */
-  readonly multiplier: number;
+  readonly groups: number;
+  /** Input and output channels per group. */
+  readonly inputs: number;
+  readonly outputs: number;
   readonly h: number;
   readonly w: number;
   readonly oh: number;
@@ -352,28 +353,29 @@ export interface DepthwiseJob {
 }
 
 /**
- * out [images, channels * multiplier, oh, ow] = the depthwise convolution of x with w
- * [channels * multiplier, kh * kw] plus bias (0s when none), by depthwise-wasm.ts: conv.ts's
- * JavaScript's bits. False where SIMD is not available or the operands do not fit.
+ * out [images, groups * outputs, oh, ow] = the convolution of x [images, groups * inputs, h, w]
+ * with w [groups * outputs, inputs, kh, kw] plus bias (0s when none), by conv2d-wasm.ts: the
+ * bits of im2col and the GEMM. False where SIMD is not available or the operands do not fit.
  */
-export function depthwiseF32(job: DepthwiseJob, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, out: Float32Array): boolean {
+export function conv2dF32(job: Conv2dJob, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, out: Float32Array): boolean {
   const s = instance();
-  const { images, channels, multiplier, h, w: iw, oh, ow, kh, kw, stride, dilation, pad } = job;
-  const m = channels * multiplier, units = images * m;
-  if (!s || units === 0 || oh === 0 || ow === 0) return !!s;
-  const plane = depthwiseScratch(oh, ow, kh, kw, stride[0], stride[1], dilation[0], dilation[1]);
-  const chunks = chunksFor(units, oh * ow * kh * kw);
+  const { images, groups, inputs, outputs, h, w: iw, oh, ow, kh, kw, stride, dilation, pad } = job;
+  const m = groups * outputs, units = images * groups;
+  if (!s || units === 0 || oh === 0 || ow === 0 || outputs === 0) return !!s;
+  const planes = convScratch(inputs, oh, ow, kh, kw, stride[0], stride[1], dilation[0], dilation[1]);
+  const chunks = chunksFor(units, outputs * oh * ow * inputs * kh * kw);
   const aligned = (bytes: number) => Math.ceil(bytes / 16) * 16;
-  const px = aligned(4 * DEPTHWISE_DESC_WORDS), pw = aligned(px + 4 * x.length), pb = aligned(pw + 4 * w.length);
+  const px = aligned(4 * CONV2D_DESC_WORDS), pw = aligned(px + 4 * x.length), pb = aligned(pw + 4 * w.length);
   const po = aligned(pb + 4 * m), pScratch = aligned(po + 4 * out.length);
-  if (pScratch + chunks * plane.bytes > 4 * CAPACITY) return false;
+  if (pScratch + chunks * planes.bytes > 4 * CAPACITY) return false;
   const { f32, i32 } = s;
   f32.set(x, px / 4);
   f32.set(w, pw / 4);
   if (bias) f32.set(bias, pb / 4);
   else f32.fill(0, pb / 4, pb / 4 + m);
-  i32.set([px, pw, pb, po, channels, multiplier, h, iw, oh, ow, kh, kw, stride[0], stride[1], dilation[0], dilation[1], pad[0], pad[1], plane.rows, plane.width], 0);
-  split(s, "depthwise", units, oh * ow * kh * kw, (first, count, chunk) => [0, first, count, pScratch + chunk * plane.bytes]);
+  i32.set([px, pw, pb, po, inputs, outputs, h, iw, oh, ow, kh, kw, stride[0], stride[1], dilation[0], dilation[1], pad[0], pad[1],
+    planes.rows, planes.width, groups], 0);
+  split(s, "conv2d", units, outputs * oh * ow * inputs * kh * kw, (first, count, chunk) => [0, first, count, pScratch + chunk * planes.bytes]);
   out.set(f32.subarray(po / 4, po / 4 + out.length));
   return true;
 }
