@@ -169,6 +169,28 @@ describe("float32 Sigmoid, Tanh and Erf as SIMD", () => {
   });
 });
 
+describe("float32 HardSwish, HardSigmoid and Relu as SIMD", () => {
+  const x = sample(40_001, 23);
+  x.set([3, -3, 2.9999998, -2.9999998, 0, -0, 6, 1e-45, -1e-45, 3e38, -3e38], 100);
+  const cases = [
+    ["hardswish", (v: number) => v * Math.max(0, Math.min(1, v / 6 + 0.5)), 0, 0],
+    ["hardsigmoid", (v: number) => Math.max(0, Math.min(1, 0.2 * v + 0.5)), 0.2, 0.5],
+    ["hardsigmoid", (v: number) => Math.max(0, Math.min(1, (1 / 6) * v + 0.5)), 1 / 6, 0.5],
+    ["relu", (v: number) => (v > 0 ? v : v !== v ? v : 0), 0, 0],
+  ] as const;
+  it.each(cases)("%s gives the JavaScript loop's bits (alpha %s)", (op, f, p, q) => {
+    const got = new Float32Array(x.length);
+    expect(unaryF32(op, x, got, p, q)).toBe(true);
+    let differ = 0;
+    for (let i = 0; i < x.length; i++) {
+      const want = Math.fround(f(x[i]!));
+      if (!Object.is(got[i], want) && !(Number.isNaN(got[i]) && Number.isNaN(want))) differ++;
+    }
+    expect(differ, "elements that differ").toBe(0);
+    if (op === "relu") expect(Object.is(got[105], 0)).toBe(true); // -0 becomes +0
+  });
+});
+
 describe("float32 LayerNormalization as SIMD", () => {
   /** The documented order: element j into accumulator j mod 4, added as (a0 + a1) + (a2 + a3); float64 throughout. */
   function reference(x: Float32Array, scale: Float32Array, bias: Float32Array | undefined, eps: number, rows: number, n: number) {

@@ -354,14 +354,16 @@ export function binaryOp(op: BinaryOpName, a: Tensor, b: Tensor, outDType: DType
 
 /** out = op(x) elementwise, in outDType; p and q are the op's parameters (see UNARY_OPS). */
 /** Unary ops with a float32 SIMD kernel (simd-math-wasm.ts), used from this many elements; below, the same bits in JavaScript. */
-const SIMD_UNARY: Partial<Record<UnaryOpName, SimdUnaryOp>> = { Sigmoid: "sigmoid", Tanh: "tanh", Erf: "erf" };
+const SIMD_UNARY: Partial<Record<UnaryOpName, SimdUnaryOp>> = {
+  Sigmoid: "sigmoid", Tanh: "tanh", Erf: "erf", HardSwish: "hardswish", HardSigmoid: "hardsigmoid", Relu: "relu",
+};
 const SIMD_UNARY_MIN = 256;
 
 export function unaryOp(op: UnaryOpName, x: Tensor, outDType: DType = x.dtype, p: number | bigint = 0, q: number | bigint = 0): Tensor {
   const out = allocateOverwritten(outDType, x.dims);
   const xd = x.data, od = out.data;
   const simd = SIMD_UNARY[op];
-  if (simd && xd instanceof Float32Array && od instanceof Float32Array && xd.length >= SIMD_UNARY_MIN && unaryF32(simd, xd, od)) return out;
+  if (simd && xd instanceof Float32Array && od instanceof Float32Array && xd.length >= SIMD_UNARY_MIN && unaryF32(simd, xd, od, Number(p), Number(q))) return out;
   const key = `${op}|${storageName(xd)}|${storageName(od)}`;
   let loop = unaryCache.get(key);
   if (!loop) {

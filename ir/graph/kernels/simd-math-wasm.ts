@@ -9,17 +9,23 @@
 // stay within one ulp of the exact functions, as the tests ask of Sigmoid and
 // Tanh, where float32 arithmetic would add one or two.
 //
-// name(src, dst, n): dst[i] = f(src[i]) over n float32s, 4 per step (up to 3
-// elements past n are read and written: callers pad).
+// HardSwish and HardSigmoid are computed in float64 lanes too, as their
+// JavaScript loops compute them (one rounding at the end); Relu is a float32
+// select that keeps NaN's bits.
+//
+// name(src, dst, n, params): dst[i] = f(src[i]) over n float32s, 4 per step (up
+// to 3 elements past n are read and written: callers pad); params, the address
+// of HardSigmoid's alpha and beta as float64s.
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
-import { V128, add, brIf, cat, get, i32, i8x16Shuffle, loop, set, sub, tee, v128Load, v128Store } from "./wasm-encode.js";
+import { V128, add, brIf, cat, get, i32, i8x16Shuffle, load64Splat, loop, set, sub, tee, v128Load, v128Store } from "./wasm-encode.js";
 import { ERF_FIT, EXP_LANES, TANH_RATIONAL } from "./math.js";
 
 const simd = (op: number): Code => [0xfd, ...(op < 0x80 ? [op] : [(op & 0x7f) | 0x80, op >> 7])];
 // f64x2 arithmetic and comparisons, i64x2 arithmetic, bitselect and conversions (SIMD spec opcodes).
 const fAdd = simd(0xf0), fSub = simd(0xf1), fMul = simd(0xf2), fDiv = simd(0xf3), fPmin = simd(0xf6), fPmax = simd(0xf7);
 const fAbs = simd(0xec), fNeg = simd(0xed), fEq = simd(0x47), fLt = simd(0x49), fGt = simd(0x4a), fGe = simd(0x4c);
+const fMin = simd(0xf4), fMax = simd(0xf5); // IEEE minimum and maximum: NaN if either is, and -0 < +0, as Math.min and Math.max
 const iSub64 = simd(0xd1), iShl64 = simd(0xcb), bitselect = simd(0x52), promoteLow = simd(0x5f), demoteZero = simd(0x5e);
 const f64x2 = (x: number): Code => [0xfd, 0x0c, ...new Uint8Array(new Float64Array([x, x]).buffer)];
 const i64x2 = (x: bigint): Code => [0xfd, 0x0c, ...new Uint8Array(new BigInt64Array([x, x]).buffer)];
@@ -77,9 +83,21 @@ const erf: Lanes = (X, [T, N, P, Z, U, E]) => {
   );
 };
 
+/** HardSwish: v * max(0, min(1, v / 6 + 0.5)), in float64 as pointwise.ts's loop computes it. */
+const hardSwish: Lanes = (X, [T]) => cat(
+  f64x2(1), get(X), f64x2(6), fDiv, f64x2(0.5), fAdd, fMin, set(T!),
+  get(X), f64x2(0), get(T!), fMax, fMul, set(X),
+);
+
+/** HardSigmoid: max(0, min(1, p * v + q)), p and q the float64s at the kernel's fourth argument. */
+const hardSigmoid: Lanes = (X, [T]) => cat(
+  f64x2(0), f64x2(1), get(PARAMS), load64Splat(0), get(X), fMul, get(PARAMS), load64Splat(8), fAdd, fMin, fMax, set(X),
+);
+const PARAMS = 3; // the kernels' fourth argument (address of two float64s)
+
 function arrayKernel(name: string, lanes: Lanes): WasmFunction {
   const [SRC, DST, LEFT] = [0, 1, 2];
-  const [V, A, B] = [3, 4, 5], scratch = [6, 7, 8, 9, 10, 11, 12];
+  const [V, A, B] = [4, 5, 6], scratch = [7, 8, 9, 10, 11, 12, 13];
   const body = cat(
     get(SRC), v128Load(0), set(V),
     get(V), promoteLow, set(A), get(V), get(V), highHalf, promoteLow, set(B),
@@ -89,15 +107,32 @@ function arrayKernel(name: string, lanes: Lanes): WasmFunction {
     get(LEFT), i32(4), sub, tee(LEFT), i32(0), [0x4a] /* i32.gt_s */, brIf(0),
   );
   const guarded = cat([0x02, 0x40], get(LEFT), i32(0), [0x4c] /* i32.le_s */, brIf(0), loop(body), [0x0b]);
-  return { name, params: 3, locals: [[10, V128]], body: guarded };
+  return { name, params: 4, locals: [[10, V128]], body: guarded };
 }
+
+/** relu(src, dst, n): v > 0 or NaN stays (its bits too), anything else becomes +0; float32 throughout. */
+function relu(): WasmFunction {
+  const [SRC, DST, LEFT, V] = [0, 1, 2, 4];
+  const gtZero = simd(0x44), ne = simd(0x42), or = simd(0x50), and = simd(0x4e);
+  const body = cat(
+    get(DST), get(SRC), v128Load(0), tee(V), get(V), f32x4Zero, gtZero, get(V), get(V), ne, or, and, v128Store(0),
+    get(SRC), i32(16), add, set(SRC), get(DST), i32(16), add, set(DST),
+    get(LEFT), i32(4), sub, tee(LEFT), i32(0), [0x4a] /* i32.gt_s */, brIf(0),
+  );
+  const guarded = cat([0x02, 0x40], get(LEFT), i32(0), [0x4c] /* i32.le_s */, brIf(0), loop(body), [0x0b]);
+  return { name: "relu", params: 4, locals: [[1, V128]], body: guarded };
+}
+const f32x4Zero: Code = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
 
 /** Local X (f64x2) becomes f(X) for each float32 function here, with 7 scratch v128 locals (the lane functions' bits). */
 export const LANE_FUNCTIONS: Readonly<Record<"Sigmoid" | "Tanh" | "Erf", (X: number, scratch: readonly number[]) => Code>> = { Sigmoid: sigmoid, Tanh: tanh, Erf: erf };
 export const LANE_SCRATCH = 7;
 export { highHalf, lowHalves, promoteLow, demoteZero };
 
-/** The SIMD module's sigmoid, tanh and erf functions. */
+/** The SIMD module's sigmoid, tanh, erf, hardswish, hardsigmoid and relu functions. */
 export function mathKernels(): WasmFunction[] {
-  return [arrayKernel("sigmoid", sigmoid), arrayKernel("tanh", tanh), arrayKernel("erf", erf)];
+  return [
+    arrayKernel("sigmoid", sigmoid), arrayKernel("tanh", tanh), arrayKernel("erf", erf),
+    arrayKernel("hardswish", hardSwish), arrayKernel("hardsigmoid", hardSigmoid), relu(),
+  ];
 }

@@ -111,15 +111,19 @@ export function binaryF32(op: SimdBinaryOp, plan: StridedPlan, a: Float32Array, 
   return true;
 }
 
+/** Where unary kernels find their float64 parameters (HardSigmoid's alpha and beta): in the slack past CAPACITY. */
+const PARAMS_BYTE = 4 * CAPACITY + 16;
+
 /** dst[i] = f(src[i]) by the module's function `name`, in chunks through its memory; false where SIMD is not available. */
-function mapF32(name: string, src: Float32Array, dst: Float32Array): boolean {
+function mapF32(name: string, src: Float32Array, dst: Float32Array, params: readonly number[] = []): boolean {
   const s = instance();
   if (!s || src.length !== dst.length) return false;
+  new Float64Array(s.f32.buffer, PARAMS_BYTE, 2).set(params);
   const chunk = Math.floor(CAPACITY / 4) * 4;
   for (let at = 0; at < src.length; at += chunk) {
     const n = Math.min(chunk, src.length - at);
     s.f32.set(src.subarray(at, at + n), 0);
-    split(s, name, Math.ceil(n / 4), 4, (v, count) => [16 * v, 16 * v, 4 * count]);
+    split(s, name, Math.ceil(n / 4), 4, (v, count) => [16 * v, 16 * v, 4 * count, PARAMS_BYTE]);
     dst.set(s.f32.subarray(0, n), at);
   }
   return true;
@@ -130,12 +134,15 @@ export function expF32(src: Float32Array, dst: Float32Array): boolean {
   return mapF32("exp", src, dst);
 }
 
-/** The float32 functions of simd-math-wasm.ts: the bits of math.ts's laneSigmoid, laneTanh and laneErf. */
-export type SimdUnaryOp = "sigmoid" | "tanh" | "erf";
+/**
+ * The float32 functions of simd-math-wasm.ts: the bits of math.ts's laneSigmoid, laneTanh and
+ * laneErf, and of pointwise.ts's HardSwish, HardSigmoid and Relu loops.
+ */
+export type SimdUnaryOp = "sigmoid" | "tanh" | "erf" | "hardswish" | "hardsigmoid" | "relu";
 
-/** dst[i] = f(src[i]) for a SimdUnaryOp; false where SIMD is not available. */
-export function unaryF32(op: SimdUnaryOp, src: Float32Array, dst: Float32Array): boolean {
-  return mapF32(op, src, dst);
+/** dst[i] = f(src[i]) for a SimdUnaryOp (p and q: HardSigmoid's alpha and beta); false where SIMD is not available. */
+export function unaryF32(op: SimdUnaryOp, src: Float32Array, dst: Float32Array, p = 0, q = 0): boolean {
+  return mapF32(op, src, dst, [p, q]);
 }
 
 /**
