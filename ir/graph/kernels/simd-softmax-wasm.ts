@@ -12,7 +12,7 @@
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
 import {
-  I32, V128, add, brIf, cat, eqz, f32DemoteF64, f32Max, f32x4Add, f32x4Const, f32x4Div, f32x4ExtractLane,
+  I32, V128, add, brIf, cat, eqz, ifElse, f32DemoteF64, f32Max, f32x4Add, f32x4Const, f32x4Div, f32x4ExtractLane,
   f32x4Mul, f32x4Pmax, f32x4Pmin, f32x4Splat, f32x4Eq, v128And, f32x4Sub, f64AddScalar, f64x2Add, f64x2ExtractLane,
   f64x2PromoteLowF32x4, get, i32, i32x4Add, i32x4Shl, i32x4ShrS, i32x4Sub, i8x16Shuffle, loop,
   set, sub, tee, v128Load, v128Store, v128Zero, vectorLoop,
@@ -24,6 +24,7 @@ export const advance = (local: number, bytes = 16): Code => cat(get(local), i32(
 export const range = (k: number) => Array.from({ length: k }, (_, u) => u);
 /** Vectors processed per loop iteration by the kernels with long dependency chains (exp, softmax). */
 export const UNROLL = 4;
+const f32x4Lt: Code = [0xfd, 0x43], f32x4Gt: Code = [0xfd, 0x44], i32x4AllTrue: Code = [0xfd, 0xa3, 0x01];
 const i32x4Const = (v: number): Code => [0xfd, 0x0c, ...new Uint8Array(new Int32Array([v, v, v, v]).buffer)];
 
 /**
@@ -98,10 +99,19 @@ export function softmaxRowCode(L: SoftmaxLocals, prepare?: (u: number) => Code, 
   const high = i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
   // The exps of an iteration's vectors are independent; their sums are added in element order.
   const expOf = (u: number) => cat(
-    // x - max rounds in float32; its error E (2Sum, Knuth TAOCP 4.2.2; 0 where it is NaN) goes into exp's argument
-    get(Q), v128Load(16 * u), tee(V(u)), get(M), f32x4Add, tee(X(u)), get(V(u)), f32x4Sub, set(T(u)),
-    get(V(u)), get(X(u)), get(T(u)), f32x4Sub, f32x4Sub, get(M), get(T(u)), f32x4Sub, f32x4Add, tee(E(u)), get(E(u)), get(E(u)), f32x4Eq, v128And, set(E(u)),
-    expInPlace(X(u), T(u), E(u)), get(Q), get(X(u)), v128Store(16 * u),
+    get(Q), v128Load(16 * u), tee(V(u)), get(M), f32x4Add, tee(X(u)),
+    // Four masked scores (x - max below -105, where exp is 0 to the last bit) skip the arithmetic:
+    // a causal mask's rows are half that.
+    f32x4Const(-105), f32x4Lt, i32x4AllTrue,
+    ifElse(cat(v128Zero, set(X(u))), cat(
+      // x - max rounds in float32; its error E (2Sum, Knuth TAOCP 4.2.2) goes into exp's argument, except
+      // where it is NaN or x - max is below exp's clamp (there E is as large as max, not a rounding error)
+      get(X(u)), get(V(u)), f32x4Sub, set(T(u)),
+      get(V(u)), get(X(u)), get(T(u)), f32x4Sub, f32x4Sub, get(M), get(T(u)), f32x4Sub, f32x4Add, tee(E(u)), get(E(u)), get(E(u)), f32x4Eq, v128And,
+      get(X(u)), f32x4Const(-104), f32x4Gt, v128And, set(E(u)),
+      expInPlace(X(u), T(u), E(u)),
+    )),
+    get(Q), get(X(u)), v128Store(16 * u),
   );
   const sumOf = (u: number) => cat(
     get(S0), get(X(u)), f64x2PromoteLowF32x4, f64x2Add, set(S0),
