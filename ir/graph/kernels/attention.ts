@@ -8,33 +8,13 @@
 // separately.
 
 import type { Tensor } from "../../tensor.js";
-import { elementCount } from "../../tensor.js";
 import { broadcastDims } from "./broadcast.js";
 import { broadcastsTo } from "./common.js";
 import { allocateOverwritten } from "./buffers.js";
 import type { StridedOperand } from "./matmul.js";
 import { attentionF32 } from "./simd.js";
 import type { AttentionOperand } from "./simd.js";
-import { broadcastStrides } from "./strided.js";
-
-/**
- * For each index t of `batch` (row-major), the offset of an operand whose batch axes `own`
- * (right-aligned to batch, 1 where it repeats) have `strides`.
- */
-export function batchOffsets(batch: readonly number[], own: readonly number[], strides: readonly number[]): number[] {
-  const lead = batch.length - own.length, count = elementCount(batch), result = new Array<number>(count);
-  for (let t = 0; t < count; t++) {
-    let rest = t, offset = 0;
-    for (let axis = batch.length - 1; axis >= 0; axis--) {
-      const i = rest % batch[axis]!;
-      rest = (rest - i) / batch[axis]!;
-      const mine = axis - lead;
-      if (mine >= 0 && own[mine] !== 1) offset += i * strides[mine]!;
-    }
-    result[t] = offset;
-  }
-  return result;
-}
+import { batchOffsets, broadcastStrides } from "./strided.js";
 
 const isF32 = (t: Tensor | undefined) => t === undefined || t.dtype === "f32";
 

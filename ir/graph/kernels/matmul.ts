@@ -13,7 +13,7 @@ import { SKC } from "./gemm-f32-wasm.js";
 import type { MatView, StoreC } from "./gemm.js";
 import { allocateOverwritten } from "./buffers.js";
 import { binaryF32 } from "./simd.js";
-import { broadcastStrides, collapseStrides, contiguousStrides } from "./strided.js";
+import { batchOffsets, broadcastStrides, collapseStrides, contiguousStrides } from "./strided.js";
 
 export { gemmFloat } from "./gemm.js";
 export type { MatView } from "./gemm.js";
@@ -226,22 +226,7 @@ export function matmulStrided(a: StridedOperand, b: StridedOperand): Tensor | un
   const aBatch = a.dims.slice(0, -2), bBatch = b.dims.slice(0, -2);
   const batch = broadcastDims(aBatch, bBatch), batches = elementCount(batch);
   const out = allocateOverwritten(dtype, [...batch, m, n]);
-  const offsets = (op: StridedOperand, own: readonly number[]): number[] => {
-    // Batch t's offset: its index along each broadcast axis times the operand's stride there (0 where it repeats).
-    const lead = batch.length - own.length, result = new Array<number>(batches);
-    for (let t = 0; t < batches; t++) {
-      let rest = t, offset = 0;
-      for (let axis = batch.length - 1; axis >= 0; axis--) {
-        const i = rest % batch[axis]!;
-        rest = (rest - i) / batch[axis]!;
-        const mine = axis - lead;
-        if (mine >= 0 && own[mine] !== 1) offset += i * op.strides[mine]!;
-      }
-      result[t] = offset;
-    }
-    return result;
-  };
-  const ao = offsets(a, aBatch), bo = offsets(b, bBatch);
+  const ao = batchOffsets(batch, aBatch, a.strides), bo = batchOffsets(batch, bBatch, b.strides);
   gemmFloatBatch({
     m, n, k, count: batches,
     a: (t) => ({ data: a.tensor.data, offset: ao[t]!, rowStride: a.strides[ra - 2]!, colStride: a.strides[ra - 1]! }),

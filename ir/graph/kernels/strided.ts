@@ -62,6 +62,25 @@ export function contiguousStrides(dims: readonly number[]): number[] {
   return strides;
 }
 
+/**
+ * For each index t of `batch` (row-major), the offset of an operand whose batch axes `own`
+ * (right-aligned to batch, 1 where it repeats) have `strides`.
+ */
+export function batchOffsets(batch: readonly number[], own: readonly number[], strides: readonly number[]): number[] {
+  const lead = batch.length - own.length, count = batch.reduce((p, d) => p * d, 1), result = new Array<number>(count);
+  for (let t = 0; t < count; t++) {
+    let rest = t, offset = 0;
+    for (let axis = batch.length - 1; axis >= 0; axis--) {
+      const i = rest % batch[axis]!;
+      rest = (rest - i) / batch[axis]!;
+      const mine = axis - lead;
+      if (mine >= 0 && own[mine] !== 1) offset += i * strides[mine]!;
+    }
+    result[t] = offset;
+  }
+  return result;
+}
+
 /** Strides of a tensor of `dims` broadcast to `outDims` (0 along repeated axes). */
 export function broadcastStrides(dims: readonly number[], outDims: readonly number[]): number[] {
   const rank = outDims.length, st = new Array<number>(rank).fill(0);
