@@ -12,6 +12,9 @@
 // and head without materialising the scores; where it does not apply, the
 // steps run separately, each through the kernel its own fusion below would use.
 //
+// Rotary embedding (rotate-half: two Slices, Neg, Concat, two Muls, Add):
+// rotateHalf runs it as one loop over x.
+//
 // MatMul -> Add(bias): a linear layer's bias, a row along the last axis, added
 // by the GEMM kernel as it writes each tile (matmulAndBias), where it can.
 //
@@ -42,6 +45,7 @@ import { rmsNorm as rmsNormKernel } from "../../ir/graph/kernels/rms-norm.js";
 import { ACTIVATIONS, COMMUTATIVE } from "../../ir/graph/kernels/activation-patterns.js";
 import type { Expr } from "../../ir/graph/kernels/activation-patterns.js";
 import { runActivation } from "../../ir/graph/kernels/activation.js";
+import { rotateHalf } from "../../ir/graph/kernels/rotary.js";
 import { intsAttr } from "../../ir/graph/ops/util.js";
 
 export type Kernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
@@ -348,25 +352,65 @@ function evaluate(m: Matched, args: ReadonlyMap<string, Tensor>): Tensor {
   return m.step.kernel(m.operands.map((o) => evaluate(o, args)), m.step.ctx)[0]!;
 }
 
-const activations: Fusion[] = ACTIVATIONS.map((pattern) => ({
-  name: `activation-${pattern.name}`,
-  match(graph, i, uses, steps) {
-    const m = matchExpr(graph, pattern.expr, steps[i]!.node.outputs[0] ?? "", i, uses, steps, new Map()).next().value;
-    if (!m) return undefined;
-    const names = [...pattern.inputs, ...pattern.constants];
-    const inputs = names.map((n) => m.bound.get(n)!);
-    const absorbs = indicesOf(m.matched).filter((j) => j !== i);
-    // A value the pattern writes cannot also be one it reads (a node reading it twice).
-    if (absorbs.some((j) => steps[j]!.node.outputs.some((o) => inputs.includes(o)))) return undefined;
-    const kernel: Kernel = (args) => {
-      const byName = new Map(names.map((n, k) => [n, args[k] as Tensor]));
-      const fused = runActivation(pattern, pattern.inputs.map((n) => byName.get(n)!), pattern.constants.map((n) => byName.get(n)!));
-      return [fused ?? evaluate(m.matched, byName)];
-    };
-    const node = steps[i]!.node;
-    return { absorbs, step: { node, inputs, kernel, ctx: steps[i]!.ctx, label: pattern.name } };
-  },
-}));
+/** Steps of a matched expression, from the root down. */
+const stepsOf = (m: Matched): Step[] => ("leaf" in m ? [] : [m.step, ...m.operands.flatMap(stepsOf)]);
+
+/**
+ * A fusion that matches `expr` at its root and runs `kernel` on the values its names bound
+ * (in `names` order), or where that gives undefined, the matched nodes one by one.
+ */
+function expressionFusion(name: string, expr: Expr, names: readonly string[], label: string,
+  kernel: (byName: ReadonlyMap<string, Tensor>, steps: readonly Step[]) => Tensor | undefined): Fusion {
+  return {
+    name,
+    match(graph, i, uses, steps) {
+      const m = matchExpr(graph, expr, steps[i]!.node.outputs[0] ?? "", i, uses, steps, new Map()).next().value;
+      if (!m) return undefined;
+      const inputs = names.map((n) => m.bound.get(n)!);
+      const absorbs = indicesOf(m.matched).filter((j) => j !== i);
+      // A value the pattern writes cannot also be one it reads (a node reading it twice).
+      if (absorbs.some((j) => steps[j]!.node.outputs.some((o) => inputs.includes(o)))) return undefined;
+      const matchedSteps = stepsOf(m.matched);
+      const run: Kernel = (args) => {
+        const byName = new Map(names.map((n, k) => [n, args[k] as Tensor]));
+        return [kernel(byName, matchedSteps) ?? evaluate(m.matched, byName)];
+      };
+      return { absorbs, step: { node: steps[i]!.node, inputs, kernel: run, ctx: steps[i]!.ctx, label } };
+    },
+  };
+}
+
+const activations: Fusion[] = ACTIVATIONS.map((pattern) => expressionFusion(`activation-${pattern.name}`, pattern.expr,
+  [...pattern.inputs, ...pattern.constants], pattern.name,
+  (byName) => runActivation(pattern, pattern.inputs.map((n) => byName.get(n)!), pattern.constants.map((n) => byName.get(n)!))));
+
+/**
+ * Rotary position embedding, rotate-half form, as Llama-family exports write it: x * cos +
+ * concat(-x2, x1) * sin, x2 and x1 Slices of x's last axis (their bounds, and Concat's axis,
+ * checked when run).
+ */
+const ROTARY: Expr = ["Add", ["Mul", "x", "cos"], ["Mul", ["Concat",
+  ["Neg", ["Slice", "x", "x2Start", "x2End", "x2Axes", "x2Steps"]], ["Slice", "x", "x1Start", "x1End", "x1Axes", "x1Steps"]], "sin"]];
+const ROTARY_NAMES = ["x", "cos", "sin", "x2Start", "x2End", "x2Axes", "x2Steps", "x1Start", "x1End", "x1Axes", "x1Steps"];
+
+/** [start, end) of a step-1 Slice of the last axis of `dims`, from its one-value parameter tensors; undefined otherwise. */
+function lastAxisSlice(dims: readonly number[], starts: Tensor, ends: Tensor, axes: Tensor, steps: Tensor): [number, number] | undefined {
+  const one = (t: Tensor) => (t.data.length === 1 ? Number(t.data[0]) : NaN);
+  const rank = dims.length, d = dims[rank - 1]!;
+  if (one(steps) !== 1 || !(one(axes) === -1 || one(axes) === rank - 1)) return undefined;
+  const at = (v: number) => Math.min(d, Math.max(0, v < 0 ? v + d : v));
+  return [at(one(starts)), at(one(ends))];
+}
+
+const rotary = expressionFusion("rotary", ROTARY, ROTARY_NAMES, "Rotary", (v, steps) => {
+  const x = v.get("x")!, rank = x.dims.length, half = (x.dims[rank - 1] ?? 0) / 2;
+  const concat = steps.find((s) => s.node.op === "Concat")!;
+  if (rank === 0 || normalizeAxis(intAttr(concat.ctx.attrs, "axis", 0), rank) !== rank - 1) return undefined;
+  const x2 = lastAxisSlice(x.dims, v.get("x2Start")!, v.get("x2End")!, v.get("x2Axes")!, v.get("x2Steps")!);
+  const x1 = lastAxisSlice(x.dims, v.get("x1Start")!, v.get("x1End")!, v.get("x1Axes")!, v.get("x1Steps")!);
+  if (x2?.[0] !== half || x2[1] !== 2 * half || x1?.[0] !== 0 || x1[1] !== half) return undefined;
+  return rotateHalf(x, v.get("cos")!, v.get("sin")!);
+});
 
 const matmulBias: Fusion = {
   name: "matmul-bias",
@@ -386,7 +430,7 @@ const matmulBias: Fusion = {
 };
 
 /** In priority order: each fusion takes its matches over the whole graph before the next looks. */
-export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, ...activations, gatherMatmul, matmulBias, scaledSoftmax, transposeMatmul];
+export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, ...activations, rotary, gatherMatmul, matmulBias, scaledSoftmax, transposeMatmul];
 
 /** The steps for a graph's nodes (one per node, in order), with FUSIONS applied. */
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {

@@ -5,7 +5,7 @@
 // the same error; a gathered value read twice or returned: not fused); the
 // scaled, masked Softmax; Transpose -> MatMul; and whole attention blocks
 // (layouts, masks, scales, casts, shapes the kernel leaves to the steps); RMS
-// normalisation; the activation patterns; MatMul with a bias Add; and that the example models' own
+// normalisation; the activation patterns; MatMul with a bias Add; rotary embedding; and that the example models' own
 // exports match them.
 
 import { mkdtempSync } from "node:fs";
@@ -549,7 +549,7 @@ describe("Activations", () => {
 
   it("the example models' attention, normalisation and activations run fused", async () => {
     const expected: Record<string, string[]> = {
-      "llama-tiny.torchscript.onnx": ["Attention", "RMSNorm", "silu_gate"], "llama-tiny.dynamo.onnx": ["Attention", "RMSNorm", "silu_gate"],
+      "llama-tiny.torchscript.onnx": ["Attention", "RMSNorm", "silu_gate", "Rotary"], "llama-tiny.dynamo.onnx": ["Attention", "RMSNorm", "silu_gate", "Rotary"],
       "gpt2-tiny.torchscript.onnx": ["Attention", "gelu_tanh"], "bert-tiny.torchscript.onnx": ["Attention", "gelu_erf"],
     };
     for (const [file, labels] of Object.entries(expected)) {
@@ -603,5 +603,43 @@ describe("MatMul -> Add(bias)", () => {
     const product = gemmKernel(a, b, undefined, 1, 1, false, false), pd = product.data as Float32Array;
     for (let i = 0; i < pd.length; i++) pd[i] = Math.fround(pd[i]! + (row.data as Float32Array)[i % 20]!);
     expectSameBits(withRow, product);
+  });
+});
+
+describe("Rotary embedding", () => {
+  /** x [2, 3, 5, d] rotated by cos and sin [1, 1, 5, d] as Llama exports write it; `split` moves the halves' bound. */
+  async function rotaryGraph(name: string, d: number, split = d / 2): Promise<Module> {
+    const nodes = [
+      node("Mul", ["x", "cos"], ["xc"], {}, "mul-cos"),
+      node("Slice", ["x", "mid", "big", "last", "one"], ["x2"], {}, "x2"),
+      node("Slice", ["x", "zero", "mid", "last", "one"], ["x1"], {}, "x1"),
+      node("Neg", ["x2"], ["negx2"], {}, "neg"),
+      node("Concat", ["negx2", "x1"], ["rotated"], { axis: -1 }, "concat"),
+      node("Mul", ["rotated", "sin"], ["rs"], {}, "mul-sin"),
+      node("Add", ["xc", "rs"], ["y"], {}, "add"),
+    ];
+    const path = writeModel(join(dir, `${name}.onnx`), model({
+      inputs: [valueInfo("x", ONNX_FLOAT, [2, 3, 5, d]), valueInfo("cos", ONNX_FLOAT, [1, 1, 5, d]), valueInfo("sin", ONNX_FLOAT, [1, 1, 5, d])],
+      outputs: ["y"], nodes,
+      initializers: [int64Tensor("mid", [1], [split]), int64Tensor("big", [1], [2 ** 53 - 1]), int64Tensor("zero", [1], [0]), int64Tensor("last", [1], [-1]), int64Tensor("one", [1], [1])],
+    }));
+    return (await loadModel(path, { passes: "" })).module;
+  }
+
+  it("gives the bits of the seven nodes, on SIMD rows (a multiple of 8) and in JavaScript, without storing what is inside", async () => {
+    for (const d of [16, 6]) {
+      const module = await rotaryGraph(`rotary-${d}`, d);
+      const x = xOf([2, 3, 5, d]);
+      (x.data as Float32Array)[1] = NaN;
+      const { fused, nodes, stored } = runBoth(module, { x, cos: xOf([1, 1, 5, d]), sin: xOf([1, 1, 5, d]) });
+      expectSameBits(fused.y!, nodes.y!);
+      expect(stored.filter((v) => ["xc", "x1", "x2", "negx2", "rotated", "rs"].includes(v)), `d ${d}`).toEqual([]);
+    }
+  });
+
+  it("runs the nodes where the halves are not halves", async () => {
+    const module = await rotaryGraph("rotary-third", 12, 4);
+    const { fused, nodes } = runBoth(module, { x: xOf([2, 3, 5, 12]), cos: xOf([1, 1, 5, 12]), sin: xOf([1, 1, 5, 12]) });
+    expectSameBits(fused.y!, nodes.y!);
   });
 });

@@ -23,6 +23,7 @@ import { attentionKernels } from "./attention-wasm.js";
 import { rmsNormKernels } from "./rms-norm-wasm.js";
 import { activationKernels } from "./activation-wasm.js";
 import { conv2dKernel } from "./conv2d-wasm.js";
+import { rotaryKernels } from "./rotary-wasm.js";
 import {
   V128, add, cat, f32Load, f32x4Add, f32x4Div, f32x4Max, f32x4Min, f32x4Mul, f32x4Splat, f32x4Sub, get, i32, moduleBytes, set, v128Load, v128Store, vectorLoop,
 } from "./wasm-encode.js";
@@ -59,7 +60,7 @@ let bytes: Uint8Array | undefined;
 function simdFunctions(): WasmFunction[] {
   functions ??= [
     ...Object.keys(SIMD_BINARY_OPS).flatMap((op) => SIMD_MODES.map((mode) => binary(op as SimdBinaryOp, mode))),
-    ...softmaxKernels(), ...mathKernels(), ...normKernels(), ...attentionKernels(), ...rmsNormKernels(), ...activationKernels(), conv2dKernel(),
+    ...softmaxKernels(), ...mathKernels(), ...normKernels(), ...attentionKernels(), ...rmsNormKernels(), ...activationKernels(), conv2dKernel(), ...rotaryKernels(),
   ];
   return functions;
 }

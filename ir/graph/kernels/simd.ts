@@ -386,3 +386,24 @@ export function conv2dF32(job: Conv2dJob, x: Float32Array, w: Float32Array, bias
   out.set(f32.subarray(po / 4, po / 4 + out.length));
   return true;
 }
+
+/**
+ * The rotate-half rotary embedding (rotary.ts) over rows of d float32s (d a multiple of 8):
+ * x's row r with the cos and sin rows at element offset rowOffsets[r]; rotary-wasm.ts, the
+ * nodes' bits. False where SIMD is not available or the operands do not fit.
+ */
+export function rotaryF32(x: Float32Array, cos: Float32Array, sin: Float32Array, rowOffsets: readonly number[], d: number, out: Float32Array): boolean {
+  const s = instance(), rows = rowOffsets.length;
+  if (!s || d % 8 !== 0 || x.length !== rows * d || out.length !== x.length) return false;
+  const aligned = (bytes: number) => Math.ceil(bytes / 16) * 16;
+  const pTable = 0, pX = aligned(4 * rows), pCos = aligned(pX + 4 * x.length), pSin = aligned(pCos + 4 * cos.length), pOut = aligned(pSin + 4 * sin.length);
+  if (pOut + 4 * out.length > 4 * CAPACITY) return false;
+  const { f32, i32 } = s;
+  for (let r = 0; r < rows; r++) i32[pTable / 4 + r] = 4 * rowOffsets[r]!;
+  f32.set(x, pX / 4);
+  f32.set(cos, pCos / 4);
+  f32.set(sin, pSin / 4);
+  split(s, "rotary", rows, d, (first, count) => [pX, pCos, pSin, pOut, first, count, d, pTable]);
+  out.set(f32.subarray(pOut / 4, pOut / 4 + out.length));
+  return true;
+}
