@@ -8,10 +8,11 @@
 // Bits: each step does what its node's kernel does, in the same order, so the
 // result is that of the nodes run one by one. Scores and O are sums of
 // float32 products from +0 in increasing k, each product and sum rounded to
-// float32 (the GEMM's order, gemm-f32-wasm.ts, for K of one block: d and keys
-// at most SKC); the scale and the mask are one float32 multiply (or divide)
-// and add per score; rows are normalised by softmaxRowCode, the Softmax
-// kernel's own code.
+// float32, in the GEMM's order (gemm-f32-wasm.ts): d at most SKC, one block;
+// over more than SKC keys, O sums each block of SKC keys so and adds the
+// blocks' sums in float64, then rounds; the scale and the mask are one float32
+// multiply (or divide) and add per score; rows are normalised by
+// softmaxRowCode, the Softmax kernel's own code.
 //
 // attention_{mul,div}[_nomask](desc, table, first, count, scratch), byte addresses:
 // - desc, int32s: queries, keys (a multiple of 4), d (a multiple of 4), dv (a
@@ -22,21 +23,26 @@
 // - units [first, first + count) are computed;
 // - scratch: keys rounded up to 8, times (d + 4) float32s: K^T packed in
 //   panels of 8 keys (step k holds keys j..j+7 at k, as the GEMM packs B;
-//   missing keys 0), then the 4 rows of scores.
+//   missing keys 0), then the 4 rows of scores, then a 4 x 8 float64 tile.
 // Q is read up to 3 rows past a unit's last (those rows' results are dropped):
 // callers leave room after it.
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
 import {
-  I32, V128, add, block, brIf, cat, f32LoadAt, f32x4Add, f32x4Div, f32x4Mul, f32x4Splat, get, i32, i32And, i32LoadAt,
-  i8x16Shuffle, ifElse, leS, load32Splat, loop, ltS, mul, select, set, shrS, sub, tee, v128Load, v128Store, v128Zero,
+  I32, V128, add, block, brIf, cat, eqz, f32LoadAt, f32x4Add, f32x4Div, f32x4Mul, f32x4Splat, f64x2Add, f64x2PromoteLowF32x4, get, gtS,
+  i32, i32And, i32LoadAt, i8x16Shuffle, ifElse, leS, load32Splat, loop, ltS, mul, select, set, shrS, sub, tee, v128Load, v128Store, v128Zero,
 } from "./wasm-encode.js";
 import { SOFTMAX_V128_LOCALS, softmaxRowCode } from "./simd-softmax-wasm.js";
+import { SKC } from "./gemm-f32-wasm.js";
+
+const demoteZero: Code = [0xfd, 0x5e], lowHalves = i8x16Shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
 
 /** Bytes of the descriptor and of one unit's table entry. */
 export const ATTENTION_DESC_BYTES = 64, ATTENTION_UNIT_BYTES = 32;
 /** Scratch bytes one chunk of units needs. */
-export const attentionScratchBytes = (keys: number, d: number) => Math.ceil(keys / 8) * 8 * (d + 4) * 4;
+export const attentionScratchBytes = (keys: number, d: number) => Math.ceil(keys / 8) * 8 * (d + 4) * 4 + FOLD_BYTES;
+/** A 4 x 8 tile of float64 sums, where blocks of more than SKC keys are added up (the GEMM's K blocks). */
+const FOLD_BYTES = 4 * 8 * 8;
 
 const lanes = (l: readonly number[]) => i8x16Shuffle(l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]));
 const inc = (local: number, by: Code): Code => cat(get(local), by, add, set(local));
@@ -51,6 +57,7 @@ export function attentionKernel(op: "mul" | "div", masked: boolean): WasmFunctio
   const { U, END, QB, KB, VB, MB, OB, SS, SROW, SPAD, I0, ROWS, J, PA, PB, PC, KK } =
     named("U", "END", "QB", "KB", "VB", "MB", "OB", "SS", "SROW", "SPAD", "I0", "ROWS", "J", "PA", "PB", "PC", "KK");
   const { Q2, Q3, K2, K3, S2, S3, O2, O3, P, Q, LEFT, MQ, MP, R } = named("Q2", "Q3", "K2", "K3", "S2", "S3", "O2", "O3", "P", "Q", "LEFT", "MQ", "MP", "R");
+  const { KB0, KC, FOLD } = named("KB0", "KC", "FOLD");
   const i32s = next - 5;
   const { SCALE, AV } = named("SCALE", "AV"), ACC = run(8), BV = run(2), T = run(8);
   const SMV = next;
@@ -66,6 +73,7 @@ export function attentionKernel(op: "mul" | "div", masked: boolean): WasmFunctio
     doubled(QROW, Q2, Q3), doubled(KROW, K2, K3), doubled(OROW, O2, O3),
     get(SK), i32(7), add, i32(-8), i32And, tee(SPAD), i32(4), mul, set(SROW), doubled(SROW, S2, S3),
     get(SCRATCH), get(SPAD), get(D), mul, i32(4), mul, add, set(SS),
+    get(SS), get(SROW), i32(4), mul, add, set(FOLD),
     get(FIRST), set(U), get(FIRST), get(COUNT), add, set(END),
   );
 
@@ -128,11 +136,31 @@ export function attentionKernel(op: "mul" | "div", masked: boolean): WasmFunctio
     r > 0 ? cat(get(ROWS), i32(r), leS, brIf(0)) : [],
     ...[0, 1].map((v) => cat(get(PC), rowOff(OROW, O2, O3)[r]!, get(acc(r, v)), v128Store(16 * v))),
   )));
+  // Keys in blocks of SKC as the GEMM sums them: one block's float32 sums are O; with more, each
+  // block's sums go into the float64 tile at FOLD (the first stored, later ones added), demoted at the end.
+  const high = i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+  const foldAt = (r: number, v: number, q: number) => 16 * (4 * r + 2 * v + q);
+  const halves = (r: number, v: number) => [cat(get(acc(r, v)), f64x2PromoteLowF32x4), cat(get(acc(r, v)), get(acc(r, v)), high, f64x2PromoteLowF32x4)];
+  const fold = ifElse(
+    cat(...[0, 1, 2, 3].flatMap((r) => [0, 1].flatMap((v) => halves(r, v).map((h, q) => cat(get(FOLD), h, v128Store(foldAt(r, v, q))))))),
+    cat(...[0, 1, 2, 3].flatMap((r) => [0, 1].flatMap((v) => halves(r, v).map((h, q) =>
+      cat(get(FOLD), get(FOLD), v128Load(foldAt(r, v, q)), h, f64x2Add, v128Store(foldAt(r, v, q))))))),
+  );
+  const demoted = cat(...[0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => cat(
+    get(FOLD), v128Load(foldAt(r, v, 0)), demoteZero, get(FOLD), v128Load(foldAt(r, v, 1)), demoteZero, lowHalves, set(acc(r, v)),
+  ))));
   const context = cat(
     get(VB), set(MQ), get(OB), get(I0), get(OROW), mul, add, set(PC), get(DV), i32(3), shrS, set(J),
     loop(
-      get(SS), set(PA), get(MQ), set(PB),
-      tile((r) => cat(get(PA), rowOff(SROW, S2, S3)[r]!), get(VROW), SK),
+      i32(0), set(KB0),
+      loop(
+        i32(SKC), get(SK), get(KB0), sub, tee(KC), get(KC), i32(SKC), gtS, select, set(KC), // min(keys left, SKC)
+        get(SS), get(KB0), i32(4), mul, add, set(PA), get(MQ), get(KB0), get(VROW), mul, add, set(PB),
+        tile((r) => cat(get(PA), rowOff(SROW, S2, S3)[r]!), get(VROW), KC),
+        get(SK), i32(SKC), gtS, ifElse(cat(get(KB0), eqz, fold), []),
+        inc(KB0, i32(SKC)), get(KB0), get(SK), ltS, brIf(0),
+      ),
+      get(SK), i32(SKC), gtS, ifElse(demoted, []),
       storeRows,
       inc(MQ, i32(32)), inc(PC, i32(32)), get(J), i32(1), sub, tee(J), brIf(0),
     ),

@@ -263,14 +263,13 @@ export interface AttentionJob {
 /**
  * out (units x queries x dv, contiguous) = the job, by attention-wasm.ts's kernel: the bits of
  * its nodes one by one. False, computing nothing, where the kernel does not apply (keys or
- * d not a multiple of 4, dv not of 8, either sum longer than one GEMM block) or the
- * operands do not fit.
+ * d not a multiple of 4, dv not of 8, d over one GEMM block) or the operands do not fit.
  */
 export function attentionF32(job: AttentionJob, out: Float32Array): boolean {
   const s = instance();
   const { queries, keys, d, dv, q, k, v, mask } = job, units = q.offsets.length;
   if (!s || units === 0 || queries === 0 || keys === 0 || keys % 4 !== 0 || d % 4 !== 0 || dv % 8 !== 0) return false;
-  if (keys > SKC || d > SKC || out.length !== units * queries * dv) return false;
+  if (d > SKC || out.length !== units * queries * dv) return false;
   const scratch = attentionScratchBytes(keys, d), chunks = chunksFor(units, queries * keys);
   // Byte layout: descriptor, unit table, Q (and room for 3 rows past it), K, V, mask, O, scratch per chunk.
   let at = ATTENTION_DESC_BYTES + units * ATTENTION_UNIT_BYTES;
