@@ -192,12 +192,16 @@ interface Planned {
   readonly last: ReadonlyMap<string, number>;
   /** Per step: whether its outputs depend only on the inputs' dims (shapeDerived) and none is a graph output. */
   readonly byShape: readonly boolean[];
-  /** Such steps' outputs by the input dims they were computed for, most recent last (at most SHAPE_MEMO_KEYS). */
-  readonly memo: Map<string, ReadonlyMap<string, Tensor>>;
+  /**
+   * Such steps' outputs by the input dims they were computed for, most recent last (at most
+   * SHAPE_MEMO_KEYS), or TOO_LARGE for dims whose values would not fit SHAPE_MEMO_BYTES.
+   */
+  readonly memo: Map<string, ReadonlyMap<string, Tensor> | typeof TOO_LARGE>;
 }
 
 /** Input-dim combinations whose shape-derived values a module keeps, and the bytes one may hold. */
 const SHAPE_MEMO_KEYS = 4, SHAPE_MEMO_BYTES = 32 * 1024 * 1024;
+const TOO_LARGE = "too large";
 
 /**
  * The values computed from the inputs' dims and constants only: Shape and Size read nothing
@@ -245,11 +249,8 @@ function plannedSteps(graph: Graph, opset: number, fuse: boolean): Planned {
   return result;
 }
 
-/** Keep a run's shape-derived values for its input dims, within SHAPE_MEMO_BYTES, the oldest dims forgotten first. */
-function remember(memo: Map<string, ReadonlyMap<string, Tensor>>, key: string, values: ReadonlyMap<string, Tensor>): void {
-  let bytes = 0;
-  for (const t of values.values()) bytes += t.data.byteLength;
-  if (bytes > SHAPE_MEMO_BYTES) return;
+/** Keep a run's shape-derived values (or TOO_LARGE) for its input dims, the oldest dims forgotten first. */
+function remember(memo: Planned["memo"], key: string, values: ReadonlyMap<string, Tensor> | typeof TOO_LARGE): void {
   memo.set(key, values);
   for (const oldest of memo.keys()) {
     if (memo.size <= SHAPE_MEMO_KEYS) break;
@@ -267,8 +268,9 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   // Shape-derived values from a run with these input dims, or a record of them for the next.
   const reuse = options.reuseShapeValues !== false;
   const dimsKey = graph.inputs.map((name) => inputs[name]!.dims.join("x")).join(";");
-  const remembered = reuse ? plan.memo.get(dimsKey) : undefined;
-  const recording = reuse && !remembered ? new Map<string, Tensor>() : undefined;
+  const known = reuse ? plan.memo.get(dimsKey) : undefined;
+  const remembered = known === TOO_LARGE ? undefined : known;
+  let recording = reuse && !known ? new Map<string, Tensor>() : undefined, recorded = 0;
 
   const values = new Map<string, Tensor>();
   const owners = new BufferOwners(pool);
@@ -342,8 +344,15 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
         throw atNode(new Error(`kernel gave ${formatType(t.dtype, t.dims)} for '${out}', typed ${formatType(want.dtype, want.shape)}`), node);
       }
       if (recording && byShape[index]) {
-        owners.pin(t);
-        recording.set(out, t);
+        // Past the limit, stop: pinned values are storage the pool does not get back.
+        recorded += t.data.byteLength;
+        if (recorded > SHAPE_MEMO_BYTES) {
+          recording = undefined;
+          remember(plan.memo, dimsKey, TOO_LARGE);
+        } else {
+          owners.pin(t);
+          recording.set(out, t);
+        }
       }
       keepOutput(out, t);
     });

@@ -2,7 +2,8 @@
 // same dims (RunOptions.reuseShapeValues): a causal mask and position ids built
 // from Shape, as decoder exports build them. Every run must equal a run that
 // computes everything, whatever the order of dims and values; nothing that
-// depends on an input's values, and no graph output, is ever reused.
+// depends on an input's values, and no graph output, is ever reused; values
+// past the memo's size are not kept.
 
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -80,5 +81,36 @@ describe("values from the inputs' dims", () => {
       expect(bits(again.outputs["y"]!)).toEqual(expected);
       expect((again.outputs["mask"]!.data as Float32Array)[1]).toBe(-1e9);
     }
+  });
+
+  it("are not kept past 32 MiB for one set of dims, and runs stay right", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tierflow-shape-values-large-"));
+    // y = x + rowsum(ones [seq, seq]) as a column: the ones are shape-derived and, at seq 3000, 36 MB.
+    const nodes = [
+      node("Shape", ["x"], ["shape"], {}, "shape"),
+      node("Gather", ["shape", "one"], ["seq"], { axis: 0 }, "seq"),
+      node("Unsqueeze", ["seq", "zeroAxis"], ["seq1"], {}, "seq1"),
+      node("Concat", ["seq1", "seq1"], ["square"], { axis: 0 }, "square"),
+      node("ConstantOfShape", ["square"], ["ones"], { value: floatTensor("v", [1], [1]) }, "ones"),
+      node("ReduceSum", ["ones", "oneAxis"], ["sums"], { keepdims: 0 }, "sums"),
+      node("Unsqueeze", ["sums", "oneAxis"], ["column"], {}, "column"),
+      node("Add", ["x", "column"], ["y"], {}, "y"),
+    ];
+    const path = writeModel(join(dir, "large.onnx"), model({
+      inputs: [valueInfo("x", ONNX_FLOAT, ["batch", "seq", 4])], outputs: ["y"], nodes,
+      initializers: [int64Tensor("one", [], [1]), int64Tensor("zeroAxis", [1], [0]), int64Tensor("oneAxis", [1], [1])],
+    }));
+    const large = (await loadModel(path, { passes: "" })).module;
+    const buffers = new BufferPool(), ran: number[] = [], allocated: number[] = [];
+    for (const seq of [3000, 3000, 3000, 20, 20]) {
+      const x = xOf(1, seq);
+      const reused = run(large, { x }, { buffers, profile: true });
+      expect(bits(reused.outputs["y"]!)).toEqual(bits(run(large, { x }, { reuseShapeValues: false, buffers: false }).outputs["y"]!));
+      ran.push(reused.profile!.length);
+      allocated.push(buffers.allocated);
+    }
+    expect(ran).toEqual([8, 8, 8, 8, 1]);
+    // A third run of the same dims creates only its returned output: the ones went back to the pool.
+    expect(allocated[2]! - allocated[1]!, "buffers created by a third run of the same dims").toBe(1);
   });
 });
