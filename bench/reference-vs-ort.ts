@@ -53,7 +53,7 @@ export interface ModelRow {
   /** The same for Conv (an im2col GEMM). */
   readonly convMs: number;
   readonly convFlops: number;
-  /** The ops that take longest apart from those, with their ms (from the last profiled run). */
+  /** The ops that take longest apart from those, with their ms (medians over the profiled runs). */
   readonly otherOps: readonly [op: string, ms: number][];
   /** MatMul and Gemm nodes' share of the model's FLOPs (compiler/analysis/summary.ts). */
   readonly matmulShare: number;
@@ -145,7 +145,7 @@ export async function benchModel(c: Case, runs: number, warmup: number): Promise
       }
     }
     // Per-op time from separate profiled runs (timing every node costs a little).
-    const gemm: number[] = [], conv: number[] = [], byOpMs = new Map<string, number>();
+    const gemm: number[] = [], conv: number[] = [], byOpRuns = new Map<string, number[]>();
     let gemmNodes: string[] = [];
     for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
       const profile = run(module, inputs, { ...options, profile: true }).profile!;
@@ -153,10 +153,12 @@ export async function benchModel(c: Case, runs: number, warmup: number): Promise
       gemm.push(gemmSteps.reduce((s, p) => s + p.ms, 0));
       gemmNodes = gemmSteps.flatMap((p) => p.covers ?? [p.node]);
       conv.push(profile.filter((p) => p.op === "Conv").reduce((s, p) => s + p.ms, 0));
-      byOpMs.clear();
-      for (const p of profile) byOpMs.set(p.op, (byOpMs.get(p.op) ?? 0) + p.ms);
+      const byOp = new Map<string, number>();
+      for (const p of profile) byOp.set(p.op, (byOp.get(p.op) ?? 0) + p.ms);
+      for (const [op, ms] of byOp) byOpRuns.set(op, [...(byOpRuns.get(op) ?? []), ms]);
     }
-    const otherOps = [...byOpMs].filter(([op]) => !["MatMul", "Gemm", "Conv"].includes(op)).sort((x, y) => y[1] - x[1]).slice(0, 3);
+    const otherOps = [...byOpRuns].map(([op, ms]) => [op, median(ms)] as [string, number])
+      .filter(([op]) => !["MatMul", "Gemm", "Conv"].includes(op)).sort((x, y) => y[1] - x[1]).slice(0, 3);
     const dims = new Map(Object.entries(c.dims)), graph = mainGraph(module);
     const isGemm = (op: string) => op === "MatMul" || op === "Gemm";
     const flopsOfNodes = (names: readonly string[]) => graph.nodes.filter((n) => isGemm(n.op) && names.includes(n.name)).reduce((s, n) => s + flopsOf(nodeFlops(graph, n, dims)), 0);
