@@ -190,6 +190,8 @@ interface Planned {
   readonly steps: readonly Step[];
   /** For each value read, the index of the step that reads it last. */
   readonly last: ReadonlyMap<string, number>;
+  /** Per step, the values it reads last (released after it). */
+  readonly frees: readonly (readonly string[])[];
   /** Per step: whether its outputs depend only on the inputs' dims (shapeDerived) and none is a graph output. */
   readonly byShape: readonly boolean[];
   /**
@@ -243,7 +245,9 @@ function plannedSteps(graph: Graph, opset: number, fuse: boolean): Planned {
   const steps = fuse ? fuseSteps(graph, nodeSteps) : nodeSteps;
   const derived = shapeDerived(graph), outputs = new Set(graph.outputs);
   const byShape = steps.map(({ node }) => node.outputs.some((o) => o !== "") && node.outputs.every((o) => o === "" || (derived.has(o) && !outputs.has(o))));
-  const result = { steps, last: lastReads(steps), byShape, memo: new Map() };
+  const last = lastReads(steps);
+  const frees = steps.map((step, i) => [...new Set(step.inputs)].filter((name) => name !== "" && last.get(name) === i));
+  const result = { steps, last, frees, byShape, memo: new Map() };
   if (!byKey) planned.set(graph, (byKey = new Map()));
   byKey.set(key, result);
   return result;
@@ -263,7 +267,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
   const opset = module.opsets[""] ?? 0;
   // Every op must have a kernel before any work (or weight read) starts.
   const plan = plannedSteps(graph, opset, options.fuse !== false);
-  const { steps, last, byShape } = plan;
+  const { steps, last, frees, byShape } = plan;
   checkInputs(graph, inputs);
   // Shape-derived values from a run with these input dims, or a record of them for the next.
   const reuse = options.reuseShapeValues !== false;
@@ -313,9 +317,7 @@ function runNodes(module: Module, inputs: Readonly<Record<string, Tensor>>, opti
     if (!last.has(out)) release(out); // never read (an unused optional output)
   };
   steps.forEach(({ node, inputs: reads, kernel, ctx, label, covers }, index) => {
-    const releaseReads = () => {
-      for (const name of new Set(reads)) if (name !== "" && last.get(name) === index) release(name);
-    };
+    const releaseReads = () => frees[index]!.forEach(release);
     if (remembered && byShape[index]) {
       for (const out of node.outputs) {
         if (out === "") continue;

@@ -17,7 +17,7 @@ import { SKC } from "./gemm-f32-wasm.js";
 import type { MatView } from "./gemm.js";
 import { inputCoords, windowGeometry } from "./window.js";
 import type { WindowAxis } from "./window.js";
-import { allocateOutput } from "./buffers.js";
+import { allocateOverwritten } from "./buffers.js";
 import { conv2dF32 } from "./simd.js";
 
 /**
@@ -99,7 +99,8 @@ function tapsF32(xd: Float32Array | Float64Array, xBase: number, wd: Float32Arra
  * group (depthwise), computed directly: the same sums in the same order as im2col and the
  * GEMM (float32: tapsF32; float64: gemmFewRows's, kernel offsets four at a time; padding as
  * zeros), without a column matrix,
- * whose construction costs more than these few products (float32 runs on directConv instead).
+ * whose construction costs more than these few products (float32 runs on conv2dF32 instead, where
+ * SIMD is available).
  * Where each output's kernel taps land in the input plane (or in the padding) is worked out
  * once, for every channel and image.
  */
@@ -188,7 +189,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs
   if (kAttr && kAttr.join() !== kernel.join()) fail(`Conv kernel_shape [${kAttr.join(", ")}] does not match W`);
   if (bias && (bias.dims.length !== 1 || bias.dims[0] !== m)) fail(`Conv bias must have shape [${m}]`);
   const geo = windowGeometry("Conv", x.dims.slice(2), kernel, attrs, false);
-  const out = allocateOutput(x.dtype, [batch, m, ...geo.map((g) => g.out)]);
+  const out = allocateOverwritten(x.dtype, [batch, m, ...geo.map((g) => g.out)]); // every path writes every output
   const planeIn = sizeOf(x.dims, 2), planeOut = sizeOf(out.dims, 2), kp = sizeOf(kernel), mg = m / group;
   const depth = cg * kp;
   if (rank === 4 && kp > 1 && depth <= DIRECT_DEPTH && x.data instanceof Float32Array && w.data instanceof Float32Array &&
@@ -227,13 +228,13 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, attrs
   const images = Math.max(1, Math.min(batch, Math.floor(COL_BYTES / (Col.BYTES_PER_ELEMENT * Math.max(1, colSize)))));
   const col = pointwise ? undefined : new Col(images * colSize);
   const xd = x.data as Float32Array, od = out.data as Float32Array, bd = bias?.data as Float32Array | undefined;
+  // Float32 with K in one block: C's values are float32 sums, so C then + bias rounds as C + bias
+  // does; C comes as float32 and the kernel adds the bias per channel where it can.
+  const exact = out.data instanceof Float32Array && !(x.data instanceof Float64Array) && depth <= SKC;
   for (let n0 = 0; n0 < batch; n0 += images) {
     const count = Math.min(images, batch - n0);
     if (col) for (let i = 0; i < count; i++) im2col(xd, (n0 + i) * channels * planeIn, channels, geo, col.subarray(i * colSize));
     const image = (t: number) => Math.floor(t / group), groupOf = (t: number) => t % group;
-    // Float32 with K in one block: C's values are float32 sums, so C then + bias rounds as C + bias
-    // does; C comes as float32 and the kernel adds the bias per channel where it can.
-    const exact = out.data instanceof Float32Array && !(x.data instanceof Float64Array) && depth <= SKC;
     const biasAdded = gemmFloatBatch({
       m: mg, n: planeOut, k: depth, count: count * group,
       a: (t) => ({ data: w.data, offset: groupOf(t) * mg * depth, rowStride: depth, colStride: 1 }),

@@ -212,9 +212,10 @@ export function gemmFloatBatch(job: GemmBatch, store: StoreC): boolean {
   if (m === 0 || n === 0 || count === 0) return false;
   const work = 2 * m * n * k * count;
   if (k > 0 && work >= GEMM_F32_WASM_MIN_FLOPS) {
-    const variant = variantOf(job);
+    const views = { as: Array.from({ length: count }, (_, t) => job.a(t)), bs: Array.from({ length: count }, (_, t) => job.b(t)) };
+    const variant = variantOf(job, views);
     const enough = work >= (variant && variant.kind >= 2 ? GEMM_F32_WASM_MIN_FLOPS : GEMM_WASM_MIN_FLOPS);
-    if (variant && enough && gemmWasm(job, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return variant.kind === 5 || variant.kind === 6;
+    if (variant && enough && gemmWasm(job, views, variant, store, work >= GEMM_PARALLEL_MIN_FLOPS)) return variant.kind === 5 || variant.kind === 6;
   }
   for (let t = 0; t < count; t++) store(t, 0, 0, m, n, gemmFloat(m, n, k, job.a(t), job.b(t)), 0, n);
   return false;
@@ -283,8 +284,13 @@ const BLOCK_A_BYTES = 1 << 19;
 const CHUNK_ROWS = 256;
 
 /** float32 operands: sgemm, or sgemv for fewer than 4 columns; otherwise the float64 kernel; undefined for mixed float64 A. */
-function variantOf(job: GemmBatch): Variant | undefined {
-  const as = Array.from({ length: job.count }, (_, t) => job.a(t)), bs = Array.from({ length: job.count }, (_, t) => job.b(t));
+/** A batch's A and B views, t = 0 .. count - 1. */
+interface BatchViews {
+  readonly as: readonly MatView[];
+  readonly bs: readonly MatView[];
+}
+
+function variantOf(job: GemmBatch, { as, bs }: BatchViews): Variant | undefined {
   if (as.every(isF32) && bs.every(isF32)) {
     if (job.n < 4) return { kind: 3, mr: GEMV_ROWS, nr: 1, aBytes: 4, bBytes: 4 };
     const c32 = job.k <= SKC && job.f32Result === true, bias = c32 && job.bias?.length === job.n, rowBias = c32 && !bias && job.rowBias !== undefined;
@@ -302,10 +308,9 @@ function variantOf(job: GemmBatch): Variant | undefined {
  * large for it is done in blocks of batches, then of columns, then of rows. Returns false
  * (the caller falls back to JavaScript) for shapes the workspace cannot hold at all.
  */
-function gemmWasm(job: GemmBatch, variant: Variant, store: StoreC, parallel: boolean): boolean {
+function gemmWasm(job: GemmBatch, { as, bs }: BatchViews, variant: Variant, store: StoreC, parallel: boolean): boolean {
   const { m, n, k, count } = job;
   const { mr, nr, aBytes, bBytes } = variant;
-  const as = Array.from({ length: count }, (_, t) => job.a(t)), bs = Array.from({ length: count }, (_, t) => job.b(t));
   const aShared = as.every((v) => sameView(v, as[0]!)), bShared = bs.every((v) => sameView(v, bs[0]!));
   const cElem = variant.c32 ? 4 : 8, cBytes = variant.c32 ? 4 : job.f32Result ? 8 + 4 : 8;
   // The bias row, padded to whole vectors, or the values per row of every C_t (read 4 rows past the last).

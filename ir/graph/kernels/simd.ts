@@ -68,6 +68,21 @@ function split(s: Simd, name: string, units: number, perUnit: number, args: (fir
 
 /** Float32s the memory holds, less room for padding. */
 const CAPACITY = SIMD_MEMORY_BYTES / 4 - 64;
+
+/**
+ * Byte addresses for regions of `sizes` bytes laid one after another from `start`, each
+ * 16-byte aligned; undefined where they would not fit the memory.
+ */
+function layout(start: number, ...sizes: number[]): number[] | undefined {
+  const at: number[] = [];
+  let end = start;
+  for (const size of sizes) {
+    const base = Math.ceil(end / 16) * 16;
+    at.push(base);
+    end = base + size;
+  }
+  return end <= 4 * CAPACITY ? at : undefined;
+}
 /** Element offsets rounded up to whole vectors, plus one vector of padding. */
 const region = (n: number) => Math.ceil(n / 4) * 4 + 4;
 
@@ -272,15 +287,10 @@ export function attentionF32(job: AttentionJob, out: Float32Array): boolean {
   if (d > SKC || out.length !== units * queries * dv) return false;
   const scratch = attentionScratchBytes(keys, d), chunks = chunksFor(units, queries * keys);
   // Byte layout: descriptor, unit table, Q (and room for 3 rows past it), K, V, mask, O, scratch per chunk.
-  let at = ATTENTION_DESC_BYTES + units * ATTENTION_UNIT_BYTES;
-  const place = (data: Float32Array, slack: number) => {
-    const base = Math.ceil(at / 16) * 16;
-    at = base + 4 * data.length + slack;
-    return base;
-  };
-  const regions = [place(q.data, 12 * q.rowStride + 16), place(k.data, 16), place(v.data, 16), mask ? place(mask.data, 16) : 0];
-  const oBase = Math.ceil(at / 16) * 16, scratchBase = oBase + 4 * out.length;
-  if (scratchBase + chunks * scratch > 4 * CAPACITY) return false;
+  const regions = layout(ATTENTION_DESC_BYTES + units * ATTENTION_UNIT_BYTES, 4 * q.data.length + 12 * q.rowStride + 16,
+    4 * k.data.length + 16, 4 * v.data.length + 16, mask ? 4 * mask.data.length + 16 : 0, 4 * out.length, chunks * scratch);
+  if (!regions) return false;
+  const [, , , , oBase, scratchBase] = regions as [number, number, number, number, number, number];
   const { f32, i32 } = s;
   [q, k, v, mask].forEach((x, w) => x && f32.set(x.data, regions[w]! / 4));
   i32.set([queries, keys, d, dv, 4 * q.rowStride, 4 * k.rowStride, 4 * v.rowStride, 4 * (mask?.rowStride ?? 0), 4 * dv], 0);
@@ -370,10 +380,9 @@ export function conv2dF32(job: Conv2dJob, x: Float32Array, w: Float32Array, bias
   if (!s || units === 0 || oh === 0 || ow === 0 || outputs === 0) return !!s;
   const planes = convScratch(inputs, oh, ow, kh, kw, stride[0], stride[1], dilation[0], dilation[1]);
   const chunks = chunksFor(units, outputs * oh * ow * inputs * kh * kw);
-  const aligned = (bytes: number) => Math.ceil(bytes / 16) * 16;
-  const px = aligned(4 * CONV2D_DESC_WORDS), pw = aligned(px + 4 * x.length), pb = aligned(pw + 4 * w.length);
-  const po = aligned(pb + 4 * m), pScratch = aligned(po + 4 * out.length);
-  if (pScratch + chunks * planes.bytes > 4 * CAPACITY) return false;
+  const regions = layout(4 * CONV2D_DESC_WORDS, 4 * x.length, 4 * w.length, 4 * m, 4 * out.length, chunks * planes.bytes);
+  if (!regions) return false;
+  const [px, pw, pb, po, pScratch] = regions as [number, number, number, number, number];
   const { f32, i32 } = s;
   f32.set(x, px / 4);
   f32.set(w, pw / 4);
@@ -394,9 +403,9 @@ export function conv2dF32(job: Conv2dJob, x: Float32Array, w: Float32Array, bias
 export function rotaryF32(x: Float32Array, cos: Float32Array, sin: Float32Array, rowOffsets: readonly number[], d: number, out: Float32Array): boolean {
   const s = instance(), rows = rowOffsets.length;
   if (!s || d % 8 !== 0 || x.length !== rows * d || out.length !== x.length) return false;
-  const aligned = (bytes: number) => Math.ceil(bytes / 16) * 16;
-  const pTable = 0, pX = aligned(4 * rows), pCos = aligned(pX + 4 * x.length), pSin = aligned(pCos + 4 * cos.length), pOut = aligned(pSin + 4 * sin.length);
-  if (pOut + 4 * out.length > 4 * CAPACITY) return false;
+  const regions = layout(0, 4 * rows, 4 * x.length, 4 * cos.length, 4 * sin.length, 4 * out.length);
+  if (!regions) return false;
+  const [pTable, pX, pCos, pSin, pOut] = regions as [number, number, number, number, number];
   const { f32, i32 } = s;
   for (let r = 0; r < rows; r++) i32[pTable / 4 + r] = 4 * rowOffsets[r]!;
   f32.set(x, pX / 4);

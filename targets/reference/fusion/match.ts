@@ -124,9 +124,6 @@ export function evaluate(m: Matched, args: ReadonlyMap<string, Tensor>): Tensor 
   return m.step.kernel(m.operands.map((o) => evaluate(o, args)), m.step.ctx)[0]!;
 }
 
-/** Steps of a matched expression, from the root down. */
-export const stepsOf = (m: Matched): Step[] => ("leaf" in m ? [] : [m.step, ...m.operands.flatMap(stepsOf)]);
-
 /**
  * A fusion that matches `expr` at its root and runs `kernel` on the values its names bound
  * (in `names` order), or where that gives undefined, the matched nodes one by one.
@@ -138,11 +135,11 @@ export function expressionFusion(name: string, expr: Expr, names: readonly strin
     match(graph, i, uses, steps) {
       const m = matchExpr(graph, expr, steps[i]!.node.outputs[0] ?? "", i, uses, steps, new Map()).next().value;
       if (!m) return undefined;
-      const inputs = names.map((n) => m.bound.get(n)!);
-      const absorbs = indicesOf(m.matched).filter((j) => j !== i);
+      const inputs = names.map((n) => m.bound.get(n)!), matched = indicesOf(m.matched);
+      const absorbs = matched.filter((j) => j !== i);
       // A value the pattern writes cannot also be one it reads (a node reading it twice).
       if (absorbs.some((j) => steps[j]!.node.outputs.some((o) => inputs.includes(o)))) return undefined;
-      const matchedSteps = stepsOf(m.matched);
+      const matchedSteps = matched.map((j) => steps[j]!);
       const run: Kernel = (args) => {
         const byName = new Map(names.map((n, k) => [n, args[k] as Tensor]));
         return [kernel(byName, matchedSteps) ?? evaluate(m.matched, byName)];

@@ -50,10 +50,7 @@ export const transposeMatmul: Fusion = {
   match(graph, i, uses, steps) {
     const mm = steps[i]!;
     if (mm.node.op !== "MatMul" || mm.node.domain || mm.node.inputs[0] === mm.node.inputs[1]) return undefined;
-    const transposes = mm.node.inputs.map((v) => {
-      const p = soleProducer(graph, v, uses, steps);
-      return p && p[1].node.op === "Transpose" ? p : undefined;
-    });
+    const transposes = mm.node.inputs.map((v) => soleOp(graph, v, "Transpose", uses, steps));
     if (!transposes.some((t) => t)) return undefined;
     const transposeSteps = transposes.map((t) => t?.[1]);
     const kernel: Kernel = (args) => [matmulOfViews(mm, args as Tensor[], transposeSteps)];

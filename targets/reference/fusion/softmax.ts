@@ -3,19 +3,15 @@
 import type { Tensor } from "../../../ir/tensor.js";
 import { scaledMaskedSoftmax } from "../../../ir/graph/kernels/scaled-softmax.js";
 import type { Fusion, Kernel } from "./match.js";
-import { soleProducer } from "./match.js";
+import { soleOp } from "./match.js";
 
 export const scaledSoftmax: Fusion = {
   name: "scaled-masked-softmax",
   match(graph, i, uses, steps) {
     const softmax = steps[i]!;
     if (softmax.node.op !== "Softmax" || softmax.node.domain) return undefined;
-    const scaling = (value: string) => {
-      const p = soleProducer(graph, value, uses, steps);
-      return p && (p[1].node.op === "Mul" || p[1].node.op === "Div") ? p : undefined;
-    };
-    const before = soleProducer(graph, softmax.node.inputs[0]!, uses, steps);
-    const add = before?.[1].node.op === "Add" ? before : undefined;
+    const scaling = (value: string) => soleOp(graph, value, "Mul", uses, steps) ?? soleOp(graph, value, "Div", uses, steps);
+    const add = soleOp(graph, softmax.node.inputs[0]!, "Add", uses, steps);
     // With an Add, the scaled scores are whichever of its operands a Mul or Div writes.
     const addInputs = add?.[1].node.inputs ?? [];
     const scaledAt = addInputs.findIndex((v) => scaling(v));
