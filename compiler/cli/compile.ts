@@ -21,8 +21,8 @@ interface CompileFlags extends PipelineFlags {
   target?: string;
   O: string;
   phase: string;
-  batch: string;
-  seq: string;
+  batch?: string;
+  seq?: string;
   dtype?: string;
   dim: string[];
   output: string;
@@ -41,8 +41,8 @@ export function registerCompile(program: Command): void {
     .option("-t, --target <target>", "a preset (see `tierflow targets`) or a target JSON file; a CoE manifest's \"target\" is the default")
     .option("-O <level>", "optimisation level: 0 one op per section, 1 pattern fusion, 2 stream as much as fits", "2")
     .option("--phase <phase>", "prefill or decode", "prefill")
-    .option("--batch <n>", "requests in the batch", "1")
-    .option("--seq <n>", "prompt length (prefill) or context length (decode)", "128")
+    .option("--batch <n>", "requests in the batch (default 1, or a --dim on the batch dim)")
+    .option("--seq <n>", "prompt length (prefill) or context length (decode) (default 128, or a --dim on the sequence dim in prefill)")
     .option("--dtype <dtype>", "plan floating-point data in this dtype (e.g. bf16 for a float32 export)")
     .option("--dim <name=value>", "give a symbolic dim a value (repeatable); on a batch or sequence dim it stands for --batch / --seq", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .requiredOption("-o, --output <dir>", "folder for plan.json, report.txt and the IR of each level (graph.tfg, dataflow.tfd, placement.tfp)")
@@ -59,7 +59,7 @@ export function registerCompile(program: Command): void {
     const progress = (stage: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${stage}\n`); };
     if (modelPath.endsWith(".json")) {
       await compileManifest(modelPath, {
-        ...(flags.target !== undefined ? { target: flags.target } : {}), opt, batch: positiveInt(flags.batch, "--batch"), seq: positiveInt(flags.seq, "--seq"), output: flags.output,
+        ...(flags.target !== undefined ? { target: flags.target } : {}), opt, batch: positiveInt(flags.batch ?? "1", "--batch"), seq: positiveInt(flags.seq ?? "128", "--seq"), output: flags.output,
         ...(flags.sockets !== undefined ? { sockets: positiveInt(flags.sockets, "--sockets") } : {}), ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
         ...(flags.quiet ? { quiet: true } : {}), ...(flags.viz ? { viz: true } : {}),
       }, progress);
@@ -67,8 +67,10 @@ export function registerCompile(program: Command): void {
     }
     if (flags.target === undefined) fail("no target: give one with --target (e.g. sn40l; `tierflow targets` lists them)");
     const result = await compile(modelPath, {
-      target: flags.target, opt, phase: flags.phase, batch: positiveInt(flags.batch, "--batch"),
-      seq: positiveInt(flags.seq, "--seq"), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),
+      target: flags.target, opt, phase: flags.phase,
+      ...(flags.batch !== undefined ? { batch: positiveInt(flags.batch, "--batch") } : {}),
+      ...(flags.seq !== undefined ? { seq: positiveInt(flags.seq, "--seq") } : {}),
+      ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),
       dims: parseDimBindings(flags.dim), ...pipelineOptions(flags), onStage: progress,
       ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),
       ...(flags.disaggregate !== undefined ? { disaggregate: flags.disaggregate } : {}),

@@ -91,6 +91,13 @@ describe("compile", () => {
     expect(readFileSync(join(out, "graph.tfg"), "utf8")).toMatch(/^\/\/ tierflow graph IR/);
   });
 
+  it("the CLI takes the batch from --dim when --batch is not given", () => {
+    const out = join(dir, "cli-dim");
+    const r = runCli(["compile", llama, "--target", "toy", "-O0", "--dim", "batch=2", "-o", out, "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readPlan(join(out, "plan.json")).plan.options).toMatchObject({ batch: 2, seq: 128 });
+  });
+
   it("bad flags get one-line diagnostics", () => {
     expect(runCli(["compile", llama, "--target", "sn40l", "-O3", "-o", join(dir, "x")]).stderr).toMatch(/-O '3': the levels are 0, 1 and 2/);
     expect(runCli(["compile", llama, "--target", "nope", "-o", join(dir, "x")]).stderr).toMatch(/unknown target 'nope'/);
