@@ -10,6 +10,7 @@ import type { Block } from "./arena.js";
 import { ResidencyError } from "./arena.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
 import type { DeviceMemory } from "./memory.js";
+import { RESIDENT_ROLES } from "./memory.js";
 import type { OpNode, Operand, Result, TiledStep } from "./operands.js";
 import { elemBytes, invoke } from "./operands.js";
 import { StageBuffer, layoutItems } from "./tiles.js";
@@ -48,7 +49,6 @@ export function tiledStep(env: KernelEnv, k: DfKernel, who: string, node: OpNode
   return { who, node, inputs, output, tiling: k.tiling, stage: new StageBuffer(env.memory.stageBuffer(k.name), who), opset };
 }
 
-const RESIDENT_ROLES = new Set(["weight", "constant"]);
 
 /**
  * Run a node whole-tensor: its activations and results pass through a scratch

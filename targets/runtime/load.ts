@@ -19,9 +19,9 @@ import { readWeightBytes } from "../reference/weights.js";
 import { ResidencyError } from "./arena.js";
 import { tensorToBytes } from "./bytes.js";
 import type { DeviceMemory } from "./memory.js";
+import { RESIDENT_ROLES } from "./memory.js";
 import type { TraceRecorder } from "./trace.js";
 
-const RESIDENT_ROLES = new Set(["weight", "constant"]);
 
 /** What one socket of a node-level plan loads: its stage's allocations and load-time transfers, and its part of sharded weights. */
 export interface LoadScope {

@@ -22,6 +22,9 @@ import type { ArenaName, Block } from "./arena.js";
 import { ResidencyError, TierArena } from "./arena.js";
 import { tensorToBytes } from "./bytes.js";
 
+/** Roles whose data is in memory from load time on (weights and constants): no kernel writes them. */
+export const RESIDENT_ROLES: ReadonlySet<string> = new Set(["weight", "constant"]);
+
 export const TIERS: readonly ArenaName[] = ["sram", "hbm", "ddr"];
 
 const align = (n: number) => Math.ceil(n / ALIGNMENT) * ALIGNMENT;

@@ -36,12 +36,11 @@ import { runKernel } from "./kernels.js";
 import type { LoadScope } from "./load.js";
 import { loadModelData } from "./load.js";
 import type { MemoryScope } from "./memory.js";
-import { DeviceMemory } from "./memory.js";
+import { DeviceMemory, RESIDENT_ROLES } from "./memory.js";
 import { checkParallelPlan, groupOf } from "./parallel-checks.js";
 import { memberOperands, partOf, slicePart, socketNodes } from "./socket-program.js";
 import type { TraceRecorder } from "./trace.js";
 
-const RESIDENT_ROLES = new Set(["weight", "constant"]);
 
 /** One simulated socket: its place in the layout and its memory. */
 interface Socket {
@@ -178,8 +177,7 @@ function runStage(run: Run, index: number, members: readonly Socket[], inbox: Re
       const k = run.kernels.get(ka.kernel);
       if (!k) fail(`section ${section.name} names kernel ${ka.kernel}, which the plan's dataflow module does not have`);
       if (k.kind === "collective") {
-        const record = run.collectives.get(k.name);
-        if (!record) fail(`kernel ${k.name} is a collective the plan's parallel part does not list`);
+        const record = run.collectives.get(k.name)!; // checkParallelPlan: every collective is listed
         const at = members.map((m) => m.trace?.now() ?? 0);
         runCollective(k, record, members.map((m) => m.memory), shards, `${describeKernel(k, members[0]!.memory)} on sockets ${members.map((m) => m.id).join(", ")}`);
         members.forEach((m, i) => m.trace?.link(`${record.kind} ${k.name}`, at[i]!, { kernel: k.name, kind: record.kind, bytes: record.bytes, sockets: members.map((x) => x.id) }, record.seconds));
