@@ -146,9 +146,9 @@ export async function benchCoe(): Promise<string[]> {
   }
   // The workload view: 150 experts, uniform requests, 8 at a time to one expert.
   const sim = (p: CoePlan) => {
-    const names = planWithExperts(p, 150).experts.map((e) => e.name);
+    const many = planWithExperts(p, 150), names = many.experts.map((e) => e.name);
     const trace = Array.from({ length: 400 }, (_, i) => ({ arrival: Math.floor(i / 8) * 2, promptTokens: 128, outputTokens: 20, expert: names[(Math.floor(i / 8) * 37) % 150]! }));
-    return simulate(planWithExperts(p, 150), trace, "pin-hot").result.latencyMean;
+    return simulate(many, trace, "pin-hot").result.latencyMean;
   };
   const ss = sim(sn40l);
   for (const [name, h, a] of [["presets", h100, a100], ["one host link", oneLink(h100), oneLink(a100)]] as const) {

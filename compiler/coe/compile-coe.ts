@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fail } from "../../ir/diagnostics.js";
 import type { DType } from "../../ir/dtype.js";
 import type { Plan } from "../../ir/placement/plan.js";
+import { weightBytes } from "../../ir/dataflow/dataflow.js";
 import type { Target } from "../../targets/target.js";
 import { loadTarget } from "../../targets/target.js";
 import { compileModule, loadFused, modelSource } from "../compile.js";
@@ -92,10 +93,6 @@ export interface CoeCompileResult {
   readonly results: ReadonlyMap<string, CompileResult>;
 }
 
-function roleBytes(plan: Plan, roles: readonly string[]): number {
-  return plan.dataflow.tensors.filter((t) => roles.includes(t.role)).reduce((s, t) => s + t.bytes, 0);
-}
-
 /** Graph file -> how many experts use it, in manifest order (one pass over the experts). */
 function graphUse(manifest: Manifest): Map<string, number> {
   const use = new Map<string, number>();
@@ -152,7 +149,7 @@ export async function compileCoe(manifest: Manifest, options: CoeCompileOptions 
   stage("residency");
   const evenShare = 1 / manifest.experts.length;
   const byFile = new Map(graphs.map((g) => [g.file, g]));
-  const routerBytes = roleBytes(router.plan, ["weight", "constant"]);
+  const routerBytes = weightBytes(router.plan.dataflow);
   const kvBytes = Math.max(...graphs.map((g) => g.kvBytes));
   const residency = planResidency(node, manifest.experts.map((e) => ({ name: e.name, bytes: byFile.get(e.graph)!.weightBytes, share: e.share ?? evenShare })),
     routerBytes, kvBytes, options.pinHot ?? true);

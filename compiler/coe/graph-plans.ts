@@ -10,6 +10,7 @@
 // N ideal copies (time / N, no collective cost).
 
 import type { DataflowModule } from "../../ir/dataflow/dataflow.js";
+import { roleBytes } from "../../ir/dataflow/dataflow.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import type { CompileOptions, CompileResult, FusedModel, ModelSource } from "../compile.js";
@@ -49,10 +50,6 @@ export interface GraphPlanRequest {
   readonly batch: number;
   readonly seq: number;
   readonly context: number;
-}
-
-function roleBytes(m: DataflowModule, roles: readonly string[]): number {
-  return m.tensors.filter((t) => roles.includes(t.role)).reduce((s, t) => s + t.bytes, 0);
 }
 
 /**

@@ -150,8 +150,9 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
       }
       return t;
     };
+    const firstToken = start + prefill + doneAfter(1);
     for (const w of batch) {
-      ttfts.push(start + prefill + doneAfter(1) - w.r.arrival);
+      ttfts.push(firstToken - w.r.arrival);
       latencies.push(start + prefill + doneAfter(w.r.outputTokens) - w.r.arrival);
       tokens += w.r.outputTokens;
     }

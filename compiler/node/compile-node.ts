@@ -6,6 +6,7 @@
 // with a layout that fits, rather than planned with weights in DDR.
 
 import type { DataflowModule } from "../../ir/dataflow/dataflow.js";
+import { roleBytes, weightBytes } from "../../ir/dataflow/dataflow.js";
 import type { Module } from "../../ir/graph/graph.js";
 import { mainGraph } from "../../ir/graph/graph.js";
 import { fail } from "../../ir/diagnostics.js";
@@ -170,7 +171,7 @@ function suggestLayout(ctx: LayoutContext, facts: ModelFacts): string {
     .sort((a, b) => groupSize(a) * a.pp - groupSize(b) * b.pp || b.tp - a.tp);
   for (const layout of candidates) {
     const { module } = shardedProgram(ctx, layout);
-    const weights = module.tensors.filter((t) => t.role === "weight" || t.role === "constant").reduce((s, t) => s + t.bytes, 0) / layout.pp;
+    const weights = weightBytes(module) / layout.pp;
     if (weights <= 0.9 * ctx.target.hbm.bytes) {
       return `try --parallel ${formatLayout({ ...layout, dp: 1, microBatches: 1 }).replace(/,dp=1/, "").replace(/,pp=1/, "")} (about ${gib(weights)} of weights per socket) or --parallel auto`;
     }
@@ -186,8 +187,7 @@ function suggestLayout(ctx: LayoutContext, facts: ModelFacts): string {
  */
 export function checkSingleSocketFits(m: DataflowModule, target: Target, graph?: Module, request?: LowerRequest): void {
   if (socketCount(target) <= 1) return;
-  const weights = m.tensors.filter((t) => t.role === "weight" || t.role === "constant").reduce((s, t) => s + t.bytes, 0);
-  const kv = m.tensors.filter((t) => t.role === "kv-cache").reduce((s, t) => s + t.bytes, 0);
+  const weights = weightBytes(m), kv = roleBytes(m, ["kv-cache"]);
   if (weights <= target.hbm.bytes) return;
   const suggestion = graph && request ? suggestLayout(layoutContext(graph, target, request), modelFacts(m)) : "try --parallel auto";
   fail(`the weights do not fit one socket of ${target.name}: they need ${gib(weights)} (plus ${gib(kv)} of KV cache), one socket's HBM holds ${gib(target.hbm.bytes)}, ` +

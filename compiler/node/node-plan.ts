@@ -5,6 +5,7 @@
 // Data-parallel replicas repeat the whole thing on other sockets.
 
 import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
+import { weightBytes } from "../../ir/dataflow/dataflow.js";
 import type { Attrs } from "../../ir/graph/graph.js";
 import type { Allocation, ParallelPlan, Plan, Section, StageSend, TierName, Transfer } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
@@ -34,10 +35,6 @@ export type PlanParts = Pick<Plan, "dataflow" | "sections" | "allocations" | "tr
 export type LayoutOutcome =
   | { readonly fits: true; readonly parts: PlanParts }
   | { readonly fits: false; readonly problem: string; readonly weightBytesPerSocket: number };
-
-function weightBytes(m: DataflowModule): number {
-  return m.tensors.filter((t) => t.role === "weight" || t.role === "constant").reduce((s, t) => s + t.bytes, 0);
-}
 
 /** The per-socket program of a layout before pipelining (tensor and expert parallelism applied). */
 export function shardedProgram(ctx: LayoutContext, layout: ParallelLayout) {

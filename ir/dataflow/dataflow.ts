@@ -77,3 +77,11 @@ export interface DataflowModule {
 export function tensorMap(m: DataflowModule): Map<string, DfTensor> {
   return new Map(m.tensors.map((t) => [t.name, t]));
 }
+
+/** Total bytes of the module's tensors that have one of `roles`. */
+export function roleBytes(m: DataflowModule, roles: readonly string[]): number {
+  return m.tensors.filter((t) => roles.includes(t.role)).reduce((s, t) => s + t.bytes, 0);
+}
+
+/** Total bytes of the module's weights and constants. */
+export const weightBytes = (m: DataflowModule): number => roleBytes(m, ["weight", "constant"]);
