@@ -8,7 +8,7 @@ import type { Tensor } from "../../ir/tensor.js";
 export type Writable<T> = { -readonly [K in keyof T]: Writable<T[K]> };
 
 export const MODELS_DIR = join(import.meta.dirname, "..", "..", "examples", "models");
-export { VOCAB, random, sampleInputs } from "../support/sample-inputs.js";
+export { VOCAB, sampleInputs } from "../support/sample-inputs.js";
 
 /** Largest absolute difference over every output (NaN counts as the largest). */
 export function maxAbsError(want: Readonly<Record<string, Tensor>>, got: Readonly<Record<string, Tensor>>): number {

@@ -8,9 +8,6 @@ import { seededRandom } from "../../compiler/seeded-random.js";
 /** Vocabulary of the example text models. */
 export const VOCAB = 512;
 
-/** The project's seeded generator, so every run feeds the same inputs. */
-export { seededRandom as random } from "../../compiler/seeded-random.js";
-
 /** Token ids, a mask with the last two positions of row 2 padded, normal pixels. */
 export function sampleInputs(names: readonly string[], batch: number, sequence: number, seed: number): Record<string, Tensor> {
   const next = seededRandom(seed);
