@@ -27,8 +27,10 @@ import type { TraceRecorder } from "./trace.js";
 export interface LoadScope {
   readonly allocations: readonly Allocation[];
   readonly transfers: readonly Transfer[];
-  /** A sharded constant's part for this socket, from the whole tensor's bytes in the plan's dtype; undefined when it is not sharded. */
-  readonly part: (name: string, whole: Uint8Array, dims: readonly number[]) => Uint8Array | undefined;
+  /** Whether a constant is sharded: only this socket's part of it is loaded. */
+  readonly sharded: (name: string) => boolean;
+  /** A sharded constant's part for this socket, from the whole tensor's bytes in the plan's dtype. */
+  readonly part: (name: string, whole: Uint8Array, dims: readonly number[]) => Uint8Array;
 }
 
 /** Fill `dest` with a weight's or constant's bytes in the plan's dtype (this socket's part of a sharded one). */
@@ -39,13 +41,14 @@ function fillFromModel(graph: Graph, memory: DeviceMemory, name: string, dest: U
   let bytes: Uint8Array;
   try {
     const dims = c.kind === "weight" ? c.dims : c.tensor.dims;
-    if (c.kind === "weight" && c.dtype === storage && !scope) {
+    const sharded = scope?.sharded(name) ?? false;
+    if (c.kind === "weight" && c.dtype === storage && !sharded) {
       readWeightBytes(c, modelDir, dest);
       return;
     }
     const value = c.kind === "weight" ? decodeBytes(c.dtype, c.dims, readWeightBytes(c, modelDir)) : c.tensor;
     bytes = tensorToBytes(value, storage);
-    bytes = scope?.part(name, bytes, dims) ?? bytes;
+    if (sharded) bytes = scope!.part(name, bytes, dims);
   } catch (err) {
     if (err instanceof TierflowError) throw err.at({ node: name });
     throw err;

@@ -103,9 +103,9 @@ function openSocket(run: Run, stage: ParallelStage, id: number, member: number):
   const shards = new Map(plan.parallel!.shards.map((s) => [s.tensor, s]));
   loadModelData(plan, graph, memory, options.modelDir, trace, {
     ...scope,
+    sharded: (name) => shards.has(name),
     part: (name, whole, dims) => {
-      const s = shards.get(name);
-      if (!s) return undefined;
+      const s = shards.get(name)!;
       const local = memory.info(name).shape, cut = dims.map((d, i) => (i === s.axis ? d / s.parts : d));
       if (Number.isInteger(cut[s.axis]) && (cut.length !== local.length || cut.some((d, i) => d !== local[i]))) {
         fail(`shard of '${name}': [${dims.join(", ")}] split along axis ${s.axis} into ${s.parts} parts is [${cut.join(", ")}], but the plan's per-socket tensor is [${local.join(", ")}]`);
