@@ -17,7 +17,7 @@
 import type { Node } from "../../ir/graph/graph.js";
 import { mainGraph } from "../../ir/graph/graph.js";
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
-import type { CollectiveKernel, ParallelStage, Plan, StageSend } from "../../ir/placement/plan.js";
+import type { CollectiveKernel, ParallelStage, Plan, StageSend, TensorShard } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { fail } from "../../ir/diagnostics.js";
 import { dtypeBytes } from "../../ir/dtype.js";
@@ -60,6 +60,9 @@ interface Run {
   readonly nodes: ReadonlyMap<string, Node>;
   readonly kernels: ReadonlyMap<string, DfKernel>;
   readonly collectives: ReadonlyMap<string, CollectiveKernel>;
+  /** Sharded tensors, and every tensor's role, by name. */
+  readonly shards: ReadonlyMap<string, TensorShard>;
+  readonly roles: ReadonlyMap<string, string>;
   readonly group: number;
   readonly peak: Record<"sram" | "hbm" | "ddr", number>;
   readonly timings: SectionTiming[];
@@ -100,12 +103,11 @@ function openSocket(run: Run, stage: ParallelStage, id: number, member: number):
   const env: KernelEnv = {
     memory, opset: options.graph.opsets[""] ?? 0, graphTypes: graph.types, literals, adjustOperands: memberOperands(plan, member, run.group),
   };
-  const shards = new Map(plan.parallel!.shards.map((s) => [s.tensor, s]));
   loadModelData(plan, graph, memory, options.modelDir, trace, {
     ...scope,
-    sharded: (name) => shards.has(name),
+    sharded: (name) => run.shards.has(name),
     part: (name, whole, dims) => {
-      const s = shards.get(name)!;
+      const s = run.shards.get(name)!;
       const local = memory.info(name).shape, cut = dims.map((d, i) => (i === s.axis ? d / s.parts : d));
       if (Number.isInteger(cut[s.axis]) && (cut.length !== local.length || cut.some((d, i) => d !== local[i]))) {
         fail(`shard of '${name}': [${dims.join(", ")}] split along axis ${s.axis} into ${s.parts} parts is [${cut.join(", ")}], but the plan's per-socket tensor is [${local.join(", ")}]`);
@@ -143,11 +145,9 @@ function runStage(run: Run, index: number, members: readonly Socket[], inbox: Re
 } {
   const { plan } = run;
   const stage = plan.parallel!.stages[index]!;
-  const graph = mainGraph(run.options.graph);
-  const shards = new Map(plan.parallel!.shards.map((s) => [s.tensor, s]));
+  const graph = mainGraph(run.options.graph), { shards, roles } = run;
   const sent = new Map<string, Message[]>();
   const outputs = members.map(() => new Map<string, Tensor>());
-  const roles = new Map(plan.dataflow.tensors.map((t) => [t.name, t.role]));
   // Weights held for the whole stage stay for the next micro-batch (they share no bytes with anything).
   const resident = (b: Block) =>
     b.firstSection === stage.firstSection && b.lastSection === stage.lastSection && RESIDENT_ROLES.has(roles.get(b.tensor) ?? "");
@@ -243,6 +243,7 @@ export function executeParallelPlan(plan: Plan, inputs: Readonly<Record<string, 
     plan, options, group, nodes: socketNodes(plan, nodes),
     kernels: new Map(plan.dataflow.kernels.map((k) => [k.name, k])),
     collectives: new Map(p.collectiveKernels.map((c) => [c.kernel, c])),
+    shards: new Map(p.shards.map((s) => [s.tensor, s])), roles: new Map(plan.dataflow.tensors.map((t) => [t.name, t.role])),
     peak: { sram: 0, hbm: 0, ddr: 0 },
     timings: plan.sections.map((s) => ({ name: s.name, predictedSeconds: s.cost.seconds, measuredSeconds: 0 })),
     outputsOf: outputStages(plan, graph.outputs),
