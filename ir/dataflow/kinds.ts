@@ -37,7 +37,7 @@ const KIND_OF_OP: Readonly<Record<string, string>> = {
   Gather: "gather", GatherElements: "gather", GatherND: "gather", TopK: "gather", ArgMax: "gather", ArgMin: "gather",
   OneHot: "gather", "tierflow.MoEGate": "gather",
   Transpose: "layout", Concat: "layout", Slice: "layout", Split: "layout", Expand: "layout", Tile: "layout",
-  ScatterND: "layout", Trilu: "layout", CumSum: "layout", Range: "layout", ConstantOfShape: "layout",
+  ScatterND: "layout", ScatterElements: "layout", Trilu: "layout", CumSum: "layout", Range: "layout", ConstantOfShape: "layout",
   MaxPool: "pool", AveragePool: "pool", GlobalAveragePool: "pool",
   Reshape: "view", Squeeze: "view", Unsqueeze: "view", Flatten: "view", Identity: "view", Dropout: "view",
   Shape: "host", Size: "host",

@@ -282,6 +282,44 @@ export function gatherNDKernel(data: Tensor, indices: Tensor, batchDims: number)
   return out;
 }
 
+/** Combine an existing element with an update under a Scatter op's `reduction`. */
+function reduceInto(od: Writable, at: number, u: number | bigint, reduction: string): void {
+  const cur = od[at]!;
+  switch (reduction) {
+    case "add": od[at] = (cur as number) + (u as number); break;
+    case "mul": od[at] = (cur as number) * (u as number); break;
+    case "max": od[at] = cur > u ? cur : u; break;
+    case "min": od[at] = cur < u ? cur : u; break;
+    default: od[at] = u;
+  }
+}
+
+/**
+ * ScatterElements: a copy of data where each element of updates goes to its
+ * own position with the `axis` coordinate replaced by the matching index.
+ * Updates are applied in element order, so with reduction "none" the last of
+ * several writes to one position wins, as onnxruntime does.
+ */
+export function scatterElementsKernel(data: Tensor, indices: Tensor, updates: Tensor, axis: number, reduction: string): Tensor {
+  if (indices.dims.length !== data.dims.length || updates.dims.length !== indices.dims.length || updates.dims.some((d, i) => d !== indices.dims[i])) {
+    fail(`ScatterElements needs indices and updates of one shape and data's rank: data [${data.dims.join(", ")}], indices [${indices.dims.join(", ")}], updates [${updates.dims.join(", ")}]`);
+  }
+  const out = makeTensor(data.dtype, data.dims, data.data.slice() as TensorData);
+  const ds = stridesOf(data.dims), is = stridesOf(indices.dims);
+  const od = out.data as Writable, ud = updates.data as Writable;
+  for (let i = 0; i < ud.length; i++) {
+    let dst = 0, rem = i;
+    for (let a = 0; a < indices.dims.length; a++) {
+      const c = Math.floor(rem / is[a]!);
+      rem -= c * is[a]!;
+      if (a !== axis && c >= data.dims[a]!) fail(`ScatterElements: indices dim ${a} (${indices.dims[a]}) exceeds data's ${data.dims[a]}`);
+      dst += (a === axis ? indexAt(indices, i, data.dims[axis]!, "ScatterElements") : c) * ds[a]!;
+    }
+    reduceInto(od, dst, ud[i]!, reduction);
+  }
+  return out;
+}
+
 export function scatterNDKernel(data: Tensor, indices: Tensor, updates: Tensor, reduction: string): Tensor {
   const out = makeTensor(data.dtype, data.dims, data.data.slice() as TensorData);
   const q = indices.dims.length, k = indices.dims[q - 1]!;
@@ -292,16 +330,7 @@ export function scatterNDKernel(data: Tensor, indices: Tensor, updates: Tensor, 
   for (let r = 0; r < rows; r++) {
     let dst = 0;
     for (let t = 0; t < k; t++) dst += indexAt(indices, r * k + t, data.dims[t]!, "ScatterND") * ds[t]!;
-    for (let e = 0; e < inner; e++) {
-      const u = ud[r * inner + e]!, cur = od[dst + e]!;
-      switch (reduction) {
-        case "add": od[dst + e] = (cur as number) + (u as number); break;
-        case "mul": od[dst + e] = (cur as number) * (u as number); break;
-        case "max": od[dst + e] = cur > u ? cur : u; break;
-        case "min": od[dst + e] = cur < u ? cur : u; break;
-        default: od[dst + e] = u;
-      }
-    }
+    for (let e = 0; e < inner; e++) reduceInto(od, dst + e, ud[r * inner + e]!, reduction);
   }
   return out;
 }

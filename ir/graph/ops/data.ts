@@ -8,7 +8,7 @@ import { addDims, divDimsExact } from "../../symbolic.js";
 import { tensorFromValues, valuesAsNumbers, makeTensor } from "../../tensor.js";
 import type { Tensor } from "../../tensor.js";
 import {
-  concatKernel, gatherElementsKernel, gatherKernel, gatherNDKernel, rangeKernel, scatterNDKernel, sliceKernel,
+  concatKernel, gatherElementsKernel, gatherKernel, gatherNDKernel, rangeKernel, scatterElementsKernel, scatterNDKernel, sliceKernel,
   splitKernel, stridesOf, transposeKernel, triluKernel,
 } from "../kernels/layout.js";
 import { sliceLength, sliceParams, sliceSymbolic } from "./shape.js";
@@ -213,6 +213,25 @@ export const DATA_OPS: readonly OpDef[] = [
       return { types: [t] };
     },
     kernel: ([d, i, u], { attrs }) => [scatterNDKernel(d!, i!, u!, stringAttr(attrs, "reduction", "none"))],
+  }),
+  defineOp({
+    op: "ScatterElements",
+    doc: "ScatterElements(data, indices, updates) along `axis`: a copy of data with each update written where its index says (DeepSeek-V3's group routing builds its mask so).",
+    inputs: [3, 3], attrs: {
+      axis: { type: "int", default: 0 },
+      reduction: { type: "string", default: "none", oneOf: ["none", "add", "mul", "max", "min"] },
+    },
+    infer(ctx) {
+      const t = inputType(ctx, 0, "data"), idx = inputType(ctx, 1, "indices"), u = inputType(ctx, 2, "updates");
+      checkDType(idx.dtype, INDEX, "indices");
+      if (u.dtype !== t.dtype) fail("updates must have the dtype of data");
+      if (t.shape && idx.shape && t.shape.length !== idx.shape.length) fail("data and indices must have the same rank");
+      if (idx.shape && u.shape && idx.shape.length !== u.shape.length) fail("indices and updates must have the same rank");
+      if (t.shape) normalizeAxis(intAttr(ctx.attrs, "axis", 0), t.shape.length);
+      return { types: [t] };
+    },
+    kernel: ([d, i, u], { attrs }) =>
+      [scatterElementsKernel(d!, i!, u!, normalizeAxis(intAttr(attrs, "axis", 0), d!.dims.length), stringAttr(attrs, "reduction", "none"))],
   }),
   defineOp({
     op: "Range", doc: "Range(start, limit, delta): a 1-D sequence.", inputs: [3, 3],
