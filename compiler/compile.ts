@@ -5,9 +5,10 @@
 // the lowered module goes to the node-level passes (compiler/node) instead.
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { basename } from "node:path";
 import type { Module } from "../ir/graph/graph.js";
+import { mainGraph } from "../ir/graph/graph.js";
 import type { DType } from "../ir/dtype.js";
 import type { DataflowModule, Phase } from "../ir/dataflow/dataflow.js";
 import type { Plan } from "../ir/placement/plan.js";
@@ -23,7 +24,7 @@ import type { OptLevel } from "./schedule/sections.js";
 import { checkFitsSomewhere } from "./place/placement.js";
 import { rooflineFloor, tokensPerPass } from "./cost/cost-model.js";
 import { lowerForTarget, planSocket } from "./plan-socket.js";
-import { requestFromDims } from "./lower/bind.js";
+import { hasTokenAxis, resolveRequest } from "./lower/bind.js";
 import type { LayoutTrial } from "./node/compile-node.js";
 import { checkSingleSocketFits, compileNodePlan } from "./node/compile-node.js";
 import type { ParallelRequest } from "./node/layout.js";
@@ -100,14 +101,19 @@ export async function loadFused(modelPath: string, options: Omit<CompileOptions,
   return { graph: fused.module, records: [...loaded.records, ...fused.records], counts: fused.counts };
 }
 
-/** The model a plan names: its file name and sha256 (the runtime checks the file against it). */
+/**
+ * The model a plan names: its file name, its sha256 (the runtime checks the
+ * file against it) and the path it was given, resolved (absolute, through
+ * links), so the plan does not depend on the folder compile ran in.
+ */
 export interface ModelSource {
   readonly file: string;
   readonly sha256: string;
+  readonly given: string;
 }
 
 export function modelSource(modelPath: string): ModelSource {
-  return { file: basename(modelPath), sha256: sha256(modelPath) };
+  return { file: basename(modelPath), sha256: sha256(modelPath), given: realpathSync(modelPath) };
 }
 
 export async function compile(modelPath: string, options: CompileOptions): Promise<CompileResult> {
@@ -126,18 +132,20 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
   const target = typeof options.target === "string" ? loadTarget(options.target) : options.target;
   const opt = options.opt ?? 2;
   const phase = options.phase ?? "prefill";
-  // `--dim batch=2` or `--dim sequence=7` stands for --batch / --seq (a prompt length: prefill only) when those are not given.
-  const fromDims = requestFromDims(options.dims);
-  const batch = options.batch ?? fromDims.batch ?? 1;
-  const seq = options.seq ?? (phase === "prefill" ? fromDims.seq : undefined) ?? 128;
   const graph = fused.graph;
+  // `--dim batch=2` or `--dim sequence=7` stands for --batch / --seq (a prompt length: prefill only) when those are not given.
+  const { batch, seq } = resolveRequest(mainGraph(graph), {
+    phase, ...(options.batch !== undefined ? { batch: options.batch } : {}), ...(options.seq !== undefined ? { seq: options.seq } : {}),
+    ...(options.dims ? { dims: options.dims } : {}),
+  });
   stage("lower");
-  const lowerRequest = { phase, batch, seq, dtype: options.dtype, opt, ...(options.dims ? { dims: options.dims } : {}) };
+  const tokenAxis = hasTokenAxis(mainGraph(graph));
+  const lowerRequest = { phase, batch, seq, dtype: options.dtype, opt, tokenAxis, ...(options.dims ? { dims: options.dims } : {}) };
   if (options.parallel !== undefined || options.disaggregate !== undefined) {
     const node = compileNodePlan(graph, target, lowerRequest, { parallel: options.parallel, disaggregate: options.disaggregate, onStage: stage });
     const plan: Plan = {
       version: PLAN_VERSION,
-      model: { file: model.file, sha256: model.sha256 },
+      model: { file: model.file, sha256: model.sha256, given: model.given },
       target: target.name,
       options: { opt, phase, batch, seq, dtype: options.dtype ?? "f32" },
       bindings: node.dataflow.bindings,
@@ -155,7 +163,7 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
   const floor = rooflineFloor(dataflow, target);
   const plan: Plan = {
     version: PLAN_VERSION,
-    model: { file: model.file, sha256: model.sha256 },
+    model: { file: model.file, sha256: model.sha256, given: model.given },
     target: target.name,
     options: { opt, phase, batch, seq, dtype: options.dtype ?? "f32" },
     bindings: dataflow.bindings,
@@ -167,7 +175,7 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
     occupancy: placement.occupancy,
     prediction: {
       seconds,
-      tokensPerSecond: seconds > 0 ? tokensPerPass(dataflow, batch, seq) / seconds : 0,
+      tokensPerSecond: seconds > 0 ? tokensPerPass(dataflow, batch, seq, tokenAxis) / seconds : 0,
       floorSeconds: floor.seconds,
       floorBound: floor.bound,
       ratioToFloor: floor.seconds > 0 ? seconds / floor.seconds : 1,

@@ -3,8 +3,8 @@
 // compiler builds objects in), so the same input gives byte-identical files.
 // Reading checks the schema and version, then runs the placement verifier.
 
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join, relative, sep } from "node:path";
 import type { Plan } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
 import { verifyPlan } from "../ir/placement/verify.js";
@@ -19,6 +19,14 @@ const HERE = import.meta.dirname;
 const SCHEMA = existsSync(join(HERE, "..", "ir", "placement", "plan.schema.json"))
   ? join(HERE, "..", "ir", "placement", "plan.schema.json")
   : join(HERE, "..", "..", "ir", "placement", "plan.schema.json");
+
+/** The plan as written into `dir`: it records its model's path relative to that folder (docs/ARCHITECTURE.md, "Runtime"). */
+export function planInFolder(plan: Plan, dir: string): Plan {
+  const given = plan.model.given;
+  if (given === undefined) return plan;
+  const path = relative(realpathSync(dir), given).split(sep).join("/");
+  return { ...plan, model: { ...plan.model, path } };
+}
 
 export function planToJson(plan: Plan): string {
   return `${JSON.stringify(plan, null, 1)}\n`;

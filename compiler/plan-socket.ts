@@ -29,6 +29,8 @@ export interface LowerRequest {
   readonly dtype: DType | undefined;
   readonly opt: OptLevel;
   readonly dims?: ReadonlyMap<string, number>;
+  /** The graph takes tokens (false for an image model): tokens per pass count prompt tokens. */
+  readonly tokenAxis?: boolean;
 }
 
 /** Bind dims and lower a fused module to the dataflow level for one socket of `target` (verified). */

@@ -13,7 +13,7 @@ import { parseOptLevel, parsePlanDType, positiveInt } from "./options.js";
 import { parseDimBindings } from "./inspect.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
 import type { PipelineFlags } from "./pipeline-options.js";
-import { planToJson } from "../plan-json.js";
+import { planInFolder, planToJson } from "../plan-json.js";
 import { renderPlanHtml } from "../viz/render.js";
 import { compileManifest } from "./coe.js";
 
@@ -83,9 +83,10 @@ export function registerCompile(program: Command): void {
     const { printDataflow } = await import("../../ir/dataflow/text.js");
     const { printPlacement } = await import("../../ir/placement/text.js");
     writeAtomically(flags.output, "dataflow.tfd", printDataflow(result.dataflow));
-    writeAtomically(flags.output, "placement.tfp", printPlacement(result.plan));
+    const plan = planInFolder(result.plan, flags.output);
+    writeAtomically(flags.output, "placement.tfp", printPlacement(plan));
     writeAtomically(flags.output, "report.txt", report);
-    writeAtomically(flags.output, "plan.json", planToJson(result.plan));
+    writeAtomically(flags.output, "plan.json", planToJson(plan));
     if (flags.viz) writeAtomically(flags.output, "plan.html", renderPlanHtml(result.plan, result.target));
     if (!flags.quiet) process.stdout.write(report);
     if (flags.timePasses) process.stderr.write(`${formatTimings(result.records)}\n`);

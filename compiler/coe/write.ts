@@ -8,7 +8,7 @@ import { validateJson } from "../../ir/json-schema.js";
 import { fail } from "../../ir/diagnostics.js";
 import { readJsonFile } from "../../ir/json-file.js";
 import { ensureDir, writeAtomically } from "../emit.js";
-import { planToJson } from "../plan-json.js";
+import { planInFolder, planToJson } from "../plan-json.js";
 import { renderPlanHtml } from "../viz/render.js";
 import { formatSeconds } from "../report.js";
 import type { CoeCompileResult, CoePlan } from "./compile-coe.js";
@@ -40,7 +40,7 @@ export function writeCoe(out: string, r: CoeCompileResult, viz = false): string 
     const dir = join(out, dirname(name));
     const file = name.split("/").pop()!;
     ensureDir(dir);
-    writeAtomically(dir, file, planToJson(plan));
+    writeAtomically(dir, file, planToJson(planInFolder(plan, dir)));
     if (viz) writeAtomically(dir, file.replace(/\.json$/, ".html"), renderPlanHtml(plan, r.target));
   }
   const report = formatCoeReport(r.plan);

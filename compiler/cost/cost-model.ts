@@ -120,6 +120,7 @@ export function rooflineFloor(m: DataflowModule, target: Target): Floor {
   };
 }
 
-export function tokensPerPass(m: DataflowModule, batch: number, seq: number): number {
-  return m.phase === "decode" ? batch : batch * seq;
+/** Tokens one pass processes: a decode step one per request, a prefill every prompt token (one item per request for a graph without tokens, an image model). */
+export function tokensPerPass(m: DataflowModule, batch: number, seq: number, tokenAxis = true): number {
+  return m.phase === "decode" || !tokenAxis ? batch : batch * seq;
 }

@@ -46,6 +46,80 @@ export function requestFromDims(dims: ReadonlyMap<string, number> | undefined): 
   return out;
 }
 
+/** Where a graph input fixes the batch or the token axis: the input, the axis and its static size. */
+interface StaticAxis {
+  readonly input: string;
+  readonly axis: number;
+  readonly size: number;
+}
+
+/** The graph inputs' batch axis (axis 0) and token axis (axis 1 of 2-D integer ids) where they are numbers, not symbols. */
+function staticAxes(graph: Graph): { batch?: StaticAxis; sequence?: StaticAxis } {
+  const out: { batch?: StaticAxis; sequence?: StaticAxis } = {};
+  for (const name of graph.inputs) {
+    const t = graph.types.get(name);
+    if (!t?.shape || t.shape.length === 0) continue;
+    const b = t.shape[0];
+    if (typeof b === "number") out.batch ??= { input: name, axis: 0, size: b };
+    const s = t.shape[1];
+    if (t.shape.length === 2 && (t.dtype === "i64" || t.dtype === "i32") && typeof s === "number") out.sequence ??= { input: name, axis: 1, size: s };
+  }
+  return out;
+}
+
+/** Whether the graph takes tokens (a token-id input or a sequence dim): otherwise a pass processes one item per batch entry (an image). */
+export function hasTokenAxis(graph: Graph): boolean {
+  if (staticAxes(graph).sequence) return true;
+  for (const name of graph.inputs) {
+    const t = graph.types.get(name);
+    if (t?.shape?.length === 2 && (t.dtype === "i64" || t.dtype === "i32")) return true;
+    for (const d of t?.shape ?? []) for (const sym of dimSymbols(d)) if (NAMED_SYMBOLS[sym] === "sequence") return true;
+  }
+  return false;
+}
+
+export interface RequestOptions {
+  readonly phase: Phase;
+  readonly batch?: number;
+  readonly seq?: number;
+  readonly dims?: ReadonlyMap<string, number>;
+}
+
+/**
+ * Batch and sequence length of one compile: as given (--batch, --seq, or a
+ * --dim on a recognised name), else what a static graph input says, else 1
+ * and 128. A flag that contradicts a static input dim is refused: the costs
+ * would describe a graph other than the one bound. A decode step processes
+ * one token, so a static token axis of another length cannot be decoded.
+ * Every --dim must name a symbol of the graph.
+ */
+export function resolveRequest(graph: Graph, options: RequestOptions): { batch: number; seq: number } {
+  const present = new Set<string>();
+  for (const t of graph.types.values()) for (const d of t.shape ?? []) for (const s of dimSymbols(d)) present.add(s);
+  for (const name of options.dims?.keys() ?? []) {
+    if (!present.has(name)) {
+      const known = [...present].sort();
+      fail(`--dim ${name}=${options.dims!.get(name)}: the graph has no symbolic dim '${name}'${known.length > 0 ? ` (its dims: ${known.join(", ")})` : " (all its dims are static)"}`);
+    }
+  }
+  const fromDims = requestFromDims(options.dims);
+  const fixed = staticAxes(graph);
+  const contradicts = (flag: string, value: number, at: StaticAxis, what: string) =>
+    fail(`${flag} ${value} contradicts input '${at.input}': its dim ${at.axis} (${what}) is ${at.size} in the graph`);
+  const givenBatch = options.batch ?? fromDims.batch;
+  if (fixed.batch && givenBatch !== undefined && givenBatch !== fixed.batch.size) contradicts("--batch", givenBatch, fixed.batch, "the batch");
+  const batch = givenBatch ?? fixed.batch?.size ?? 1;
+  if (options.phase === "decode") {
+    if (fixed.sequence && fixed.sequence.size !== 1) {
+      fail(`--phase decode: input '${fixed.sequence.input}' has a static token dim of ${fixed.sequence.size} (dim ${fixed.sequence.axis}), and a decode step processes 1 token: export the model with a dynamic sequence dim`);
+    }
+    return { batch, seq: options.seq ?? 128 };
+  }
+  const givenSeq = options.seq ?? fromDims.seq;
+  if (fixed.sequence && givenSeq !== undefined && givenSeq !== fixed.sequence.size) contradicts("--seq", givenSeq, fixed.sequence, "the sequence");
+  return { batch, seq: givenSeq ?? fixed.sequence?.size ?? 128 };
+}
+
 export function bindDims(graph: Graph, options: BindOptions): Bindings {
   const values = new Map<string, number>(options.dims ?? []);
   const queryLength = options.phase === "decode" ? 1 : options.seq;

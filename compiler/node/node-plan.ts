@@ -92,10 +92,10 @@ export function planLayout(ctx: LayoutContext, layout: ParallelLayout): LayoutOu
     parallelStages.push({ sockets, firstSection: base, lastSection: sections.length - 1, seconds: socket.seconds + sendSeconds, occupancy: { ...socket.placement.occupancy } });
   });
   const timing = pipelineTiming(stageSeconds, layout.microBatches, request.phase);
-  const tokens = tokensPerPass(full, request.batch, request.seq);
+  const tokens = tokensPerPass(full, request.batch, request.seq, request.tokenAxis ?? true);
   const floor = replicaFloor(full, layout, target);
   const step = timing.stepSeconds;
-  const perUser = request.phase === "decode" ? 1 / step : request.seq / timing.latencySeconds;
+  const perUser = request.phase === "decode" ? 1 / step : (request.tokenAxis ?? true ? request.seq : 1) / timing.latencySeconds;
   const parallel: ParallelPlan = {
     layout: { tp: layout.tp, pp: layout.pp, ep: layout.ep, dp: layout.dp, microBatches: layout.microBatches },
     sockets: node.sockets,

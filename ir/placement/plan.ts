@@ -4,7 +4,7 @@
 
 import type { DataflowModule } from "../dataflow/dataflow.js";
 
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
 
 export type TierName = "sram" | "hbm" | "ddr";
 
@@ -176,9 +176,22 @@ export interface ParallelPlan {
   readonly disaggregation?: Disaggregation;
 }
 
+/**
+ * The model a plan was compiled from: its file name, the path compile was
+ * given, and (once written to a folder) that path relative to the plan's
+ * folder, so a plan finds its model from anywhere; the sha256 ties the file to
+ * the plan whichever way it was found.
+ */
+export interface PlanModel {
+  readonly file: string;
+  readonly sha256: string;
+  readonly given?: string;
+  readonly path?: string;
+}
+
 export interface Plan {
   readonly version: number;
-  readonly model: { readonly file: string; readonly sha256: string };
+  readonly model: PlanModel;
   readonly target: string;
   readonly options: {
     readonly opt: 0 | 1 | 2;

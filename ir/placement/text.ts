@@ -24,7 +24,8 @@ const FLOOR_BOUNDS: Readonly<Record<Prediction["floorBound"], true>> = { compute
 const tierNames = Object.keys(TIERS) as TierName[];
 
 const PLACEMENT_ATTRS = { version: int, target: str } satisfies Schema;
-const MODEL_ATTRS = { file: str, sha256: str } satisfies Schema;
+// `given` and `path` print as "" where the plan has none (a plan made in memory, not yet written to a folder).
+const MODEL_ATTRS = { file: str, sha256: str, given: str, path: str } satisfies Schema;
 const OPTIONS_ATTRS = { opt: intOneOf("optimisation level", [0, 1, 2] as const), phase: phaseCodec, batch: int, seq: int, dtype: str } satisfies Schema;
 const SECTION_ATTRS = { initiation_interval: num, compute_units: int, memory_units: int, sram_bytes: num } satisfies Schema;
 const KERNEL_ALLOCATION_ATTRS = { compute_units: int, memory_units: int, utilisation: num, seconds: num } satisfies Schema;
@@ -51,7 +52,7 @@ const INDENT = "  ";
 export function printPlacement(p: Plan): string {
   const { model, options: o, prediction: pr } = p;
   const header = [
-    statementLine("model", [], formatAttrs(MODEL_ATTRS, { file: model.file, sha256: model.sha256 }, "model")),
+    statementLine("model", [], formatAttrs(MODEL_ATTRS, { file: model.file, sha256: model.sha256, given: model.given ?? "", path: model.path ?? "" }, "model")),
     statementLine("options", [], formatAttrs(OPTIONS_ATTRS, { opt: o.opt, phase: o.phase, batch: o.batch, seq: o.seq, dtype: o.dtype }, "options")),
     `bindings ${formatDict(int, "names", p.bindings, "bindings")}`,
     `fusion ${formatDict(int, "names", p.fusion, "fusion")}`,
@@ -118,7 +119,7 @@ function buildPlacement(statement: Statement): Plan {
   const pr = readAttrs(PREDICTION_ATTRS, leaf(parts.one("prediction")), "prediction");
   return {
     version: attrs.version,
-    model: { file: model.file, sha256: model.sha256 },
+    model: { file: model.file, sha256: model.sha256, ...(model.given !== "" ? { given: model.given } : {}), ...(model.path !== "" ? { path: model.path } : {}) },
     target: attrs.target,
     options: { opt: o.opt, phase: o.phase, batch: o.batch, seq: o.seq, dtype: o.dtype },
     bindings: readDict(int, "names", leaf(parts.one("bindings")).attrs),

@@ -28,7 +28,7 @@ export interface OpenedPlan {
 }
 
 export interface OpenOptions {
-  /** The model file; by default plan.model.file beside the plan, then in the current folder. */
+  /** The model file; by default the one the plan records (findModel). */
   readonly model?: string;
   /** A target file for a plan compiled for a custom target. */
   readonly target?: string;
@@ -52,20 +52,34 @@ export function fileSha256(path: string): string {
   return hash.digest("hex");
 }
 
+/**
+ * The model file a plan runs with: `--model` when given; otherwise, in order,
+ * the path the plan records relative to its folder, the file name beside the
+ * plan, the path compile was given (from the current folder) and the file name
+ * in the current folder. Only regular files count, and the first whose sha256
+ * is the plan's wins, so a stale copy on the way never hides the right one.
+ */
 function findModel(plan: Plan, planPath: string, given: string | undefined): string {
   if (given !== undefined) {
     if (!existsSync(given) || !statSync(given).isFile()) fail("cannot read the model file: it does not exist or is not a file", { file: given });
+    checkModelIdentity(plan, planPath, given);
     return given;
   }
-  // compile records a bare file name: a hand-edited plan may not point elsewhere.
+  // compile records a bare file name: a hand-edited plan may not point elsewhere through it.
   const file = plan.model.file;
   if (file === "" || file === "." || file === ".." || /[\\/\0]/.test(file) || /^[A-Za-z]:/.test(file)) {
     fail(`the plan names its model as '${file}', which is not a plain file name (a plan names no folders): give the model with --model`, { file: planPath });
   }
-  const candidates = [join(dirname(planPath), file), resolve(file)];
-  const found = candidates.find((p) => existsSync(p) && statSync(p).isFile());
-  if (!found) fail(`cannot find '${plan.model.file}', the model the plan was compiled from (looked beside the plan and in the current folder): give it with --model`, { file: planPath });
-  return found;
+  const recorded = (p: string | undefined) => (p !== undefined && p !== "" && !p.includes("\0") ? [p] : []);
+  const candidates = [
+    ...recorded(plan.model.path).map((p) => join(dirname(planPath), p)), join(dirname(planPath), file),
+    ...recorded(plan.model.given), resolve(file),
+  ].filter((p, i, all) => all.indexOf(p) === i);
+  const found = candidates.filter((p) => existsSync(p) && statSync(p).isFile());
+  const match = found.find((p) => fileSha256(p) === plan.model.sha256);
+  if (match) return match;
+  if (found.length > 0) checkModelIdentity(plan, planPath, found[0]!);
+  fail(`cannot find '${plan.model.file}', the model the plan was compiled from (looked at ${candidates.map((c) => `'${c}'`).join(", ")}): give it with --model`, { file: planPath });
 }
 
 /** Check that `modelPath` is the file the plan was compiled from. */
@@ -91,7 +105,6 @@ export async function graphOfPlan(plan: Plan, modelPath: string, target: Target)
 export async function openPlan(planPath: string, options: OpenOptions = {}): Promise<OpenedPlan> {
   const { plan, target } = readPlan(planPath, options.target !== undefined ? loadTarget(options.target) : undefined);
   const modelPath = findModel(plan, planPath, options.model);
-  checkModelIdentity(plan, planPath, modelPath);
   const graph = await graphOfPlan(plan, modelPath, target);
   return { plan, planPath, target, modelPath, modelDir: dirname(resolve(modelPath)), graph };
 }

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { planToJson, readPlan } from "../../compiler/plan-json.js";
-import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
+import { LLAMA_PRESETS, llamaModel, writeLlama } from "../../examples/generate/llama-onnx.js";
+import { encodeModel } from "../../compiler/onnx/proto.js";
 import { loadTarget } from "../../targets/target.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import { PLAN_VERSION } from "../../ir/placement/plan.js";
@@ -69,6 +70,29 @@ describe("compile", () => {
     await expect(compile(llama, { target: "toy", batch: 1, dims: new Map([["batch", 2]]) })).rejects.toThrow(/--dim batch=2 disagrees with the batch 1 \(--batch\)/);
     await expect(compile(llama, { target: "toy", seq: 8, dims: new Map([["sequence", 4]]) })).rejects.toThrow(/--dim sequence=4 disagrees with the prompt length 8 \(--seq\)/);
     await expect(compile(llama, { target: "toy", phase: "decode", dims: new Map([["sequence", 4]]) })).rejects.toThrow(/a decode step processes 1 token/);
+  });
+
+  it("flags never disagree with a static-shape export: the graph's own batch and length are the request", async () => {
+    // Llama as a static-shape export: input_ids i64[1, 8].
+    const { model } = llamaModel(LLAMA_PRESETS.tiny!, "static.onnx.data");
+    const at = (dims: number[]) => ({ tensorType: { elemType: 0, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
+    model.graph!.input![0]!.type = { tensorType: { ...at([1, 8]).tensorType, elemType: 7 } };
+    model.graph!.output![0]!.type = { tensorType: { ...at([1, 8, LLAMA_PRESETS.tiny!.vocab]).tensorType, elemType: 1 } };
+    const file = join(dir, "static.onnx");
+    writeFileSync(file, encodeModel(model));
+    await expect(compile(file, { target: "h100", phase: "prefill", batch: 8, seq: 2048 }))
+      .rejects.toThrow(/^--batch 8 contradicts input 'input_ids': its dim 0 \(the batch\) is 1 in the graph$/);
+    await expect(compile(file, { target: "h100", phase: "prefill", seq: 2048 }))
+      .rejects.toThrow(/^--seq 2048 contradicts input 'input_ids': its dim 1 \(the sequence\) is 8 in the graph$/);
+    await expect(compile(file, { target: "h100", phase: "decode" })).rejects.toThrow(/static token dim of 8 \(dim 1\), and a decode step processes 1 token/);
+    await expect(compile(file, { target: "h100", dims: new Map([["batchh", 3]]) })).rejects.toThrow(/--dim batchh=3: the graph has no symbolic dim 'batchh' \(all its dims are static\)/);
+    const { plan } = await compile(file, { target: "h100", phase: "prefill" });
+    expect(plan.options).toMatchObject({ batch: 1, seq: 8 });
+    // The tokens the throughput counts are the graph's: 1 x 8 per pass.
+    expect(plan.prediction.tokensPerSecond * plan.prediction.seconds).toBeCloseTo(8, 9);
+    const same = await compile(file, { target: "h100", phase: "prefill", batch: 1, seq: 8 });
+    expect(planToJson(same.plan)).toBe(planToJson(plan));
+    await expect(compile(llama, { target: "toy", dims: new Map([["batchh", 3]]) })).rejects.toThrow(/--dim batchh=3: the graph has no symbolic dim 'batchh' \(its dims: batch, sequence\)/);
   });
 
   it("an impossible request names the tensor, its size and every tier's capacity, and writes no plan", () => {

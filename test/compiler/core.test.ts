@@ -64,7 +64,7 @@ describe("compiler core", () => {
     const file = join(dir, "mm.tfg");
     writeFileSync(file, printModule(parseGraphText(text)));
     const toy = loadTarget("toy");
-    const { plan } = await compile(file, { target: "toy", opt: 0, phase: "prefill", batch: 1, seq: 1 });
+    const { plan } = await compile(file, { target: "toy", opt: 0, phase: "prefill" });
     expect(plan.sections).toHaveLength(1);
     const compute = (2 * 16 * 128 * 128) / peakFlops(toy, "f32");
     const hbm = (8192 + 65536 + 8192) / toy.hbm.bandwidth;

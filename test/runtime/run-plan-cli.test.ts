@@ -15,7 +15,7 @@ import { traceSpans } from "../../compiler/viz/trace.js";
 import { readTensorFile } from "../../targets/reference/tensor-files.js";
 import type { ChromeTrace, TraceEvent } from "../../targets/runtime/trace.js";
 import { PID } from "../../targets/runtime/trace.js";
-import { expectDiagnostic, runCli } from "../support/cli.js";
+import { ROOT, expectDiagnostic, runCli } from "../support/cli.js";
 import type { Writable } from "./support.js";
 import { MODELS_DIR } from "./support.js";
 
@@ -110,10 +110,32 @@ describe("tierflow run PLAN.json", () => {
   });
 
   it("names the missing model and inputs of the wrong shape", () => {
-    const out = join(dir, "missing");
-    expectDiagnostic(["run", planPath, "--input", `input_ids=${idsPath}`, "--output", out], /cannot find 'llama-tiny\.dynamo\.onnx', the model the plan was compiled from .*--model/, [out]);
+    const out = join(dir, "missing"), lost = join(dir, "lost.json");
+    writeFileSync(lost, planToJson({ ...plan, model: { file: plan.model.file, sha256: plan.model.sha256, given: join(dir, "gone", "llama-tiny.dynamo.onnx") } }));
+    expectDiagnostic(["run", lost, "--input", `input_ids=${idsPath}`, "--output", out], /cannot find 'llama-tiny\.dynamo\.onnx', the model the plan was compiled from \(looked at .*gone.*\): give it with --model/, [out]);
     const short = join(dir, "short.json");
     writeFileSync(short, "[[1, 2, 3]]");
     expectDiagnostic(["run", planPath, "--input", `input_ids=${short}`, "--model", MODEL, "--output", out], /input 'input_ids': the plan was compiled for shape \[1, 5\], got \[1, 3\]/, [out]);
+  });
+});
+
+describe("a plan finds its model", () => {
+  it("from any folder, through the path it records relative to itself, and through the path compile was given", () => {
+    const out = join(dir, "found");
+    const compiled = runCli(["compile", "examples/models/llama-tiny.dynamo.onnx", "--target", "toy", "--batch", "1", "--seq", "5", "-o", out, "-q"]);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    const written = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as Plan;
+    expect(written.model.given).toBe(join(ROOT, "examples/models/llama-tiny.dynamo.onnx"));
+    expect(written.model.path).toMatch(/^(\.\.\/)+.*examples\/models\/llama-tiny\.dynamo\.onnx$/);
+    // From another folder: the path relative to the plan.
+    const elsewhere = runCli(["run", join(out, "plan.json"), "--input", `input_ids=${idsPath}`, "--output", join(dir, "found-out")], dir);
+    expect(elsewhere.code, elsewhere.stderr).toBe(0);
+    // A copy of the plan in another folder: the path compile was given, resolved.
+    const copy = join(dir, "copy.plan.json");
+    writeFileSync(copy, readFileSync(join(out, "plan.json")));
+    const fromRoot = runCli(["run", copy, "--input", `input_ids=${idsPath}`, "--output", join(dir, "copy-out")]);
+    expect(fromRoot.code, fromRoot.stderr).toBe(0);
+    const a = readTensorFile(join(dir, "found-out", "logits.npy")), b = readTensorFile(join(dir, "copy-out", "logits.npy"));
+    expect(Array.from(a.data as Float32Array)).toEqual(Array.from(b.data as Float32Array));
   });
 });

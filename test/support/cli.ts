@@ -3,9 +3,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { expect } from "vitest";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
+// tsx's loader by its location, so the CLI also runs from folders outside the repository.
+const TSX = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
 export interface CliResult {
   readonly code: number;
@@ -14,7 +17,7 @@ export interface CliResult {
 }
 
 export function runCli(args: readonly string[], cwd = ROOT): CliResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "compiler/cli/entry.ts"), ...args], {
+  const r = spawnSync(process.execPath, ["--import", TSX, join(ROOT, "compiler/cli/entry.ts"), ...args], {
     cwd, encoding: "utf8", timeout: 60_000, env: { ...process.env, NODE_OPTIONS: "" },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
