@@ -175,10 +175,11 @@ def build_mixtral():
     return CausalLMWrapper(MixtralForCausalLM(config))
 
 
-def build_mobilenet():
+def build_mobilenet(**overrides):
+    """``overrides`` are extra keyword arguments for torchvision's constructor (e.g. ``reduced_tail=True``)."""
     from torchvision.models import mobilenet_v3_small
 
-    model = mobilenet_v3_small(weights=None, width_mult=0.5, num_classes=16)
+    model = mobilenet_v3_small(**{"weights": None, "width_mult": 0.5, "num_classes": 16, **overrides})
     # Default initialisation leaves BatchNorm as an identity (mean 0, var 1, gamma 1,
     # beta 0) and the classifier near zero; give them random values so that the
     # numbers that come out are a meaningful reference.
@@ -440,7 +441,17 @@ def _all_ops(graph, counter):
                     _all_ops(g, counter)
 
 
-def describe(path: Path, rel: str, model_name: str, exporter: str, spec, sample, torch_outputs, torch_model):
+def describe(
+    path: Path,
+    rel: str,
+    model_name: str,
+    exporter: str,
+    spec,
+    sample,
+    torch_outputs,
+    torch_model,
+    intra_op_threads: int | None = None,
+):
     import onnx
 
     entry = {
@@ -511,6 +522,8 @@ def describe(path: Path, rel: str, model_name: str, exporter: str, spec, sample,
 
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        if intra_op_threads:
+            opts.intra_op_num_threads = intra_op_threads
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         feeds = {k: v.numpy() for k, v in sample.items()}
         results = sess.run(None, feeds)
