@@ -84,13 +84,12 @@ export function sectionCost(
   };
 }
 
-/** Bytes of the KV cache an attention kernel writes: the new tokens' keys and values. */
+/** Bytes of a key or value cache an attention kernel writes: the new tokens' rows ([batch, kv_heads, tokens, head_dim]). */
 function cacheWrite(name: string, m: DataflowModule): number {
   const cache = m.tensors.find((t) => t.name === name);
   if (!cache) return 0;
-  const [, batch, kvHeads, , headDim] = cache.shape as [number, number, number, number, number];
-  const tokens = m.phase === "decode" ? 1 : cache.shape[3]!;
-  return 2 * batch * kvHeads * tokens * headDim * (cache.bytes / cache.shape.reduce((p, d) => p * d, 1));
+  const tokens = cache.shape[2]!;
+  return m.phase === "decode" ? cache.bytes / Math.max(1, tokens) : cache.bytes;
 }
 
 export interface Floor {

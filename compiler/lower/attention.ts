@@ -1,8 +1,11 @@
-// Lowering of the fused Attention op, which owns the KV cache. In prefill the
-// keys and values of the prompt are written to the cache; in decode each new
-// token reads the whole cache (kvLength tokens) and appends one row. Unfused
-// (-O0) it becomes the five kernels a framework launches: scores, scale, mask,
-// softmax, context, with the score matrix going through memory in between.
+// Lowering of the fused Attention op. A causal one (a decoder's self-attention)
+// owns its layer's KV cache, keys and values apart ([batch, kv_heads, tokens,
+// head_dim] each, as frameworks keep them): in prefill the keys and values of
+// the prompt are written to it; in decode each new token reads the whole cache
+// (kvLength tokens) and appends one row. Other attention (an encoder's, over
+// patches or audio frames) keeps nothing. Unfused (-O0) it becomes the five
+// kernels a framework launches: scores, scale, mask, softmax, context, with
+// the score matrix going through memory in between.
 
 import type { Node } from "../../ir/graph/graph.js";
 import { dtypeBytes } from "../../ir/dtype.js";
@@ -21,52 +24,71 @@ export interface AttentionShape {
   readonly queryLength: number;
   readonly kvLength: number;
   readonly headDim: number;
+  /** Head size of the values (multi-head latent attention's differs from the keys'). */
+  readonly valueDim: number;
 }
 
-/** Read the attention geometry from q [b, h, Sq, d] and k [b, kvh, Sk, d]. */
-export function attentionShape(q: DfTensor, k: DfTensor, kvLength: number): AttentionShape {
-  if (q.shape.length !== 4 || k.shape.length !== 4) fail(`Attention expects 4-D q and k, got [${q.shape.join(", ")}] and [${k.shape.join(", ")}]`);
+/** Read the attention geometry from q [b, h, Sq, d], k [b, kvh, Sk, d] and v [b, kvh, Sk, dv]. */
+export function attentionShape(q: DfTensor, k: DfTensor, v: DfTensor, kvLength: number): AttentionShape {
+  if (q.shape.length !== 4 || k.shape.length !== 4 || v.shape.length !== 4) {
+    fail(`Attention expects 4-D q, k and v, got [${q.shape.join(", ")}], [${k.shape.join(", ")}] and [${v.shape.join(", ")}]`);
+  }
   const [batch, heads, queryLength, headDim] = q.shape as [number, number, number, number];
-  return { batch, heads, kvHeads: k.shape[1]!, queryLength, kvLength, headDim };
+  return { batch, heads, kvHeads: k.shape[1]!, queryLength, kvLength, headDim, valueDim: v.shape[3]! };
 }
 
 export function attentionFlops(s: AttentionShape): { matmul: number; pointwise: number } {
   const scores = s.batch * s.heads * s.queryLength * s.kvLength;
-  return { matmul: 4 * scores * s.headDim, pointwise: 7 * scores };
+  return { matmul: 2 * scores * (s.headDim + s.valueDim), pointwise: 7 * scores };
 }
+
+/** The caches of a causal attention layer: keys and values of every token so far, each [batch, kv_heads, tokens, head_dim]. */
+export function kvCacheTensors(node: Node, k: DfTensor, v: DfTensor, s: AttentionShape): [DfTensor, DfTensor] {
+  const cache = (name: string, of: DfTensor): DfTensor => {
+    const headDim = of.shape[3]!;
+    const elem = dtypeBytes(of.dtype);
+    return { name: `${node.name}/${name}`, dtype: of.dtype, shape: [s.batch, s.kvHeads, s.kvLength, headDim], bytes: s.batch * s.kvHeads * s.kvLength * headDim * elem, role: "kv-cache" };
+  };
+  return [cache("k_cache", k), cache("v_cache", v)];
+}
+
+const isCausal = (node: Node) => node.attrs.causal?.type === "int" && node.attrs.causal.value === 1;
 
 export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): void {
   const [qName, kName, vName, maskName] = node.inputs;
   if (!qName || !kName || !vName) fail("Attention needs q, k and v");
   const q = ctx.tensor(qName), k = ctx.tensor(kName), v = ctx.tensor(vName);
   const out = ctx.tensor(node.outputs[0]!);
-  const s = attentionShape(q, k, ctx.options.bindings.kvLength);
-  const elem = dtypeBytes(q.dtype);
-  // One cache per attention layer: keys and values of every token so far.
-  const cache: DfTensor = {
-    name: `${node.name}/kv_cache`, dtype: q.dtype, shape: [2, s.batch, s.kvHeads, s.kvLength, s.headDim],
-    bytes: 2 * s.batch * s.kvHeads * s.kvLength * s.headDim * elem, role: "kv-cache",
-  };
-  ctx.addTensor(cache);
   const decode = ctx.options.phase === "decode";
-  const newRows = 2 * s.batch * s.kvHeads * s.queryLength * s.headDim * elem;
+  const causal = isCausal(node);
+  if (decode && !causal) {
+    fail("--phase decode: this attention is not causal (its mask does not hide later keys from each query), so a decode step has no earlier tokens' keys to reuse: compile it for prefill");
+  }
+  // Prefill attends to the keys it is given; a decode step to the cache and its own token.
+  const s = attentionShape(q, k, v, decode ? ctx.options.bindings.kvLength : k.shape[2]!);
+  // Only a causal layer keeps its keys and values for the tokens after it (a decoder's KV cache).
+  const caches = causal ? kvCacheTensors(node, k, v, s) : [];
+  for (const c of caches) ctx.addTensor(c);
+  const [kCache, vCache] = caches;
+  // Bytes of the cached tokens a decode step reads (all but the new token's row, which it appends).
+  const cachedBytes = (c: DfTensor | undefined) => (c && decode ? c.bytes - c.bytes / s.kvLength * s.queryLength : 0);
   const flops = attentionFlops(s);
   const mask = maskName ? ctx.tensor(maskName) : undefined;
   const base = { nodes: [node.name], dtype: q.dtype };
   if (!unfused) {
     const reads: Record<string, number> = { [q.name]: q.bytes, [k.name]: k.bytes, [v.name]: v.bytes };
-    // Decode reads the cached tokens; prefill reads its own keys and values.
-    reads[cache.name] = decode ? cache.bytes - newRows : 0;
+    for (const c of caches) reads[c.name] = cachedBytes(c);
     if (mask && !decode) reads[mask.name] = mask.bytes;
-    const inputs = [q, k, v, cache, ...(mask && !decode ? [mask] : [])];
+    const inputs = [q, k, v, ...caches, ...(mask && !decode ? [mask] : [])];
     ctx.kernels.push({
       ...base, name: ctx.nextKernelName(), kind: "attention", ops: ["tierflow.Attention"],
-      inputs: inputs.map((t) => t.name), outputs: [out.name, cache.name], flops: flops.matmul + flops.pointwise, reads,
+      inputs: inputs.map((t) => t.name), outputs: [out.name, ...caches.map((c) => c.name)], flops: flops.matmul + flops.pointwise, reads,
       ...tileKernel([q, out], [out], budget(ctx)),
     });
     return;
   }
   const scoreShape = [s.batch, s.heads, s.queryLength, s.kvLength];
+  const elem = dtypeBytes(q.dtype);
   const scoreBytes = scoreShape.reduce((p, d) => p * d, 1) * elem;
   const tmp = (suffix: string): DfTensor => {
     const t: DfTensor = { name: `${node.name}/${suffix}`, dtype: q.dtype, shape: scoreShape, bytes: scoreBytes, role: "activation" };
@@ -74,24 +96,22 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
     return t;
   };
   const scores = tmp("scores"), scaled = tmp("scaled"), masked = tmp("masked"), probs = tmp("probs");
-  const kvRead = decode ? cache.bytes - newRows : 0;
-  const stage = (kind: string, op: string, inputs: DfTensor[], output: DfTensor, f: number, cacheRead?: number, right?: RightOperand) => {
+  const stage = (kind: string, op: string, inputs: DfTensor[], output: DfTensor, f: number, cache?: DfTensor, right?: RightOperand) => {
     const reads: Record<string, number> = {};
     for (const t of inputs) reads[t.name] = (reads[t.name] ?? 0) + t.bytes;
-    if (cacheRead !== undefined) reads[cache.name] = cacheRead;
-    const names = [...inputs.map((t) => t.name), ...(cacheRead !== undefined ? [cache.name] : [])];
+    if (cache) reads[cache.name] = cachedBytes(cache);
     ctx.kernels.push({
-      ...base, name: ctx.nextKernelName(), kind, ops: [op], inputs: names, outputs: [output.name], flops: f, reads,
+      ...base, name: ctx.nextKernelName(), kind, ops: [op], inputs: [...inputs.map((t) => t.name), ...(cache ? [cache.name] : [])],
+      outputs: [output.name, ...(cache ? [cache.name] : [])], flops: f, reads,
       ...tileKernel(inputs, [output], { ...budget(ctx), ...(right ? { right } : {}) }),
     });
   };
   const scoresCount = s.batch * s.heads * s.queryLength * s.kvLength;
   // Keys and values are the right operands: streamed in [head_dim x columns] and [kv x columns] blocks.
-  stage("matmul", "MatMul", [q, k], scores, flops.matmul / 2, kvRead / 2, { tensor: k.name, k: s.headDim, n: s.kvLength });
+  // The scores stage reads the cached keys and appends the new ones; the context stage does so for values.
+  stage("matmul", "MatMul", [q, k], scores, 2 * scoresCount * s.headDim, kCache, { tensor: k.name, k: s.headDim, n: s.kvLength });
   stage("elementwise", "Mul", [scores], scaled, scoresCount);
   stage("elementwise", "Add", mask && !decode ? [scaled, mask] : [scaled], masked, scoresCount);
   stage("softmax", "Softmax", [masked], probs, 5 * scoresCount);
-  stage("matmul", "MatMul", [probs, v], out, flops.matmul / 2, kvRead / 2, { tensor: v.name, k: s.kvLength, n: s.headDim });
-  // The new token's keys and values are appended to the cache.
-  ctx.kernels[ctx.kernels.length - 1] = { ...ctx.kernels[ctx.kernels.length - 1]!, outputs: [out.name, cache.name] };
+  stage("matmul", "MatMul", [probs, v], out, 2 * scoresCount * s.valueDim, vCache, { tensor: v.name, k: s.kvLength, n: s.valueDim });
 }

@@ -4,7 +4,8 @@
 //   bytes = 2 * batch * context * layers * kvHeads * headDim * dtypeBytes
 // (Pope et al., "Efficiently Scaling Transformer Inference", 2022, section 2).
 // Under tensor parallelism a socket keeps only its KV heads (attention.ts
-// lowers the cache per layer; tensor-parallel.ts splits it by heads), in the
+// lowers a key and a value cache per layer, [batch, KV heads, tokens, head dim]
+// each; tensor-parallel.ts splits them by heads), in the
 // HBM of the socket that computes it; placement spills whole layers' caches to
 // DDR when they do not fit, and the cost model charges their reads at DDR
 // bandwidth. How many tokens fit is what HBM has left beside everything else
@@ -32,8 +33,8 @@ export function kvCacheBytes(g: KvGeometry): number {
 export function kvBytesPerToken(m: DataflowModule): number {
   let bytes = 0;
   for (const t of m.tensors) {
-    if (t.role !== "kv-cache" || t.shape.length !== 5) continue;
-    const [, batch, , length] = t.shape as [number, number, number, number, number];
+    if (t.role !== "kv-cache" || t.shape.length !== 4) continue;
+    const [batch, , length] = t.shape as [number, number, number, number];
     bytes += t.bytes / Math.max(1, batch * length);
   }
   return bytes;

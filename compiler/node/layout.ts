@@ -77,15 +77,15 @@ export function loweredBatch(l: ParallelLayout, batch: number): number {
 
 export function modelFacts(m: DataflowModule): ModelFacts {
   const tensors = new Map(m.tensors.map((t) => [t.name, t]));
-  // A layer's KV cache is [2, batch, KV heads, length, head dim]; the first kernel that reads it takes q [b, heads, s, d] first.
-  const caches = m.tensors.filter((t) => t.role === "kv-cache" && t.shape.length === 5);
-  const reader = caches[0] && m.kernels.find((k) => k.inputs.includes(caches[0]!.name));
-  const q = reader && tensors.get(reader.inputs[0]!);
+  // Attention kernels (fused, or the stages of an unfused one) take q [b, heads, s, d] first and k [b, KV heads, s, d] second.
+  const attention = m.kernels.filter((k) => k.ops.includes("tierflow.Attention") || (k.kind === "matmul" && k.outputs[0]?.endsWith("/scores")));
+  const q = attention[0] && tensors.get(attention[0].inputs[0]!);
+  const kv = attention[0] && tensors.get(attention[0].inputs[1]!);
   const experts = m.kernels.find((x) => x.ops.includes("tierflow.MoEExperts"));
   return {
     heads: q?.shape.length === 4 ? q.shape[1]! : 0,
-    kvHeads: caches[0]?.shape[2] ?? 0,
-    layers: caches.length,
+    kvHeads: kv?.shape.length === 4 ? kv.shape[1]! : 0,
+    layers: new Set(attention.map((k) => k.nodes[0])).size,
     experts: experts ? tensors.get(experts.inputs[3]!)?.shape[0] ?? 0 : 0,
   };
 }

@@ -29,7 +29,7 @@ export function kvReportLines(plan: Plan, target: Target): string[] {
   if (caches.length === 0) return [];
   const kv = kvSummary(plan.dataflow, plan.allocations, plan.occupancy.hbm, target.hbm.bytes);
   const where = plan.parallel ? " per socket" : "";
-  const lines = [`KV cache: ${formatBytes(kv.bytesPerToken)} per token of a request${where} (${caches.length} layers), ` +
+  const lines = [`KV cache: ${formatBytes(kv.bytesPerToken)} per token of a request${where} (${caches.filter((t) => t.name.endsWith("/k_cache")).length} layers), ` +
     `${formatBytes(kv.hbmBytes)} in HBM, ${formatBytes(kv.ddrBytes)} spilled to DDR`];
   const ctx = plan.options.phase === "decode" ? plan.options.seq + 1 : plan.options.seq;
   const tokens = kv.maxTokensInHbm;

@@ -174,7 +174,8 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
       const [q, kk, v] = [0, 1, 2].map((i) => state.get(inputs[i]!));
       if (q?.axis === 1 && kk?.axis === 1 && v?.axis === 1 && kk.parts === v.parts) {
         outSplits[0] = q;
-        state.set(k.inputs[3]!, { axis: 2, parts: kk.parts });
+        // The layer's key and value caches ([batch, kv_heads, tokens, head_dim]) split by KV heads too.
+        for (const n of k.inputs) if (full.get(n)?.role === "kv-cache") state.set(n, { axis: 1, parts: kk.parts });
       } else gatherAll();
     } else {
       // Pointwise, reductions, products of two activations: broadcast the splits to the output.
@@ -193,7 +194,7 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
           const r = full.get(o)!.shape.length, a = axis - (rank - r);
           if (a >= 0 && full.get(o)!.shape[a]! % parts === 0 && full.get(o)!.role !== "kv-cache") outSplits[j] = { axis: a, parts };
         });
-        if (cache >= 0 && !state.has(k.inputs[cache]!) && axis === 1) state.set(k.inputs[cache]!, { axis: 2, parts });
+        if (cache >= 0 && !state.has(k.inputs[cache]!) && axis === 1) state.set(k.inputs[cache]!, { axis: 1, parts });
       } else if (distinct.length > 0) gatherAll();
     }
 

@@ -34,7 +34,8 @@ export function verifyPlan(plan: Plan, target: Target): void {
   for (const [tier, list] of byTier) {
     const cap = tierCapacity(target, tier);
     for (let s = 0; s < Math.max(1, sections); s++) {
-      const live = list.filter((a) => a.firstSection <= s && s <= a.lastSection).sort((x, y) => x.offset - y.offset);
+      // An empty tensor (a zero-width slice) occupies no byte, so it overlaps nothing.
+      const live = list.filter((a) => a.firstSection <= s && s <= a.lastSection && a.bytes > 0).sort((x, y) => x.offset - y.offset);
       let total = 0;
       for (let i = 0; i < live.length; i++) {
         total += live[i]!.bytes;

@@ -10,11 +10,10 @@
 // Computing the stages (rather than the composite once) keeps every
 // intermediate going through the tier and address the plan gives it.
 //
-// The kernel also owns `<node>/kv_cache` ([2, batch, kv_heads, tokens,
-// head_dim]): in prefill the prompt's keys and values are written to it.
-// Unfused, the plan names only the context kernel as the cache's writer but
-// gives it no keys to write; the scores kernel, the stage that reads the
-// keys, writes the key half.
+// A causal attention kernel also writes its layer's KV cache, `<node>/k_cache`
+// and `<node>/v_cache` ([batch, kv_heads, tokens, head_dim] each): in prefill
+// the prompt's keys and values. Unfused, the scores stage writes the keys and
+// the context stage the values, each the stage that reads them.
 
 import type { Node } from "../../ir/graph/graph.js";
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
@@ -47,34 +46,30 @@ const attrNumber = (node: Node, name: string, fallback: number) => {
   return a && (a.type === "int" || a.type === "float") ? a.value : fallback;
 };
 
-/** Write keys (half 0) or values (half 1) of the prompt into the attention's KV cache. */
-function writeCacheHalf(env: KernelEnv, who: string, cacheName: string, half: 0 | 1, source: Operand, complete: boolean): void {
+/** Write the prompt's keys or values into the layer's cache of them. */
+function writeCache(env: KernelEnv, who: string, cacheName: string, source: Operand): void {
   const dest = env.memory.destination(cacheName, who);
-  const halfBytes = dest.data.byteLength / 2;
-  if (source.bytes!.byteLength !== halfBytes || source.storage !== env.memory.info(cacheName).dtype) {
-    throw new ResidencyError(`${who}: '${cacheName}' holds ${halfBytes} bytes of ${half === 0 ? "keys" : "values"}, '${source.name}' has ${source.bytes!.byteLength}`);
+  if (source.bytes!.byteLength !== dest.data.byteLength || source.storage !== env.memory.info(cacheName).dtype) {
+    throw new ResidencyError(`${who}: '${cacheName}' holds ${dest.data.byteLength} bytes, '${source.name}' has ${source.bytes!.byteLength}`);
   }
-  dest.data.set(source.bytes!, half * halfBytes);
-  if (complete) dest.commit();
+  dest.data.set(source.bytes!);
+  dest.commit();
 }
 
 export function runAttentionKernel(k: DfKernel, node: Node, env: KernelEnv, who: string): number {
   const stage = stageOf(k, node);
   const [qName, kName, vName, maskName] = node.inputs;
-  const cache = `${node.name}/kv_cache`;
+  const kCache = `${node.name}/k_cache`, vCache = `${node.name}/v_cache`;
   const q = env.memory.info(qName!);
   const dtype = env.graphTypes.get(qName!)?.dtype ?? q.dtype;
   const operand = (name: string) => readOperand(env, name, who, dtype);
   const result = (name: string) => resultOf(env, name, who, dtype);
-  const writesCache = k.outputs.includes(cache);
   if (stage === "fused") {
     const hasMask = maskName !== undefined && maskName !== "" && k.inputs.includes(maskName);
     const inputs = [operand(qName!), operand(kName!), operand(vName!), ...(hasMask ? [operand(maskName!)] : [])];
     runWhole(env, k, who, node, inputs, [result(node.outputs[0]!)]);
-    if (writesCache) {
-      writeCacheHalf(env, who, cache, 0, inputs[1]!, false);
-      writeCacheHalf(env, who, cache, 1, inputs[2]!, true);
-    }
+    if (k.outputs.includes(kCache)) writeCache(env, who, kCache, inputs[1]!);
+    if (k.outputs.includes(vCache)) writeCache(env, who, vCache, inputs[2]!);
     return 1;
   }
   const [first, second] = k.inputs;
@@ -91,7 +86,8 @@ export function runAttentionKernel(k: DfKernel, node: Node, env: KernelEnv, who:
       multiply: (x: Tensor, y: Tensor) =>
         invoke(matmul, [x, stage === "scores" ? invoke(transpose, [y], DECOMPOSITION_OPSET)[0] : y], DECOMPOSITION_OPSET)[0],
     });
-    if (writesCache || k.inputs.includes(cache)) writeCacheHalf(env, who, cache, stage === "scores" ? 0 : 1, b, stage === "context");
+    const cache = stage === "scores" ? kCache : vCache;
+    if (k.outputs.includes(cache)) writeCache(env, who, cache, b);
     return tiles;
   }
   const input = operand(first!);

@@ -36,9 +36,13 @@ describe("tensor parallelism", () => {
     expect(tensor(plan, `${l0}.mlp.down_proj.weight_T`).shape).toEqual([64, 128]);
     expect(tensor(plan, "lm_head.weight_T").shape).toEqual([128, 64]); // vocabulary-parallel
     expect(tensor(plan, "model.embed_tokens.weight").shape).toEqual([256, 128]); // replicated
-    const cache = plan.dataflow.tensors.find((t) => t.role === "kv-cache")!;
-    expect(cache.shape).toEqual([2, 2, 1, 17, 16]);
-    expect(plan.parallel!.shards).toContainEqual({ tensor: cache.name, axis: 2, parts: 2 });
+    // Each layer's key and value caches, [batch, KV heads, tokens, head dim], hold one of the 2 KV heads per socket.
+    const caches = plan.dataflow.tensors.filter((t) => t.role === "kv-cache" && t.name.includes("layers.0"));
+    expect(caches.map((t) => t.name.split("/").pop())).toEqual(["k_cache", "v_cache"]);
+    for (const cache of caches) {
+      expect(cache.shape).toEqual([2, 1, 17, 16]);
+      expect(plan.parallel!.shards).toContainEqual({ tensor: cache.name, axis: 1, parts: 2 });
+    }
     expect(plan.parallel!.shards).toContainEqual({ tensor: `${l0}.self_attn.q_proj.weight_T`, axis: 1, parts: 4 });
     // FLOPs of a column-parallel product and of attention are a quarter of the whole.
     const q = (p: Plan) => kernelOf(p, "MatMul", /layers\.0\/self_attn\/q_proj/);

@@ -5,16 +5,18 @@
 // [b, h, d, s] ([0, 1, 3, 2]) or straight from [b, s, h, d] ([0, 2, 3, 1], GPT-2
 // and BERT); grouped KV heads repeated with Unsqueeze/Expand/Reshape (repeat_kv);
 // the f32 Casts around Softmax of f16/bf16 models. The additive mask stays an
-// input whatever built it (causal, padding or both).
+// input whatever built it (causal, padding or both); the fused node says
+// `causal = 1` when the mask's construction compares query positions with key
+// positions (maskIsCausal), which is how a decoder hides later keys.
 
 import type { Attrs, Node } from "../../../ir/graph/graph.js";
 import { attrInt, attrInts } from "../../../ir/graph/graph.js";
 import { dtypeFromOnnx } from "../../../ir/dtype.js";
-import type { Matcher } from "../pattern.js";
+import type { GraphView, Matcher } from "../pattern.js";
 import { definePattern, fusedNode } from "../pattern.js";
 
 interface AttentionBindings {
-  q: string; k: string; v: string; mask: string | undefined; scale: number; groups: number;
+  q: string; k: string; v: string; mask: string | undefined; scale: number; groups: number; causal: boolean;
   /** Keys given as [b, s, h, d]: the build adds the Transpose to [b, h, s, d]. */
   keysBSHD: boolean;
 }
@@ -106,6 +108,41 @@ function repeatedHeads(m: Matcher, value: string): { kv: string; groups: number 
   }) ?? { kv: value, groups: 1 };
 }
 
+const COMPARISONS: ReadonlySet<string> = new Set(["Less", "LessOrEqual", "Greater", "GreaterOrEqual"]);
+
+/** One operand of a comparison varies along the query axis only and the other along the key axis only: [.., n, 1] against [.., 1, m]. */
+function comparesPositions(view: GraphView, a: string, b: string): boolean {
+  const shapes = [a, b].map((x) => (view.literal(x) ? undefined : view.type(x)?.shape));
+  const [sa, sb] = shapes;
+  if (!sa || !sb || sa.length < 2 || sb.length < 2) return false;
+  const tail = (s: typeof sa) => [s[s.length - 2], s[s.length - 1]];
+  const [a2, a1] = tail(sa), [b2, b1] = tail(sb);
+  return (a2 === 1 && a1 !== 1 && b2 !== 1 && b1 === 1) || (a2 !== 1 && a1 === 1 && b2 === 1 && b1 !== 1);
+}
+
+/**
+ * A causal mask (a decoder's, sliding windows included) is built by comparing key
+ * positions with query positions, or by a triangle (Trilu); a padding mask only
+ * reads the attention mask. Walks what the mask is computed from, not through the
+ * data of a Shape or Size (they read only dims). Known weakness: a bidirectional
+ * model with a position-dependent mask (local attention) counts as causal.
+ */
+export function maskIsCausal(view: GraphView, mask: string): boolean {
+  const seen = new Set<string>(), stack = [mask];
+  while (stack.length > 0) {
+    const value = stack.pop()!;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    const node = view.producer(value);
+    if (!node) continue;
+    if (node.domain === "" && node.op === "Trilu") return true;
+    if (node.domain === "" && COMPARISONS.has(node.op) && comparesPositions(view, node.inputs[0]!, node.inputs[1]!)) return true;
+    if (node.domain === "" && (node.op === "Shape" || node.op === "Size")) continue;
+    for (const input of node.inputs) if (input !== "") stack.push(input);
+  }
+  return false;
+}
+
 export const ATTENTION = definePattern<AttentionBindings>({
   name: "Attention", root: "MatMul",
   match(root, m) {
@@ -123,15 +160,19 @@ export const ATTENTION = definePattern<AttentionBindings>({
     const dtype = m.type(q.value)?.dtype;
     const typed = [q.value, k.kv, v.kv].every((x) => m.shape(x)?.length === 4 && m.type(x)?.dtype === dtype);
     if (!typed || k.groups !== v.groups) return undefined;
-    return { q: q.value, k: k.kv, v: v.kv, mask: s.mask, scale: s.scale * q.scale * kt.scale, groups: k.groups, keysBSHD };
+    const causal = s.mask !== undefined && maskIsCausal(m.view, s.mask);
+    return { q: q.value, k: k.kv, v: v.kv, mask: s.mask, scale: s.scale * q.scale * kt.scale, groups: k.groups, keysBSHD, causal };
   },
-  build({ q, k, v, mask, scale, groups, keysBSHD }, root) {
+  build({ q, k, v, mask, scale, groups, keysBSHD, causal }, root) {
     const keys = `${root.outputs[0]}/keys`;
     const transpose: Node[] = keysBSHD
       ? [{ op: "Transpose", domain: "", inputs: [k], outputs: [keys], attrs: { perm: { type: "ints", value: [0, 2, 1, 3] } }, name: `${root.name}/keys` }]
       : [];
-    const attrs: Attrs = groups === 1 ? { scale: { type: "float", value: scale } }
-      : { scale: { type: "float", value: scale }, kv_groups: { type: "int", value: groups } };
+    const attrs: Attrs = {
+      scale: { type: "float", value: scale },
+      ...(groups !== 1 ? { kv_groups: { type: "int", value: groups } } : {}),
+      ...(causal ? { causal: { type: "int", value: 1 } } : {}),
+    };
     return [...transpose, fusedNode(root, "Attention", mask ? [q, keysBSHD ? keys : k, v, mask] : [q, keysBSHD ? keys : k, v], attrs)];
   },
 });

@@ -50,16 +50,23 @@ const ATTENTION = defineComposite({
   q [batch, heads, seq, d], k [batch, kv_heads, kv_seq, d], v [batch, kv_heads, kv_seq, dv], with
   heads = kv_heads * kv_groups: query head h reads key/value head floor(h / kv_groups) (grouped-query
   attention). The optional mask is added to the scores (0 where allowed, a large negative value where
-  not) and broadcasts to [batch, heads, seq, kv_seq].
+  not) and broadcasts to [batch, heads, seq, kv_seq]. causal = 1 says the mask hides later keys from
+  each query (a decoder's self-attention; the fusion finds it in how the mask was built): it changes
+  nothing computed here, and the lowering keeps a KV cache only for such attention.
   y = softmax(q @ k^T * scale + mask) @ v
-  %ctx = "tierflow".Attention(%q, %k, %v, %mask) {kv_groups = 2, scale = 0.25} : f32[batch, 4, seq, 16]`,
-  attrs: { scale: { type: "float", required: true }, kv_groups: { type: "int", default: 1 } },
+  %ctx = "tierflow".Attention(%q, %k, %v, %mask) {causal = 1, kv_groups = 2, scale = 0.25} : f32[batch, 4, seq, 16]`,
+  attrs: {
+    scale: { type: "float", required: true }, kv_groups: { type: "int", default: 1 },
+    causal: { type: "int", default: 0 },
+  },
   infer(ctx) {
     const q = inputType(ctx, 0, "Q");
     checkDType(q.dtype, FLOATS, "Q");
     checkSameDType(ctx, [0, 1, 2, 3]);
     const groups = intAttr(ctx.attrs, "kv_groups", 1);
     if (groups < 1) fail(`kv_groups must be >= 1, got ${groups}`);
+    const causal = intAttr(ctx.attrs, "causal", 0);
+    if (causal !== 0 && causal !== 1) fail(`causal must be 0 or 1, got ${causal}`);
     const qs = rank4(q.shape, "Q"), ks = rank4(inputType(ctx, 1, "K").shape, "K"), vs = rank4(inputType(ctx, 2, "V").shape, "V");
     if (!qs || !ks || !vs) return { types: [{ dtype: q.dtype, shape: null }] };
     checkDim(qs[1]!, mulDims(ks[1]!, groups), `Q heads (K heads x kv_groups ${groups})`);
