@@ -10,10 +10,10 @@
 import type { Node } from "../../ir/graph/graph.js";
 import { dtypeBytes } from "../../ir/dtype.js";
 import { fail } from "../../ir/diagnostics.js";
-import type { DfTensor } from "../../ir/dataflow/dataflow.js";
+import type { DfTensor, StreamKind } from "../../ir/dataflow/dataflow.js";
 import type { LowerContext } from "./to-dataflow.js";
 import { tileKernel } from "./to-dataflow.js";
-import type { LowerContext as Ctx, RightOperand } from "./to-dataflow.js";
+import type { LowerContext as Ctx } from "./to-dataflow.js";
 
 const budget = (ctx: Ctx) => (ctx.options.kernelBufferBudget !== undefined ? { budget: ctx.options.kernelBufferBudget } : {});
 
@@ -80,10 +80,12 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
     for (const c of caches) reads[c.name] = cachedBytes(c);
     if (mask && !decode) reads[mask.name] = mask.bytes;
     const inputs = [q, k, v, ...caches, ...(mask && !decode ? [mask] : [])];
+    // Each (batch, head)'s keys and values stay on chip while its query rows stream; a decode step's are the cache's.
+    const attended = (t: DfTensor, dim: number): DfTensor => (decode ? { ...t, shape: [s.batch, s.kvHeads, s.kvLength, dim] } : t);
     ctx.kernels.push({
       ...base, name: ctx.nextKernelName(), kind: "attention", ops: ["tierflow.Attention"],
       inputs: inputs.map((t) => t.name), outputs: [out.name, ...caches.map((c) => c.name)], flops: flops.matmul + flops.pointwise, reads,
-      ...tileKernel([q, out], [out], budget(ctx)),
+      ...tileKernel("attention", [q, attended(k, s.headDim), attended(v, s.valueDim), mask && !decode ? mask : undefined], [out], budget(ctx)),
     });
     return;
   }
@@ -96,22 +98,22 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
     return t;
   };
   const scores = tmp("scores"), scaled = tmp("scaled"), masked = tmp("masked"), probs = tmp("probs");
-  const stage = (kind: string, op: string, inputs: DfTensor[], output: DfTensor, f: number, cache?: DfTensor, right?: RightOperand) => {
+  const stage = (kind: string, streaming: StreamKind, op: string, inputs: DfTensor[], output: DfTensor, f: number, cache?: DfTensor) => {
     const reads: Record<string, number> = {};
     for (const t of inputs) reads[t.name] = (reads[t.name] ?? 0) + t.bytes;
     if (cache) reads[cache.name] = cachedBytes(cache);
     ctx.kernels.push({
       ...base, name: ctx.nextKernelName(), kind, ops: [op], inputs: [...inputs.map((t) => t.name), ...(cache ? [cache.name] : [])],
       outputs: [output.name, ...(cache ? [cache.name] : [])], flops: f, reads,
-      ...tileKernel(inputs, [output], { ...budget(ctx), ...(right ? { right } : {}) }),
+      ...tileKernel(streaming, inputs, [output], budget(ctx)),
     });
   };
   const scoresCount = s.batch * s.heads * s.queryLength * s.kvLength;
-  // Keys and values are the right operands: streamed in [head_dim x columns] and [kv x columns] blocks.
+  // Keys and values are the right operands, streamed in [head_dim x columns] and [kv x columns] blocks.
   // The scores stage reads the cached keys and appends the new ones; the context stage does so for values.
-  stage("matmul", "MatMul", [q, k], scores, 2 * scoresCount * s.headDim, kCache, { tensor: k.name, k: s.headDim, n: s.kvLength });
-  stage("elementwise", "Mul", [scores], scaled, scoresCount);
-  stage("elementwise", "Add", mask && !decode ? [scaled, mask] : [scaled], masked, scoresCount);
-  stage("softmax", "Softmax", [masked], probs, 5 * scoresCount);
-  stage("matmul", "MatMul", [probs, v], out, 2 * scoresCount * s.valueDim, vCache, { tensor: v.name, k: s.kvLength, n: s.valueDim });
+  stage("matmul", "matmul", "MatMul", [q, k], scores, 2 * scoresCount * s.headDim, kCache);
+  stage("elementwise", "columns", "Mul", [scores], scaled, scoresCount);
+  stage("elementwise", "columns", "Add", mask && !decode ? [scaled, mask] : [scaled], masked, scoresCount);
+  stage("softmax", "rows", "Softmax", [masked], probs, 5 * scoresCount);
+  stage("matmul", "matmul", "MatMul", [probs, v], out, 2 * scoresCount * s.valueDim, vCache);
 }

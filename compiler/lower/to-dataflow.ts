@@ -9,7 +9,9 @@ import type { DType } from "../../ir/dtype.js";
 import { dtypeBytes, isFloat } from "../../ir/dtype.js";
 import { fail, withLocation } from "../../ir/diagnostics.js";
 import { evaluateDim } from "../../ir/symbolic.js";
-import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, TensorRole } from "../../ir/dataflow/dataflow.js";
+import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, StreamKind, TensorRole } from "../../ir/dataflow/dataflow.js";
+import type { StreamOperand } from "../../ir/dataflow/streaming.js";
+import { TILE_COLUMNS, chooseStream, matmulGeometry, stageBufferBytes, tilingFor } from "../../ir/dataflow/streaming.js";
 import { kindOfOp, KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Bindings } from "./bind.js";
 import { concreteShape } from "./bind.js";
@@ -17,12 +19,7 @@ import { lowerAttention } from "./attention.js";
 
 /** Rows of a tile: enough to keep a pipeline stage busy, small enough for on-chip buffers. */
 export const TILE_ROWS = 64;
-/** Columns of a weight block a matrix-product stage holds on chip, at most. */
-export const WEIGHT_BLOCK_COLUMNS = 128;
-/** Bytes of a double-buffered weight block, at most: deep weights get narrower blocks. */
-export const WEIGHT_BLOCK_BYTES = 128 * 1024;
-/** Longest row a tile holds; longer rows (a vocabulary-wide logit row) stream in pieces. */
-export const TILE_COLUMNS = 4096;
+export { TILE_COLUMNS, WEIGHT_BLOCK_BYTES, WEIGHT_BLOCK_COLUMNS, weightBlockColumns } from "../../ir/dataflow/streaming.js";
 const SHAPE_ARITHMETIC_ELEMENTS = 64;
 
 export interface LowerOptions {
@@ -56,72 +53,39 @@ export function rowsOf(shape: readonly number[]): { rows: number; last: number }
   return { rows, last };
 }
 
-/** Output columns of one block of a matrix product's right operand (K x columns, double-buffered). */
-export function weightBlockColumns(k: number, n: number, elementBytes: number): number {
-  return Math.max(1, Math.min(n, WEIGHT_BLOCK_COLUMNS, Math.floor(WEIGHT_BLOCK_BYTES / (2 * k * elementBytes))));
+/** A tensor as a kernel's step stages it (weights and constants are read from their tier by whole-tensor kernels). */
+export function streamOperand(t: DfTensor): StreamOperand {
+  return { name: t.name, shape: t.shape, elem: dtypeBytes(t.dtype), staged: true, resident: t.role === "weight" || t.role === "constant" };
 }
 
-/** The right operand of a matrix product, streamed in K x columns blocks whatever its role. */
-export interface RightOperand {
-  readonly tensor: string;
-  readonly k: number;
-  readonly n: number;
-}
-
-export interface TileOptions {
-  /** Conv-like kernels: weights and constants of rank >= 2 are held as blocks. */
-  readonly weighted?: boolean;
-  readonly right?: RightOperand | undefined;
-  /** Most bytes one kernel's buffers may take: tiles shrink (fewer rows) to fit. */
-  readonly budget?: number | undefined;
-}
-
-function bufferFor(inputs: readonly DfTensor[], outputs: readonly DfTensor[], tileRows: number, options: TileOptions): number {
-  const tileOf = (t: DfTensor) => {
-    const r = rowsOf(t.shape);
-    return Math.min(t.bytes, tileRows * Math.min(r.last, TILE_COLUMNS) * dtypeBytes(t.dtype));
-  };
-  let buffer = 0;
-  for (const t of [...inputs, ...outputs]) {
-    const elem = dtypeBytes(t.dtype);
-    if (options.right && t.name === options.right.tensor) {
-      buffer += 2 * options.right.k * weightBlockColumns(options.right.k, options.right.n, elem) * elem;
-    } else if (options.weighted && (t.role === "weight" || t.role === "constant") && t.shape.length >= 2) {
-      const k = t.shape[t.shape.length - 2]!, n = t.shape[t.shape.length - 1]!;
-      buffer += 2 * k * weightBlockColumns(k, n, elem) * elem;
-    } else {
-      buffer += 2 * tileOf(t);
-    }
-  }
-  return buffer;
-}
-
-/** Tiling and buffers for a kernel that streams rows of its first output. */
-export function tileKernel(inputs: readonly DfTensor[], outputs: readonly DfTensor[], options: TileOptions = {}): Pick<DfKernel, "tiling" | "bufferBytes"> {
-  const out = outputs[0];
-  const { rows, last } = rowsOf(out?.shape ?? []);
+/**
+ * Tiling and stage buffer of a kernel that streams as `kind` (ir/dataflow/streaming.ts):
+ * tiles of up to TILE_ROWS rows, halved while the buffer exceeds `budget`; the buffer is
+ * twice the largest step (double buffering), or a whole-tensor kernel's one step.
+ * `inputs` follow the kernel's operands (undefined for an omitted optional one).
+ */
+export function tileKernel(kind: StreamKind, inputs: readonly (DfTensor | undefined)[], outputs: readonly DfTensor[],
+  options: { budget?: number | undefined } = {}): Pick<DfKernel, "streaming" | "tiling" | "bufferBytes"> {
+  if (kind === "none") return { streaming: kind, tiling: { tileShape: [], tiles: 0, blocks: 1 }, bufferBytes: 0 };
+  const ops = { inputs: inputs.map((t) => (t ? streamOperand(t) : undefined)), outputs: outputs.map(streamOperand) };
+  const shapes = outputs.map((t) => t.shape);
+  const { rows } = rowsOf(shapes[0] ?? []);
   let tileRows = Math.max(1, Math.min(rows, TILE_ROWS));
-  let buffer = bufferFor(inputs, outputs, tileRows, options);
-  while (options.budget !== undefined && buffer > options.budget && tileRows > 1) {
+  const measure = () => {
+    const tiling = tilingFor(kind, shapes, tileRows);
+    return { tiling, buffer: stageBufferBytes(kind, ops, tiling.tileShape, tiling.tiles) };
+  };
+  let m = measure();
+  while (kind !== "whole" && options.budget !== undefined && m.buffer > options.budget && tileRows > 1) {
     tileRows = Math.ceil(tileRows / 2);
-    buffer = bufferFor(inputs, outputs, tileRows, options);
+    m = measure();
   }
-  const tiles = Math.max(1, Math.ceil(rows / tileRows));
-  const columns = Math.min(last, TILE_COLUMNS);
-  const right = options.right && inputs.find((t) => t.name === options.right!.tensor);
-  const blocks = options.right && right ? Math.ceil(options.right.n / weightBlockColumns(options.right.k, options.right.n, dtypeBytes(right.dtype))) : 1;
-  return { tiling: { tileShape: [tileRows, columns], tiles: tiles * Math.ceil(last / Math.max(1, columns)), blocks }, bufferBytes: buffer };
-}
-
-/** The right operand of a MatMul, Gemm or MatMulBias node (Gemm's transB stores it as [N, K]). */
-function rightOperandOf(node: Node, inputs: readonly DfTensor[]): RightOperand | undefined {
-  const b = inputs[1];
-  if (!b || b.shape.length === 0) return undefined;
-  const s = b.shape;
-  if (s.length === 1) return { tensor: b.name, k: s[0]!, n: 1 };
-  const [rowsB, colsB] = [s[s.length - 2]!, s[s.length - 1]!];
-  const transposed = node.op === "Gemm" && node.attrs.transB?.type === "int" && node.attrs.transB.value === 1;
-  return transposed ? { tensor: b.name, k: colsB, n: rowsB } : { tensor: b.name, k: rowsB, n: colsB };
+  let blocks = 1;
+  if (kind === "matmul" && ops.inputs[0] && ops.inputs[1] && ops.outputs[0]) {
+    const geo = matmulGeometry(ops.inputs[0], ops.inputs[1], ops.outputs[0]);
+    blocks = Math.ceil(geo.n / geo.width);
+  }
+  return { streaming: kind, tiling: { tileShape: m.tiling.tileShape, tiles: m.tiling.tiles, blocks }, bufferBytes: m.buffer };
 }
 
 function roleOf(name: string, graph: Graph): TensorRole {
@@ -154,7 +118,8 @@ function nodeFlops(node: Node, ctx: LowerContext, types: readonly (TensorType | 
 export function lowerNode(node: Node, ctx: LowerContext): void {
   const key = opKey(node.domain, node.op);
   const kind = isShapeArithmetic(node, ctx.graph) ? KERNEL_KINDS.host! : kindOfOp(key);
-  const inputs = node.inputs.filter((i) => i !== "").map((i) => ctx.tensor(i));
+  const operands = node.inputs.map((i) => (i === "" ? undefined : ctx.tensor(i)));
+  const inputs = operands.filter((t): t is DfTensor => t !== undefined);
   const outputs = node.outputs.filter((o) => o !== "").map((o) => ctx.tensor(o));
   const concrete = (t: DfTensor): TensorType => ({ dtype: t.dtype, shape: t.shape });
   const flops = kind.device
@@ -164,14 +129,16 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
   if (kind.device) for (const t of inputs) reads[t.name] = (reads[t.name] ?? 0) + t.bytes;
   // A row gather (an embedding lookup) reads the rows it returns, not the whole table.
   if (key === "Gather" && inputs[0] && outputs[0]) reads[inputs[0].name] = Math.min(inputs[0].bytes, outputs[0].bytes);
+  const literal = (name: string) => {
+    const c = ctx.graph.constants.get(name);
+    return c?.kind === "literal" ? c.tensor : undefined;
+  };
+  const streaming = kind.device ? chooseStream(node, operands.map((t) => t?.shape), outputs.map((t) => t.shape), literal) : "none";
   ctx.kernels.push({
     name: ctx.nextKernelName(), kind: kind.name, nodes: [node.name], ops: [key],
     inputs: inputs.map((t) => t.name), outputs: outputs.map((t) => t.name),
     dtype: outputs[0]?.dtype ?? "f32", flops, reads,
-    ...(kind.device ? tileKernel(inputs, outputs, {
-      weighted: kind.weighted, budget: ctx.options.kernelBufferBudget,
-      ...(kind.name === "matmul" ? { right: rightOperandOf(node, inputs) } : {}),
-    }) : { tiling: { tileShape: [], tiles: 0, blocks: 1 }, bufferBytes: 0 }),
+    ...tileKernel(streaming, operands, outputs, { budget: ctx.options.kernelBufferBudget }),
   });
 }
 

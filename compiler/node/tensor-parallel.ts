@@ -24,7 +24,6 @@ import type { DataflowModule, DfKernel, DfTensor } from "../../ir/dataflow/dataf
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Attrs } from "../../ir/graph/graph.js";
 import { attrInt, attrInts } from "../../ir/graph/graph.js";
-import type { RightOperand } from "../lower/to-dataflow.js";
 import { tileKernel, deriveStreams } from "../lower/to-dataflow.js";
 import type { CollectiveKind, TensorShard } from "../../ir/placement/plan.js";
 import { COLLECTIVE_OPS } from "./collectives.js";
@@ -97,7 +96,7 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
       // No graph node: a collective is not a node of the model.
       name: `c${counter++}`, kind: "collective", nodes: [], ops: [COLLECTIVE_OPS[kind]], inputs: ins, outputs: outs,
       dtype: i[0]!.dtype, flops: kind === "all-reduce" ? (o[0]!.bytes / Math.max(1, bytesPer(o[0]!))) * (sockets - 1) / sockets : 0,
-      reads: Object.fromEntries(i.map((t) => [t.name, t.bytes])), ...tileKernel(i, o, { budget }),
+      reads: Object.fromEntries(i.map((t) => [t.name, t.bytes])), ...tileKernel("link", i, o, { budget }),
     });
     collectives.push({ kernel: kernels.at(-1)!.name, kind, bytes, sockets });
   };
@@ -232,9 +231,9 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     const touched = [...inputs, ...outputs].some((n) => state.has(n)) || outputs.some((o, j) => o !== k.outputs[j]);
     const ins = inputs.map(local), outs = outputs.map(local);
     const kind = KERNEL_KINDS[k.kind]!;
-    const tiles = !touched || !kind.device ? { tiling: k.tiling, bufferBytes: k.bufferBytes }
-      : k.kind === "attention" ? tileKernel([ins[0]!, outs[0]!], [outs[0]!], { budget })
-        : tileKernel(ins.filter((t) => t.role !== "kv-cache"), outs, { weighted: kind.weighted, budget, right: k.kind === "matmul" ? rightOperand(ins[1], attrsOf(k)) : undefined });
+    // The socket's shapes stream the way the whole kernel does; KV caches are written, not staged.
+    const tiles = !touched || !kind.device ? { streaming: k.streaming, tiling: k.tiling, bufferBytes: k.bufferBytes }
+      : tileKernel(k.streaming, ins.filter((t) => t.role !== "kv-cache"), outs.filter((t) => t.role !== "kv-cache"), { budget });
     return { ...k, inputs, outputs, reads, flops: k.flops * (flopsRatio ?? (Number.isFinite(outRatio) ? outRatio : 1)), ...tiles };
   }
 
@@ -245,14 +244,6 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     .sort((a, b) => a.tensor.localeCompare(b.tensor));
   const module: DataflowModule = { ...m, tensors, kernels, streams: deriveStreams(kernels, new Map(tensors.map((t) => [t.name, t]))) };
   return { module, shards, collectives };
-}
-
-/** A matrix product's right operand as lowering streams it (Gemm's transB stores it [N, K]). */
-function rightOperand(b: DfTensor | undefined, attrs: Attrs | undefined): RightOperand | undefined {
-  if (!b || b.shape.length === 0) return undefined;
-  if (b.shape.length === 1) return { tensor: b.name, k: b.shape[0]!, n: 1 };
-  const [rows, cols] = b.shape.slice(-2) as [number, number];
-  return attrs && attrInt(attrs, "transB") === 1 ? { tensor: b.name, k: cols, n: rows } : { tensor: b.name, k: rows, n: cols };
 }
 
 /** A tensor of tokens along axis 0 as `members` sockets' worth of them (expert parallelism's exchange buffers). */

@@ -5,6 +5,13 @@
 
 import type { DType } from "../dtype.js";
 
+/** How a kernel streams through its stage buffer; streaming.ts says what each kind stages. */
+export type StreamKind = "none" | "columns" | "rows" | "matmul" | "gather" | "map" | "attention" | "whole" | "link";
+
+export const STREAM_KINDS: Readonly<Record<StreamKind, true>> = {
+  none: true, columns: true, rows: true, matmul: true, gather: true, map: true, attention: true, whole: true, link: true,
+};
+
 /** What a tensor is to the plan: its role decides where placement may put it. */
 export type TensorRole = "input" | "output" | "weight" | "constant" | "activation" | "kv-cache";
 
@@ -39,6 +46,8 @@ export interface DfKernel {
   readonly outputs: readonly string[];
   readonly dtype: DType;
   readonly flops: number;
+  /** How it streams through its stage buffer (streaming.ts): what the buffer is sized for and the runtime does. */
+  readonly streaming: StreamKind;
   readonly tiling: Tiling;
   /** On-chip bytes needed to stream (double-buffered tiles and weight blocks). */
   readonly bufferBytes: number;

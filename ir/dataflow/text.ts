@@ -14,7 +14,8 @@ import { dictOf, formatAttrs, formatDict, formatType, int, listOf, num, oneOf, r
 import type { Schema } from "../lower-text/attrs.js";
 import type { Statement } from "../lower-text/statements.js";
 import { buildOnlyStatement, groupStatements, leaf, readStatements, uniquelyNamed } from "../lower-text/statements.js";
-import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, TensorRole } from "./dataflow.js";
+import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, StreamKind, TensorRole } from "./dataflow.js";
+import { STREAM_KINDS } from "./dataflow.js";
 
 // Records keyed by the union make the compiler check that every member is listed.
 const ROLES: Readonly<Record<TensorRole, true>> = { input: true, output: true, weight: true, constant: true, activation: true, "kv-cache": true };
@@ -27,7 +28,8 @@ const MODULE_ATTRS = { source: str, phase: phaseCodec, dtype: dtypeCodec } satis
 const TENSOR_ATTRS = { role: oneOf("role", Object.keys(ROLES) as TensorRole[]), bytes: int } satisfies Schema;
 // Short facts first, the long lists of graph nodes last.
 const KERNEL_ATTRS = {
-  dtype: dtypeCodec, flops: num, tile: listOf(int), tiles: int, blocks: int, buffer_bytes: num,
+  dtype: dtypeCodec, flops: num, streaming: oneOf("streaming", Object.keys(STREAM_KINDS) as StreamKind[]),
+  tile: listOf(int), tiles: int, blocks: int, buffer_bytes: num,
   reads: dictOf(num, "tensors"), ops: listOf(str), nodes: listOf(str),
 } satisfies Schema;
 const STREAM_ATTRS = { tile_bytes: num, tiles: int } satisfies Schema;
@@ -65,7 +67,7 @@ function printTensor(t: DfTensor): string {
 function printKernel(k: DfKernel): string {
   const head = [symbolName(k.name), quote(k.kind), `(${k.inputs.map(valueName).join(", ")})`, "->", `(${k.outputs.map(valueName).join(", ")})`];
   const attrs = formatAttrs(KERNEL_ATTRS, {
-    dtype: k.dtype, flops: k.flops, tile: [...k.tiling.tileShape], tiles: k.tiling.tiles, blocks: k.tiling.blocks, buffer_bytes: k.bufferBytes,
+    dtype: k.dtype, flops: k.flops, streaming: k.streaming, tile: [...k.tiling.tileShape], tiles: k.tiling.tiles, blocks: k.tiling.blocks, buffer_bytes: k.bufferBytes,
     reads: k.reads, ops: [...k.ops], nodes: [...k.nodes],
   }, `kernel ${symbolName(k.name)}`);
   return statementLine("kernel", head, attrs);
@@ -120,7 +122,7 @@ function buildKernel(statement: Statement): { value: DfKernel; token: IToken } {
   leaf(statement);
   const a = readAttrs(KERNEL_ATTRS, statement, `kernel ${symbolName(name)}`);
   const value: DfKernel = {
-    name, kind, nodes: a.nodes, ops: a.ops, inputs, outputs, dtype: a.dtype, flops: a.flops,
+    name, kind, nodes: a.nodes, ops: a.ops, inputs, outputs, dtype: a.dtype, flops: a.flops, streaming: a.streaming,
     tiling: { tileShape: a.tile, tiles: a.tiles, blocks: a.blocks }, bufferBytes: a.buffer_bytes, reads: a.reads,
   };
   return { value, token };

@@ -4,6 +4,7 @@
 // non-negative, and streams join real kernels.
 
 import type { DataflowModule } from "./dataflow.js";
+import { STREAM_KINDS } from "./dataflow.js";
 import { kernelKind } from "./kinds.js";
 import { fail } from "../diagnostics.js";
 
@@ -18,7 +19,11 @@ export function verifyDataflow(m: DataflowModule): void {
     const where = { node: k.nodes[0] ?? k.name };
     if (kernels.has(k.name)) fail(`kernel ${k.name} is defined twice`, where);
     kernels.add(k.name);
-    if (!kernelKind(k.kind)) fail(`kernel ${k.name} has unknown kind '${k.kind}' (illegal at the dataflow level)`, where);
+    const kind = kernelKind(k.kind);
+    if (!kind) fail(`kernel ${k.name} has unknown kind '${k.kind}' (illegal at the dataflow level)`, where);
+    const streams = !Object.hasOwn(STREAM_KINDS, k.streaming) ? undefined
+      : k.kind === "collective" ? k.streaming === "link" : kind.device ? k.streaming !== "none" && k.streaming !== "link" : k.streaming === "none";
+    if (!streams) fail(`kernel ${k.name} of kind '${k.kind}' cannot stream as '${k.streaming}'`, where);
     if (!Number.isFinite(k.flops) || k.flops < 0) fail(`kernel ${k.name} has invalid FLOPs ${k.flops}`, where);
     if (k.bufferBytes < 0 || !Number.isFinite(k.bufferBytes)) fail(`kernel ${k.name} has invalid buffer size ${k.bufferBytes}`, where);
     for (const i of k.inputs) {

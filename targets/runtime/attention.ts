@@ -22,10 +22,13 @@ import type { Tensor } from "../../ir/tensor.js";
 import { scalarTensor } from "../../ir/tensor.js";
 import { ResidencyError } from "./arena.js";
 import type { KernelEnv } from "./kernel-env.js";
-import { readOperand, resultOf, runWhole, tiledStep } from "./kernel-env.js";
-import type { OpNode, Operand } from "./operands.js";
-import { invoke } from "./operands.js";
-import { runMatmul, runRows } from "./tiled.js";
+import { readOperand, resultOf, tiledStep } from "./kernel-env.js";
+import type { OpNode, Operand, TiledStep } from "./operands.js";
+import { elemBytes, invoke, rowTile, writeRows } from "./operands.js";
+import { checkTiling, runMatmul, runRows, streamOperand } from "./tiled.js";
+import type { AttentionStep } from "../../ir/dataflow/streaming.js";
+import { rowMapping, streamSteps } from "../../ir/dataflow/streaming.js";
+import { bytesToTensor, tensorToBytes } from "./bytes.js";
 
 export function isAttention(node: Pick<Node, "domain" | "op">): boolean {
   return node.domain === "tierflow" && node.op === "Attention";
@@ -56,6 +59,55 @@ function writeCache(env: KernelEnv, who: string, cacheName: string, source: Oper
   dest.commit();
 }
 
+/**
+ * Fused attention tile by tile: each step takes query rows of one (batch, head)
+ * with that head's keys and values whole and the mask's rows, and runs the
+ * composite's own kernel on them as a single head. Every score row depends only
+ * on its query row and the keys, so the steps give the whole op's values.
+ */
+function runFusedAttention(step: TiledStep, node: Node): number {
+  checkTiling(step, "attention");
+  const [q, k, v, mask] = step.inputs as [Operand, Operand, Operand, Operand | undefined];
+  const out = step.output;
+  const [, heads, sq, d] = q.shape as [number, number, number, number];
+  const [, kvHeads, kv] = k.shape as [number, number, number];
+  const dv = v.shape[3]!, groups = attrNumber(node, "kv_groups", 1);
+  if (heads !== kvHeads * groups) throw new ResidencyError(`${step.who}: ${heads} query heads do not group onto ${kvHeads} key/value heads by ${groups}`);
+  const { kv_groups: _, ...attrs } = node.attrs;
+  const single: OpNode = { ...node, attrs };
+  const maskMap = mask ? rowMapping(mask.shape.slice(0, -1), out.shape.slice(0, -1)) : undefined;
+  const ops = { inputs: [q, k, v, mask].map((o) => (o ? streamOperand(o) : undefined)), outputs: [streamOperand(out)] };
+  let steps = 0;
+  for (const s of streamSteps("attention", ops, step.tiling.tileShape, step.tiling.tiles) as Generator<AttentionStep>) {
+    const { g0, nr, head } = s;
+    const kvHead = Math.floor(head / heads) * kvHeads + Math.floor((head % heads) / groups);
+    const slots = step.stage.reserve(s.items);
+    const [qs, ks, vs] = slots as [Uint8Array, Uint8Array, Uint8Array];
+    const eq = elemBytes(q), ek = elemBytes(k), ev = elemBytes(v);
+    qs.set(q.bytes!.subarray(g0 * d * eq, (g0 + nr) * d * eq));
+    ks.set(k.bytes!.subarray(kvHead * kv * d * ek, (kvHead + 1) * kv * d * ek));
+    vs.set(v.bytes!.subarray(kvHead * kv * dv * ev, (kvHead + 1) * kv * dv * ev));
+    const args: (Tensor | undefined)[] = [
+      bytesToTensor(qs, q.storage, q.dtype, [1, 1, nr, d]), bytesToTensor(ks, k.storage, k.dtype, [1, 1, kv, d]),
+      bytesToTensor(vs, v.storage, v.dtype, [1, 1, kv, dv]),
+    ];
+    if (mask && maskMap) {
+      const tile = rowTile(mask, maskMap, g0, nr, undefined, 2, true);
+      tile.fill(slots[3]!);
+      args.push(bytesToTensor(tile.expand(slots[3]!), mask.storage, mask.dtype, [1, 1, nr, kv]));
+    }
+    const [context] = invoke(single, args, step.opset, [out.dtype]);
+    const bytes = context ? tensorToBytes(context, out.storage) : undefined;
+    const outSlot = slots[slots.length - 1]!;
+    if (!bytes || bytes.byteLength !== outSlot.byteLength) throw new Error(`${step.who}: kernel gave ${bytes?.byteLength ?? 0} bytes for a tile of ${outSlot.byteLength}`);
+    outSlot.set(bytes);
+    writeRows(out.dest.data, outSlot, dv, elemBytes(out), g0, nr, 0, dv);
+    steps++;
+  }
+  out.dest.commit();
+  return steps;
+}
+
 export function runAttentionKernel(k: DfKernel, node: Node, env: KernelEnv, who: string): number {
   const stage = stageOf(k, node);
   const [qName, kName, vName, maskName] = node.inputs;
@@ -66,11 +118,12 @@ export function runAttentionKernel(k: DfKernel, node: Node, env: KernelEnv, who:
   const result = (name: string) => resultOf(env, name, who, dtype);
   if (stage === "fused") {
     const hasMask = maskName !== undefined && maskName !== "" && k.inputs.includes(maskName);
-    const inputs = [operand(qName!), operand(kName!), operand(vName!), ...(hasMask ? [operand(maskName!)] : [])];
-    runWhole(env, k, who, node, inputs, [result(node.outputs[0]!)]);
-    if (k.outputs.includes(kCache)) writeCache(env, who, kCache, inputs[1]!);
-    if (k.outputs.includes(vCache)) writeCache(env, who, vCache, inputs[2]!);
-    return 1;
+    const [qo, ko, vo] = [operand(qName!), operand(kName!), operand(vName!)];
+    const mask = hasMask ? operand(maskName!) : undefined;
+    const tiles = runFusedAttention(tiledStep(env, k, who, node, [qo, ko, vo, mask], result(node.outputs[0]!)), node);
+    if (k.outputs.includes(kCache)) writeCache(env, who, kCache, ko);
+    if (k.outputs.includes(vCache)) writeCache(env, who, vCache, vo);
+    return tiles;
   }
   const [first, second] = k.inputs;
   const prim = (op: string, attrs: OpNode["attrs"] = {}): OpNode => ({ op, domain: "", attrs, name: node.name, outputs: [k.outputs[0]!] });

@@ -6,14 +6,14 @@ import type { TensorType } from "../../ir/graph/graph.js";
 import type { DType } from "../../ir/dtype.js";
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import type { Tensor } from "../../ir/tensor.js";
-import type { Block } from "./arena.js";
-import { ResidencyError } from "./arena.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
 import type { DeviceMemory } from "./memory.js";
 import { RESIDENT_ROLES } from "./memory.js";
 import type { OpNode, Operand, Result, TiledStep } from "./operands.js";
 import { elemBytes, invoke } from "./operands.js";
-import { StageBuffer, layoutItems } from "./tiles.js";
+import { StageBuffer } from "./tiles.js";
+import { wholeItems } from "../../ir/dataflow/streaming.js";
+import { streamOperand } from "./tiled.js";
 
 export interface KernelEnv {
   readonly memory: DeviceMemory;
@@ -51,53 +51,38 @@ export function tiledStep(env: KernelEnv, k: DfKernel, who: string, node: OpNode
 
 
 /**
- * Run a node whole-tensor: its activations and results pass through a scratch
- * block of SRAM past the section's stage buffers, which must fit the chip.
+ * Run a node whole-tensor: its activations and results are staged at once in
+ * the kernel's stage buffer, which the plan sized for them (weights and
+ * constants are read from their tier, as a row gather reads its table).
  * `outputs` follows node.outputs (undefined for an omitted output).
  */
 export function runWhole(env: KernelEnv, k: DfKernel, who: string, node: OpNode, inputs: readonly (Operand | undefined)[],
   outputs: readonly (Result | undefined)[]): void {
-  // Weights and constants stream from their tier as the op reads them (as a row gather reads its table); activations are staged.
   const streamsFromTier = (o: Operand) => RESIDENT_ROLES.has(env.memory.info(env.memory.rootOf(o.name)).role);
   const present = inputs.filter((o): o is Operand => o?.bytes !== undefined);
-  const staged = [...new Map(present.filter((o) => !streamsFromTier(o)).map((o) => [o.name, o])).values()];
   const results = outputs.filter((r): r is Result => r !== undefined);
-  const items = [
-    ...staged.map((o) => ({ what: o.name, bytes: o.bytes!.byteLength, elem: elemBytes(o) })),
-    ...results.map((r) => ({ what: r.name, bytes: r.dest.data.byteLength, elem: elemBytes(r) })),
-  ];
-  const total = items.reduce((s, i) => s + i.bytes, 0);
-  let scratch: Block;
-  try {
-    scratch = env.memory.scratch(k.name, total);
-  } catch (err) {
-    if (!(err instanceof ResidencyError)) throw err;
-    throw new ResidencyError(`${who} runs whole-tensor and needs ${total} bytes of SRAM past the section's stage buffers, which the chip does not have (${err.message})`);
-  }
-  try {
-    const slots = layoutItems(scratch.data, 0, items);
-    const tensors = new Map<string, Tensor>();
-    staged.forEach((o, i) => {
-      slots[i]!.set(o.bytes!);
-      tensors.set(o.name, bytesToTensor(slots[i]!, o.storage, o.dtype, o.shape));
-    });
-    for (const o of present) if (!tensors.has(o.name)) tensors.set(o.name, bytesToTensor(o.bytes!, o.storage, o.dtype, o.shape));
-    const args = inputs.map((o) => (o ? tensors.get(o.name) ?? o.value : undefined));
-    const values = invoke(node, args, env.opset, outputs.map((r) => r?.dtype ?? "f32"));
-    let slot = staged.length;
-    outputs.forEach((r, i) => {
-      if (!r) return;
-      const v = values[i];
-      const bytes = v ? tensorToBytes(v, r.storage) : undefined;
-      if (!bytes || bytes.byteLength !== r.dest.data.byteLength) {
-        throw new Error(`${who}: kernel gave ${bytes?.byteLength ?? 0} bytes for '${r.name}', the plan sizes it ${r.dest.data.byteLength}`);
-      }
-      const s = slots[slot++]!;
-      s.set(bytes);
-      r.dest.data.set(s);
-      r.dest.commit();
-    });
-  } finally {
-    env.memory.arenas.sram.release(scratch);
-  }
+  const items = wholeItems(inputs.map((o) => (o ? { ...streamOperand(o), resident: streamsFromTier(o) } : undefined)), results.map((r) => streamOperand(r)));
+  const slots = new StageBuffer(env.memory.stageBuffer(k.name), who, true).reserve(items);
+  const staged = [...new Map(present.filter((o) => !streamsFromTier(o)).map((o) => [o.name, o])).values()];
+  const tensors = new Map<string, Tensor>();
+  staged.forEach((o, i) => {
+    slots[i]!.set(o.bytes!);
+    tensors.set(o.name, bytesToTensor(slots[i]!, o.storage, o.dtype, o.shape));
+  });
+  for (const o of present) if (!tensors.has(o.name)) tensors.set(o.name, bytesToTensor(o.bytes!, o.storage, o.dtype, o.shape));
+  const args = inputs.map((o) => (o ? tensors.get(o.name) ?? o.value : undefined));
+  const values = invoke(node, args, env.opset, outputs.map((r) => r?.dtype ?? "f32"));
+  let slot = staged.length;
+  outputs.forEach((r, i) => {
+    if (!r) return;
+    const v = values[i];
+    const bytes = v ? tensorToBytes(v, r.storage) : undefined;
+    if (!bytes || bytes.byteLength !== r.dest.data.byteLength) {
+      throw new Error(`${who}: kernel gave ${bytes?.byteLength ?? 0} bytes for '${r.name}', the plan sizes it ${r.dest.data.byteLength}`);
+    }
+    const s = slots[slot++]!;
+    s.set(bytes);
+    r.dest.data.set(s);
+    r.dest.commit();
+  });
 }

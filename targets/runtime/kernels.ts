@@ -18,8 +18,8 @@ import type { KernelEnv } from "./kernel-env.js";
 import { computeDType, describeKernel, readOperand, resultOf, runWhole, tiledStep } from "./kernel-env.js";
 import type { Operand, Result } from "./operands.js";
 import { invoke } from "./operands.js";
-import { chooseStrategy } from "./tiles.js";
-import { broadcastMatrices, runGather, runMatmul, runRows } from "./tiled.js";
+import { chooseStream } from "../../ir/dataflow/streaming.js";
+import { broadcastMatrices, runGather, runMap, runMatmul, runRows } from "./tiled.js";
 
 /** The graph node a kernel implements; refuses a plan whose kernels do not match the graph. */
 function nodeOf(k: DfKernel, nodes: ReadonlyMap<string, Node>): Node {
@@ -60,6 +60,13 @@ function runHost(k: DfKernel, node: Node, env: KernelEnv, who: string): void {
   });
 }
 
+/** A kernel streams as the plan says only if its node streams that way (a hand-edited plan may claim otherwise). */
+export function nodeStreaming(node: Node, k: DfKernel, inputs: readonly (readonly number[] | undefined)[], outputs: readonly (readonly number[])[],
+  literal: (name: string) => Tensor | undefined): string | undefined {
+  const want = chooseStream(node, inputs, outputs, literal);
+  return want === k.streaming ? undefined : `kernel ${k.name} streams as '${k.streaming}' in the plan, but its node '${node.name}' (${node.op}) streams as '${want}'`;
+}
+
 function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number {
   for (const name of node.inputs) {
     if (name !== "" && !k.inputs.includes(name)) throw new ResidencyError(`${who}: node '${node.name}' reads '${name}', which the plan's kernel does not list as an input`);
@@ -67,16 +74,18 @@ function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number
   const read: (Operand | undefined)[] = node.inputs.map((name) => (name === "" ? undefined : readOperand(env, name, who)));
   const inputs = env.adjustOperands?.(k, read) ?? read;
   const outputs: (Result | undefined)[] = node.outputs.map((name) => (name === "" ? undefined : resultOf(env, name, who)));
-  const shapes = outputs.filter((r): r is Result => r !== undefined).map((r) => r.shape);
-  const strategy = chooseStrategy(node, inputs.map((o) => o?.shape), shapes, (name) => env.literals.get(name));
+  const mismatch = nodeStreaming(node, k, inputs.map((o) => o?.shape), outputs.filter((r): r is Result => r !== undefined).map((r) => r.shape),
+    (name) => env.literals.get(name));
+  if (mismatch) throw new ResidencyError(mismatch);
   const output = outputs.find((r) => r !== undefined);
-  if (strategy.kind === "whole" || !output) {
+  if (k.streaming === "whole" || !output) {
     runWhole(env, k, who, node, inputs, outputs);
     return 1;
   }
   const step = tiledStep(env, k, who, node, inputs, output);
-  if (strategy.kind === "rows") return runRows(step, strategy.columnPieces);
-  if (strategy.kind === "gather") return runGather(step);
+  if (k.streaming === "columns" || k.streaming === "rows") return runRows(step, k.streaming === "columns");
+  if (k.streaming === "gather") return runGather(step);
+  if (k.streaming === "map") return runMap(step, outputs.filter((r): r is Result => r !== undefined));
   const [a, b, bias] = inputs as [Operand, Operand, Operand | undefined];
   const transB = node.op === "Gemm" && node.attrs.transB?.type === "int" && node.attrs.transB.value === 1;
   return runMatmul(step, {

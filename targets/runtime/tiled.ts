@@ -1,87 +1,67 @@
-// Row-separable kernels, run tile by tile as the plan's tiling says: tile t
-// covers output rows [rt * tileRows, ...) and, where rows are longer than a
-// tile's columns, column piece t % pieces. Each tile's operands are copied
-// into the kernel's stage buffer, computed on there with the op table's
-// kernel, and its result copied out to the output's tier or stream. A tiling
-// that leaves part of the output unwritten is refused, as is a tile that does
-// not fit its buffer.
+// Kernels run tile by tile as the plan's streaming and tiling say. The steps,
+// and what each stages, come from ir/dataflow/streaming.ts, the description the
+// lowering sized the stage buffer by; here each step's operands are copied into
+// one half of the buffer, computed on there with the op table's kernel, and the
+// result copied out to the output's tier or stream. A tiling that cannot run
+// (no tile shape, rows cut that must stay whole, elements left unwritten) is
+// refused before the first step, as the legality check refuses it.
 
 import type { DType } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
+import { makeTensor } from "../../ir/tensor.js";
+import type { KernelOperands, MatmulStep, StreamKind, StreamOperand, StreamStep } from "../../ir/dataflow/streaming.js";
+import { MOVED_INPUTS, lastOf, matmulSteps, product, rowMapping, streamSteps, tileGrid, tilingProblem } from "../../ir/dataflow/streaming.js";
 import { weightBlockColumns } from "../../compiler/lower/to-dataflow.js";
+import { RESIDENT_ROLES } from "./memory.js";
 import { ResidencyError } from "./arena.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
-import type { Operand, TiledStep } from "./operands.js";
-import { elemBytes, invoke, lastOf, leadingOf, rowTile, writeRows } from "./operands.js";
-import type { RowMap } from "./tiles.js";
-import { product, rowMapping } from "./tiles.js";
+import type { Operand, Result, TiledStep } from "./operands.js";
+import { elemBytes, invoke, leadingOf, rowTile, writeRows } from "./operands.js";
 
-interface TileGrid {
-  readonly rows: number;
-  readonly last: number;
-  readonly tileRows: number;
-  readonly cols: number;
-  readonly pieces: number;
+/** The operands as the shared description sees them. */
+export function streamOperand(o: Operand | Result, resident = false): StreamOperand {
+  return { name: o.name, shape: o.shape, elem: elemBytes(o), staged: "dest" in o || (o as Operand).bytes !== undefined, resident };
 }
 
-function grid(step: TiledStep, columnPieces: boolean): TileGrid {
-  const shape = step.output.shape;
-  const rows = product(leadingOf(shape)), last = lastOf(shape);
-  const [tileRows, cols] = step.tiling.tileShape;
-  if (!tileRows || !cols || tileRows < 1 || cols < 1) throw new ResidencyError(`${step.who}: the plan gives it no tiling (tile shape [${step.tiling.tileShape.join(", ")}])`);
-  const pieces = Math.max(1, Math.ceil(last / cols));
-  if (pieces > 1 && !columnPieces) {
-    throw new ResidencyError(`${step.who}: rows of ${last} cannot stream in pieces of ${cols} columns (${step.node.op} needs whole rows)`);
-  }
-  return { rows, last, tileRows, cols, pieces };
+function operandsOf(step: TiledStep, outputs: readonly Result[] = [step.output]): KernelOperands {
+  return { inputs: step.inputs.map((o) => (o ? streamOperand(o) : undefined)), outputs: outputs.map((r) => streamOperand(r)) };
 }
 
-/** Visit the plan's tiles in order; checks each lies inside the output and that together they cover it. */
-function forEachTile(step: TiledStep, g: TileGrid, body: (r0: number, n: number, c0: number, c1: number) => void): number {
-  let covered = 0;
-  for (let t = 0; t < step.tiling.tiles; t++) {
-    const r0 = Math.floor(t / g.pieces) * g.tileRows, c0 = (t % g.pieces) * g.cols;
-    if (r0 >= g.rows) throw new ResidencyError(`${step.who}: tile ${t} starts at row ${r0}, past the ${g.rows} rows of '${step.output.name}'`);
-    const n = Math.min(g.tileRows, g.rows - r0), c1 = Math.min(g.last, c0 + g.cols);
-    body(r0, n, c0, c1);
-    covered += n * (c1 - c0);
-  }
-  if (covered !== g.rows * g.last) {
-    throw new ResidencyError(`${step.who}: its tiling (${step.tiling.tiles} tiles of [${step.tiling.tileShape.join(", ")}]) writes ${covered} of the ${g.rows * g.last} elements of '${step.output.name}'`);
-  }
-  step.output.dest.commit();
-  return step.tiling.tiles;
+/** Refuse a tiling that cannot run as `kind` (the legality check's words). */
+export function checkTiling(step: TiledStep, kind: StreamKind, outputs: readonly Result[] = [step.output]): void {
+  const problem = tilingProblem(kind, outputs, step.tiling.tileShape, step.tiling.tiles, step.who, step.node.op);
+  if (problem) throw new ResidencyError(problem);
 }
 
 function stagedTensor(bytes: Uint8Array, o: { storage: DType; dtype: DType }, dims: readonly number[]): Tensor {
   return bytesToTensor(bytes, o.storage, o.dtype, dims);
 }
 
-/** Put a tile's [n, w] result bytes into its staged slot, then into the output rows. */
-function emit(step: TiledStep, g: TileGrid, bytes: Uint8Array | undefined, slot: Uint8Array, r0: number, n: number, c0: number, w: number): void {
+/** Put a step's [n, w] result bytes into its staged slot, then into the output rows. */
+function emit(step: TiledStep, out: Result, bytes: Uint8Array | undefined, slot: Uint8Array, r0: number, n: number, c0: number, w: number): void {
   if (!bytes || bytes.byteLength !== slot.byteLength) {
     throw new Error(`${step.who}: kernel gave ${bytes?.byteLength ?? 0} bytes for a tile of ${slot.byteLength}`);
   }
   slot.set(bytes);
-  writeRows(step.output.dest.data, slot, g.last, elemBytes(step.output), r0, n, c0, w);
+  writeRows(out.dest.data, slot, lastOf(out.shape), elemBytes(out), r0, n, c0, w);
 }
 
-function resultBytes(step: TiledStep, result: Tensor | undefined): Uint8Array | undefined {
-  return result ? tensorToBytes(result, step.output.storage) : undefined;
+function resultBytes(out: Result, result: Tensor | undefined): Uint8Array | undefined {
+  return result ? tensorToBytes(result, out.storage) : undefined;
 }
 
-/** Pointwise ops and last-axis row ops. */
+/** Pointwise ops (columns) and last-axis row ops (rows). */
 export function runRows(step: TiledStep, columnPieces: boolean): number {
-  const g = grid(step, columnPieces);
+  const kind = columnPieces ? "columns" : "rows";
+  checkTiling(step, kind);
   const outShape = step.output.shape, rank = outShape.length;
   const maps = step.inputs.map((op) => (op?.bytes ? rowMapping(leadingOf(op.shape), leadingOf(outShape)) : undefined));
-  return forEachTile(step, g, (r0, n, c0, c1) => {
-    const w = c1 - c0;
-    // Pointwise inputs split into the same column pieces; last-axis ops read whole rows.
+  let steps = 0;
+  for (const s of streamSteps(kind, operandsOf(step), step.tiling.tileShape, step.tiling.tiles)) {
+    const { r0, n, c0, c1 } = s, w = c1 - c0;
     const cols = columnPieces ? ([c0, c1] as const) : undefined;
     const tiles = step.inputs.map((op, i) => (op?.bytes ? rowTile(op, maps[i]!, r0, n, cols, rank) : undefined));
-    const items = tiles.flatMap((t, i) => (t ? [{ what: step.inputs[i]!.name, bytes: t.bytes, elem: elemBytes(step.inputs[i]!) }] : []));
-    const slots = step.stage.reserve([...items, { what: step.output.name, bytes: n * w * elemBytes(step.output), elem: elemBytes(step.output) }]);
+    const slots = step.stage.reserve(s.items);
     let slot = 0;
     const args = step.inputs.map((op, i) => {
       const t = tiles[i];
@@ -91,8 +71,11 @@ export function runRows(step: TiledStep, columnPieces: boolean): number {
       return stagedTensor(t.expand(dst), op, t.dims);
     });
     const [result] = invoke(step.node, args, step.opset, [step.output.dtype]);
-    emit(step, g, resultBytes(step, result), slots[slot]!, r0, n, c0, w);
-  });
+    emit(step, step.output, resultBytes(step.output, result), slots[slot]!, r0, n, c0, w);
+    steps++;
+  }
+  step.output.dest.commit();
+  return steps;
 }
 
 export interface MatmulSpec {
@@ -108,22 +91,18 @@ export interface MatmulSpec {
 
 /** The numpy-broadcast matrix index of b for each output batch index. */
 export function broadcastMatrices(b: Operand, out: readonly number[]): (batch: number) => number {
-  const map: RowMap = rowMapping(b.shape.slice(0, -2), out.slice(0, -2))!;
+  const map = rowMapping(b.shape.slice(0, -2), out.slice(0, -2))!;
   return (batch) => map.index(batch);
 }
 
-/**
- * Output columns of one block of b: at most WEIGHT_BLOCK_COLUMNS, and a
- * double-buffered K x columns block within WEIGHT_BLOCK_BYTES, the rule the
- * compiler sizes weight blocks by (compiler/lower/to-dataflow.ts).
- */
+/** Output columns of one block of b, the rule the compiler sizes weight blocks by (ir/dataflow/streaming.ts). */
 export function blockColumns(k: number, n: number, elem: number): number {
   return weightBlockColumns(k, n, elem);
 }
 
-/** Matrix products by rows of a, with b streamed in blocks of output columns (blockColumns). */
+/** Matrix products by rows of a, with b streamed in blocks of output columns. */
 export function runMatmul(step: TiledStep, spec: MatmulSpec): number {
-  const g = grid(step, true);
+  checkTiling(step, "matmul");
   const { a, b, bias } = spec;
   const out = step.output.shape;
   const m = out[out.length - 2]!, k = lastOf(a.shape), n = lastOf(out);
@@ -131,38 +110,30 @@ export function runMatmul(step: TiledStep, spec: MatmulSpec): number {
   const biasMap = bias?.bytes ? rowMapping(leadingOf(bias.shape), leadingOf(out)) : undefined;
   const eb = elemBytes(b), matrix = k * n * eb;
   const sameMatrix = product(b.shape.slice(0, -2)) === 1;
-  const width = blockColumns(k, n, eb);
-  return forEachTile(step, g, (r0, rows, c0, c1) => {
-    // Rows of one tile may span several batch entries, each with its own matrix of b.
-    for (let g0 = r0; g0 < r0 + rows;) {
-      const g1 = sameMatrix ? r0 + rows : Math.min(r0 + rows, (Math.floor(g0 / m) + 1) * m);
-      const base = (sameMatrix ? 0 : spec.bIndex(Math.floor(g0 / m))) * matrix;
-      for (let cb0 = c0; cb0 < c1; cb0 += width) {
-        const cb1 = Math.min(c1, cb0 + width), nb = cb1 - cb0, nr = g1 - g0;
-        const aTile = rowTile(a, aMap, g0, nr, undefined, 2, true);
-        const biasTile = bias?.bytes && biasMap ? rowTile(bias, biasMap, g0, nr, [cb0, cb1], 2) : undefined;
-        const items = [
-          { what: a.name, bytes: aTile.bytes, elem: elemBytes(a) },
-          { what: `${b.name} block`, bytes: k * nb * eb, elem: eb },
-          ...(biasTile ? [{ what: bias!.name, bytes: biasTile.bytes, elem: elemBytes(bias!) }] : []),
-          { what: step.output.name, bytes: nr * nb * elemBytes(step.output), elem: elemBytes(step.output) },
-        ];
-        const slots = step.stage.reserve(items);
-        aTile.fill(slots[0]!);
-        const block = slots[1]!, src = b.bytes!;
-        if (spec.transB) block.set(src.subarray(base + cb0 * k * eb, base + cb1 * k * eb));
-        else for (let p = 0; p < k; p++) block.set(src.subarray(base + (p * n + cb0) * eb, base + (p * n + cb1) * eb), p * nb * eb);
-        if (biasTile) biasTile.fill(slots[2]!);
-        const result = spec.multiply(
-          stagedTensor(aTile.expand(slots[0]!), a, aTile.dims),
-          stagedTensor(block, b, spec.transB ? [nb, k] : [k, nb]),
-          biasTile ? stagedTensor(biasTile.expand(slots[2]!), bias!, biasTile.dims) : bias?.value,
-        );
-        emit(step, g, resultBytes(step, result), slots[slots.length - 1]!, g0, nr, cb0, nb);
-      }
-      g0 = g1;
-    }
-  });
+  const ops = { a: streamOperand(a), b: streamOperand(b), bias: bias ? streamOperand(bias) : undefined, out: streamOperand(step.output) };
+  const g = tileGrid(out, step.tiling.tileShape)!;
+  let steps = 0;
+  for (const s of matmulSteps(ops.a, ops.b, ops.bias, ops.out, g, step.tiling.tiles) as Generator<MatmulStep>) {
+    const { g0, nr, cb0, cb1 } = s, nb = cb1 - cb0;
+    const base = (sameMatrix ? 0 : spec.bIndex(Math.floor(g0 / m))) * matrix;
+    const aTile = rowTile(a, aMap, g0, nr, undefined, 2, true);
+    const biasTile = bias?.bytes && biasMap ? rowTile(bias, biasMap, g0, nr, [cb0, cb1], 2) : undefined;
+    const slots = step.stage.reserve(s.items);
+    aTile.fill(slots[0]!);
+    const block = slots[1]!, src = b.bytes!;
+    if (spec.transB) block.set(src.subarray(base + cb0 * k * eb, base + cb1 * k * eb));
+    else for (let p = 0; p < k; p++) block.set(src.subarray(base + (p * n + cb0) * eb, base + (p * n + cb1) * eb), p * nb * eb);
+    if (biasTile) biasTile.fill(slots[2]!);
+    const result = spec.multiply(
+      stagedTensor(aTile.expand(slots[0]!), a, aTile.dims),
+      stagedTensor(block, b, spec.transB ? [nb, k] : [k, nb]),
+      biasTile ? stagedTensor(biasTile.expand(slots[2]!), bias!, biasTile.dims) : bias?.value,
+    );
+    emit(step, step.output, resultBytes(step.output, result), slots[slots.length - 1]!, g0, nr, cb0, nb);
+    steps++;
+  }
+  step.output.dest.commit();
+  return steps;
 }
 
 /**
@@ -172,25 +143,87 @@ export function runMatmul(step: TiledStep, spec: MatmulSpec): number {
  * the table is read where it lies, only at the rows gathered.
  */
 export function runGather(step: TiledStep): number {
-  const g = grid(step, true);
+  checkTiling(step, "gather");
   const [data, indices] = step.inputs as [Operand, Operand];
   const slab = product(data.shape.slice(1, -1));
   // A view of the table in its tier (decoded once for a narrower plan dtype).
   const table = bytesToTensor(data.bytes!, data.storage, data.dtype, data.shape);
-  const ei = elemBytes(indices), eo = elemBytes(step.output);
-  return forEachTile(step, g, (r0, n, c0, c1) => {
-    const w = c1 - c0;
+  const ei = elemBytes(indices), eo = elemBytes(step.output), last = lastOf(step.output.shape);
+  let steps = 0;
+  for (const s of streamSteps("gather", operandsOf(step), step.tiling.tileShape, step.tiling.tiles)) {
+    const { r0, n, c0, c1 } = s, w = c1 - c0;
     const i0 = Math.floor(r0 / slab), i1 = Math.floor((r0 + n - 1) / slab) + 1;
-    const [idxSlot, outSlot] = step.stage.reserve([
-      { what: indices.name, bytes: (i1 - i0) * ei, elem: ei },
-      { what: step.output.name, bytes: n * w * eo, elem: eo },
-    ]);
+    const [idxSlot, outSlot] = step.stage.reserve(s.items);
     idxSlot!.set(indices.bytes!.subarray(i0 * ei, i1 * ei));
     const [rows] = invoke(step.node, [table, stagedTensor(idxSlot!, indices, [i1 - i0])], step.opset, [step.output.dtype]);
-    const bytes = resultBytes(step, rows);
+    const bytes = resultBytes(step.output, rows);
     if (!bytes) throw new Error(`${step.who}: the gather kernel gave no result`);
     const piece = new Uint8Array(n * w * eo), first = r0 - i0 * slab;
-    for (let i = 0; i < n; i++) piece.set(bytes.subarray(((first + i) * g.last + c0) * eo, ((first + i) * g.last + c1) * eo), i * w * eo);
-    emit(step, g, piece, outSlot!, r0, n, c0, w);
-  });
+    for (let i = 0; i < n; i++) piece.set(bytes.subarray(((first + i) * last + c0) * eo, ((first + i) * last + c1) * eo), i * w * eo);
+    emit(step, step.output, piece, outSlot!, r0, n, c0, w);
+    steps++;
+  }
+  step.output.dest.commit();
+  return steps;
 }
+
+/**
+ * Data movement (Transpose, Slice, Concat, Split, Expand, Tile, Gather on other
+ * axes): each output element is one element of a moved input, found once by
+ * running the op's own kernel on the inputs' element numbers (the moved inputs
+ * numbered one after another, the others as they are). Each step then gathers
+ * its tile's elements by those numbers into the stage buffer, the way an
+ * address generator streams them, and writes the tile out. Every output in turn.
+ */
+export function runMap(step: TiledStep, outputs: readonly Result[]): number {
+  checkTiling(step, "map", outputs);
+  const moved = MOVED_INPUTS[step.node.op] === "all" ? step.inputs.map((_, i) => i) : [0];
+  const sources = moved.map((i) => step.inputs[i]!);
+  const elem = elemBytes(sources[0]!);
+  if (sources.some((s) => elemBytes(s) !== elem) || outputs.some((o) => elemBytes(o) !== elem)) {
+    throw new ResidencyError(`${step.who}: data movement needs its moved inputs and outputs in one dtype`);
+  }
+  // Element numbers: moved input j's elements follow those of the inputs before it.
+  let offset = 0;
+  const args = step.inputs.map((op, i) => {
+    if (!op) return undefined;
+    if (!moved.includes(i)) return op.value ?? bytesToTensor(op.bytes!, op.storage, op.dtype, op.shape);
+    const count = product(op.shape), numbers = makeTensor("f64", op.shape);
+    const d = numbers.data as Float64Array;
+    for (let e = 0; e < count; e++) d[e] = offset + e;
+    offset += count;
+    return numbers;
+  });
+  const numbered = invoke(step.node, args, step.opset, outputs.map(() => "f64"));
+  const starts = moved.reduce<number[]>((acc, i) => [...acc, acc[acc.length - 1]! + product(step.inputs[i]!.shape)], [0]);
+  const sourceOf = (number: number): [Uint8Array, number] => {
+    let j = 0;
+    while (number >= starts[j + 1]!) j++;
+    return [sources[j]!.bytes!, number - starts[j]!];
+  };
+  const ops = { inputs: sources.map((s) => streamOperand(s)), outputs: outputs.map((r) => streamOperand(r)) };
+  let steps = 0;
+  for (const s of streamSteps("map", ops, step.tiling.tileShape, step.tiling.tiles) as Generator<StreamStep>) {
+    const out = outputs[s.output]!, map = numbered[s.output]!.data as Float64Array, last = lastOf(out.shape);
+    const { r0, n, c0, c1 } = s, w = c1 - c0;
+    const [gathered, outSlot] = step.stage.reserve(s.items);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < w; c++) {
+        const [src, at] = sourceOf(map[(r0 + i) * last + c0 + c]!);
+        gathered!.set(src.subarray(at * elem, (at + 1) * elem), (i * w + c) * elem);
+      }
+    }
+    outSlot!.set(gathered!);
+    writeRows(out.dest.data, outSlot!, last, elem, r0, n, c0, w);
+    steps++;
+  }
+  for (const out of outputs) out.dest.commit();
+  return steps;
+}
+
+/** Whether an operand streams from its tier in a whole-tensor kernel (weights and constants) rather than being staged. */
+export function residentRole(role: string): boolean {
+  return RESIDENT_ROLES.has(role);
+}
+
+export type { MatmulStep };

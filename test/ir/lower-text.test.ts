@@ -14,7 +14,7 @@ import { parsePlacement, printPlacement } from "../../ir/placement/text.js";
 
 function kernel(name: string, kind: string, inputs: string[], outputs: string[], extra: Partial<DfKernel> = {}): DfKernel {
   return {
-    name, kind, nodes: [`/model/${name}`], ops: ["Op"], inputs, outputs, dtype: "bf16", flops: 0,
+    name, kind, nodes: [`/model/${name}`], ops: ["Op"], inputs, outputs, dtype: "bf16", flops: 0, streaming: "columns",
     tiling: { tileShape: [1, 64], tiles: 1, blocks: 1 }, bufferBytes: 256, reads: Object.fromEntries(inputs.map((i) => [i, 128])), ...extra,
   };
 }
@@ -47,7 +47,7 @@ const decodeModule: DataflowModule = {
   kernels: [
     kernel("k0", "gather", ["model.embed.weight", "input_ids"], ["/model/embed/Gather_output_0"], { ops: ["Gather"], flops: 0 }),
     kernel("k1", "norm", ["/model/embed/Gather_output_0", "onnx::Mul_12"], ["hn"], { ops: ["tierflow.RMSNorm"], flops: 320 }),
-    kernel("k2", "matmul", ["hn", "wq"], ["q"], { ops: ["MatMul"], flops: 8192, tiling: { tileShape: [1, 64], tiles: 4, blocks: 1 }, bufferBytes: 16640 }),
+    kernel("k2", "matmul", ["hn", "wq"], ["q"], { ops: ["MatMul"], flops: 8192, streaming: "matmul", tiling: { tileShape: [1, 64], tiles: 4, blocks: 1 }, bufferBytes: 16640 }),
     kernel("attention.0", "attention", ["q", "past_key_values.0.key", "past_key_values.0.value", "scale"], ["attn out"], {
       ops: ["tierflow.Attention"], nodes: ['/model/"odd"\nname', "/model/layers.0/ünïcode"],
       flops: 1e21, bufferBytes: 0.1 + 0.2, reads: { q: 128, "past_key_values.0.key": 2048, "past_key_values.0.value": 2048.5, scale: 4 },
@@ -141,7 +141,7 @@ describe("dataflow text", () => {
     expect(lines).toContain('  tensor %past_key_values.0.key: bf16[1, 4, 16, 16] {role = "kv-cache", bytes = 2048}');
     expect(lines).toContain('  tensor %scale: f32[] {role = "constant", bytes = 4}');
     expect(lines).toContain(
-      '  kernel @k2 "matmul" (%hn, %wq) -> (%q) {dtype = "bf16", flops = 8192, tile = [1, 64], tiles = 4, blocks = 1, buffer_bytes = 16640, reads = {%hn = 128, %wq = 128}, ops = ["MatMul"], nodes = ["/model/k2"]}',
+      '  kernel @k2 "matmul" (%hn, %wq) -> (%q) {dtype = "bf16", flops = 8192, streaming = "matmul", tile = [1, 64], tiles = 4, blocks = 1, buffer_bytes = 16640, reads = {%hn = 128, %wq = 128}, ops = ["MatMul"], nodes = ["/model/k2"]}',
     );
     expect(lines).toContain('  stream %q @k2 -> @"attention.0" {tile_bytes = 32.5, tiles = 4}');
     expect(lines.at(-2)).toBe("}");
@@ -236,7 +236,7 @@ const SMALL = [
   '  tensor %x: f32[2] {role = "input", bytes = 8}',
   '  tensor %y: f32[2] {role = "output", bytes = 8}',
   "",
-  '  kernel @k0 "elementwise" (%x) -> (%y) {dtype = "f32", flops = 2, tile = [2], tiles = 1, blocks = 1, buffer_bytes = 16, reads = {%x = 8}, ops = ["Relu"], nodes = ["relu"]}',
+  '  kernel @k0 "elementwise" (%x) -> (%y) {dtype = "f32", flops = 2, streaming = "columns", tile = [2], tiles = 1, blocks = 1, buffer_bytes = 16, reads = {%x = 8}, ops = ["Relu"], nodes = ["relu"]}',
   "}",
   "",
 ];
@@ -266,13 +266,13 @@ describe("parse errors", () => {
     ["a repeated attribute", 8, "bytes = 8", 'bytes = 8, role = "input"', "m.tfd:8:50: attribute 'role' of tensor %y is given twice"],
     ["a tensor defined twice", 8, "%y:", "%x:", "m.tfd:8:10: tensor %x is defined twice"],
     ["a fractional integer", 8, "bytes = 8", "bytes = 8.5", "m.tfd:8:47: expected an integer but found '8.5'"],
-    ["a read keyed by a name", 10, "reads = {%x = 8}", "reads = {x = 8}", "m.tfd:10:131: expected a tensor name (%name) but found 'x'"],
+    ["a read keyed by a name", 10, "reads = {%x = 8}", "reads = {x = 8}", "m.tfd:10:154: expected a tensor name (%name) but found 'x'"],
     ["an unknown statement", 5, "outputs", "result", "m.tfd:5:3: expected bindings, inputs, outputs, tensor, kernel or stream but found 'result'"],
     ["a statement given twice", 4, "inputs (%x)", "inputs (%x) inputs (%x)", "m.tfd:4:15: 'inputs' is given twice in dataflow @m"],
     ["an attribute dictionary without '='", 7, 'role = "input", bytes = 8', 'role "input"', "m.tfd:7:21: expected attributes {key = value, ...} but found a block ('tensor' takes no block)"],
-    ["an unterminated string", 10, '"relu"]', '"relu]', "m.tfd:10:165: unterminated string"],
+    ["an unterminated string", 10, '"relu"]', '"relu]', "m.tfd:10:188: unterminated string"],
     ["a stray character", 3, "batch", "#batch", "m.tfd:3:13: unexpected character '#'"],
-    ["a missing closing brace", 11, "}", "", "m.tfd:10:173: expected a statement or '}' but found end of input"],
+    ["a missing closing brace", 11, "}", "", "m.tfd:10:196: expected a statement or '}' but found end of input"],
   ])("reports %s at line:column", (_what, line, from, to, message) => {
     expect(errorOf(() => parseDataflow(edited(line, from, to), "m.tfd"))).toBe(message);
   });

@@ -1,0 +1,466 @@
+// How a kernel streams through its on-chip stage buffer: the one description
+// that the lowering sizes buffers by, the plan's legality check proves, and the
+// runtime executes (targets/runtime/tiled.ts).
+//
+// A tile is a block of rows of the output, where a row is the last axis and the
+// leading axes are flattened; `tileShape` is [rows, columns] and a row longer
+// than the tile's columns streams in column pieces where the op allows.
+// Every step of a kernel stages its operands' tile in one half of the stage
+// buffer while the next streams into the other (double buffering), except a
+// kernel that runs whole-tensor, whose buffer holds its activations and
+// results at once (weights and constants stream from their tier as read).
+//
+//   columns   pointwise ops: each output element from the same element of each
+//             (broadcast) input; rows split into column pieces
+//   rows      ops over whole last-axis rows (softmax, norms, last-axis reductions)
+//   matmul    matrix products by rows of A, with B in blocks of output columns
+//   gather    a row gather on axis 0 (embedding lookups): index rows stream
+//   map       data movement (transpose, slice, concat, split, expand, tile, other
+//             gathers): each output element is one input element, fetched by
+//             address; a tile stages the elements it gathers and its result
+//   attention fused attention: per (batch, head), tiles of query rows with that
+//             head's keys, values and mask rows
+//   whole     anything else, in one step
+//   link      collectives between sockets (node-level plans), on the links
+//   none      views and host work: no device work
+
+import type { Attrs } from "../graph/graph.js";
+import { opKey } from "../graph/graph.js";
+import type { Tensor } from "../tensor.js";
+import { valuesAsNumbers } from "../tensor.js";
+import { ELEMENTWISE_OPS } from "../graph/ops/elementwise.js";
+import { ACTIVATION_OPS } from "../graph/ops/activation.js";
+import type { StreamKind } from "./dataflow.js";
+
+export type { StreamKind } from "./dataflow.js";
+
+/** Longest row a tile holds; longer rows (a vocabulary-wide logit row) stream in pieces. */
+export const TILE_COLUMNS = 4096;
+/** Columns of a weight block a matrix-product stage holds on chip, at most. */
+export const WEIGHT_BLOCK_COLUMNS = 128;
+/** Bytes of a double-buffered weight block, at most: deep weights get narrower blocks. */
+export const WEIGHT_BLOCK_BYTES = 128 * 1024;
+
+/** Ops whose every output element depends only on the same element of each (broadcast) input. */
+const POINTWISE = new Set([
+  ...[...ELEMENTWISE_OPS, ...ACTIVATION_OPS].map((d) => opKey(d.domain, d.op)),
+  "Cast", "CastLike", "Identity", "tierflow.SiLU", "tierflow.SwiGLU",
+]);
+/** Ops that work on whole rows of the last axis and nothing across rows. */
+const LAST_AXIS = new Set(["Softmax", "LogSoftmax", "LayerNormalization", "tierflow.RMSNorm", "tierflow.Rotary"]);
+const REDUCE = new Set(["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"]);
+const MATMUL = new Set(["MatMul", "Gemm", "tierflow.MatMulBias"]);
+/** Data movement, and which inputs' elements it moves (the rest are its parameters: bounds, shapes, indices). */
+export const MOVED_INPUTS: Readonly<Record<string, "first" | "all">> = {
+  Transpose: "first", Slice: "first", Concat: "all", Split: "first", Expand: "first", Tile: "first", Gather: "first",
+  DepthToSpace: "first", SpaceToDepth: "first",
+};
+
+export function product(dims: readonly number[]): number {
+  return dims.reduce((p, d) => p * d, 1);
+}
+
+const leading = (shape: readonly number[]) => shape.slice(0, -1);
+export const lastOf = (shape: readonly number[]): number => (shape.length === 0 ? 1 : shape[shape.length - 1]!);
+
+/** Output row -> input row, for an input whose leading axes broadcast to the output's. */
+export interface RowMap {
+  /** The input has one row for all output rows. */
+  readonly whole: boolean;
+  readonly identity: boolean;
+  index(row: number): number;
+}
+
+/** Map rows of an output with leading axes `out` to rows of an input with leading axes `input`; undefined when they do not broadcast. */
+export function rowMapping(input: readonly number[], out: readonly number[]): RowMap | undefined {
+  let dims = [...input];
+  while (dims.length > out.length && dims[0] === 1) dims = dims.slice(1);
+  if (dims.length > out.length) return undefined;
+  dims = [...new Array<number>(out.length - dims.length).fill(1), ...dims];
+  if (dims.some((d, j) => d !== 1 && d !== out[j])) return undefined;
+  if (dims.every((d) => d === 1)) return { whole: true, identity: false, index: () => 0 };
+  if (dims.every((d, j) => d === out[j])) return { whole: false, identity: true, index: (r) => r };
+  const strides = dims.map((_, j) => (dims[j] === 1 ? 0 : product(dims.slice(j + 1))));
+  return {
+    whole: false, identity: false,
+    index(row) {
+      let rest = row, at = 0;
+      for (let j = out.length - 1; j >= 0; j--) {
+        at += (rest % out[j]!) * strides[j]!;
+        rest = Math.floor(rest / out[j]!);
+      }
+      return at;
+    },
+  };
+}
+
+/** Distinct input rows that output rows [r0, r0 + n) read through `map`. */
+export function distinctRows(map: RowMap, r0: number, n: number): number {
+  if (map.whole) return 1;
+  if (map.identity) return n;
+  const seen = new Set<number>();
+  for (let i = 0; i < n; i++) seen.add(map.index(r0 + i));
+  return seen.size;
+}
+
+function attrInt(attrs: Attrs, name: string, fallback: number): number {
+  const a = attrs[name];
+  return a && a.type === "int" ? a.value : fallback;
+}
+
+const normalizedAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+/** Reduce* keeps rows separate when it reduces only the last axis and keeps it. */
+function reducesLastAxis(node: StreamNode, rank: number, literal: (name: string) => Tensor | undefined): boolean {
+  if (attrInt(node.attrs, "keepdims", 1) !== 1) return false;
+  const fromAttr = node.attrs.axes;
+  const fromInput = node.inputs[1] ? literal(node.inputs[1]) : undefined;
+  const axes = fromAttr?.type === "ints" ? fromAttr.value : fromInput ? valuesAsNumbers(fromInput) : undefined;
+  return axes !== undefined && axes.length === 1 && normalizedAxis(axes[0]!, rank) === rank - 1;
+}
+
+/** What the choice needs of a graph node. */
+export interface StreamNode {
+  readonly op: string;
+  readonly domain: string;
+  readonly attrs: Attrs;
+  readonly inputs: readonly string[];
+}
+
+/**
+ * How a device kernel for `node` streams, given its bound shapes (undefined for
+ * an omitted optional input) and a lookup of the graph's literals.
+ */
+export function chooseStream(node: StreamNode, inputs: readonly (readonly number[] | undefined)[], outputs: readonly (readonly number[])[],
+  literal: (name: string) => Tensor | undefined): StreamKind {
+  const key = opKey(node.domain, node.op);
+  if (key === "tierflow.Attention") return "attention";
+  const out = outputs[0];
+  const mover = MOVED_INPUTS[key];
+  if (mover && node.domain === "" && outputs.length >= 1 && outputs.every((o) => o.length >= 1) && !(key === "Gather" && gathersRows(node, inputs))) {
+    return "map";
+  }
+  if (!out || outputs.length !== 1 || out.length < 2) return "whole";
+  const rank = out.length;
+  const present = inputs.filter((s): s is readonly number[] => s !== undefined);
+  const rowsMap = (s: readonly number[]) => rowMapping(leading(s), leading(out));
+  if (POINTWISE.has(key)) {
+    const ok = present.every((s) => rowsMap(s) !== undefined && (lastOf(s) === 1 || lastOf(s) === lastOf(out)) && s.length <= rank);
+    return ok ? "columns" : "whole";
+  }
+  const x = present[0];
+  let lastAxis = LAST_AXIS.has(key) || (REDUCE.has(key) && x !== undefined && reducesLastAxis(node, x.length, literal));
+  if (key === "Softmax" || key === "LogSoftmax" || key === "LayerNormalization") {
+    lastAxis = x !== undefined && normalizedAxis(attrInt(node.attrs, "axis", -1), x.length) === x.length - 1;
+  }
+  if (lastAxis) return x !== undefined && x.length === rank && present.every((s) => rowsMap(s) !== undefined) ? "rows" : "whole";
+  if (MATMUL.has(key)) {
+    const [a, b] = inputs;
+    if (!a || !b || a.length < 2 || b.length < 2) return "whole";
+    if (key === "Gemm" && attrInt(node.attrs, "transA", 0) !== 0) return "whole";
+    const bias = inputs[2];
+    const biasOk = !bias || (rowsMap(bias) !== undefined && (lastOf(bias) === 1 || lastOf(bias) === lastOf(out)));
+    const batchOk = rowMapping(b.slice(0, -2), out.slice(0, -2)) !== undefined;
+    return rowsMap(a) && biasOk && batchOk ? "matmul" : "whole";
+  }
+  if (key === "Gather") return gathersRows(node, inputs) ? "gather" : "whole";
+  return "whole";
+}
+
+/** Gather on axis 0 of a table of rank >= 2: whole rows per index (an embedding lookup). */
+function gathersRows(node: StreamNode, inputs: readonly (readonly number[] | undefined)[]): boolean {
+  const [data, indices] = inputs;
+  return data !== undefined && indices !== undefined && data.length >= 2 && normalizedAxis(attrInt(node.attrs, "axis", 0), data.length) === 0;
+}
+
+/** Output columns of one block of a matrix product's right operand (K x columns, double-buffered). */
+export function weightBlockColumns(k: number, n: number, elementBytes: number): number {
+  return Math.max(1, Math.min(n, WEIGHT_BLOCK_COLUMNS, Math.floor(WEIGHT_BLOCK_BYTES / (2 * k * elementBytes))));
+}
+
+// ---- What each step stages ----
+
+/** One operand as a step stages it. `staged` is false for a launch constant (no bytes in memory). */
+export interface StreamOperand {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly elem: number;
+  readonly staged: boolean;
+  /** A weight or constant: a whole-tensor kernel reads it from its tier rather than staging it. */
+  readonly resident: boolean;
+}
+
+export interface StagedItem {
+  readonly what: string;
+  readonly bytes: number;
+  /** Element size: items are laid out largest first so typed views stay aligned. */
+  readonly elem: number;
+}
+
+/** One step: what it stages, and where in the output it writes. */
+export interface StreamStep {
+  readonly items: readonly StagedItem[];
+  /** Output index (map kernels stream each output in turn), rows [r0, r0 + n), columns [c0, c1). */
+  readonly output: number;
+  readonly r0: number;
+  readonly n: number;
+  readonly c0: number;
+  readonly c1: number;
+}
+
+/** The tiles of one output: rows of `tileRows`, rows longer than `cols` in pieces. */
+export interface TileGrid {
+  readonly rows: number;
+  readonly last: number;
+  readonly tileRows: number;
+  readonly cols: number;
+  readonly pieces: number;
+}
+
+export function tileGrid(shape: readonly number[], tileShape: readonly number[]): TileGrid | undefined {
+  const [tileRows, cols] = tileShape;
+  if (!tileRows || !cols || tileRows < 1 || cols < 1) return undefined;
+  const last = lastOf(shape);
+  return { rows: product(leading(shape)), last, tileRows, cols, pieces: Math.max(1, Math.ceil(last / cols)) };
+}
+
+/** Tiles of a grid, t-th at rows [floor(t / pieces) * tileRows, ...) and column piece t % pieces. */
+export function tileAt(g: TileGrid, t: number): { r0: number; n: number; c0: number; c1: number } {
+  const r0 = Math.floor(t / g.pieces) * g.tileRows, c0 = (t % g.pieces) * g.cols;
+  return { r0, n: Math.max(0, Math.min(g.tileRows, g.rows - r0)), c0, c1: Math.min(g.last, c0 + g.cols) };
+}
+
+/** Tiles that cover a grid's output once. */
+export const gridTiles = (g: TileGrid): number => Math.max(1, Math.ceil(g.rows / g.tileRows)) * g.pieces;
+
+const item = (what: string, bytes: number, elem: number): StagedItem => ({ what, bytes, elem });
+
+/** Row tile of an operand: the distinct input rows staged, each `cols` wide or whole. */
+export function rowTileBytes(op: StreamOperand, out: readonly number[], r0: number, n: number, cols: readonly [number, number] | undefined): number {
+  const map = rowMapping(leading(op.shape), leading(out))!;
+  const last = lastOf(op.shape);
+  const width = cols && last !== 1 ? cols[1] - cols[0] : last;
+  return distinctRows(map, r0, n) * width * op.elem;
+}
+
+/** Steps of a pointwise (columns) or row-wise (rows) kernel. */
+function* rowSteps(ins: readonly (StreamOperand | undefined)[], out: StreamOperand, g: TileGrid, tiles: number, columnPieces: boolean): Generator<StreamStep> {
+  for (let t = 0; t < tiles; t++) {
+    const { r0, n, c0, c1 } = tileAt(g, t);
+    const cols = columnPieces ? ([c0, c1] as const) : undefined;
+    const items = ins.flatMap((op) => (op?.staged ? [item(op.name, rowTileBytes(op, out.shape, r0, n, cols), op.elem)] : []));
+    yield { items: [...items, item(out.name, n * (c1 - c0) * out.elem, out.elem)], output: 0, r0, n, c0, c1 };
+  }
+}
+
+/** The matrix product's geometry: m rows per output matrix, k, n, and the columns of one block of b. */
+export interface MatmulGeometry {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly width: number;
+  /** b holds one matrix for every output matrix. */
+  readonly sameMatrix: boolean;
+}
+
+export function matmulGeometry(a: StreamOperand, b: StreamOperand, out: StreamOperand): MatmulGeometry {
+  const m = out.shape[out.shape.length - 2]!, k = lastOf(a.shape), n = lastOf(out.shape);
+  return { m, k, n, width: weightBlockColumns(k, n, b.elem), sameMatrix: product(b.shape.slice(0, -2)) === 1 };
+}
+
+/** One step of a matrix product: rows [g0, g0 + nr) of one output matrix, block columns [cb0, cb1). */
+export interface MatmulStep extends StreamStep {
+  readonly g0: number;
+  readonly nr: number;
+  readonly cb0: number;
+  readonly cb1: number;
+}
+
+/** Steps of a matrix product: per tile, per output matrix its rows span, per block of b's columns. */
+export function* matmulSteps(a: StreamOperand, b: StreamOperand, bias: StreamOperand | undefined, out: StreamOperand, g: TileGrid, tiles: number): Generator<MatmulStep> {
+  const geo = matmulGeometry(a, b, out);
+  for (let t = 0; t < tiles; t++) {
+    const { r0, n: rows, c0, c1 } = tileAt(g, t);
+    for (let g0 = r0; g0 < r0 + rows;) {
+      const g1 = geo.sameMatrix ? r0 + rows : Math.min(r0 + rows, (Math.floor(g0 / geo.m) + 1) * geo.m);
+      for (let cb0 = c0; cb0 < c1; cb0 += geo.width) {
+        const cb1 = Math.min(c1, cb0 + geo.width), nb = cb1 - cb0, nr = g1 - g0;
+        const items = [
+          item(a.name, rowTileBytes(a, out.shape, g0, nr, undefined), a.elem),
+          item(`${b.name} block`, geo.k * nb * b.elem, b.elem),
+          ...(bias?.staged ? [item(bias.name, rowTileBytes(bias, out.shape, g0, nr, [cb0, cb1]), bias.elem)] : []),
+          item(out.name, nr * nb * out.elem, out.elem),
+        ];
+        yield { items, output: 0, r0, n: rows, c0, c1, g0, nr, cb0, cb1 };
+      }
+      g0 = g1;
+    }
+  }
+}
+
+/** Steps of a row gather: the index entries a tile's rows come from, and the tile. */
+function* gatherSteps(data: StreamOperand, indices: StreamOperand, out: StreamOperand, g: TileGrid, tiles: number): Generator<StreamStep> {
+  const slab = product(data.shape.slice(1, -1));
+  for (let t = 0; t < tiles; t++) {
+    const { r0, n, c0, c1 } = tileAt(g, t);
+    const i0 = Math.floor(r0 / slab), i1 = Math.floor((r0 + n - 1) / slab) + 1;
+    yield { items: [item(indices.name, (i1 - i0) * indices.elem, indices.elem), item(out.name, n * (c1 - c0) * out.elem, out.elem)], output: 0, r0, n, c0, c1 };
+  }
+}
+
+/** Steps of data movement: each output in turn, each tile staging the elements it gathers and its result. */
+function* mapSteps(moved: StreamOperand, outs: readonly StreamOperand[], tileShape: readonly number[], tiles: number): Generator<StreamStep> {
+  let t = 0;
+  for (let o = 0; o < outs.length && t < tiles; o++) {
+    const out = outs[o]!;
+    const g = tileGrid(out.shape, tileShape);
+    if (!g) return;
+    for (let i = 0; i < gridTiles(g) && t < tiles; i++, t++) {
+      const { r0, n, c0, c1 } = tileAt(g, i);
+      const count = n * (c1 - c0);
+      yield { items: [item(`${moved.name} (gathered)`, count * moved.elem, moved.elem), item(out.name, count * out.elem, out.elem)], output: o, r0, n, c0, c1 };
+    }
+  }
+}
+
+/** The grouping of query heads onto key/value heads, and the mask's rows. */
+export interface AttentionOperands {
+  readonly q: StreamOperand;
+  readonly k: StreamOperand;
+  readonly v: StreamOperand;
+  readonly mask: StreamOperand | undefined;
+}
+
+/** One step of fused attention: query rows [g0, g0 + nr) of one (batch, head). */
+export interface AttentionStep extends StreamStep {
+  readonly g0: number;
+  readonly nr: number;
+  /** Index of the (batch, head) pair: query head h of batch b is b * heads + h. */
+  readonly head: number;
+}
+
+/** Steps of fused attention: per tile of query rows, per (batch, head) it spans, that head's keys and values whole. */
+export function* attentionSteps(ops: AttentionOperands, out: StreamOperand, g: TileGrid, tiles: number): Generator<AttentionStep> {
+  const { q, k, v, mask } = ops;
+  const sq = q.shape[2]!, kv = k.shape[2]!;
+  for (let t = 0; t < tiles; t++) {
+    const { r0, n: rows, c0, c1 } = tileAt(g, t);
+    for (let g0 = r0; g0 < r0 + rows;) {
+      const head = Math.floor(g0 / sq), g1 = Math.min(r0 + rows, (head + 1) * sq), nr = g1 - g0;
+      const items = [
+        item(q.name, nr * lastOf(q.shape) * q.elem, q.elem),
+        item(k.name, kv * lastOf(k.shape) * k.elem, k.elem),
+        item(v.name, kv * lastOf(v.shape) * v.elem, v.elem),
+        ...(mask?.staged ? [item(mask.name, rowTileBytes(mask, [...out.shape.slice(0, -1), kv], g0, nr, undefined), mask.elem)] : []),
+        item(out.name, nr * lastOf(out.shape) * out.elem, out.elem),
+      ];
+      yield { items, output: 0, r0, n: rows, c0, c1, g0, nr, head };
+      g0 = g1;
+    }
+  }
+}
+
+/** What a whole-tensor kernel stages at once: its distinct activations and its results. */
+export function wholeItems(ins: readonly (StreamOperand | undefined)[], outs: readonly StreamOperand[]): StagedItem[] {
+  const staged = [...new Map(ins.filter((o): o is StreamOperand => o !== undefined && o.staged && !o.resident).map((o) => [o.name, o])).values()];
+  return [...staged.map((o) => item(o.name, product(o.shape) * o.elem, o.elem)), ...outs.map((r) => item(r.name, product(r.shape) * r.elem, r.elem))];
+}
+
+/** The operands of one kernel as its stream kind reads them. */
+export interface KernelOperands {
+  readonly inputs: readonly (StreamOperand | undefined)[];
+  readonly outputs: readonly StreamOperand[];
+}
+
+/**
+ * Every step a kernel of `kind` with `tiling` takes, in order (a whole-tensor
+ * kernel takes one). Kinds without device staging (none, link) take none.
+ */
+export function* streamSteps(kind: StreamKind, ops: KernelOperands, tileShape: readonly number[], tiles: number): Generator<StreamStep> {
+  const out = ops.outputs[0];
+  if (kind === "none" || kind === "link" || !out) return;
+  if (kind === "whole") {
+    yield { items: wholeItems(ops.inputs, ops.outputs), output: 0, r0: 0, n: 0, c0: 0, c1: 0 };
+    return;
+  }
+  if (kind === "map") {
+    const moved = ops.inputs.find((o) => o?.staged);
+    if (moved) yield* mapSteps(moved, ops.outputs, tileShape, tiles);
+    return;
+  }
+  const g = tileGrid(out.shape, tileShape);
+  if (!g) return;
+  if (kind === "columns" || kind === "rows") yield* rowSteps(ops.inputs, out, g, tiles, kind === "columns");
+  else if (kind === "matmul") yield* matmulSteps(ops.inputs[0]!, ops.inputs[1]!, ops.inputs[2], out, g, tiles);
+  else if (kind === "gather") yield* gatherSteps(ops.inputs[0]!, ops.inputs[1]!, out, g, tiles);
+  else if (kind === "attention") {
+    const [q, k, v, mask] = ops.inputs;
+    yield* attentionSteps({ q: q!, k: k!, v: v!, mask }, out, g, tiles);
+  }
+}
+
+/** Bytes one step stages. */
+export const stepBytes = (s: StreamStep): number => s.items.reduce((sum, i) => sum + i.bytes, 0);
+
+/** A kernel's stage buffer: twice its largest step (double buffering), or a whole-tensor kernel's one step. */
+export function stageBufferBytes(kind: StreamKind, ops: KernelOperands, tileShape: readonly number[], tiles: number): number {
+  let largest = 0;
+  for (const step of streamSteps(kind, ops, tileShape, tiles)) largest = Math.max(largest, stepBytes(step));
+  return kind === "whole" ? largest : 2 * largest;
+}
+
+/** Tile shape and count for a kernel of `kind` with `tileRows` rows a tile, over its outputs. */
+export function tilingFor(kind: StreamKind, outputs: readonly (readonly number[])[], tileRows: number): { tileShape: number[]; tiles: number } {
+  const out = outputs[0] ?? [];
+  if (kind === "none") return { tileShape: [], tiles: 0 };
+  if (kind === "whole") return { tileShape: [Math.max(1, product(leading(out))), lastOf(out)], tiles: 1 };
+  const wholeRows = kind === "rows" || kind === "attention";
+  const cols = wholeRows ? lastOf(out) : Math.min(Math.max(1, ...outputs.map(lastOf)), TILE_COLUMNS);
+  const tileShape = [tileRows, Math.max(1, cols)];
+  const shapes = kind === "map" ? outputs : [out];
+  const tiles = shapes.reduce((s, shape) => s + gridTiles(tileGrid(shape, tileShape)!), 0);
+  return { tileShape, tiles };
+}
+
+/** "tile 3 stages 4096 bytes (x 2048, y 2048), but ...": a step that does not fit its buffer. */
+export function stageOverflow(who: string, step: number, items: readonly StagedItem[], buffer: { offset: number; bytes: number } | undefined, whole: boolean): string {
+  const total = items.reduce((s, i) => s + i.bytes, 0);
+  const list = items.map((i) => `${i.what} ${i.bytes}`).join(", ");
+  if (!buffer) return `${who}: ${whole ? "it runs whole-tensor and" : `tile ${step}`} stages ${total} bytes (${list}), but the plan gives it no stage buffer in sram`;
+  const range = `sram bytes ${buffer.offset}..${buffer.offset + buffer.bytes}`;
+  return whole
+    ? `${who}: it runs whole-tensor and stages ${total} bytes (${list}), but its stage buffer (${range}) holds ${buffer.bytes}`
+    : `${who}: tile ${step} stages ${total} bytes (${list}), but its stage buffer (${range}) holds two tiles of ${Math.floor(buffer.bytes / 2)} bytes`;
+}
+
+/**
+ * Why a kernel's tiling cannot run as `kind`, or undefined: no tile shape, rows
+ * an op needs whole cut into pieces, a tile past the output's rows, or tiles that
+ * do not write every element of each output exactly once.
+ */
+export function tilingProblem(kind: StreamKind, outs: readonly { readonly name: string; readonly shape: readonly number[] }[],
+  tileShape: readonly number[], tiles: number, who: string, op: string): string | undefined {
+  if (kind === "none" || kind === "link" || kind === "whole" || outs.length === 0) return undefined;
+  const shown = `[${tileShape.join(", ")}]`;
+  const grids: TileGrid[] = [];
+  for (const out of outs) {
+    const g = tileGrid(out.shape, tileShape);
+    if (!g) return `${who}: the plan gives it no tiling (tile shape ${shown})`;
+    if (g.pieces > 1 && (kind === "rows" || kind === "attention")) return `${who}: rows of ${g.last} cannot stream in pieces of ${g.cols} columns (${op} needs whole rows)`;
+    grids.push(g);
+    if (kind !== "map") break;
+  }
+  let t = 0;
+  for (let o = 0; o < grids.length; o++) {
+    const g = grids[o]!, out = outs[o]!;
+    const own = o === grids.length - 1 ? tiles - t : Math.min(gridTiles(g), tiles - t);
+    let covered = 0;
+    for (let i = 0; i < own; i++, t++) {
+      const { r0, n, c0, c1 } = tileAt(g, i);
+      if (r0 >= g.rows && g.rows > 0) return `${who}: tile ${t} starts at row ${r0}, past the ${g.rows} rows of '${out.name}'`;
+      covered += n * (c1 - c0);
+    }
+    if (covered !== g.rows * g.last) return `${who}: its tiling (${tiles} tiles of ${shown}) writes ${covered} of the ${g.rows * g.last} elements of '${out.name}'`;
+  }
+  return undefined;
+}
