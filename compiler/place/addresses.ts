@@ -18,7 +18,9 @@ export interface Placed extends Interval {
   readonly offset: number;
 }
 
-export const ALIGNMENT = 64;
+import { ALIGNMENT } from "../../ir/placement/plan.js";
+
+export { ALIGNMENT };
 
 const align = (n: number) => Math.ceil(n / ALIGNMENT) * ALIGNMENT;
 

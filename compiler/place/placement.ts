@@ -17,6 +17,7 @@
 // moved between tiers part-way through the run.
 
 import type { DataflowModule, DfTensor } from "../../ir/dataflow/dataflow.js";
+import { viewAliases } from "../../ir/dataflow/dataflow.js";
 import type { Allocation, TierName, Transfer } from "../../ir/placement/plan.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { Target } from "../../targets/target.js";
@@ -41,13 +42,7 @@ interface LiveRange {
 
 const RESIDENT = new Set(["weight", "constant", "kv-cache"]);
 
-/** A view's output is its input's bytes under another shape: map it to the tensor that owns the bytes. */
-export function viewAliases(m: DataflowModule): Map<string, string> {
-  const alias = new Map<string, string>();
-  for (const k of m.kernels) if (k.kind === "view" && k.inputs[0]) for (const o of k.outputs) alias.set(o, k.inputs[0]);
-  const root = (t: string): string => (alias.has(t) ? root(alias.get(t)!) : t);
-  return new Map([...alias.keys()].map((t) => [t, root(t)]));
-}
+export { viewAliases } from "../../ir/dataflow/dataflow.js";
 
 export function liveRanges(m: DataflowModule, sections: readonly SectionSpan[]): { ranges: LiveRange[]; internal: Set<string> } {
   const aliases = viewAliases(m);

@@ -94,3 +94,11 @@ export function roleBytes(m: DataflowModule, roles: readonly string[]): number {
 
 /** Total bytes of the module's weights and constants. */
 export const weightBytes = (m: DataflowModule): number => roleBytes(m, ["weight", "constant"]);
+
+/** A view's output is its input's bytes under another shape: map it to the tensor that owns the bytes. */
+export function viewAliases(m: DataflowModule): Map<string, string> {
+  const alias = new Map<string, string>();
+  for (const k of m.kernels) if (k.kind === "view" && k.inputs[0]) for (const o of k.outputs) alias.set(o, k.inputs[0]);
+  const root = (t: string): string => (alias.has(t) ? root(alias.get(t)!) : t);
+  return new Map([...alias.keys()].map((t) => [t, root(t)]));
+}

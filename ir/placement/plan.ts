@@ -8,6 +8,9 @@ export const PLAN_VERSION = 3;
 
 export type TierName = "sram" | "hbm" | "ddr";
 
+/** Allocations start at multiples of this many bytes. */
+export const ALIGNMENT = 64;
+
 /** One kernel's share of a section: units given and how busy they are. */
 export interface KernelAllocation {
   readonly kernel: string;
@@ -60,10 +63,15 @@ export interface Allocation {
   readonly lastSection: number;
 }
 
+/**
+ * A copy between tiers, or between the host and a tier: inputs go host -> tier
+ * before the first section; a value a host kernel computes with goes tier ->
+ * host before that kernel's section (compiler/schedule/host-device.ts).
+ */
 export interface Transfer {
   readonly tensor: string;
   readonly from: TierName | "host";
-  readonly to: TierName;
+  readonly to: TierName | "host";
   readonly bytes: number;
   /** Runs before this section (-1: at load time, before the first). */
   readonly beforeSection: number;

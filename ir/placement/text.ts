@@ -38,7 +38,7 @@ const COST_LINK_ATTRS = { ...COST_ATTRS, link_seconds: num, link_latency_seconds
 /** `live`: the first and last section the allocation is live in. */
 const ALLOCATION_ATTRS = { tier: oneOf("tier", tierNames), offset: int, bytes: int, live: listOf(int, 2) } satisfies Schema;
 const TRANSFER_ATTRS = {
-  from: oneOf<TierName | "host">("tier", ["host", ...tierNames]), to: oneOf("tier", tierNames),
+  from: oneOf<TierName | "host">("tier", ["host", ...tierNames]), to: oneOf<TierName | "host">("tier", ["host", ...tierNames]),
   bytes: num, before_section: int, seconds: num,
 } satisfies Schema;
 const OCCUPANCY_ATTRS = { sram: num, hbm: num, ddr: num } satisfies Schema;

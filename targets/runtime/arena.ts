@@ -7,7 +7,6 @@
 // no two live blocks may share a byte. A plan that puts two live tensors on
 // the same bytes is refused here instead of corrupting either of them.
 
-import { TierflowError } from "../../ir/diagnostics.js";
 
 export type ArenaName = "sram" | "hbm" | "ddr";
 
@@ -23,13 +22,9 @@ export interface Block {
   written: boolean;
 }
 
-/** A refused access: the plan put a tensor somewhere it is not, or on bytes that are taken. */
-export class ResidencyError extends TierflowError {
-  constructor(message: string) {
-    super(message);
-    this.name = "ResidencyError";
-  }
-}
+/** A refused access: the plan put a tensor somewhere it is not, or on bytes that are taken (the legality check's refusal). */
+export { PlanRefusal as ResidencyError } from "../../ir/placement/legality.js";
+import { PlanRefusal as ResidencyError } from "../../ir/placement/legality.js";
 
 /** "in section 3 (s3)" or "at load time", for messages. */
 export type SectionLabel = (section: number) => string;

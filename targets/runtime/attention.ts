@@ -21,6 +21,7 @@ import { DECOMPOSITION_OPSET } from "../../ir/graph/ops/decompose.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { scalarTensor } from "../../ir/tensor.js";
 import { ResidencyError } from "./arena.js";
+import { attentionStage, isAttentionNode, message } from "../../ir/placement/legality.js";
 import type { KernelEnv } from "./kernel-env.js";
 import { readOperand, resultOf, tiledStep } from "./kernel-env.js";
 import type { OpNode, Operand, TiledStep } from "./operands.js";
@@ -30,18 +31,10 @@ import type { AttentionStep } from "../../ir/dataflow/streaming.js";
 import { rowMapping, streamSteps } from "../../ir/dataflow/streaming.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
 
-export function isAttention(node: Pick<Node, "domain" | "op">): boolean {
-  return node.domain === "tierflow" && node.op === "Attention";
-}
+export const isAttention = isAttentionNode;
 
-type Stage = "fused" | "scores" | "scaled" | "masked" | "probs" | "context";
-
-function stageOf(k: DfKernel, node: Node): Stage {
-  if (k.kind === "attention") return "fused";
-  const out = k.outputs[0];
-  for (const s of ["scores", "scaled", "masked", "probs"] as const) if (out === `${node.name}/${s}`) return s;
-  if (out === node.outputs[0]) return "context";
-  throw new ResidencyError(`kernel ${k.name} implements attention node '${node.name}' but writes '${out}', which is none of its stages`);
+function stageOf(k: DfKernel, node: Node): NonNullable<ReturnType<typeof attentionStage>> {
+  return attentionStage(k, node) ?? (() => { throw new ResidencyError(message.notAStage(k, node.name, k.outputs[0])); })();
 }
 
 const attrNumber = (node: Node, name: string, fallback: number) => {
@@ -53,7 +46,7 @@ const attrNumber = (node: Node, name: string, fallback: number) => {
 function writeCache(env: KernelEnv, who: string, cacheName: string, source: Operand): void {
   const dest = env.memory.destination(cacheName, who);
   if (source.bytes!.byteLength !== dest.data.byteLength || source.storage !== env.memory.info(cacheName).dtype) {
-    throw new ResidencyError(`${who}: '${cacheName}' holds ${dest.data.byteLength} bytes, '${source.name}' has ${source.bytes!.byteLength}`);
+    throw new ResidencyError(message.cacheSize(who, cacheName, dest.data.byteLength, source.name, source.bytes!.byteLength));
   }
   dest.data.set(source.bytes!);
   dest.commit();
@@ -66,13 +59,13 @@ function writeCache(env: KernelEnv, who: string, cacheName: string, source: Oper
  * on its query row and the keys, so the steps give the whole op's values.
  */
 function runFusedAttention(step: TiledStep, node: Node): number {
-  checkTiling(step, "attention");
   const [q, k, v, mask] = step.inputs as [Operand, Operand, Operand, Operand | undefined];
   const out = step.output;
-  const [, heads, sq, d] = q.shape as [number, number, number, number];
+  const [, heads, , d] = q.shape as [number, number, number, number];
   const [, kvHeads, kv] = k.shape as [number, number, number];
   const dv = v.shape[3]!, groups = attrNumber(node, "kv_groups", 1);
-  if (heads !== kvHeads * groups) throw new ResidencyError(`${step.who}: ${heads} query heads do not group onto ${kvHeads} key/value heads by ${groups}`);
+  if (heads !== kvHeads * groups) throw new ResidencyError(message.headGroups(step.who, heads, kvHeads, groups));
+  checkTiling(step, "attention");
   const { kv_groups: _, ...attrs } = node.attrs;
   const single: OpNode = { ...node, attrs };
   const maskMap = mask ? rowMapping(mask.shape.slice(0, -1), out.shape.slice(0, -1)) : undefined;
@@ -131,7 +124,7 @@ export function runAttentionKernel(k: DfKernel, node: Node, env: KernelEnv, who:
     const a = operand(first!), b = operand(second!);
     const out = result(k.outputs[0]!);
     const heads = q.shape[1]!, kvHeads = b.shape[1]!, groups = attrNumber(node, "kv_groups", 1);
-    if (heads !== kvHeads * groups) throw new ResidencyError(`${who}: ${heads} query heads do not group onto ${kvHeads} key/value heads by ${groups}`);
+    if (heads !== kvHeads * groups) throw new ResidencyError(message.headGroups(who, heads, kvHeads, groups));
     const matmul = prim("MatMul"), transpose = prim("Transpose", { perm: { type: "ints", value: [1, 0] } });
     const tiles = runMatmul(tiledStep(env, k, who, matmul, [a, b], out, DECOMPOSITION_OPSET), {
       a, b, transB: stage === "scores",

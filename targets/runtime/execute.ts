@@ -16,6 +16,7 @@ import { mainGraph } from "../../ir/graph/graph.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { fail } from "../../ir/diagnostics.js";
+import { checkPlanLegality, message } from "../../ir/placement/legality.js";
 import { checkInputs } from "../reference/interpreter.js";
 import type { Target } from "../target.js";
 import { bytesToTensor } from "./bytes.js";
@@ -61,10 +62,8 @@ function checkPlanInputs(plan: Plan, module: Module, inputs: Readonly<Record<str
 }
 
 export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {
-  if (plan.dataflow.phase !== "prefill") {
-    fail("the plan is for the decode phase, whose attention reads a KV cache filled by earlier steps that the graph has no input for; the runtime runs prefill plans (`tierflow generate` re-runs the growing prefix)");
-  }
-  if (plan.sections.length === 0) fail("the plan has no sections to run");
+  // Everything this run would refuse about the plan, refused before a byte moves, in the words `tierflow verify` uses.
+  checkPlanLegality(plan, options.target, options.graph);
   if (plan.parallel) return executeParallelPlan(plan, inputs, options);
   checkPlanInputs(plan, options.graph, inputs);
   const graph = mainGraph(options.graph);
@@ -97,7 +96,7 @@ export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>
     });
     for (const ka of section.kernels) {
       const k = kernels.get(ka.kernel);
-      if (!k) fail(`section ${section.name} names kernel ${ka.kernel}, which the plan's dataflow module does not have`);
+      if (!k) fail(message.unknownKernel(section.name, ka.kernel));
       const at = trace?.now() ?? 0;
       const tiles = runKernel(k, env, nodes);
       trace?.kernel(k, s, at, tiles);

@@ -12,6 +12,7 @@ import { RESIDENT_ROLES } from "./memory.js";
 import type { OpNode, Operand, Result, TiledStep } from "./operands.js";
 import { elemBytes, invoke } from "./operands.js";
 import { StageBuffer } from "./tiles.js";
+import { kernelLabel } from "../../ir/placement/legality.js";
 import { wholeItems } from "../../ir/dataflow/streaming.js";
 import { streamOperand } from "./tiled.js";
 
@@ -27,7 +28,7 @@ export interface KernelEnv {
 
 /** "kernel k12 (MatMul) in section 3 (s3)", for messages. */
 export function describeKernel(k: DfKernel, memory: DeviceMemory): string {
-  return `kernel ${k.name} (${k.ops.join(", ")}) ${memory.label(memory.section)}`;
+  return kernelLabel(k, memory.label(memory.section));
 }
 
 /** The dtype kernels compute a value in: the graph's, else the plan's (intermediates only the dataflow level has). */

@@ -13,6 +13,7 @@ import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { allocate, elementCount } from "../../ir/tensor.js";
 import { ResidencyError } from "./arena.js";
+import { kernelNode, message } from "../../ir/placement/legality.js";
 import { isAttention, runAttentionKernel } from "./attention.js";
 import type { KernelEnv } from "./kernel-env.js";
 import { computeDType, describeKernel, readOperand, resultOf, runWhole, tiledStep } from "./kernel-env.js";
@@ -23,16 +24,7 @@ import { broadcastMatrices, runGather, runMap, runMatmul, runRows } from "./tile
 
 /** The graph node a kernel implements; refuses a plan whose kernels do not match the graph. */
 function nodeOf(k: DfKernel, nodes: ReadonlyMap<string, Node>): Node {
-  const name = k.nodes[0];
-  const node = name !== undefined ? nodes.get(name) : undefined;
-  if (k.nodes.length !== 1 || !node) {
-    throw new ResidencyError(`kernel ${k.name} implements node(s) ${k.nodes.map((n) => `'${n}'`).join(", ") || "none"}, which the model's graph does not have as one node`);
-  }
-  const key = opKey(node.domain, node.op);
-  if (!k.ops.includes(key) && !isAttention(node)) {
-    throw new ResidencyError(`kernel ${k.name} runs ${k.ops.join(", ")}, but node '${name}' of the model's graph is ${key}`);
-  }
-  return node;
+  return kernelNode(k, nodes);
 }
 
 /** Host memory holds a value, or (for Shape and Size) the host knows a device tensor's shape. */
@@ -45,7 +37,7 @@ function hostValue(env: KernelEnv, name: string, who: string, shapeOf: string | 
   if (shapeOf === "Shape") return { dtype, dims, data: allocate(dtype, 0) };
   if (shapeOf === "Size") return { dtype, dims, data: allocate(dtype, elementCount(dims)) };
   const a = m.allocationOf(name);
-  throw new ResidencyError(`${who} reads the values of '${name}' on the host ${m.label(m.section)}, but it lives ${a ? `in ${a.tier}` : "in a stream on the chip"}: the host knows only the shapes of device tensors`);
+  throw new ResidencyError(message.hostReadsDevice(who, name, m.label(m.section), a ? `in ${a.tier}` : "in a stream on the chip"));
 }
 
 function runHost(k: DfKernel, node: Node, env: KernelEnv, who: string): void {
@@ -64,12 +56,12 @@ function runHost(k: DfKernel, node: Node, env: KernelEnv, who: string): void {
 export function nodeStreaming(node: Node, k: DfKernel, inputs: readonly (readonly number[] | undefined)[], outputs: readonly (readonly number[])[],
   literal: (name: string) => Tensor | undefined): string | undefined {
   const want = chooseStream(node, inputs, outputs, literal);
-  return want === k.streaming ? undefined : `kernel ${k.name} streams as '${k.streaming}' in the plan, but its node '${node.name}' (${node.op}) streams as '${want}'`;
+  return want === k.streaming ? undefined : message.streaming(k, node, want);
 }
 
 function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number {
   for (const name of node.inputs) {
-    if (name !== "" && !k.inputs.includes(name)) throw new ResidencyError(`${who}: node '${node.name}' reads '${name}', which the plan's kernel does not list as an input`);
+    if (name !== "" && !k.inputs.includes(name)) throw new ResidencyError(message.unlistedInput(who, node.name, name));
   }
   const read: (Operand | undefined)[] = node.inputs.map((name) => (name === "" ? undefined : readOperand(env, name, who)));
   const inputs = env.adjustOperands?.(k, read) ?? read;
@@ -97,7 +89,7 @@ function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number
 /** Run a kernel in the current section; returns the tiles it streamed (0 for views and host work). */
 export function runKernel(k: DfKernel, env: KernelEnv, nodes: ReadonlyMap<string, Node>): number {
   const kind = KERNEL_KINDS[k.kind];
-  if (!kind) throw new ResidencyError(`kernel ${k.name} has kind '${k.kind}', which the dataflow level does not define`);
+  if (!kind) throw new ResidencyError(message.unknownKind(k));
   if (k.kind === "view") return 0;
   const node = nodeOf(k, nodes);
   const who = describeKernel(k, env.memory);

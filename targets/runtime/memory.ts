@@ -15,19 +15,17 @@ import type { DataflowModule, DfTensor } from "../../ir/dataflow/dataflow.js";
 import type { Allocation, Plan, Transfer } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tierCapacity } from "../../ir/placement/verify.js";
-import { viewAliases } from "../../compiler/place/placement.js";
-import { ALIGNMENT } from "../../compiler/place/addresses.js";
+import { viewAliases } from "../../ir/dataflow/dataflow.js";
+import { align, message, sectionLabel } from "../../ir/placement/legality.js";
 import type { Target } from "../target.js";
 import type { ArenaName, Block } from "./arena.js";
 import { ResidencyError, TierArena } from "./arena.js";
-import { tensorToBytes } from "./bytes.js";
+import { bytesToTensor, tensorToBytes } from "./bytes.js";
 
-/** Roles whose data is in memory from load time on (weights and constants): no kernel writes them. */
-export const RESIDENT_ROLES: ReadonlySet<string> = new Set(["weight", "constant"]);
+export { RESIDENT_ROLES } from "../../ir/placement/legality.js";
 
 export const TIERS: readonly ArenaName[] = ["sram", "hbm", "ddr"];
 
-const align = (n: number) => Math.ceil(n / ALIGNMENT) * ALIGNMENT;
 
 /** Where a kernel's result goes: its block or a stream; `commit` marks it complete. */
 export interface Destination {
@@ -69,8 +67,7 @@ export class DeviceMemory {
     this.tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
   }
 
-  readonly label = (section: number): string =>
-    section < 0 ? "at load time" : `in section ${section} (${this.plan.sections[section]?.name ?? `s${section}`})`;
+  readonly label = (section: number): string => sectionLabel(this.plan, section);
 
   get dataflow(): DataflowModule {
     return this.plan.dataflow;
@@ -83,7 +80,7 @@ export class DeviceMemory {
 
   info(name: string): DfTensor {
     const t = this.tensors.get(name);
-    if (!t) throw new ResidencyError(`tensor '${name}' is not in the plan's dataflow module`);
+    if (!t) throw new ResidencyError(message.unknownTensor(name));
     return t;
   }
 
@@ -100,17 +97,12 @@ export class DeviceMemory {
     const a = this.allocations.get(root);
     if (!a) {
       const from = this.streamedIn.get(root);
-      const why = from !== undefined ? `it was a stream ${this.label(from)}` : "no kernel of this section produced it";
-      throw new ResidencyError(`${reader} reads ${what}, but it is in no tier: the plan gives it no allocation and ${why}`);
+      throw new ResidencyError(message.inNoTier(reader, what, from !== undefined ? this.label(from) : undefined));
     }
     const block = this.arenas[a.tier].find(root);
-    const notResident = (why: string) =>
-      new ResidencyError(`${reader} reads ${what} from ${a.tier}, but it is not resident there: ${why}`);
+    const notResident = (why: string) => new ResidencyError(message.notResident(reader, what, a.tier, why));
     if (!block) {
-      if (this.section > a.lastSection || this.section < a.firstSection) {
-        throw notResident(`its allocation covers sections ${a.firstSection}..${a.lastSection}`);
-      }
-      throw notResident("nothing (no load, transfer or kernel) has written it yet");
+      throw notResident(this.section > a.lastSection || this.section < a.firstSection ? message.coversSections(a) : message.notWritten);
     }
     if (!block.written) throw notResident("it has not been completely written yet");
     return block.data;
@@ -126,10 +118,8 @@ export class DeviceMemory {
     }
     const s = this.section;
     const loadTime = s < 0 && a.firstSection === this.loadSection;
-    if (!loadTime && (s < a.firstSection || s > a.lastSection)) {
-      throw new ResidencyError(`${writer} writes '${name}' to ${a.tier} ${this.label(s)}, outside its allocation (sections ${a.firstSection}..${a.lastSection})`);
-    }
-    if (a.bytes !== t.bytes) throw new ResidencyError(`${a.tier}: the allocation of '${name}' has ${a.bytes} bytes, the tensor needs ${t.bytes}`);
+    if (!loadTime && (s < a.firstSection || s > a.lastSection)) throw new ResidencyError(message.writeOutside(writer, name, a, this.label(s)));
+    if (a.bytes !== t.bytes) throw new ResidencyError(message.allocationSize(a, t.bytes));
     const arena = this.arenas[a.tier];
     const block = arena.find(name) ?? arena.place(name, a.offset, a.bytes, { first: a.firstSection, last: a.lastSection }, s);
     return { data: block.data, commit: () => { block.written = true; } };
@@ -148,18 +138,25 @@ export class DeviceMemory {
 
   /** Run one of the plan's transfers; returns the source block (the loader drops staging copies). */
   transfer(t: Transfer, what: string): Block | undefined {
+    const where = this.label(this.section);
+    if (t.to === "host") {
+      // A value a host kernel computes with, read back from where the device left it.
+      const info = this.info(t.tensor);
+      this.host.set(t.tensor, bytesToTensor(this.read(t.tensor, what).slice(), info.dtype, info.dtype, info.shape));
+      return undefined;
+    }
     const a = this.allocations.get(t.tensor);
-    if (!a) throw new ResidencyError(`${what} moves '${t.tensor}' to ${t.to} ${this.label(this.section)}, but the plan gives it no allocation`);
-    if (a.tier !== t.to) throw new ResidencyError(`${what} moves '${t.tensor}' to ${t.to} ${this.label(this.section)}, but its allocation is in ${a.tier}`);
-    if (t.bytes !== a.bytes) throw new ResidencyError(`${what} moves ${t.bytes} bytes of '${t.tensor}', its allocation in ${a.tier} has ${a.bytes}`);
+    if (!a) throw new ResidencyError(message.transferNoAllocation(what, t, where));
+    if (a.tier !== t.to) throw new ResidencyError(message.transferWrongTier(what, t, where, a.tier));
+    if (t.bytes !== a.bytes) throw new ResidencyError(message.transferSize(what, t, a));
     if (t.from === "host") {
       const value = this.host.get(t.tensor);
-      if (!value) throw new ResidencyError(`${what} moves '${t.tensor}' from the host ${this.label(this.section)}, but the host does not hold it`);
+      if (!value) throw new ResidencyError(message.transferNotOnHost(what, t, where));
       this.store(t.tensor, value, what);
       return undefined;
     }
     const source = this.arenas[t.from].find(t.tensor);
-    if (!source?.written) throw new ResidencyError(`${what} moves '${t.tensor}' from ${t.from} ${this.label(this.section)}, but it is not resident in ${t.from}`);
+    if (!source?.written) throw new ResidencyError(message.transferNotResident(what, t, where));
     const dest = this.destination(t.tensor, what);
     dest.data.set(source.data);
     dest.commit();
