@@ -14,6 +14,8 @@ import type { DataflowModule, Phase } from "../ir/dataflow/dataflow.js";
 import type { Plan } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
 import { verifyPlan } from "../ir/placement/verify.js";
+import { checkPlanLegality } from "../ir/placement/legality.js";
+import { TierflowError, fail } from "../ir/diagnostics.js";
 import type { Target } from "../targets/target.js";
 import { loadTarget } from "../targets/target.js";
 import { loadModel } from "./load.js";
@@ -72,7 +74,7 @@ function sha256(path: string): string {
  * Attention, which owns the KV cache and is lowered as its unfused kernels.
  */
 function fuse(module: Module, opt: OptLevel, options: Omit<CompileOptions, "target">): { module: Module; records: PassRecord[]; counts: Record<string, number> } {
-  const r = runPipeline(module, [lookupPass("fuse-patterns"), lookupPass("dce")], {
+  const r = runPipeline(module, [lookupPass("name-nodes"), lookupPass("fuse-patterns"), lookupPass("dce")], {
     verifyEach: options.verifyEach ?? false, recordIR: options.recordIR ?? false, ...(options.onPass ? { onPass: options.onPass } : {}),
   });
   const counts = fusionCounts(r.module);
@@ -182,5 +184,17 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
     },
   };
   verifyPlan(plan, target);
+  checkRunnable(plan, target, graph);
   return { plan, graph, dataflow, records: fused.records, target };
+}
+
+/** Never hand out a plan the runtime would refuse: its legality, in the runtime's words. */
+function checkRunnable(plan: Plan, target: Target, graph: Module): void {
+  if (plan.dataflow.phase !== "prefill") return; // decode plans are for the cost model; the runtime runs prefill plans
+  try {
+    checkPlanLegality(plan, target, graph);
+  } catch (err) {
+    if (err instanceof TierflowError) fail(`the plan would be refused when run, so it is not written: ${err.message}`, err.location);
+    throw err;
+  }
 }

@@ -8,7 +8,7 @@ import { mainGraph } from "../ir/graph/graph.js";
 import type { DType } from "../ir/dtype.js";
 import type { DataflowModule, Phase } from "../ir/dataflow/dataflow.js";
 import { verifyDataflow } from "../ir/dataflow/verify.js";
-import type { Section } from "../ir/placement/plan.js";
+import type { Section, SectionCost, Transfer } from "../ir/placement/plan.js";
 import type { Target } from "../targets/target.js";
 import { sramBytes } from "../targets/target.js";
 import { bindDims } from "./lower/bind.js";
@@ -19,6 +19,7 @@ import { allocateSection } from "./schedule/allocate.js";
 import { estimateSection } from "./schedule/estimate.js";
 import type { Placement } from "./place/placement.js";
 import { placeTensors } from "./place/placement.js";
+import { partitionHostDevice } from "./schedule/host-device.js";
 import type { LinkCost } from "./cost/cost-model.js";
 import { sectionCost } from "./cost/cost-model.js";
 
@@ -37,7 +38,9 @@ export interface LowerRequest {
 export function lowerForTarget(graph: Module, target: Target, r: LowerRequest): DataflowModule {
   const bindings = bindDims(mainGraph(graph), { phase: r.phase, batch: r.batch, seq: r.seq, ...(r.dims ? { dims: r.dims } : {}) });
   // One kernel's buffers may take at most half the chip's SRAM, so tiles shrink to fit small chips.
-  const dataflow = lowerToDataflow(graph, { phase: r.phase, bindings, dtype: r.dtype, unfused: r.opt === 0, kernelBufferBudget: kernelBufferBudget(target) });
+  const lowered = lowerToDataflow(graph, { phase: r.phase, bindings, dtype: r.dtype, unfused: r.opt === 0, kernelBufferBudget: kernelBufferBudget(target) });
+  // Whatever the host computes with is computed on the host too, or read back (host-device.ts).
+  const dataflow = partitionHostDevice(lowered, target);
   verifyDataflow(dataflow);
   return dataflow;
 }
@@ -81,7 +84,8 @@ export function planSocket(dataflow: DataflowModule, target: Target, opt: OptLev
   const sections: Section[] = spans.map((span, i) => {
     const a = allocations[i]!;
     const outside = (t: string) => dataflow.outputs.includes(t) || [...(consumers.get(t) ?? [])].some((s) => s !== i);
-    const cost = sectionCost(span, a.computeSeconds, a.memoryUnits, dataflow, placement.tierOf, outside, target, options.linkCost);
+    const computed = sectionCost(span, a.computeSeconds, a.memoryUnits, dataflow, placement.tierOf, outside, target, options.linkCost);
+    const cost = withReadbacks(computed, placement.transfers.filter((t) => t.to === "host" && t.beforeSection === i), target);
     const sramBytes = span.kernels.reduce((s, k) => s + k.bufferBytes, 0);
     return {
       name: `s${sectionBase + i}`, kernels: a.kernels, initiationInterval: a.initiationInterval,
@@ -89,4 +93,17 @@ export function planSocket(dataflow: DataflowModule, target: Target, opt: OptLev
     };
   });
   return { spans, sections, placement, seconds: sections.reduce((s, x) => s + x.cost.seconds, 0) };
+}
+
+/**
+ * A value read back to the host costs its bytes over the host link and a
+ * synchronisation (the host waits for the section that wrote it): both add to
+ * the section that reads it, since nothing else runs meanwhile.
+ */
+function withReadbacks(cost: SectionCost, readbacks: readonly Transfer[], target: Target): SectionCost {
+  if (readbacks.length === 0) return cost;
+  const added = readbacks.reduce((s, t) => s + t.seconds, 0) + target.overheads.launchSeconds;
+  const overheadSeconds = cost.overheadSeconds + added, seconds = cost.seconds + added;
+  const busy = Math.max(cost.computeSeconds, cost.hbmSeconds, cost.ddrSeconds, cost.sramSeconds, cost.linkSeconds ?? 0);
+  return { ...cost, overheadSeconds, seconds, bound: overheadSeconds > busy ? "overhead" : cost.bound };
 }

@@ -1,18 +1,29 @@
-// `tierflow verify PLAN.json`: schema, version and placement verifier.
+// `tierflow verify PLAN.json`: schema, version and placement verifier, then
+// the plan's legality against the graph its model file compiles to: whatever
+// `tierflow run` would refuse, refused here first, in the same words.
 
 import type { Command } from "commander";
-import { readPlan } from "../plan-json.js";
-import { loadTarget } from "../../targets/target.js";
+import { checkPlanLegality } from "../../ir/placement/legality.js";
+import { openPlan } from "../../targets/runtime/open.js";
 import { action } from "./run-command.js";
 
 export function registerVerify(program: Command): void {
   program
     .command("verify")
-    .description("check a plan.json: schema, version, and that no tier is ever over capacity")
+    .description("check a plan.json: schema, version, no tier ever over capacity, and that it runs as placed (what `tierflow run` would refuse)")
     .argument("<plan>", "a plan.json written by `tierflow compile`")
     .option("-t, --target <target>", "the target file the plan was compiled for, if not a preset")
-    .action(action((path: string, flags: { target?: string }) => {
-      const { plan } = readPlan(path, flags.target ? loadTarget(flags.target) : undefined);
-      process.stdout.write(`${path}: valid plan for ${plan.target} (${plan.sections.length} sections, ${plan.allocations.length} allocations)\n`);
+    .option("--model <model>", "the model file the plan was compiled from (by default the one the plan records)")
+    .action(action(async (path: string, flags: { target?: string; model?: string }) => {
+      const opened = await openPlan(path, { ...(flags.target !== undefined ? { target: flags.target } : {}), ...(flags.model !== undefined ? { model: flags.model } : {}) });
+      const { plan } = opened;
+      const valid = `${path}: valid plan for ${plan.target} (${plan.sections.length} sections, ${plan.allocations.length} allocations)`;
+      // Decode plans are for the cost model: the runtime runs prefill plans, so there is no run to check them against.
+      if (plan.dataflow.phase !== "prefill") {
+        process.stdout.write(`${valid}; a decode plan, checked for capacity (the runtime runs prefill plans)\n`);
+        return;
+      }
+      checkPlanLegality(plan, opened.target, opened.graph);
+      process.stdout.write(`${valid}; it runs as placed with ${opened.modelPath}\n`);
     }));
 }

@@ -104,7 +104,7 @@ export function importModelProto(model: ModelProto, bytes: Uint8Array, source: I
 
   const functions = new Map<string, FunctionProto>();
   for (const fn of model.functions ?? []) functions.set(functionKey(fn.domain ?? "", fn.name ?? ""), fn);
-  const imp: NodeImport = { ctx, functions, counter: { next: 0 } };
+  const imp: NodeImport = { ctx, functions, counter: { next: 0 }, names: new Set() };
   const raw: Node[] = [];
   for (const n of g.node ?? []) withLocation({ file }, () => importNode(n, imp, raw));
 

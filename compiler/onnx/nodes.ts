@@ -65,6 +65,8 @@ export interface NodeImport {
   readonly functions: ReadonlyMap<string, FunctionProto>;
   /** Fresh-name source for inlined values and unnamed nodes. */
   counter: { next: number };
+  /** Node names given so far: each node's name is unique in its graph. */
+  readonly names: Set<string>;
 }
 
 export function functionKey(domain: string, name: string): string {
@@ -79,7 +81,10 @@ export function importNode(proto: NodeProto, imp: NodeImport, out: Node[], depth
   bindings: AttrBindings = new Map(), rename: (v: string) => string = (v) => v): void {
   const op = proto.opType ?? "";
   const domain = proto.domain === "ai.onnx" ? "" : proto.domain ?? "";
-  const name = proto.name || `${op}_${imp.counter.next++}`;
+  // Node names identify a plan's kernels' nodes: an unnamed node, or one whose name an earlier node took, gets a fresh one.
+  let name = proto.name || `${op}_${imp.counter.next++}`;
+  while (imp.names.has(name)) name = `${proto.name || op}_${imp.counter.next++}`;
+  imp.names.add(name);
   withLocation({ node: name }, () => {
     if (op === "") fail("node has no op_type");
     if (CONTROL_FLOW.has(op) && domain === "") fail(`control-flow op '${op}' is not supported`);

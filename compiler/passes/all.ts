@@ -6,3 +6,4 @@ import "./cse.js";
 import "./dce.js";
 import "./fuse-patterns.js";
 import "./decompose-composites.js";
+import "./name-nodes.js";

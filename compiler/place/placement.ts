@@ -23,6 +23,7 @@ import { fail } from "../../ir/diagnostics.js";
 import type { Target } from "../../targets/target.js";
 import type { SectionSpan } from "../schedule/sections.js";
 import { arenaBytes, assignAddresses } from "./addresses.js";
+import { hostReadbacks } from "../schedule/host-device.js";
 
 export interface Placement {
   readonly allocations: readonly Allocation[];
@@ -159,6 +160,17 @@ export function placeTensors(m: DataflowModule, sections: readonly SectionSpan[]
     } else if (r.tensor.role === "input") {
       transfers.push({ tensor: r.tensor.name, from: "host", to: tier, bytes: r.tensor.bytes, beforeSection: 0, seconds: seconds(target.host.bandwidth) });
     }
+  }
+  // Values host kernels compute with go back to the host before the section that reads them (host-device.ts).
+  const sectionOf = new Map<string, number>();
+  sections.forEach((span, i) => span.kernels.forEach((k) => sectionOf.set(k.name, i)));
+  const readBack = new Set<string>();
+  for (const { kernel, tensor } of hostReadbacks(m)) {
+    const tier = tierOf.get(tensor), section = sectionOf.get(kernel.name);
+    const t = m.tensors.find((x) => x.name === tensor);
+    if (!tier || section === undefined || !t || readBack.has(`${tensor} ${section}`)) continue;
+    readBack.add(`${tensor} ${section}`);
+    transfers.push({ tensor, from: tier, to: "host", bytes: t.bytes, beforeSection: section, seconds: t.bytes / target.host.bandwidth });
   }
   for (const [view, root] of viewAliases(m)) {
     const tier = tierOf.get(root);

@@ -7,7 +7,9 @@
 // (a deeper pipeline fills more slowly and shares the units among more
 // stages; a separate section pays its switch and a trip through memory).
 // Otherwise a new section opens. At -O0 and -O1, and on kernel-by-kernel targets (GPUs), every device
-// kernel is a section of its own: the unfused and conventionally-fused baselines.
+// kernel is a section of its own: the unfused and conventionally-fused baselines. A host kernel
+// that computes with a value the open section makes starts a new section, since the value can
+// only be read back once the section that writes it has finished (host-device.ts).
 // Source: the sectioning of Prabhakar et al., SN40L (MICRO 2024), section V.
 // Known weakness: program order only; it neither reorders kernels nor balances
 // section sizes, so a large kernel late in a section can leave units idle.
@@ -15,6 +17,7 @@
 import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import { fail } from "../../ir/diagnostics.js";
+import { hostReadbacks } from "./host-device.js";
 import type { Target } from "../../targets/target.js";
 
 export type OptLevel = 0 | 1 | 2;
@@ -42,9 +45,15 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
   // The estimate of the open section's device kernels, known once a merge was weighed (it is the merged one).
   let openEstimate: number | undefined;
   let compute = 0, memory = 0;
+  // A host kernel that computes with a device value reads it back after the section that made it ends.
+  const readsBack = new Map<DfKernel, Set<string>>();
+  for (const { kernel, tensor } of hostReadbacks(m)) readsBack.set(kernel, new Set([...(readsBack.get(kernel) ?? []), tensor]));
+  const makes = (group: readonly DfKernel[], host: readonly DfKernel[]) =>
+    host.some((h) => [...(readsBack.get(h) ?? [])].some((t) => group.some((k) => k.outputs.includes(t))));
   const close = () => {
+    const last = sections[sections.length - 1];
     if (open.some(isDevice)) sections.push(open);
-    else if (open.length > 0 && sections.length > 0) sections[sections.length - 1]!.push(...open);
+    else if (open.length > 0 && last && !makes(last, open)) last.push(...open);
     else if (open.length > 0) sections.push(open);
     open = [];
     openDevice = [];
@@ -54,6 +63,7 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
   };
   for (const k of m.kernels) {
     if (!isDevice(k)) {
+      if (openDevice.length > 0 && makes(open, [k])) close();
       open.push(k); // views and shape arithmetic ride along with their neighbours
       continue;
     }
