@@ -104,8 +104,45 @@ export const message = {
   movementDType: (who: string) => `${who}: data movement needs its moved inputs and outputs in one dtype`,
   headGroups: (who: string, heads: number, kvHeads: number, groups: number) => `${who}: ${heads} query heads do not group onto ${kvHeads} key/value heads by ${groups}`,
   notAStage: (k: DfKernel, node: string, out: string | undefined) => `kernel ${k.name} implements attention node '${node}' but writes '${out}', which is none of its stages`,
+  stageInputs: (k: DfKernel, stage: string, node: string, want: readonly string[]) =>
+    `kernel ${k.name} computes the ${stage} of attention node '${node}' from (${k.inputs.map((i) => `'${i}'`).join(", ")}), not from (${want.map((i) => `'${i}'`).join(", ")})`,
   cacheSize: (who: string, cache: string, cacheBytes: number, source: string, bytes: number) => `${who}: '${cache}' holds ${cacheBytes} bytes, '${source}' has ${bytes}`,
+  tensorBytes: (t: DfTensor, bytes: number) => `tensor '${t.name}' is ${t.dtype}[${t.shape.join(", ")}], ${bytes} bytes, but the plan sizes it ${t.bytes}`,
 };
+
+/** A tensor's bytes must be its shape's elements in its dtype; returns the refusal, if any. */
+export function tensorSizeProblem(t: DfTensor): string | undefined {
+  const bytes = elementCount(t.shape) * dtypeBytes(t.dtype);
+  return bytes === t.bytes ? undefined : message.tensorBytes(t, bytes);
+}
+
+/**
+ * What a kernel of an attention node's `stage` must read, in order, besides the
+ * layer's cache: the node's own operands (fused), or the stage before's result
+ * (and the mask, for the masking stage).
+ */
+export function attentionStageInputs(node: Node, stage: NonNullable<ReturnType<typeof attentionStage>>, decode: boolean): string[] {
+  const [q, key, v, mask] = node.inputs as [string, string, string, string | undefined];
+  // A decode step's mask is the cache's extent, not an operand (compiler/lower/attention.ts).
+  const masked = mask !== undefined && mask !== "" && !decode ? [mask] : [];
+  switch (stage) {
+    case "fused": return [q, key, v, ...masked];
+    case "scores": return [q, key];
+    case "scaled": return [`${node.name}/scores`];
+    case "masked": return [`${node.name}/scaled`, ...masked];
+    case "probs": return [`${node.name}/masked`];
+    case "context": return [`${node.name}/probs`, v];
+  }
+}
+
+/** Refusal of a kernel that reads other than its attention stage needs, if any. */
+export function attentionInputsProblem(k: DfKernel, node: Node, stage: NonNullable<ReturnType<typeof attentionStage>>, caches: ReadonlySet<string>,
+  decode: boolean): string | undefined {
+  const want = attentionStageInputs(node, stage, decode);
+  const got = k.inputs.filter((i) => !caches.has(i));
+  const same = got.length === want.length && got.every((x, i) => x === want[i]);
+  return same ? undefined : message.stageInputs(k, stage, node.name, want);
+}
 
 /** Attention's stage that an unfused kernel computes, from the tensor it writes. */
 export function attentionStage(k: DfKernel, node: Node): "fused" | "scores" | "scaled" | "masked" | "probs" | "context" | undefined {
@@ -165,6 +202,10 @@ class AbstractMemory {
     this.allocations = new Map(plan.allocations.map((a) => [a.tensor, a]));
     this.aliases = viewAliases(plan.dataflow);
     this.tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
+    for (const t of plan.dataflow.tensors) {
+      const problem = tensorSizeProblem(t);
+      if (problem) refuse(problem);
+    }
   }
 
   get where(): string {
@@ -333,6 +374,9 @@ function checkDeviceKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel, 
 function checkAttentionKernel(mem: AbstractMemory, k: DfKernel, node: Node, who: string): void {
   const stage = attentionStage(k, node);
   if (!stage) refuse(message.notAStage(k, node.name, k.outputs[0]));
+  const cacheNames = new Set([`${node.name}/k_cache`, `${node.name}/v_cache`]);
+  const wrongInputs = attentionInputsProblem(k, node, stage!, cacheNames, mem.plan.dataflow.phase === "decode");
+  if (wrongInputs) refuse(wrongInputs);
   const [qName, kName, vName, maskName] = node.inputs as [string, string, string, string | undefined];
   const q = mem.info(qName);
   const groups = node.attrs.kv_groups?.type === "int" ? node.attrs.kv_groups.value : 1;

@@ -56,7 +56,8 @@ export class TierArena {
     }
     if (this.blocks.has(tensor)) throw new ResidencyError(`${where} ${this.label(section)}: the tensor already has a block in ${this.tier}`);
     for (const b of this.blocks.values()) {
-      if (b.offset < offset + bytes && offset < b.offset + b.bytes) {
+      // An empty block (a zero-size tensor) occupies no byte.
+      if (bytes > 0 && b.bytes > 0 && b.offset < offset + bytes && offset < b.offset + b.bytes) {
         throw new ResidencyError(`${where} ${this.label(section)} would overwrite '${b.tensor}' (bytes ${b.offset}..${b.offset + b.bytes}), which lives until the end of ${this.label(b.lastSection).replace(/^(in|at) /, "")}`);
       }
     }

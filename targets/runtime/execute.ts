@@ -64,6 +64,17 @@ function checkPlanInputs(plan: Plan, module: Module, inputs: Readonly<Record<str
 export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {
   // Everything this run would refuse about the plan, refused before a byte moves, in the words `tierflow verify` uses.
   checkPlanLegality(plan, options.target, options.graph);
+  return runPlacedPlan(plan, inputs, options);
+}
+
+/**
+ * The run itself, every access checked as it happens. executePlan checks the
+ * plan's legality first, so these checks never fire on a plan it runs; the
+ * tests run plans here directly to hold the two to the same words.
+ */
+export function runPlacedPlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {
+  if (plan.dataflow.phase !== "prefill") fail(message.decode);
+  if (plan.sections.length === 0) fail(message.noSections);
   if (plan.parallel) return executeParallelPlan(plan, inputs, options);
   checkPlanInputs(plan, options.graph, inputs);
   const graph = mainGraph(options.graph);

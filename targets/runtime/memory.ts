@@ -16,7 +16,7 @@ import type { Allocation, Plan, Transfer } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tierCapacity } from "../../ir/placement/verify.js";
 import { viewAliases } from "../../ir/dataflow/dataflow.js";
-import { align, message, sectionLabel } from "../../ir/placement/legality.js";
+import { align, message, sectionLabel, tensorSizeProblem } from "../../ir/placement/legality.js";
 import type { Target } from "../target.js";
 import type { ArenaName, Block } from "./arena.js";
 import { ResidencyError, TierArena } from "./arena.js";
@@ -65,6 +65,10 @@ export class DeviceMemory {
     this.aliases = scope?.aliases ?? viewAliases(plan.dataflow);
     this.loadSection = scope?.firstSection ?? 0;
     this.tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
+    for (const t of plan.dataflow.tensors) {
+      const problem = tensorSizeProblem(t);
+      if (problem) throw new ResidencyError(problem);
+    }
   }
 
   readonly label = (section: number): string => sectionLabel(this.plan, section);
