@@ -134,8 +134,9 @@ function deliver(socket: Socket, send: StageSend, message: Message): void {
 }
 
 function capture(socket: Socket, tensor: string, reader: string): Message {
+  // A value the host holds goes as a host value, so a host kernel of the next stage can compute with it.
   const value = socket.memory.host.get(tensor);
-  if (value && !socket.memory.allocationOf(tensor)) return { value };
+  if (value) return { value };
   return { bytes: socket.memory.read(tensor, reader).slice() };
 }
 
