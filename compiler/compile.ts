@@ -155,6 +155,7 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
       ...node.planParts,
     };
     verifyPlan(plan, target);
+    checkRunnable(plan, target, graph);
     return { plan, graph, dataflow: node.dataflow, records: fused.records, target, ...(node.search ? { search: node.search } : {}) };
   }
   const dataflow = lowerForTarget(graph, target, lowerRequest);

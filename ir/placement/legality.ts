@@ -36,7 +36,10 @@ import { viewAliases } from "../dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../dataflow/kinds.js";
 import type { KernelOperands, StagedItem, StreamOperand } from "../dataflow/streaming.js";
 import { MOVED_INPUTS, chooseStream, stageOverflow, streamSteps, tilingProblem, wholeItems } from "../dataflow/streaming.js";
-import type { Allocation, Plan, TierName, Transfer } from "./plan.js";
+import type { Allocation, Plan, TensorShard, TierName, Transfer } from "./plan.js";
+import type { StageScope } from "./socket-scope.js";
+import { biasColumns, memberOperands, outputStages, socketNodes, stageScope } from "./socket-scope.js";
+import { checkParallelPlan, groupOf } from "./parallel-checks.js";
 import { ALIGNMENT } from "./plan.js";
 import type { Target } from "../../targets/target.js";
 import { tierCapacity } from "./verify.js";
@@ -107,6 +110,39 @@ export const message = {
   stageInputs: (k: DfKernel, stage: string, node: string, want: readonly string[]) =>
     `kernel ${k.name} computes the ${stage} of attention node '${node}' from (${k.inputs.map((i) => `'${i}'`).join(", ")}), not from (${want.map((i) => `'${i}'`).join(", ")})`,
   cacheSize: (who: string, cache: string, cacheBytes: number, source: string, bytes: number) => `${who}: '${cache}' holds ${cacheBytes} bytes, '${source}' has ${bytes}`,
+  shardShape: (name: string, dims: readonly number[], s: TensorShard, cut: readonly number[], local: readonly number[]) =>
+    `shard of '${name}': [${dims.join(", ")}] split along axis ${s.axis} into ${s.parts} parts is [${cut.join(", ")}], but the plan's per-socket tensor is [${local.join(", ")}]`,
+  shardParts: (name: string, dims: readonly number[], s: TensorShard) =>
+    `shard of '${name}' splits axis ${s.axis} of [${dims.join(", ")}] into ${s.parts} parts, which do not divide it`,
+  noSend: (stage: number, tensor: string, from: number, where: string) =>
+    `stage ${stage} receives '${tensor}' from stage ${from} before ${where.replace(/^in /, "")}, but stage ${from} sent nothing of that name`,
+  collectivePairs: (who: string, k: DfKernel) => `${who} has ${k.inputs.length} inputs and ${k.outputs.length} outputs; a collective moves each input to one output`,
+  collectiveDType: (who: string, input: DfTensor, output: DfTensor) => `${who} turns '${input.name}' (${input.dtype}) into '${output.name}' (${output.dtype}); a collective keeps the dtype`,
+  collectiveShapes: (who: string, kind: string, input: DfTensor, output: DfTensor, groupSize: number, shards: ReadonlyMap<string, TensorShard>): string | undefined => {
+    const shape = (t: DfTensor) => `[${t.shape.join(", ")}]`;
+    switch (kind) {
+      case "all-reduce":
+        return input.bytes === output.bytes ? undefined : `${who} all-reduces '${input.name}' ${shape(input)} into '${output.name}' ${shape(output)}; the shapes must agree`;
+      case "all-gather": {
+        const sh = shards.get(input.name);
+        return sh && output.shape[sh.axis] === input.shape[sh.axis]! * sh.parts ? undefined
+          : `${who} gathers '${input.name}' ${shape(input)} into '${output.name}' ${shape(output)}, but the plan's shards do not split '${input.name}' into the parts of '${output.name}'`;
+      }
+      case "reduce-scatter": {
+        const sh = shards.get(output.name);
+        return sh && input.shape[sh.axis] === output.shape[sh.axis]! * sh.parts ? undefined
+          : `${who} scatters '${input.name}' ${shape(input)} into '${output.name}' ${shape(output)}, but the plan's shards do not split '${output.name}' that way`;
+      }
+      case "all-to-all": {
+        const gathered = output.shape[0] === groupSize * input.shape[0]! && output.bytes === groupSize * input.bytes;
+        const returned = input.shape[0] === groupSize * output.shape[0]! && input.bytes === groupSize * output.bytes;
+        return gathered || returned ? undefined
+          : `${who} exchanges '${input.name}' ${shape(input)} for '${output.name}' ${shape(output)}: neither the group's ${groupSize} members' tokens gathered nor returned`;
+      }
+      default:
+        return `${who} is a '${kind}', which is no collective kernel (stage-to-stage sends are the plan's sends)`;
+    }
+  },
   tensorBytes: (t: DfTensor, bytes: number) => `tensor '${t.name}' is ${t.dtype}[${t.shape.join(", ")}], ${bytes} bytes, but the plan sizes it ${t.bytes}`,
 };
 
@@ -198,9 +234,13 @@ class AbstractMemory {
   readonly streamedIn = new Map<string, number>();
   section = -1;
 
-  constructor(readonly plan: Plan, readonly target: Target) {
-    this.allocations = new Map(plan.allocations.map((a) => [a.tensor, a]));
-    this.aliases = viewAliases(plan.dataflow);
+  /** Load time fills the allocations that start here (a pipeline stage's first section). */
+  readonly loadSection: number;
+
+  constructor(readonly plan: Plan, readonly target: Target, readonly scope?: StageScope) {
+    this.allocations = new Map((scope?.allocations ?? plan.allocations).map((a) => [a.tensor, a]));
+    this.aliases = scope?.aliases ?? viewAliases(plan.dataflow);
+    this.loadSection = scope?.firstSection ?? 0;
     this.tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
     for (const t of plan.dataflow.tensors) {
       const problem = tensorSizeProblem(t);
@@ -249,7 +289,7 @@ class AbstractMemory {
       this.streamedIn.set(name, this.section);
       return;
     }
-    const loadTime = this.section < 0 && a.firstSection === 0;
+    const loadTime = this.section < 0 && a.firstSection === this.loadSection;
     if (!loadTime && (this.section < a.firstSection || this.section > a.lastSection)) refuse(message.writeOutside(writer, name, a, this.where));
     if (a.bytes !== t.bytes) refuse(message.allocationSize(a, t.bytes));
     this.place(a);
@@ -346,15 +386,18 @@ function checkHostKernel(mem: AbstractMemory, k: DfKernel, node: Node, who: stri
   }
 }
 
-function checkDeviceKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel, node: Node, who: string): void {
+/** A socket of a node-level plan computes some operands in other shapes than its memory holds them (socket-scope.ts). */
+type OperandShapes = (k: DfKernel, ops: readonly (StreamOperand | undefined)[]) => (StreamOperand | undefined)[];
+
+function checkDeviceKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel, node: Node, who: string, adjust?: OperandShapes): void {
   for (const name of node.inputs) if (name !== "" && !k.inputs.includes(name)) refuse(message.unlistedInput(who, node.name, name));
   for (const name of node.inputs) if (name !== "") mem.read(name, who);
   const outputs = node.outputs.filter((o) => o !== "");
   for (const name of outputs) mem.info(name);
-  const shapes = node.inputs.map((name) => (name === "" ? undefined : mem.info(name).shape));
-  const want = chooseStream(node, shapes, outputs.map((o) => mem.info(o).shape), facts.literal);
+  const read = node.inputs.map((n) => (n === "" ? undefined : operand(mem, n)));
+  const ops: KernelOperands = { inputs: adjust?.(k, read) ?? read, outputs: outputs.map((o) => operand(mem, o)) };
+  const want = chooseStream(node, ops.inputs.map((o) => o?.shape), ops.outputs.map((o) => o.shape), facts.literal);
   if (want !== k.streaming) refuse(message.streaming(k, node, want));
-  const ops: KernelOperands = { inputs: node.inputs.map((n) => (n === "" ? undefined : operand(mem, n))), outputs: outputs.map((o) => operand(mem, o)) };
   if (k.streaming === "whole" || outputs.length === 0) {
     checkSteps(mem, k, who, [{ items: wholeItems(ops.inputs, ops.outputs) }], true);
   } else {
@@ -425,8 +468,7 @@ function checkAttentionKernel(mem: AbstractMemory, k: DfKernel, node: Node, who:
 const STAGE_OPS: Readonly<Record<string, string>> = { scores: "MatMul", scaled: "Mul", masked: "Add", probs: "Softmax", context: "MatMul" };
 
 /** Load time, as targets/runtime/load.ts does it: resident DDR allocations from the model, then load-time transfers. */
-function checkLoad(mem: AbstractMemory, facts: GraphFacts): void {
-  const plan = mem.plan;
+function checkLoad(mem: AbstractMemory, facts: GraphFacts, shards?: ReadonlyMap<string, TensorShard>): void {
   mem.section = -1;
   const resident = (name: string) => RESIDENT_ROLES.has(mem.info(name).role);
   const fill = (name: string, bytes: number) => {
@@ -435,19 +477,28 @@ function checkLoad(mem: AbstractMemory, facts: GraphFacts): void {
     const storage = mem.info(name).dtype;
     const dims = c!.kind === "weight" ? c!.dims : c!.tensor.dims;
     const dtype: DType = c!.kind === "weight" ? c!.dtype : c!.tensor.dtype;
-    if (c!.kind === "weight" && dtype === storage) {
+    const shard = shards?.get(name);
+    if (c!.kind === "weight" && dtype === storage && !shard) {
       if (c!.ref.length !== bytes) refuse(`weights file '${c!.ref.file}': weight of ${c!.ref.length} bytes does not fill a destination of ${bytes}`, { node: name });
       return;
     }
-    const modelBytes = elementCount(dims) * dtypeBytes(storage);
+    let loaded = dims;
+    if (shard) {
+      // A socket loads its part of a sharded constant: the split must give the per-socket tensor.
+      const local = mem.info(name).shape, cut = dims.map((d, i) => (i === shard.axis ? d / shard.parts : d));
+      if (Number.isInteger(cut[shard.axis]) && (cut.length !== local.length || cut.some((d, i) => d !== local[i]))) refuse(message.shardShape(name, dims, shard, cut, local));
+      if (dims[shard.axis] === undefined || dims[shard.axis]! % shard.parts !== 0) refuse(message.shardParts(name, dims, shard));
+      loaded = cut;
+    }
+    const modelBytes = elementCount(loaded) * dtypeBytes(storage);
     if (modelBytes !== bytes) refuse(message.constantSize(name, modelBytes, bytes));
   };
-  for (const a of plan.allocations) {
+  for (const a of mem.allocations.values()) {
     if (a.tier !== "ddr" || !resident(a.tensor)) continue;
     mem.write(a.tensor, `loading '${a.tensor}'`);
     fill(a.tensor, a.bytes);
   }
-  plan.transfers.forEach((t, i) => {
+  (mem.scope?.transfers ?? mem.plan.transfers).forEach((t, i) => {
     if (t.beforeSection >= 0) return;
     if (t.from === "ddr" && t.to !== "host" && resident(t.tensor) && !mem.blocks.has(t.tensor)) {
       mem.stageInDdr(t.tensor, mem.info(t.tensor).bytes);
@@ -463,14 +514,35 @@ function checkLoad(mem: AbstractMemory, facts: GraphFacts): void {
  * the graph its model file compiles to (open.ts's graphOfPlan). Inputs are not
  * part of a plan: their shapes are checked when they are given.
  */
+/** One kernel of a section, as runKernel runs it (collectives aside). */
+function checkKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel, nodes: ReadonlyMap<string, Node>, adjust?: OperandShapes): void {
+  const kind = KERNEL_KINDS[k.kind] ?? refuse(message.unknownKind(k));
+  if (k.kind === "view") return;
+  const node = kernelNode(k, nodes);
+  const who = kernelLabel(k, mem.where);
+  if (!kind.device) checkHostKernel(mem, k, node, who);
+  else if (isAttentionNode(node)) checkAttentionKernel(mem, k, node, who);
+  else checkDeviceKernel(mem, facts, k, node, who, adjust);
+}
+
+/** The host's values before a run: the graph's literals and its inputs. */
+function hostStart(mem: AbstractMemory, facts: GraphFacts): void {
+  for (const [name, c] of facts.graph.constants) if (c.kind === "literal") mem.host.add(name);
+  for (const name of facts.graph.inputs) mem.host.add(name);
+}
+
+/**
+ * Refuse `plan` with the runtime's words if the runtime would refuse it, given
+ * the graph its model file compiles to (open.ts's graphOfPlan). Inputs are not
+ * part of a plan: their shapes are checked when they are given.
+ */
 export function checkPlanLegality(plan: Plan, target: Target, module: Module): void {
   if (plan.dataflow.phase !== "prefill") refuse(message.decode);
   if (plan.sections.length === 0) refuse(message.noSections);
-  if (plan.parallel) return; // the sockets' share of a node-level plan is checked where it runs (parallel.ts)
   const facts = graphFacts(module);
+  if (plan.parallel) return checkParallelLegality(plan, target, facts);
   const mem = new AbstractMemory(plan, target);
-  for (const [name, c] of facts.graph.constants) if (c.kind === "literal") mem.host.add(name);
-  for (const name of facts.graph.inputs) mem.host.add(name);
+  hostStart(mem, facts);
   const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
   checkLoad(mem, facts);
   const last = plan.sections.length - 1;
@@ -479,20 +551,79 @@ export function checkPlanLegality(plan: Plan, target: Target, module: Module): v
     plan.transfers.forEach((t, i) => {
       if (t.beforeSection === s) mem.transfer(t, `transfer ${i} (${t.from} -> ${t.to})`);
     });
-    for (const ka of section.kernels) {
-      const k = kernels.get(ka.kernel) ?? refuse(message.unknownKernel(section.name, ka.kernel));
-      const kind = KERNEL_KINDS[k.kind] ?? refuse(message.unknownKind(k));
-      if (k.kind === "view") continue;
-      const node = kernelNode(k, facts.nodes);
-      const who = kernelLabel(k, mem.where);
-      if (!kind.device) checkHostKernel(mem, k, node, who);
-      else if (isAttentionNode(node)) checkAttentionKernel(mem, k, node, who);
-      else checkDeviceKernel(mem, facts, k, node, who);
-    }
+    for (const ka of section.kernels) checkKernel(mem, facts, kernels.get(ka.kernel) ?? refuse(message.unknownKernel(section.name, ka.kernel)), facts.nodes);
     if (s === last) {
       for (const name of new Set(facts.graph.outputs)) mem.read(name, `the host, reading graph output '${name}' back after ${sectionLabel(plan, s).replace(/^in /, "")},`);
     }
     mem.endSection(s);
+  });
+}
+
+/**
+ * A node-level plan as targets/runtime/parallel.ts runs it: its parallel part
+ * whole, then each pipeline stage on its first socket (every member of a group
+ * runs the same program on its own shards, and every replica the same), its
+ * share of the memory, the values earlier stages send it, its collectives, and
+ * what it sends on.
+ */
+function checkParallelLegality(plan: Plan, target: Target, facts: GraphFacts): void {
+  const p = checkParallelPlan(plan);
+  const group = groupOf(p);
+  const nodes = socketNodes(plan, facts.nodes);
+  const shapes = memberOperands(plan);
+  const shards = shapes.shards;
+  const adjust: OperandShapes = (k, ops) => ops.map((o, i) => {
+    const columns = i === 2 && o ? biasColumns(shapes, k, o) : undefined;
+    return columns && o ? { ...o, shape: columns } : o;
+  });
+  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+  const collectives = new Map(p.collectiveKernels.map((c) => [c.kernel, c]));
+  const outputs = outputStages(plan, facts.graph.outputs);
+  const inbox = new Map<string, "host" | "bytes">();
+  p.stages.forEach((stage, index) => {
+    const socket = stage.sockets[0]!;
+    const mem = new AbstractMemory(plan, target, stageScope(plan, stage));
+    hostStart(mem, facts);
+    checkLoad(mem, facts, shards);
+    for (let s = stage.firstSection; s <= stage.lastSection; s++) {
+      const section = plan.sections[s]!;
+      mem.beginSection(s);
+      for (const send of p.sends) {
+        if (send.toStage !== index || send.beforeSection !== s) continue;
+        const carried = inbox.get(`${send.fromStage} ${send.tensor}`) ?? refuse(message.noSend(index, send.tensor, send.fromStage, mem.where));
+        if (carried === "host") mem.host.add(send.tensor);
+        mem.write(send.tensor, `the send of '${send.tensor}' from stage ${send.fromStage} to stage ${send.toStage} (socket ${socket})`);
+      }
+      plan.transfers.forEach((t, i) => {
+        if (t.beforeSection === s) mem.transfer(t, `transfer ${i} (${t.from} -> ${t.to}) on socket ${socket}`);
+      });
+      for (const ka of section.kernels) {
+        const k = kernels.get(ka.kernel) ?? refuse(message.unknownKernel(section.name, ka.kernel));
+        if (k.kind !== "collective") {
+          checkKernel(mem, facts, k, nodes, adjust);
+          continue;
+        }
+        const who = `${kernelLabel(k, mem.where)} on sockets ${stage.sockets.slice(0, group).join(", ")}`;
+        if (k.inputs.length !== k.outputs.length || k.inputs.length === 0) refuse(message.collectivePairs(who, k));
+        k.inputs.forEach((input, pair) => {
+          const i = mem.info(input), o = mem.info(k.outputs[pair]!);
+          if (i.dtype !== o.dtype) refuse(message.collectiveDType(who, i, o));
+          mem.read(input, who);
+          const problem = message.collectiveShapes(who, collectives.get(k.name)!.kind, i, o, group, shards);
+          if (problem) refuse(problem);
+          mem.write(o.name, who);
+        });
+      }
+      if (s === stage.lastSection) {
+        for (const send of p.sends) {
+          if (send.fromStage !== index) continue;
+          if (!mem.host.has(send.tensor)) mem.read(send.tensor, `the send of '${send.tensor}' to stage ${send.toStage} (socket ${socket})`);
+          inbox.set(`${index} ${send.tensor}`, mem.host.has(send.tensor) ? "host" : "bytes");
+        }
+        for (const name of outputs.get(index) ?? []) mem.read(name, `the host, reading graph output '${name}' back from socket ${socket},`);
+      }
+      mem.endSection(s);
+    }
   });
 }
 

@@ -24,6 +24,7 @@ import type { CollectiveKernel, TensorShard } from "../../ir/placement/plan.js";
 import type { DType } from "../../ir/dtype.js";
 import { dtypeBytes } from "../../ir/dtype.js";
 import { ResidencyError } from "./arena.js";
+import { message } from "../../ir/placement/legality.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
 import type { DeviceMemory } from "./memory.js";
 import { partOf, slicePart } from "./socket-program.js";
@@ -64,14 +65,16 @@ const shapeText = (t: DfTensor) => `[${t.shape.join(", ")}]`;
  * checked that the record spans the group). `who` names the kernel and section.
  */
 export function runCollective(k: DfKernel, record: CollectiveKernel, group: readonly DeviceMemory[], shards: ReadonlyMap<string, TensorShard>, who: string): void {
-  if (k.inputs.length !== k.outputs.length || k.inputs.length === 0) throw new ResidencyError(`${who} has ${k.inputs.length} inputs and ${k.outputs.length} outputs; a collective moves each input to one output`);
+  if (k.inputs.length !== k.outputs.length || k.inputs.length === 0) throw new ResidencyError(message.collectivePairs(who, k));
   const G = group.length;
   k.inputs.forEach((input, pair) => {
     const output = k.outputs[pair]!;
     const i = group[0]!.info(input), o = group[0]!.info(output);
     const elem = dtypeBytes(o.dtype);
-    if (i.dtype !== o.dtype) throw new ResidencyError(`${who} turns '${input}' (${i.dtype}) into '${output}' (${o.dtype}); a collective keeps the dtype`);
+    if (i.dtype !== o.dtype) throw new ResidencyError(message.collectiveDType(who, i, o));
     const read = group.map((m) => m.read(input, who));
+    const problem = message.collectiveShapes(who, record.kind, i, o, G, shards);
+    if (problem) throw new ResidencyError(problem);
     const each = (bytes: (member: number) => Uint8Array) => group.forEach((m, member) => write(m, output, bytes(member), who));
     switch (record.kind) {
       case "all-reduce": {

@@ -21,7 +21,6 @@ import type { CollectiveKernel, ParallelStage, Plan, StageSend, TensorShard } fr
 import type { Tensor } from "../../ir/tensor.js";
 import { fail } from "../../ir/diagnostics.js";
 import { dtypeBytes } from "../../ir/dtype.js";
-import { viewAliases } from "../../compiler/place/placement.js";
 import { checkInputs } from "../reference/interpreter.js";
 import type { Block } from "./arena.js";
 import { ResidencyError } from "./arena.js";
@@ -33,12 +32,12 @@ import type { ExecuteOptions, ExecuteResult, SectionTiming } from "./execute.js"
 import type { KernelEnv } from "./kernel-env.js";
 import { describeKernel } from "./kernel-env.js";
 import { runKernel } from "./kernels.js";
-import type { LoadScope } from "./load.js";
 import { loadModelData } from "./load.js";
-import type { MemoryScope } from "./memory.js";
 import { DeviceMemory, RESIDENT_ROLES } from "./memory.js";
-import { checkParallelPlan, groupOf } from "./parallel-checks.js";
-import { memberOperands, partOf, slicePart, socketNodes } from "./socket-program.js";
+import { checkParallelPlan, groupOf } from "../../ir/placement/parallel-checks.js";
+import { memberOperands, slicePart } from "./socket-program.js";
+import { outputStages, partOf, socketNodes, stageScope } from "../../ir/placement/socket-scope.js";
+import { message } from "../../ir/placement/legality.js";
 import type { TraceRecorder } from "./trace.js";
 
 
@@ -70,29 +69,11 @@ interface Run {
   readonly outputsOf: ReadonlyMap<number, readonly string[]>;
 }
 
-/** What one stage's sockets hold: its allocations, view aliases and load-time transfers. */
-function memoryScope(plan: Plan, stage: ParallelStage): MemoryScope & Pick<LoadScope, "transfers"> {
-  const inStage = (section: number) => section >= stage.firstSection && section <= stage.lastSection;
-  const names = new Set(plan.sections.filter((_, i) => inStage(i)).flatMap((s) => s.kernels.map((k) => k.kernel)));
-  const allocations = plan.allocations.filter((a) => inStage(a.firstSection));
-  const held = new Set(allocations.map((a) => `${a.tensor} ${a.tier}`));
-  const seen = new Set<string>();
-  // Load-time transfers carry no stage: a stage takes those into its own allocations (a constant two stages read is loaded by both).
-  const transfers = plan.transfers.filter((t) => {
-    const key = `${t.tensor} ${t.to}`;
-    if (t.beforeSection >= 0) return inStage(t.beforeSection);
-    if (!held.has(key) || seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  return { allocations, transfers, firstSection: stage.firstSection, aliases: viewAliases({ ...plan.dataflow, kernels: plan.dataflow.kernels.filter((k) => names.has(k.name)) }) };
-}
-
 function openSocket(run: Run, stage: ParallelStage, id: number, member: number): Socket {
   const { plan, options } = run;
   const graph = mainGraph(options.graph);
   const trace = options.trace?.socket(id);
-  const scope = memoryScope(plan, stage);
+  const scope = stageScope(plan, stage);
   const memory = new DeviceMemory(plan, options.target, (tier, used) => {
     run.peak[tier] = Math.max(run.peak[tier], used);
     trace?.occupancy(tier, used);
@@ -163,7 +144,7 @@ function runStage(run: Run, index: number, members: readonly Socket[], inbox: Re
     for (const send of plan.parallel!.sends) {
       if (send.toStage !== index || send.beforeSection !== s) continue;
       const messages = inbox.get(`${send.fromStage} ${send.tensor}`);
-      if (!messages) throw new ResidencyError(`stage ${index} receives '${send.tensor}' from stage ${send.fromStage} before ${members[0]!.memory.label(s).replace(/^in /, "")}, but stage ${send.fromStage} sent nothing of that name`);
+      if (!messages) throw new ResidencyError(message.noSend(index, send.tensor, send.fromStage, members[0]!.memory.label(s)));
       members.forEach((m, i) => deliver(m, send, messages[i]!));
     }
     for (const m of members) {
@@ -214,22 +195,6 @@ function runStage(run: Run, index: number, members: readonly Socket[], inbox: Re
     run.timings[s] = { ...timing, measuredSeconds: timing.measuredSeconds + (performance.now() - start) / 1000 };
   }
   return { sent, outputs };
-}
-
-/** The stage whose sections produce each graph output. */
-function outputStages(plan: Plan, outputs: readonly string[]): Map<number, string[]> {
-  const sectionOf = new Map<string, number>();
-  plan.sections.forEach((s, i) => s.kernels.forEach((k) => sectionOf.set(k.kernel, i)));
-  const stageOf = (section: number) => plan.parallel!.stages.findIndex((s) => s.firstSection <= section && section <= s.lastSection);
-  const byStage = new Map<number, string[]>();
-  for (const name of new Set(outputs)) {
-    const producer = plan.dataflow.kernels.find((k) => k.outputs.includes(name));
-    const section = producer ? sectionOf.get(producer.name) : undefined;
-    if (section === undefined) fail(`graph output '${name}' is produced by no kernel of the plan's sections`);
-    const stage = stageOf(section);
-    byStage.set(stage, [...(byStage.get(stage) ?? []), name]);
-  }
-  return byStage;
 }
 
 export function executeParallelPlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {

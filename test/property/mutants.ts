@@ -34,7 +34,8 @@ export interface Base {
 
 export const MUTATIONS = [
   "alloc-range", "alloc-tier", "alloc-offset", "alloc-drop", "transfer-drop", "transfer-retime", "buffer-shrink",
-  "tiles", "tile-rows", "streaming", "kernel-move", "kernel-input", "kernel-node", "tensor-bytes",
+  "tiles", "tile-rows", "streaming", "kernel-move", "kernel-input", "kernel-node", "tensor-bytes", "send-drop", "send-retime",
+  "shard-axis",
 ] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
@@ -70,6 +71,9 @@ export function mutate(plan: Plan, kind: Mutation, pick: number): Plan {
     case "kernel-input": { const k = at(kernels); if (k && k.inputs.length > 1) k.inputs.splice(pick % k.inputs.length, 1); break; }
     case "kernel-node": { const k = at(kernels); if (k) k.nodes[0] = `${k.nodes[0]}/renamed`; break; }
     case "tensor-bytes": { const t = at(p.dataflow.tensors); if (t) t.bytes += 64; break; }
+    case "send-drop": if (p.parallel) p.parallel.sends.splice(pick % Math.max(1, p.parallel.sends.length), 1); break;
+    case "send-retime": { const t = p.parallel && at(p.parallel.sends); if (t) t.beforeSection = Math.max(0, t.beforeSection - 1); break; }
+    case "shard-axis": { const sh = p.parallel && at(p.parallel.shards); if (sh) sh.axis = (sh.axis + 1) % 2; break; }
   }
   return p;
 }
@@ -86,7 +90,7 @@ function outcome(f: () => Record<string, Tensor> | void): Outcome {
 }
 
 
-/** Good plans to break: four corpus exports at three (target, level) pairs each. */
+/** Good plans to break: four corpus exports at three (target, level) pairs each, and two node-level plans. */
 export async function buildBases(): Promise<Base[]> {
   const bases: Base[] = [];
   for (const file of SOURCES) {
@@ -97,6 +101,13 @@ export async function buildBases(): Promise<Base[]> {
     for (const [target, opt] of [["toy", 0], ["toy", 2], ["sn40l", 1]] as const) {
       const { plan, graph, target: t } = await compile(path, { target, opt, batch: 2, seq: 7 });
       bases.push({ plan, graph, target: t, inputs, want });
+    }
+    // Node-level plans of the decoder: a tensor-parallel group and a two-stage pipeline.
+    if (file.startsWith("llama")) {
+      for (const parallel of ["tp=2,dp=1", "pp=2,dp=1"]) {
+        const { plan, graph, target: t } = await compile(path, { target: "sn40l-node", opt: 2, batch: 2, seq: 7, parallel });
+        bases.push({ plan, graph, target: t, inputs, want });
+      }
     }
   }
   return bases;

@@ -5,8 +5,8 @@
 // only execution needs: every collective kernel listed with its group, sends
 // arriving at the first section of the stage they go to.
 
-import type { ParallelPlan, Plan } from "../../ir/placement/plan.js";
-import { fail } from "../../ir/diagnostics.js";
+import type { ParallelPlan, Plan } from "./plan.js";
+import { fail } from "../diagnostics.js";
 
 /** Sockets of one tensor/expert-parallel group. */
 export function groupOf(p: ParallelPlan): number {
