@@ -218,6 +218,28 @@ export function kernelNode(k: DfKernel, nodes: ReadonlyMap<string, Node>): Node 
   return node!;
 }
 
+/** What a memory (a socket's, or the whole plan's) knows of the plan by name; refuses tensors whose sizes disagree with their shapes. */
+export interface MemoryIndex {
+  readonly allocations: ReadonlyMap<string, Allocation>;
+  readonly aliases: ReadonlyMap<string, string>;
+  /** Load time fills the allocations that start here (a pipeline stage's first section). */
+  readonly loadSection: number;
+  readonly tensors: ReadonlyMap<string, DfTensor>;
+}
+
+export function memoryIndex(plan: Plan, scope?: Pick<StageScope, "allocations" | "aliases" | "firstSection">): MemoryIndex {
+  for (const t of plan.dataflow.tensors) {
+    const problem = tensorSizeProblem(t);
+    if (problem) refuse(problem);
+  }
+  return {
+    allocations: new Map((scope?.allocations ?? plan.allocations).map((a) => [a.tensor, a])),
+    aliases: scope?.aliases ?? viewAliases(plan.dataflow),
+    loadSection: scope?.firstSection ?? 0,
+    tensors: new Map(plan.dataflow.tensors.map((t) => [t.name, t])),
+  };
+}
+
 interface BlockState {
   readonly allocation: Allocation;
   written: boolean;
@@ -234,18 +256,10 @@ class AbstractMemory {
   readonly streamedIn = new Map<string, number>();
   section = -1;
 
-  /** Load time fills the allocations that start here (a pipeline stage's first section). */
   readonly loadSection: number;
 
   constructor(readonly plan: Plan, readonly target: Target, readonly scope?: StageScope) {
-    this.allocations = new Map((scope?.allocations ?? plan.allocations).map((a) => [a.tensor, a]));
-    this.aliases = scope?.aliases ?? viewAliases(plan.dataflow);
-    this.loadSection = scope?.firstSection ?? 0;
-    this.tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
-    for (const t of plan.dataflow.tensors) {
-      const problem = tensorSizeProblem(t);
-      if (problem) refuse(problem);
-    }
+    ({ allocations: this.allocations, aliases: this.aliases, loadSection: this.loadSection, tensors: this.tensors } = memoryIndex(plan, scope));
   }
 
   get where(): string {

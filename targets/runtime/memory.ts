@@ -15,8 +15,7 @@ import type { DataflowModule, DfTensor } from "../../ir/dataflow/dataflow.js";
 import type { Allocation, Plan, Transfer } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tierCapacity } from "../../ir/placement/verify.js";
-import { viewAliases } from "../../ir/dataflow/dataflow.js";
-import { align, message, sectionLabel, tensorSizeProblem } from "../../ir/placement/legality.js";
+import { align, memoryIndex, message, sectionLabel } from "../../ir/placement/legality.js";
 import type { Target } from "../target.js";
 import type { ArenaName, Block } from "./arena.js";
 import { ResidencyError, TierArena } from "./arena.js";
@@ -61,14 +60,7 @@ export class DeviceMemory {
   constructor(private readonly plan: Plan, target: Target, onOccupancy?: (tier: ArenaName, used: number) => void, scope?: MemoryScope) {
     const arena = (tier: ArenaName) => new TierArena(tier, tierCapacity(target, tier), this.label, onOccupancy);
     this.arenas = { sram: arena("sram"), hbm: arena("hbm"), ddr: arena("ddr") };
-    this.allocations = new Map((scope?.allocations ?? plan.allocations).map((a) => [a.tensor, a]));
-    this.aliases = scope?.aliases ?? viewAliases(plan.dataflow);
-    this.loadSection = scope?.firstSection ?? 0;
-    this.tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
-    for (const t of plan.dataflow.tensors) {
-      const problem = tensorSizeProblem(t);
-      if (problem) throw new ResidencyError(problem);
-    }
+    ({ allocations: this.allocations, aliases: this.aliases, loadSection: this.loadSection, tensors: this.tensors } = memoryIndex(plan, scope));
   }
 
   readonly label = (section: number): string => sectionLabel(this.plan, section);
