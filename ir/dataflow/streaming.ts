@@ -12,7 +12,8 @@
 //
 //   columns   pointwise ops: each output element from the same element of each
 //             (broadcast) input; rows split into column pieces
-//   rows      ops over whole last-axis rows (softmax, norms, last-axis reductions)
+//   rows      ops over whole last-axis rows (softmax, norms, last-axis reductions,
+//             ArgMax/ArgMin keeping the axis, CumSum)
 //   matmul    matrix products by rows of A, with B in blocks of output columns
 //   gather    a row gather on axis 0 (embedding lookups): index rows stream
 //   map       data movement (transpose, slice, concat, split, expand, tile, other
@@ -152,6 +153,14 @@ export function chooseStream(node: StreamNode, inputs: readonly (readonly number
   let lastAxis = LAST_AXIS.has(key) || (REDUCE.has(key) && x !== undefined && reducesLastAxis(node, x.length, literal));
   if (key === "Softmax" || key === "LogSoftmax" || key === "LayerNormalization") {
     lastAxis = x !== undefined && normalizedAxis(attrInt(node.attrs, "axis", -1), x.length) === x.length - 1;
+  }
+  // An index of each row's largest (smallest) element, kept as [.., 1]; a running sum along each row.
+  if (key === "ArgMax" || key === "ArgMin") {
+    lastAxis = x !== undefined && attrInt(node.attrs, "keepdims", 1) === 1 && normalizedAxis(attrInt(node.attrs, "axis", 0), x.length) === x.length - 1;
+  }
+  if (key === "CumSum") {
+    const axis = node.inputs[1] ? literal(node.inputs[1]) : undefined;
+    lastAxis = x !== undefined && axis !== undefined && axis.data.length === 1 && normalizedAxis(valuesAsNumbers(axis)[0]!, x.length) === x.length - 1;
   }
   if (lastAxis) return x !== undefined && x.length === rank && present.every((s) => rowsMap(s) !== undefined) ? "rows" : "whole";
   if (MATMUL.has(key)) {
