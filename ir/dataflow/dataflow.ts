@@ -6,10 +6,10 @@
 import type { DType } from "../dtype.js";
 
 /** How a kernel streams through its stage buffer; streaming.ts says what each kind stages. */
-export type StreamKind = "none" | "columns" | "rows" | "matmul" | "gather" | "map" | "attention" | "whole" | "link";
+export type StreamKind = "none" | "columns" | "rows" | "matmul" | "gather" | "map" | "attention" | "images" | "whole" | "link";
 
 export const STREAM_KINDS: Readonly<Record<StreamKind, true>> = {
-  none: true, columns: true, rows: true, matmul: true, gather: true, map: true, attention: true, whole: true, link: true,
+  none: true, columns: true, rows: true, matmul: true, gather: true, map: true, attention: true, images: true, whole: true, link: true,
 };
 
 /** What a tensor is to the plan: its role decides where placement may put it. */

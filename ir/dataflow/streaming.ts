@@ -21,6 +21,8 @@
 //             address; a tile stages the elements it gathers and its result
 //   attention fused attention: per (batch, head), tiles of query rows with that
 //             head's keys, values and mask rows
+//   images    ops that treat each entry of the batch (axis 0) alone (convolutions,
+//             pools, batch norm): one entry a step, its activations and results
 //   whole     anything else, in one step
 //   link      collectives between sockets (node-level plans), on the links
 //   none      views and host work: no device work
@@ -51,6 +53,8 @@ const POINTWISE = new Set([
 const LAST_AXIS = new Set(["Softmax", "LogSoftmax", "LayerNormalization", "tierflow.RMSNorm", "tierflow.Rotary"]);
 const REDUCE = new Set(["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"]);
 const MATMUL = new Set(["MatMul", "Gemm", "tierflow.MatMulBias"]);
+/** Ops whose every output entry along axis 0 depends only on the same entry of their activations. */
+const PER_IMAGE = new Set(["Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "InstanceNormalization"]);
 /** Data movement, and which inputs' elements it moves (the rest are its parameters: bounds, shapes, indices). */
 export const MOVED_INPUTS: Readonly<Record<string, "first" | "all">> = {
   Transpose: "first", Slice: "first", Concat: "all", Split: "first", Expand: "first", Tile: "first", Gather: "first",
@@ -173,6 +177,7 @@ export function chooseStream(node: StreamNode, inputs: readonly (readonly number
     return rowsMap(a) && biasOk && batchOk ? "matmul" : "whole";
   }
   if (key === "Gather") return gathersRows(node, inputs) ? "gather" : "whole";
+  if (PER_IMAGE.has(key) && node.domain === "" && x !== undefined && x.length >= 3 && x[0] === out[0]) return "images";
   return "whole";
 }
 
@@ -369,6 +374,21 @@ export function* attentionSteps(ops: AttentionOperands, out: StreamOperand, g: T
   }
 }
 
+/**
+ * Steps of an op over batch entries: entry t of its data (the first input) and of
+ * each result; its other activations (not weights or constants) are staged whole.
+ */
+function* imageSteps(ins: readonly (StreamOperand | undefined)[], outs: readonly StreamOperand[], tiles: number): Generator<StreamStep> {
+  const [data, ...rest] = ins;
+  const perEntry = (o: StreamOperand) => product(o.shape.slice(1)) * o.elem;
+  const others = [...new Map(rest.filter((o): o is StreamOperand => o !== undefined && o.staged && !o.resident && o.name !== data?.name).map((o) => [o.name, o])).values()];
+  const fixed = others.map((o) => item(o.name, product(o.shape) * o.elem, o.elem));
+  for (let t = 0; t < tiles; t++) {
+    const items = [...(data?.staged ? [item(data.name, perEntry(data), data.elem)] : []), ...fixed, ...outs.map((r) => item(r.name, perEntry(r), r.elem))];
+    yield { items, output: 0, r0: t, n: 1, c0: 0, c1: 0 };
+  }
+}
+
 /** What a whole-tensor kernel stages at once: its distinct activations and its results. */
 export function wholeItems(ins: readonly (StreamOperand | undefined)[], outs: readonly StreamOperand[]): StagedItem[] {
   const staged = [...new Map(ins.filter((o): o is StreamOperand => o !== undefined && o.staged && !o.resident).map((o) => [o.name, o])).values()];
@@ -397,6 +417,10 @@ export function* streamSteps(kind: StreamKind, ops: KernelOperands, tileShape: r
     if (moved) yield* mapSteps(moved, ops.outputs, tileShape, tiles);
     return;
   }
+  if (kind === "images") {
+    yield* imageSteps(ops.inputs, ops.outputs, tiles);
+    return;
+  }
   const g = tileGrid(out.shape, tileShape);
   if (!g) return;
   if (kind === "columns" || kind === "rows") yield* rowSteps(ops.inputs, out, g, tiles, kind === "columns");
@@ -423,6 +447,8 @@ export function tilingFor(kind: StreamKind, outputs: readonly (readonly number[]
   const out = outputs[0] ?? [];
   if (kind === "none") return { tileShape: [], tiles: 0 };
   if (kind === "whole") return { tileShape: [Math.max(1, product(leading(out))), lastOf(out)], tiles: 1 };
+  // One batch entry a tile: [1, the rest of the output flattened].
+  if (kind === "images") return { tileShape: [1, Math.max(1, product(out.slice(1)))], tiles: Math.max(1, out[0] ?? 1) };
   const wholeRows = kind === "rows" || kind === "attention";
   const cols = wholeRows ? lastOf(out) : Math.min(Math.max(1, ...outputs.map(lastOf)), TILE_COLUMNS);
   const tileShape = [tileRows, Math.max(1, cols)];
@@ -451,6 +477,10 @@ export function tilingProblem(kind: StreamKind, outs: readonly { readonly name: 
   tileShape: readonly number[], tiles: number, who: string, op: string): string | undefined {
   if (kind === "none" || kind === "link" || kind === "whole" || outs.length === 0) return undefined;
   const shown = `[${tileShape.join(", ")}]`;
+  if (kind === "images") {
+    const out = outs[0]!, batch = Math.max(1, out.shape[0] ?? 1);
+    return tiles === batch ? undefined : `${who}: its tiling (${tiles} tiles of ${shown}) writes ${Math.min(tiles, batch)} of the ${batch} batch entries of '${out.name}'`;
+  }
   const grids: TileGrid[] = [];
   for (const out of outs) {
     const g = tileGrid(out.shape, tileShape);

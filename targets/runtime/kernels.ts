@@ -20,7 +20,8 @@ import { computeDType, describeKernel, readOperand, resultOf, runWhole, tiledSte
 import type { Operand, Result } from "./operands.js";
 import { invoke } from "./operands.js";
 import { chooseStream } from "../../ir/dataflow/streaming.js";
-import { broadcastMatrices, runGather, runMap, runMatmul, runRows } from "./tiled.js";
+import { broadcastMatrices, runGather, runImages, runMap, runMatmul, runRows } from "./tiled.js";
+import { RESIDENT_ROLES } from "./memory.js";
 
 /** The graph node a kernel implements; refuses a plan whose kernels do not match the graph. */
 function nodeOf(k: DfKernel, nodes: ReadonlyMap<string, Node>): Node {
@@ -78,6 +79,9 @@ function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number
   if (k.streaming === "columns" || k.streaming === "rows") return runRows(step, k.streaming === "columns");
   if (k.streaming === "gather") return runGather(step);
   if (k.streaming === "map") return runMap(step, outputs.filter((r): r is Result => r !== undefined));
+  if (k.streaming === "images") {
+    return runImages(step, outputs.filter((r): r is Result => r !== undefined), (o) => RESIDENT_ROLES.has(env.memory.info(env.memory.rootOf(o.name)).role));
+  }
   const [a, b, bias] = inputs as [Operand, Operand, Operand | undefined];
   const transB = node.op === "Gemm" && node.attrs.transB?.type === "int" && node.attrs.transB.value === 1;
   return runMatmul(step, {

@@ -221,6 +221,52 @@ export function runMap(step: TiledStep, outputs: readonly Result[]): number {
   return steps;
 }
 
+/**
+ * An op over batch entries (Conv, pools, batch norm): each step stages entry t
+ * of the data (the first input), the other activations whole, and entry t of
+ * each result, and runs the op's kernel on that one entry. Every output entry
+ * depends only on its own entry, so the steps give the whole op's values.
+ * `resident` says which operands are read from their tier (weights, constants).
+ */
+export function runImages(step: TiledStep, outputs: readonly Result[], resident: (o: Operand) => boolean): number {
+  checkTiling(step, "images", outputs);
+  const inputs = step.inputs.map((o) => (o ? { ...streamOperand(o), resident: resident(o) } : undefined));
+  const ops = { inputs, outputs: outputs.map((r) => streamOperand(r)) };
+  const [data] = step.inputs as [Operand];
+  const perEntry = (o: { shape: readonly number[]; storage: DType }) => product(o.shape.slice(1)) * elemBytes(o);
+  const entryDims = (o: { shape: readonly number[] }) => [1, ...o.shape.slice(1)];
+  let steps = 0;
+  for (const s of streamSteps("images", ops, step.tiling.tileShape, step.tiling.tiles)) {
+    const t = s.r0;
+    const slots = step.stage.reserve(s.items);
+    let slot = 0;
+    const staged = new Map<string, Tensor>();
+    if (data.bytes) {
+      const dst = slots[slot++]!;
+      dst.set(data.bytes.subarray(t * perEntry(data), (t + 1) * perEntry(data)));
+      staged.set(data.name, stagedTensor(dst, data, entryDims(data)));
+    }
+    step.inputs.forEach((o, i) => {
+      if (i === 0 || !o?.bytes || inputs[i]!.resident || staged.has(o.name)) return;
+      const dst = slots[slot++]!;
+      dst.set(o.bytes);
+      staged.set(o.name, stagedTensor(dst, o, o.shape));
+    });
+    const args = step.inputs.map((o, i) => (o ? (i === 0 ? staged.get(data.name) : staged.get(o.name)) ?? o.value ?? bytesToTensor(o.bytes!, o.storage, o.dtype, o.shape) : undefined));
+    const results = invoke(step.node, args, step.opset, outputs.map((r) => r.dtype));
+    outputs.forEach((r, j) => {
+      const bytes = resultBytes(r, results[j]);
+      const out = slots[slot + j]!;
+      if (!bytes || bytes.byteLength !== out.byteLength) throw new Error(`${step.who}: kernel gave ${bytes?.byteLength ?? 0} bytes for an entry of ${out.byteLength}`);
+      out.set(bytes);
+      r.dest.data.set(out, t * perEntry(r));
+    });
+    steps++;
+  }
+  for (const r of outputs) r.dest.commit();
+  return steps;
+}
+
 /** Whether an operand streams from its tier in a whole-tensor kernel (weights and constants) rather than being staged. */
 export function residentRole(role: string): boolean {
   return RESIDENT_ROLES.has(role);
