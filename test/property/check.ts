@@ -20,7 +20,7 @@ import { executePlan } from "../../targets/runtime/index.js";
 import type { GraphSpec } from "./graphs.js";
 import { VOCAB, buildGraph } from "./graphs.js";
 
-export const TARGETS = ["sn40l", "toy"] as const;
+export const TARGETS = ["sn40l", "toy", "h100", "a100"] as const;
 export const LEVELS = [0, 1, 2] as const;
 
 export interface Tally {

@@ -1,5 +1,5 @@
 // A plan the compiler writes always runs: random graphs of the supported ops at
-// random dims (check.ts), compiled for sn40l and toy at -O0, -O1 and -O2; every
+// random dims (check.ts), compiled for sn40l, toy, h100 and a100 at -O0, -O1 and -O2; every
 // written plan passes the legality check, runs, and gives the interpreter's
 // outputs. Fixed seed and run count here; the long run is run-long.ts.
 
