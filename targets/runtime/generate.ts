@@ -1,5 +1,6 @@
-// Greedy text generation through plans. The example decoders take only token
-// ids (no KV-cache inputs or outputs), and a plan binds the sequence length,
+// Greedy text generation through plans. The decoders take token ids, and
+// maybe an attention mask (all ones: nothing is padding) and position ids
+// (0, 1, 2, ...), but no KV-cache inputs or outputs; a plan binds the sequence length,
 // so each step re-runs the whole growing prefix through a prefill plan for
 // that length: the given plan where its length matches, otherwise a plan
 // compiled from the same model with the same target, level, dtype and batch.
@@ -38,22 +39,41 @@ async function planFor(opened: OpenedPlan, length: number): Promise<{ plan: Plan
   return { plan: r.plan, graph: r.graph };
 }
 
+/** Inputs generate fills besides the token ids, by name: what each holds for a sequence of `n` tokens. */
+const FILLED: Readonly<Record<string, (n: number) => bigint[]>> = {
+  attention_mask: (n) => new Array<bigint>(n).fill(1n),
+  position_ids: (n) => Array.from({ length: n }, (_, i) => BigInt(i)),
+};
+
+/** The decoder's inputs for one sequence of ids: the token ids, and the mask and positions it takes. */
+function decoderInputs(graph: ReturnType<typeof mainGraph>, ids: readonly number[]): Record<string, Tensor> {
+  const inputs: Record<string, Tensor> = {};
+  for (const name of graph.inputs) {
+    const t = makeTensor("i64", [1, ids.length]);
+    const values = FILLED[name]?.(ids.length) ?? ids.map(BigInt);
+    (t.data as BigInt64Array).set(values);
+    inputs[name] = t;
+  }
+  return inputs;
+}
+
 /** Prompt followed by `tokens` greedily chosen ids. */
 export async function generateGreedy(opened: OpenedPlan, prompt: readonly number[], tokens: number): Promise<number[]> {
   const graph = mainGraph(opened.graph);
-  const input = graph.inputs[0];
-  const type = input !== undefined ? graph.types.get(input) : undefined;
-  if (graph.inputs.length !== 1 || !type || type.dtype !== "i64" || type.shape?.length !== 2) {
-    fail(`generate needs a decoder whose one input is int64 token ids [batch, sequence]; this model's inputs are: ${graph.inputs.join(", ") || "none"}`);
+  const ids2d = (name: string) => {
+    const type = graph.types.get(name);
+    return type?.dtype === "i64" && type.shape?.length === 2;
+  };
+  const tokenInputs = graph.inputs.filter((name) => !Object.hasOwn(FILLED, name));
+  if (tokenInputs.length !== 1 || !graph.inputs.every(ids2d)) {
+    fail(`generate needs a decoder whose inputs are int64 token ids [batch, sequence], and optionally attention_mask and position_ids of that shape; this model's inputs are: ${graph.inputs.join(", ") || "none"}`);
   }
   if (opened.plan.options.batch !== 1) fail(`generate runs one sequence: compile the plan with --batch 1 (it has batch ${opened.plan.options.batch})`);
   if (prompt.length === 0) fail("--prompt-ids is empty");
   const ids = [...prompt];
   for (let step = 0; step < tokens; step++) {
     const { plan, graph: module } = await planFor(opened, ids.length);
-    const tokensIn = makeTensor("i64", [1, ids.length]);
-    ids.forEach((id, i) => { (tokensIn.data as BigInt64Array)[i] = BigInt(id); });
-    const { outputs } = executePlan(plan, { [input!]: tokensIn }, { graph: module, target: opened.target, modelDir: opened.modelDir });
+    const { outputs } = executePlan(plan, decoderInputs(graph, ids), { graph: module, target: opened.target, modelDir: opened.modelDir });
     const logits = outputs[mainGraph(module).outputs[0]!]!;
     if (logits.dims.length !== 3 || logits.dims[1] !== ids.length) {
       fail(`generate needs logits [batch, sequence, vocabulary] as the first output; it is [${logits.dims.join(", ")}]`);

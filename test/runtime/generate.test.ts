@@ -1,6 +1,7 @@
 // Greedy generation through plans picks the same ids as onnxruntime-node
 // running the same loop (the whole prefix each step, argmax of the last
-// position's logits) on the same ONNX file.
+// position's logits, an attention mask of ones where the model takes one) on
+// the same ONNX file.
 
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ import { openPlan } from "../../targets/runtime/open.js";
 import { runCli } from "../support/cli.js";
 import { MODELS_DIR } from "./support.js";
 
-const PROMPT = [17, 301, 5, 88];
+const PROMPT = [17, 101, 5, 88]; // below every vocabulary here (the corpus has 128 ids)
 const TOKENS = 5;
 let dir: string;
 
@@ -27,8 +28,11 @@ async function onnxruntimeGreedy(model: string, prompt: readonly number[], token
   try {
     const ids = [...prompt];
     for (let step = 0; step < tokens; step++) {
-      const input = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]);
-      const out = await session.run({ [session.inputNames[0]!]: input });
+      const feeds = Object.fromEntries(session.inputNames.map((name) => {
+        const values = name === "attention_mask" ? ids.map(() => 1) : ids;
+        return [name, new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, ids.length])];
+      }));
+      const out = await session.run(feeds);
       const logits = out[session.outputNames[0]!]!.data as Float32Array;
       const vocab = logits.length / ids.length, start = logits.length - vocab;
       let best = 0;
@@ -53,6 +57,9 @@ describe("greedy generation through plans matches onnxruntime", () => {
     ["llama-tiny.dynamo.onnx", "toy", 2],
     ["gpt2-tiny.torchscript.onnx", "sn40l", 0],
     ["mixtral-tiny.dynamo.onnx", "sn40l", 1],
+    // Real exports that take an attention mask as well (all ones here).
+    ["../corpus/qwen2.dynamo.onnx", "toy", 2],
+    ["../corpus/gpt_neox.torchscript.onnx", "sn40l", 1],
   ] as const)("%s on %s at -O%d", async (file, target, opt) => {
     const model = join(MODELS_DIR, file);
     const opened = await openPlan(await planFile(model, target, opt), { model });
