@@ -10,8 +10,9 @@ import { dtypeBytes, isFloat } from "../../ir/dtype.js";
 import { fail, withLocation } from "../../ir/diagnostics.js";
 import { evaluateDim } from "../../ir/symbolic.js";
 import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, StreamKind, TensorRole } from "../../ir/dataflow/dataflow.js";
-import type { StreamOperand } from "../../ir/dataflow/streaming.js";
-import { TILE_COLUMNS, chooseStream, matmulGeometry, stageBufferBytes, tilingFor } from "../../ir/dataflow/streaming.js";
+import type { StreamOperand } from "../../ir/dataflow/stream-steps.js";
+import { TILE_COLUMNS, chooseStream } from "../../ir/dataflow/streaming.js";
+import { matmulGeometry, stageBufferBytes, tilingFor } from "../../ir/dataflow/stream-steps.js";
 import { kindOfOp, KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Bindings } from "./bind.js";
 import { concreteShape } from "./bind.js";
@@ -59,7 +60,7 @@ export function streamOperand(t: DfTensor): StreamOperand {
 }
 
 /**
- * Tiling and stage buffer of a kernel that streams as `kind` (ir/dataflow/streaming.ts):
+ * Tiling and stage buffer of a kernel that streams as `kind` (ir/dataflow/streaming.ts, stream-steps.ts):
  * tiles of up to TILE_ROWS rows, halved while the buffer exceeds `budget`; the buffer is
  * twice the largest step (double buffering), or a whole-tensor kernel's one step.
  * `inputs` follow the kernel's operands (undefined for an omitted optional one).

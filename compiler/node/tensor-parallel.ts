@@ -23,7 +23,7 @@
 import type { DataflowModule, DfKernel, DfTensor } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Attrs } from "../../ir/graph/graph.js";
-import { attrInt, attrInts } from "../../ir/graph/graph.js";
+import { attrInts } from "../../ir/graph/graph.js";
 import { tileKernel, deriveStreams } from "../lower/to-dataflow.js";
 import type { CollectiveKind, TensorShard } from "../../ir/placement/plan.js";
 import { COLLECTIVE_OPS } from "./collectives.js";

@@ -5,7 +5,7 @@
 
 import type { DType } from "../dtype.js";
 
-/** How a kernel streams through its stage buffer; streaming.ts says what each kind stages. */
+/** How a kernel streams through its stage buffer; streaming.ts says which ops stream how, stream-steps.ts what each step stages. */
 export type StreamKind = "none" | "columns" | "rows" | "matmul" | "gather" | "map" | "attention" | "images" | "whole" | "link";
 
 export const STREAM_KINDS: Readonly<Record<StreamKind, true>> = {

@@ -27,8 +27,9 @@ import { readOperand, resultOf, tiledStep } from "./kernel-env.js";
 import type { OpNode, Operand, TiledStep } from "./operands.js";
 import { elemBytes, invoke, rowTile, writeRows } from "./operands.js";
 import { checkTiling, runMatmul, runRows, streamOperand } from "./tiled.js";
-import type { AttentionStep } from "../../ir/dataflow/streaming.js";
-import { rowMapping, streamSteps } from "../../ir/dataflow/streaming.js";
+import type { AttentionStep } from "../../ir/dataflow/stream-steps.js";
+import { rowMapping } from "../../ir/dataflow/streaming.js";
+import { streamSteps } from "../../ir/dataflow/stream-steps.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
 
 export const isAttention = isAttentionNode;

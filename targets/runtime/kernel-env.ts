@@ -10,10 +10,10 @@ import { bytesToTensor, tensorToBytes } from "./bytes.js";
 import type { DeviceMemory } from "./memory.js";
 import { RESIDENT_ROLES } from "./memory.js";
 import type { OpNode, Operand, Result, TiledStep } from "./operands.js";
-import { elemBytes, invoke } from "./operands.js";
+import { invoke } from "./operands.js";
 import { StageBuffer } from "./tiles.js";
 import { kernelLabel } from "../../ir/placement/legality.js";
-import { wholeItems } from "../../ir/dataflow/streaming.js";
+import { wholeItems } from "../../ir/dataflow/stream-steps.js";
 import { streamOperand } from "./tiled.js";
 
 export interface KernelEnv {

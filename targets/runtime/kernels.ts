@@ -7,7 +7,6 @@
 // their op allows (tiles.ts).
 
 import type { Node } from "../../ir/graph/graph.js";
-import { opKey } from "../../ir/graph/graph.js";
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Tensor } from "../../ir/tensor.js";

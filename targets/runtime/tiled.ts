@@ -1,5 +1,5 @@
 // Kernels run tile by tile as the plan's streaming and tiling say. The steps,
-// and what each stages, come from ir/dataflow/streaming.ts, the description the
+// and what each stages, come from ir/dataflow/stream-steps.ts, the description the
 // lowering sized the stage buffer by; here each step's operands are copied into
 // one half of the buffer, computed on there with the op table's kernel, and the
 // result copied out to the output's tier or stream. A tiling that cannot run
@@ -9,8 +9,10 @@
 import type { DType } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor } from "../../ir/tensor.js";
-import type { KernelOperands, MatmulStep, StreamKind, StreamOperand, StreamStep } from "../../ir/dataflow/streaming.js";
-import { MOVED_INPUTS, lastOf, matmulSteps, product, rowMapping, streamSteps, tileGrid, tilingProblem } from "../../ir/dataflow/streaming.js";
+import type { StreamKind } from "../../ir/dataflow/streaming.js";
+import type { KernelOperands, MatmulStep, StreamOperand, StreamStep } from "../../ir/dataflow/stream-steps.js";
+import { MOVED_INPUTS, lastOf, product, rowMapping } from "../../ir/dataflow/streaming.js";
+import { matmulSteps, streamSteps, tileGrid, tilingProblem } from "../../ir/dataflow/stream-steps.js";
 import { weightBlockColumns } from "../../compiler/lower/to-dataflow.js";
 import { RESIDENT_ROLES } from "./memory.js";
 import { ResidencyError } from "./arena.js";

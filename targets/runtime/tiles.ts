@@ -1,13 +1,14 @@
 // The on-chip buffer a kernel's tiles pass through. What each step stages is
-// the plan's (ir/dataflow/streaming.ts), shared with the lowering that sized the
+// the plan's (ir/dataflow/stream-steps.ts), shared with the lowering that sized the
 // buffer and the legality check that proved it big enough; this holds the bytes.
 
-import type { StagedItem } from "../../ir/dataflow/streaming.js";
-import { stageOverflow } from "../../ir/dataflow/streaming.js";
+import type { StagedItem } from "../../ir/dataflow/stream-steps.js";
+import { stageOverflow } from "../../ir/dataflow/stream-steps.js";
 import type { Block } from "./arena.js";
 import { ResidencyError } from "./arena.js";
 
-export type { RowMap, StagedItem } from "../../ir/dataflow/streaming.js";
+export type { RowMap } from "../../ir/dataflow/streaming.js";
+export type { StagedItem } from "../../ir/dataflow/stream-steps.js";
 export { product, rowMapping } from "../../ir/dataflow/streaming.js";
 
 /**
