@@ -7,3 +7,4 @@ import "./dce.js";
 import "./fuse-patterns.js";
 import "./decompose-composites.js";
 import "./name-nodes.js";
+import "./expand-ops.js";

@@ -53,7 +53,7 @@ export function runPipeline(module: Module, pipeline: string | readonly Pass[], 
 }
 
 /** What `tierflow` runs after import unless told otherwise. */
-export const DEFAULT_PIPELINE = "remove-identity,infer-shapes,fold-constants,cse,dce,infer-shapes";
+export const DEFAULT_PIPELINE = "expand-ops,remove-identity,infer-shapes,fold-constants,cse,dce,infer-shapes";
 
 /** A --time-passes table. */
 export function formatTimings(records: readonly PassRecord[]): string {

@@ -14,6 +14,7 @@ import { REDUCE_OPS } from "./ops/reduce.js";
 import { ACTIVATION_OPS } from "./ops/activation.js";
 import { REPEAT_OPS } from "./ops/repeat.js";
 import { COMPOSITE_OPS } from "./ops/composite.js";
+import { EXPANDED_OPS } from "./ops/expanded.js";
 
 const TABLE = new Map<string, OpDef>();
 
@@ -26,7 +27,7 @@ export function registerOps(defs: readonly OpDef[]): void {
   }
 }
 
-registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS]);
+registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS]);
 
 export function lookupOp(domain: string, op: string): OpDef | undefined {
   return TABLE.get(opKey(domain, op));
