@@ -14,7 +14,7 @@ import type { DataflowModule, Phase } from "../ir/dataflow/dataflow.js";
 import type { Plan } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
 import { verifyPlan } from "../ir/placement/verify.js";
-import { checkPlanLegality } from "../ir/placement/legality.js";
+import { checkPlanLegality, runsDecode } from "../ir/placement/legality.js";
 import { TierflowError, fail } from "../ir/diagnostics.js";
 import type { Target } from "../targets/target.js";
 import { loadTarget } from "../targets/target.js";
@@ -70,16 +70,18 @@ function sha256(path: string): string {
 }
 
 /**
- * Fuse patterns. At -O0 the composites are decomposed again, all but
- * Attention, which owns the KV cache and is lowered as its unfused kernels.
+ * Mark the KV caches a with-past export takes and returns, and fuse patterns.
+ * At -O0 the composites are decomposed again, all but Attention, which owns
+ * the KV cache and is lowered as its unfused kernels, and CacheAppend, which
+ * is the graph's KV cache.
  */
 function fuse(module: Module, opt: OptLevel, options: Omit<CompileOptions, "target">): { module: Module; records: PassRecord[]; counts: Record<string, number> } {
-  const r = runPipeline(module, [lookupPass("name-nodes"), lookupPass("fuse-patterns"), lookupPass("dce")], {
+  const r = runPipeline(module, [lookupPass("name-nodes"), lookupPass("mark-kv-cache"), lookupPass("fuse-patterns"), lookupPass("dce")], {
     verifyEach: options.verifyEach ?? false, recordIR: options.recordIR ?? false, ...(options.onPass ? { onPass: options.onPass } : {}),
   });
   const counts = fusionCounts(r.module);
   if (opt > 0) return { module: r.module, records: [...r.records], counts };
-  return { module: decomposeComposites(r.module, new Set(["Attention"])), records: [...r.records], counts: {} };
+  return { module: decomposeComposites(r.module, new Set(["Attention", "CacheAppend"])), records: [...r.records], counts: {} };
 }
 
 /** A model as loadFused returns it: the fused graph every plan of it starts from. */
@@ -191,7 +193,8 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
 
 /** Never hand out a plan the runtime would refuse: its legality, in the runtime's words. */
 function checkRunnable(plan: Plan, target: Target, graph: Module): void {
-  if (plan.dataflow.phase !== "prefill") return; // decode plans are for the cost model; the runtime runs prefill plans
+  // Decode plans of models without their own KV cache I/O are for the cost model: the runtime runs the others.
+  if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, new Map(mainGraph(graph).nodes.map((n) => [n.name, n])))) return;
   try {
     checkPlanLegality(plan, target, graph);
   } catch (err) {

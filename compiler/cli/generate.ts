@@ -39,7 +39,8 @@ export function registerGenerate(program: Command): void {
       const opened = await openPlan(planPath, {
         ...(flags.model !== undefined ? { model: flags.model } : {}), ...(flags.target !== undefined ? { target: flags.target } : {}),
       });
-      const ids = await generateGreedy(opened, prompt, Number(flags.tokens));
+      const { ids, how } = await generateGreedy(opened, prompt, Number(flags.tokens));
       process.stdout.write(`${ids.join(",")}\n`);
+      process.stderr.write(`generate: ${how}\n`);
     }));
 }

@@ -3,7 +3,8 @@
 // `tierflow run` would refuse, refused here first, in the same words.
 
 import type { Command } from "commander";
-import { checkPlanLegality } from "../../ir/placement/legality.js";
+import { checkPlanLegality, runsDecode } from "../../ir/placement/legality.js";
+import { mainGraph } from "../../ir/graph/graph.js";
 import { openPlan } from "../../targets/runtime/open.js";
 import { action } from "./run-command.js";
 
@@ -18,9 +19,10 @@ export function registerVerify(program: Command): void {
       const opened = await openPlan(path, { ...(flags.target !== undefined ? { target: flags.target } : {}), ...(flags.model !== undefined ? { model: flags.model } : {}) });
       const { plan } = opened;
       const valid = `${path}: valid plan for ${plan.target} (${plan.sections.length} sections, ${plan.allocations.length} allocations)`;
-      // Decode plans are for the cost model: the runtime runs prefill plans, so there is no run to check them against.
-      if (plan.dataflow.phase !== "prefill") {
-        process.stdout.write(`${valid}; a decode plan, checked for capacity (the runtime runs prefill plans)\n`);
+      // Decode plans of models without their own KV cache I/O are for the cost model: there is no run to check them against.
+      const nodes = new Map(mainGraph(opened.graph).nodes.map((n) => [n.name, n]));
+      if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, nodes)) {
+        process.stdout.write(`${valid}; a decode plan of a model without KV cache inputs, checked for capacity (the runtime runs decode plans of with-past models)\n`);
         return;
       }
       checkPlanLegality(plan, opened.target, opened.graph);

@@ -3,7 +3,10 @@
 // head_dim] each, as frameworks keep them): in prefill the keys and values of
 // the prompt are written to it; in decode each new token reads the whole cache
 // (kvLength tokens) and appends one row. Other attention (an encoder's, over
-// patches or audio frames) keeps nothing. Unfused (-O0) it becomes the five
+// patches or audio frames) keeps nothing. Attention over a cache the graph
+// itself takes and returns (a with-past export: its keys are a CacheAppend's
+// output, a kv-cache tensor) keeps no cache of its own either: it reads the
+// graph's, whole, with the graph's mask, in prefill and in decode alike. Unfused (-O0) it becomes the five
 // kernels a framework launches: scores, scale, mask, softmax, context, with
 // the score matrix going through memory in between.
 
@@ -59,9 +62,11 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
   if (!qName || !kName || !vName) fail("Attention needs q, k and v");
   const q = ctx.tensor(qName), k = ctx.tensor(kName), v = ctx.tensor(vName);
   const out = ctx.tensor(node.outputs[0]!);
-  const decode = ctx.options.phase === "decode";
-  const causal = isCausal(node);
-  if (decode && !causal) {
+  const graphCache = k.role === "kv-cache";
+  // `decode`: a step over this attention's own cache; over the graph's cache a step is the graph as it is.
+  const decode = ctx.options.phase === "decode" && !graphCache;
+  const causal = isCausal(node) && !graphCache;
+  if (decode && !isCausal(node)) {
     fail("--phase decode: this attention is not causal (its mask does not hide later keys from each query), so a decode step has no earlier tokens' keys to reuse: compile it for prefill");
   }
   // Prefill attends to the keys it is given; a decode step to the cache and its own token.

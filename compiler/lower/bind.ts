@@ -1,7 +1,9 @@
 // Bind a graph's symbolic dims to numbers for one compile: batch and sequence
 // from the options, recognised by name (batch, seq, sequence, ...) or by place
 // on the graph inputs (token ids [batch, seq], images [batch, C, H, W]); any
-// other symbol must be given with --dim.
+// other symbol must be given with --dim. A graph with its own KV caches (a
+// with-past export, tierflow.CacheAppend) holds no tokens before a prefill and
+// the context before a decode step; its attention mask covers both.
 
 import type { Graph } from "../../ir/graph/graph.js";
 import { fail } from "../../ir/diagnostics.js";
@@ -120,6 +122,18 @@ export function resolveRequest(graph: Graph, options: RequestOptions): { batch: 
   return { batch, seq: givenSeq ?? fixed.sequence?.size ?? 128 };
 }
 
+/** The token count of a graph's own KV caches (the past inputs of its CacheAppend nodes), and those inputs. */
+export function cachePast(graph: Graph): { dim: Dim; inputs: string[] } | undefined {
+  const inputs = graph.nodes.filter((n) => n.domain === "tierflow" && n.op === "CacheAppend").map((n) => n.inputs[0]!);
+  if (inputs.length === 0) return undefined;
+  const dims = inputs.map((name) => graph.types.get(name)?.shape?.[2]);
+  const dim = dims[0];
+  if (dim === undefined || dims.some((d) => d !== dim)) {
+    fail(`the KV cache inputs hold different numbers of tokens (${inputs.map((n, i) => `'${n}' ${dims[i] ?? "?"}`).join(", ")}): tierflow plans one cache length`);
+  }
+  return { dim: dim!, inputs };
+}
+
 export function bindDims(graph: Graph, options: BindOptions): Bindings {
   const values = new Map<string, number>(options.dims ?? []);
   const queryLength = options.phase === "decode" ? 1 : options.seq;
@@ -144,10 +158,24 @@ export function bindDims(graph: Graph, options: BindOptions): Bindings {
     values.set(symbol, want);
     if (role === "sequence") sequenceSymbol ??= symbol;
   }
+  // A graph's own cache holds nothing before a prefill and the context (--seq) before a decode step.
+  const cache = cachePast(graph);
+  const held = options.phase === "decode" ? options.seq : 0;
+  if (cache) {
+    const given = typeof cache.dim === "string" ? values.get(cache.dim) : cache.dim;
+    if (given !== undefined && given !== held) {
+      fail(typeof cache.dim === "number"
+        ? `the KV cache input '${cache.inputs[0]}' holds a static ${cache.dim} tokens, but ${options.phase === "decode" ? `--seq ${held} asks for a context of ${held}` : "a prefill starts from an empty cache"}: export the model with a dynamic past length`
+        : `--dim ${cache.dim}=${given}: the KV cache holds ${held} tokens ${options.phase === "decode" ? "(the context, --seq)" : "before a prefill"}: leave the --dim out`);
+    }
+    setIfFree(cache.dim, held);
+  }
   for (const name of graph.inputs) {
     const t = graph.types.get(name);
     if (!t?.shape) continue;
     setIfFree(t.shape[0], options.batch);
+    // The attention mask of a with-past graph covers the cached tokens and the new ones.
+    if (cache && name === "attention_mask" && t.shape.length === 2) setIfFree(t.shape[1], held + queryLength);
     if (t.shape.length === 2 && (t.dtype === "i64" || t.dtype === "i32")) {
       if (typeof t.shape[1] === "string") sequenceSymbol ??= t.shape[1];
       setIfFree(t.shape[1], queryLength);

@@ -17,6 +17,7 @@ import { kindOfOp, KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Bindings } from "./bind.js";
 import { concreteShape } from "./bind.js";
 import { lowerAttention } from "./attention.js";
+import { lowerCacheAppend } from "./cache-append.js";
 
 /** Rows of a tile: enough to keep a pipeline stage busy, small enough for on-chip buffers. */
 export const TILE_ROWS = 64;
@@ -69,7 +70,8 @@ export function tileKernel(kind: StreamKind, inputs: readonly (DfTensor | undefi
   options: { budget?: number | undefined } = {}): Pick<DfKernel, "streaming" | "tiling" | "bufferBytes"> {
   if (kind === "none") return { streaming: kind, tiling: { tileShape: [], tiles: 0, blocks: 1 }, bufferBytes: 0 };
   const ops = { inputs: inputs.map((t) => (t ? streamOperand(t) : undefined)), outputs: outputs.map(streamOperand) };
-  const shapes = outputs.map((t) => t.shape);
+  // An append tiles the rows it appends, not the cache it writes them into.
+  const shapes = kind === "append" && inputs[1] ? [inputs[1].shape] : outputs.map((t) => t.shape);
   const { rows } = rowsOf(shapes[0] ?? []);
   let tileRows = Math.max(1, Math.min(rows, TILE_ROWS));
   const measure = () => {
@@ -89,7 +91,14 @@ export function tileKernel(kind: StreamKind, inputs: readonly (DfTensor | undefi
   return { streaming: kind, tiling: { tileShape: m.tiling.tileShape, tiles: m.tiling.tiles, blocks }, bufferBytes: m.buffer };
 }
 
-function roleOf(name: string, graph: Graph): TensorRole {
+/** The graph's own KV caches: the past inputs and present outputs of its CacheAppend nodes. */
+export function graphCaches(graph: Graph): { pasts: Set<string>; presents: Set<string> } {
+  const appends = graph.nodes.filter((n) => n.domain === "tierflow" && n.op === "CacheAppend");
+  return { pasts: new Set(appends.map((n) => n.inputs[0]!)), presents: new Set(appends.map((n) => n.outputs[0]!)) };
+}
+
+function roleOf(name: string, graph: Graph, caches: ReturnType<typeof graphCaches>): TensorRole {
+  if (caches.pasts.has(name) || caches.presents.has(name)) return "kv-cache";
   if (graph.inputs.includes(name)) return "input";
   if (graph.outputs.includes(name)) return "output";
   const c = graph.constants.get(name);
@@ -168,6 +177,7 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
   const graph = mainGraph(module);
   const tensors = new Map<string, DfTensor>();
   const kernels: DfKernel[] = [];
+  const caches = graphCaches(graph);
   let counter = 0;
   const ctx: LowerContext = {
     graph, options, tensors, kernels,
@@ -178,8 +188,9 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
       if (!type?.shape) fail(`value '${name}' has no known shape`);
       const shape = concreteShape(type.shape, options.bindings, name);
       const dtype = planDType(type.dtype, options);
-      const bytes = shape.reduce((p, d) => p * d, 1) * dtypeBytes(dtype);
-      t = { name, dtype, shape, bytes, role: roleOf(name, graph) };
+      // A cache's past has no storage of its own: its tokens are the front of the present.
+      const bytes = caches.pasts.has(name) ? 0 : shape.reduce((p, d) => p * d, 1) * dtypeBytes(dtype);
+      t = { name, dtype, shape, bytes, role: roleOf(name, graph, caches) };
       tensors.set(name, t);
       return t;
     },
@@ -193,6 +204,7 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
   for (const node of graph.nodes) {
     withLocation({ node: node.name }, () => {
       if (node.domain === "tierflow" && node.op === "Attention") lowerAttention(node, ctx, options.unfused ?? false);
+      else if (node.domain === "tierflow" && node.op === "CacheAppend") lowerCacheAppend(node, ctx);
       else lowerNode(node, ctx);
     });
   }
@@ -204,7 +216,8 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
     name: module.name, source: module.source, phase: options.phase,
     bindings: Object.fromEntries([...options.bindings.values].sort(([a], [b]) => (a < b ? -1 : 1))),
     dtype: options.dtype ?? "f32",
-    inputs: graph.inputs, outputs: graph.outputs,
+    // A cache's past is no input the host moves in: the cache holds it (cachesOf).
+    inputs: graph.inputs.filter((name) => !caches.pasts.has(name)), outputs: graph.outputs,
     tensors: kept, kernels, streams: deriveStreams(kernels, tensors),
   };
 }

@@ -3,6 +3,7 @@
 // KV cache of any plan (what it takes per token, where it lives, the largest
 // batch x context that fits in HBM).
 
+import { cachesOf } from "../../ir/dataflow/dataflow.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { formatBytes } from "../cli/format.js";
@@ -29,7 +30,11 @@ export function kvReportLines(plan: Plan, target: Target): string[] {
   if (caches.length === 0) return [];
   const kv = kvSummary(plan.dataflow, plan.allocations, plan.occupancy.hbm, target.hbm.bytes);
   const where = plan.parallel ? " per socket" : "";
-  const lines = [`KV cache: ${formatBytes(kv.bytesPerToken)} per token of a request${where} (${caches.filter((t) => t.name.endsWith("/k_cache")).length} layers), ` +
+  // The model's own cache inputs and outputs (a with-past export) hold keys and values apart, like the attention layers' own caches.
+  const own = cachesOf(plan.dataflow);
+  const layers = own.length > 0 ? own.length / 2 : caches.filter((t) => t.name.endsWith("/k_cache")).length;
+  const whose = own.length > 0 ? "the model's own cache inputs and outputs, appended in place" : "kept by the attention layers";
+  const lines = [`KV cache: ${formatBytes(kv.bytesPerToken)} per token of a request${where} (${layers} layers, ${whose}), ` +
     `${formatBytes(kv.hbmBytes)} in HBM, ${formatBytes(kv.ddrBytes)} spilled to DDR`];
   const ctx = plan.options.phase === "decode" ? plan.options.seq + 1 : plan.options.seq;
   const tokens = kv.maxTokensInHbm;

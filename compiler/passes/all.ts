@@ -8,3 +8,4 @@ import "./fuse-patterns.js";
 import "./decompose-composites.js";
 import "./name-nodes.js";
 import "./expand-ops.js";
+import "./mark-kv-cache.js";

@@ -17,7 +17,7 @@
 // moved between tiers part-way through the run.
 
 import type { DataflowModule, DfTensor } from "../../ir/dataflow/dataflow.js";
-import { viewAliases } from "../../ir/dataflow/dataflow.js";
+import { cachesOf, viewAliases } from "../../ir/dataflow/dataflow.js";
 import type { Allocation, TierName, Transfer } from "../../ir/placement/plan.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { Target } from "../../targets/target.js";
@@ -66,8 +66,10 @@ export function liveRanges(m: DataflowModule, sections: readonly SectionSpan[]):
   const lastSection = Math.max(0, sections.length - 1);
   const internal = new Set<string>();
   const ranges: LiveRange[] = [];
+  const pasts = new Set(cachesOf(m).map((c) => c.past));
   for (const t of m.tensors) {
-    if (aliases.has(t.name)) continue;
+    // A view owns no bytes, nor does a KV cache's past (the front of its present).
+    if (aliases.has(t.name) || pasts.has(t.name)) continue;
     if (!first.has(t.name) && !m.inputs.includes(t.name) && !m.outputs.includes(t.name)) continue;
     const io = m.inputs.includes(t.name) || m.outputs.includes(t.name);
     if (t.role === "activation" && !io && first.get(t.name) === last.get(t.name)) {

@@ -4,14 +4,22 @@
 // grouped KV heads through Expand/Reshape, SiLU-gated MLP, shape arithmetic
 // through Shape/Gather/Concat/Reshape), with weights as external data.
 // Used for benchmarks and tests at real model sizes without real weights:
-// the weight file is not written unless asked for.
+// the weight file is not written unless asked for (zeros, or seeded random
+// values for tests that compare numbers).
 //
-//   npx tsx examples/generate/llama-onnx.ts --preset llama-2-7b -o out/llama-2-7b/model.onnx
+// With `past`, the graph is the "with past" form deployed decoders take
+// (Optimum, transformers.js): inputs attention_mask, position_ids and
+// past_key_values.<l>.key|value [batch, kv_heads, past_sequence, head_dim];
+// outputs present.<l>.key|value, each Concat(past, new) on the token axis;
+// rotary angles from position_ids; the mask hides later and padded keys.
+//
+//   npx tsx examples/generate/llama-onnx.ts --preset llama-2-7b -o out/llama-2-7b/model.onnx [--past] [--weights]
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { encodeModel } from "../../compiler/onnx/proto.js";
 import type { ModelProto, NodeProto, TensorProto } from "../../compiler/onnx/proto.js";
+import { seededRandom } from "../../compiler/seeded-random.js";
 
 export interface LlamaConfig {
   readonly vocab: number;
@@ -44,6 +52,9 @@ class Builder {
   private count = 0;
 
   constructor(private readonly dataFile: string, private readonly weightType: number) {}
+
+  /** Where each weight lies in the data file: what writeLlama fills. */
+  readonly layout: { offset: number; length: number }[] = [];
 
   op(opType: string, inputs: string[], attrs: Record<string, number | number[]> = {}, outputs = 1, scope = ""): string[] {
     const name = `${scope}/${opType}_${this.count++}`;
@@ -78,6 +89,7 @@ class Builder {
         { key: "length", value: String(length) },
       ],
     });
+    this.layout.push({ offset: this.offset, length });
     this.offset += length;
     return name;
   }
@@ -87,8 +99,14 @@ class Builder {
   }
 }
 
-export function llamaModel(cfg: LlamaConfig, dataFile: string): { model: ModelProto; dataBytes: number } {
+export interface LlamaOptions {
+  /** The with-past form: KV cache inputs and outputs, attention mask and position ids. */
+  readonly past?: boolean;
+}
+
+export function llamaModel(cfg: LlamaConfig, dataFile: string, options: LlamaOptions = {}): { model: ModelProto; dataBytes: number; layout: readonly { offset: number; length: number }[] } {
   const b = new Builder(dataFile, cfg.weightType);
+  const past = options.past ?? false;
   const headDim = cfg.hidden / cfg.heads;
   const groups = cfg.heads / cfg.kvHeads;
   const zero = b.ints("const_0", [0]), one = b.ints("const_1", [1]), minus1 = b.ints("const_m1", [-1]);
@@ -105,22 +123,49 @@ export function llamaModel(cfg: LlamaConfig, dataFile: string): { model: ModelPr
   const seq1 = b.one("Unsqueeze", [seq, axis0], {}, "/model");
 
   let h = b.one("Gather", [b.weight("model.embed_tokens.weight", [cfg.vocab, cfg.hidden]), ids], { axis: 0 }, "/model/embed_tokens");
+  const minimum = b.float("const_min", cfg.weightType === 10 ? -65504 : -3.4028234663852886e38);
 
-  // Rotary tables: positions 0..seq-1 times inverse frequencies.
+  // Rotary tables: positions (0..seq-1, or the position_ids given) times inverse frequencies.
+  const r = "/model/rotary_emb";
   const invFreq = b.weight("model.rotary_emb.inv_freq", [headDim / 2]);
-  const positions = b.one("Range", [b.ints("const_start", [0], true), seq, b.ints("const_step", [1], true)], {}, "/model/rotary_emb");
-  const posF = b.one("Cast", [b.one("Unsqueeze", [positions, axis1], {}, "/model/rotary_emb")], { to: 1 }, "/model/rotary_emb");
-  const invF = b.one("Unsqueeze", [toF32(invFreq, "/model/rotary_emb"), axis0], {}, "/model/rotary_emb");
-  const freqs = b.one("MatMul", [posF, invF], {}, "/model/rotary_emb");
-  const emb = b.one("Concat", [freqs, freqs], { axis: -1 }, "/model/rotary_emb");
-  const cos = b.one("Unsqueeze", [fromF32(b.one("Cos", [emb], {}, "/model/rotary_emb"), "/model/rotary_emb"), axis0], {}, "/model/rotary_emb");
-  const sin = b.one("Unsqueeze", [fromF32(b.one("Sin", [emb], {}, "/model/rotary_emb"), "/model/rotary_emb"), axis0], {}, "/model/rotary_emb");
+  const invF = b.one("Unsqueeze", [toF32(invFreq, r), axis0], {}, r);
+  let cos: string, sin: string;
+  if (past) {
+    // [batch, seq, 1] x [1, head_dim / 2] -> angles per batch entry, [batch, 1, seq, head_dim] tables.
+    const posF = b.one("Cast", [b.one("Unsqueeze", ["position_ids", b.ints("const_m1_axis", [-1])], {}, r)], { to: 1 }, r);
+    const emb = b.one("Concat", [b.one("MatMul", [posF, invF], {}, r), b.one("MatMul", [posF, invF], {}, r)], { axis: -1 }, r);
+    cos = b.one("Unsqueeze", [fromF32(b.one("Cos", [emb], {}, r), r), axis1], {}, r);
+    sin = b.one("Unsqueeze", [fromF32(b.one("Sin", [emb], {}, r), r), axis1], {}, r);
+  } else {
+    const positions = b.one("Range", [b.ints("const_start", [0], true), seq, b.ints("const_step", [1], true)], {}, r);
+    const posF = b.one("Cast", [b.one("Unsqueeze", [positions, axis1], {}, r)], { to: 1 }, r);
+    const emb = b.one("Concat", [b.one("MatMul", [posF, invF], {}, r), b.one("MatMul", [posF, invF], {}, r)], { axis: -1 }, r);
+    cos = b.one("Unsqueeze", [fromF32(b.one("Cos", [emb], {}, r), r), axis0], {}, r);
+    sin = b.one("Unsqueeze", [fromF32(b.one("Sin", [emb], {}, r), r), axis0], {}, r);
+  }
 
-  // Causal mask [seq, seq]: 0 on and below the diagonal, the dtype's minimum above.
-  const seqSq = b.one("Concat", [seq1, seq1], { axis: 0 }, "/model");
-  const fill = b.one("ConstantOfShape", [seqSq], {}, "/model");
-  const upper = b.one("Trilu", [b.one("Add", [fill, b.float("const_min", cfg.weightType === 10 ? -65504 : -3.4028234663852886e38)], {}, "/model"), one], { upper: 1 }, "/model");
-  const mask = fromF32(upper, "/model");
+  // Keys per query: the sequence, or the cache's tokens and the sequence after them.
+  let keys1 = seq1, mask: string;
+  if (past) {
+    const pastLength = b.one("Gather", [b.one("Shape", ["past_key_values.0.key"], {}, "/model"), b.ints("const_idx2", [2], true)], { axis: 0 }, "/model");
+    const total = b.one("Add", [pastLength, seq], {}, "/model");
+    keys1 = b.one("Unsqueeze", [total, axis0], {}, "/model");
+    // Query i sits at pastLength + i; key j is visible where j <= that and attention_mask[b, j] is 1.
+    const step = b.ints("const_step", [1], true);
+    const queryAt = b.one("Unsqueeze", [b.one("Range", [pastLength, total, step], {}, "/model"), b.ints("const_axes_1", [1])], {}, "/model");
+    const keyAt = b.one("Unsqueeze", [b.one("Range", [b.ints("const_start", [0], true), total, step], {}, "/model"), axis0], {}, "/model");
+    const causal = b.one("LessOrEqual", [keyAt, queryAt], {}, "/model");
+    const padded = b.one("Unsqueeze", [b.one("Cast", ["attention_mask"], { to: 9 }, "/model"), b.ints("const_axes_12", [1, 2])], {}, "/model");
+    const visible = b.one("And", [b.one("Unsqueeze", [causal, axis0], {}, "/model"), padded], {}, "/model");
+    mask = fromF32(b.one("Where", [visible, b.float("const_zero", 0), minimum], {}, "/model"), "/model");
+  } else {
+    // Causal mask [seq, seq]: 0 on and below the diagonal, the dtype's minimum above.
+    const seqSq = b.one("Concat", [seq1, seq1], { axis: 0 }, "/model");
+    const fill = b.one("ConstantOfShape", [seqSq], {}, "/model");
+    const upper = b.one("Trilu", [b.one("Add", [fill, minimum], {}, "/model"), one], { upper: 1 }, "/model");
+    mask = fromF32(upper, "/model");
+  }
+  const presents: string[] = [];
 
   const rmsNorm = (x: string, weight: string, scope: string) => {
     const xf = toF32(x, scope);
@@ -142,9 +187,17 @@ export function llamaModel(cfg: LlamaConfig, dataFile: string): { model: ModelPr
   const repeatKv = (x: string, scope: string) => {
     if (groups === 1) return x;
     const expanded = b.one("Expand", [b.one("Unsqueeze", [x, b.ints(`${scope}/ax2`, [2])], {}, scope),
-      b.one("Concat", [batch1, b.ints(`${scope}/kv`, [cfg.kvHeads]), b.ints(`${scope}/groups`, [groups]), seq1, b.ints(`${scope}/hd`, [headDim])], { axis: 0 }, scope)], {}, scope);
-    const shape = b.one("Concat", [batch1, b.ints(`${scope}/h`, [cfg.heads]), seq1, b.ints(`${scope}/hd2`, [headDim])], { axis: 0 }, scope);
+      b.one("Concat", [batch1, b.ints(`${scope}/kv`, [cfg.kvHeads]), b.ints(`${scope}/groups`, [groups]), keys1, b.ints(`${scope}/hd`, [headDim])], { axis: 0 }, scope)], {}, scope);
+    const shape = b.one("Concat", [batch1, b.ints(`${scope}/h`, [cfg.heads]), keys1, b.ints(`${scope}/hd2`, [headDim])], { axis: 0 }, scope);
     return b.one("Reshape", [expanded, shape], {}, scope);
+  };
+  /** With past: the cache's tokens, then this pass's, as the present output. */
+  const cached = (x: string, l: number, kv: "key" | "value", scope: string) => {
+    if (!past) return x;
+    const present = `present.${l}.${kv}`;
+    b.nodes.push({ opType: "Concat", input: [`past_key_values.${l}.${kv}`, x], output: [present], name: `${scope}/Concat_${kv}`, attribute: [{ name: "axis", type: 2, i: 2 }] });
+    presents.push(present);
+    return present;
   };
 
   for (let l = 0; l < cfg.layers; l++) {
@@ -152,8 +205,9 @@ export function llamaModel(cfg: LlamaConfig, dataFile: string): { model: ModelPr
     const x = rmsNorm(h, `${p}.input_layernorm.weight`, `${s}/input_layernorm`);
     const proj = (name: string, out: number) => b.one("MatMul", [x, b.weight(`${p}.self_attn.${name}.weight_T`, [cfg.hidden, out])], {}, `${s}/self_attn/${name}`);
     const q = rotate(heads(proj("q_proj", cfg.hidden), cfg.heads, `${s}/self_attn/q`), `${s}/self_attn/rope_q`);
-    const k = repeatKv(rotate(heads(proj("k_proj", cfg.kvHeads * headDim), cfg.kvHeads, `${s}/self_attn/k`), `${s}/self_attn/rope_k`), `${s}/self_attn/repeat_k`);
-    const v = repeatKv(heads(proj("v_proj", cfg.kvHeads * headDim), cfg.kvHeads, `${s}/self_attn/v`), `${s}/self_attn/repeat_v`);
+    const kNew = rotate(heads(proj("k_proj", cfg.kvHeads * headDim), cfg.kvHeads, `${s}/self_attn/k`), `${s}/self_attn/rope_k`);
+    const k = repeatKv(cached(kNew, l, "key", `${s}/self_attn`), `${s}/self_attn/repeat_k`);
+    const v = repeatKv(cached(heads(proj("v_proj", cfg.kvHeads * headDim), cfg.kvHeads, `${s}/self_attn/v`), l, "value", `${s}/self_attn`), `${s}/self_attn/repeat_v`);
     const a = `${s}/self_attn`;
     const scores = b.one("Mul", [b.one("MatMul", [q, b.one("Transpose", [k], { perm: [0, 1, 3, 2] }, a)], {}, a), fromF32(b.float(`${a}/scale`, 1 / Math.sqrt(headDim)), a)], {}, a);
     const probs = fromF32(b.one("Softmax", [toF32(b.one("Add", [scores, mask], {}, a), a)], { axis: -1 }, a), a);
@@ -175,25 +229,49 @@ export function llamaModel(cfg: LlamaConfig, dataFile: string): { model: ModelPr
   const model: ModelProto = {
     irVersion: 8,
     producerName: "tierflow-llama-generator",
-    opsetImport: [{ domain: "", version: 17 }],
+    opsetImport: [{ domain: "", version: 18 }],
     graph: {
       name: "main_graph",
       node: b.nodes,
       initializer: b.initializers,
-      input: [{ name: "input_ids", ...elem(["batch", "sequence"], 7) }],
-      output: [{ name: "logits", ...elem(["batch", "sequence", cfg.vocab], 1) }],
+      input: [{ name: "input_ids", ...elem(["batch", "sequence"], 7) }, ...(past ? [
+        { name: "attention_mask", ...elem(["batch", "total_sequence"], 7) },
+        { name: "position_ids", ...elem(["batch", "sequence"], 7) },
+        ...presents.map((p) => ({ name: p.replace("present.", "past_key_values."), ...elem(["batch", cfg.kvHeads, "past_sequence", headDim], cfg.weightType) })),
+      ] : [])],
+      output: [{ name: "logits", ...elem(["batch", "sequence", cfg.vocab], 1) },
+        ...presents.map((p) => ({ name: p, ...elem(["batch", cfg.kvHeads, "total_sequence", headDim], cfg.weightType) }))],
     },
   };
-  return { model, dataBytes: b.dataBytes };
+  return { model, dataBytes: b.dataBytes, layout: b.layout };
 }
 
-/** Write model.onnx (and, if asked, a zero-filled weight file of the right size). */
-export function writeLlama(path: string, cfg: LlamaConfig, options: { writeWeights?: boolean } = {}): { dataFile: string; dataBytes: number; nodes: number } {
+export interface WriteOptions extends LlamaOptions {
+  /** Write the weight file: zeros, or with `seed` float32 weights uniform in [-scale, scale). */
+  readonly writeWeights?: boolean;
+  readonly seed?: number;
+  readonly scale?: number;
+}
+
+/** Write model.onnx (and, if asked, the weight file). */
+export function writeLlama(path: string, cfg: LlamaConfig, options: WriteOptions = {}): { dataFile: string; dataBytes: number; nodes: number } {
   const dataFile = `${basename(path)}.data`;
-  const { model, dataBytes } = llamaModel(cfg, dataFile);
+  const { model, dataBytes, layout } = llamaModel(cfg, dataFile, options);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, encodeModel(model));
-  if (options.writeWeights) writeFileSync(`${path}.data`, new Uint8Array(dataBytes));
+  if (options.writeWeights) {
+    const data = new Uint8Array(dataBytes);
+    if (options.seed !== undefined) {
+      if (cfg.weightType !== 1) throw new Error("random weights are written for float32 models only");
+      const random = seededRandom(options.seed), scale = options.scale ?? 0.2;
+      const values = new Float32Array(data.buffer);
+      for (const w of layout) {
+        const at = w.offset / 4, n = w.length / 4;
+        for (let i = 0; i < n; i++) values[at + i] = (random() * 2 - 1) * scale;
+      }
+    }
+    writeFileSync(`${path}.data`, data);
+  }
   return { dataFile, dataBytes, nodes: model.graph!.node!.length };
 }
 
@@ -206,6 +284,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.stderr.write(`unknown preset '${preset}' (known: ${Object.keys(LLAMA_PRESETS).join(", ")})\n`);
     process.exit(1);
   }
-  const r = writeLlama(out, cfg, { writeWeights: args.includes("--weights") });
+  const r = writeLlama(out, cfg, { writeWeights: args.includes("--weights"), past: args.includes("--past") });
   process.stdout.write(`wrote ${out}: ${r.nodes} nodes, weights ${r.dataBytes} bytes in ${r.dataFile}${args.includes("--weights") ? "" : " (not written)"}\n`);
 }

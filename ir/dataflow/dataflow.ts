@@ -6,10 +6,10 @@
 import type { DType } from "../dtype.js";
 
 /** How a kernel streams through its stage buffer; streaming.ts says which ops stream how, stream-steps.ts what each step stages. */
-export type StreamKind = "none" | "columns" | "rows" | "matmul" | "gather" | "map" | "attention" | "images" | "whole" | "link";
+export type StreamKind = "none" | "columns" | "rows" | "matmul" | "gather" | "map" | "attention" | "images" | "append" | "whole" | "link";
 
 export const STREAM_KINDS: Readonly<Record<StreamKind, true>> = {
-  none: true, columns: true, rows: true, matmul: true, gather: true, map: true, attention: true, images: true, whole: true, link: true,
+  none: true, columns: true, rows: true, matmul: true, gather: true, map: true, attention: true, images: true, append: true, whole: true, link: true,
 };
 
 /** What a tensor is to the plan: its role decides where placement may put it. */
@@ -94,6 +94,22 @@ export function roleBytes(m: DataflowModule, roles: readonly string[]): number {
 
 /** Total bytes of the module's weights and constants. */
 export const weightBytes = (m: DataflowModule): number => roleBytes(m, ["weight", "constant"]);
+
+/**
+ * The KV caches a with-past graph takes and returns, from its cache kernels
+ * (tierflow.CacheAppend, inputs [past, new], output [present]): the present is
+ * the cache's buffer; the past names its tokens before the step and has no
+ * storage of its own.
+ */
+export interface CacheIO {
+  readonly past: string;
+  readonly present: string;
+  readonly kernel: string;
+}
+
+export function cachesOf(m: Pick<DataflowModule, "kernels">): CacheIO[] {
+  return m.kernels.filter((k) => k.kind === "cache").map((k) => ({ past: k.inputs[0]!, present: k.outputs[0]!, kernel: k.name }));
+}
 
 /** A view's output is its input's bytes under another shape: map it to the tensor that owns the bytes. */
 export function viewAliases(m: DataflowModule): Map<string, string> {

@@ -15,6 +15,7 @@ export const KERNEL_KINDS: Readonly<Record<string, KernelKind>> = {
   matmul: { name: "matmul", doc: "Matrix products (MatMul, Gemm, MatMulBias): a systolic stage with a resident weight block.", device: true, weighted: true },
   conv: { name: "conv", doc: "Convolution as an implicit matrix product over input windows.", device: true, weighted: true },
   attention: { name: "attention", doc: "Scaled-dot-product attention over a KV sequence (the KV cache in decode).", device: true, weighted: false },
+  cache: { name: "cache", doc: "Appends the new tokens' keys or values to a KV cache the graph takes and returns (tierflow.CacheAppend), in place in the cache's tier.", device: true, weighted: false },
   norm: { name: "norm", doc: "Row-wise normalisation and reductions (RMSNorm, LayerNorm, BatchNorm, Reduce*).", device: true, weighted: false },
   softmax: { name: "softmax", doc: "Row-wise softmax and log-softmax.", device: true, weighted: false },
   elementwise: { name: "elementwise", doc: "Pointwise arithmetic, activations, casts, rotary embedding.", device: true, weighted: false },
@@ -30,7 +31,7 @@ export const KERNEL_KINDS: Readonly<Record<string, KernelKind>> = {
 const KIND_OF_OP: Readonly<Record<string, string>> = {
   MatMul: "matmul", Gemm: "matmul", "tierflow.MatMulBias": "matmul",
   Conv: "conv",
-  "tierflow.Attention": "attention",
+  "tierflow.Attention": "attention", "tierflow.CacheAppend": "cache",
   Softmax: "softmax", LogSoftmax: "softmax",
   LayerNormalization: "norm", "tierflow.RMSNorm": "norm", "tierflow.LayerNorm": "norm", BatchNormalization: "norm",
   ReduceMean: "norm", ReduceSum: "norm", ReduceMax: "norm", ReduceMin: "norm", ReduceProd: "norm",

@@ -204,6 +204,14 @@ function* imageSteps(ins: readonly (StreamOperand | undefined)[], outs: readonly
   }
 }
 
+/** Steps of a KV cache append: tiles of the new rows, staged on their way into the cache in its tier. */
+function* appendSteps(added: StreamOperand, g: TileGrid, tiles: number): Generator<StreamStep> {
+  for (let t = 0; t < tiles; t++) {
+    const { r0, n, c0, c1 } = tileAt(g, t);
+    yield { items: [item(added.name, n * (c1 - c0) * added.elem, added.elem)], output: 0, r0, n, c0, c1 };
+  }
+}
+
 /** What a whole-tensor kernel stages at once: its distinct activations and its results. */
 export function wholeItems(ins: readonly (StreamOperand | undefined)[], outs: readonly StreamOperand[]): StagedItem[] {
   const staged = [...new Map(ins.filter((o): o is StreamOperand => o !== undefined && o.staged && !o.resident).map((o) => [o.name, o])).values()];
@@ -236,6 +244,12 @@ export function* streamSteps(kind: StreamKind, ops: KernelOperands, tileShape: r
     yield* imageSteps(ops.inputs, ops.outputs, tiles);
     return;
   }
+  if (kind === "append") {
+    const added = ops.inputs[1];
+    const g = added ? tileGrid(added.shape, tileShape) : undefined;
+    if (added && g) yield* appendSteps(added, g, tiles);
+    return;
+  }
   const g = tileGrid(out.shape, tileShape);
   if (!g) return;
   if (kind === "columns" || kind === "rows") yield* rowSteps(ops.inputs, out, g, tiles, kind === "columns");
@@ -257,14 +271,14 @@ export function stageBufferBytes(kind: StreamKind, ops: KernelOperands, tileShap
   return kind === "whole" ? largest : 2 * largest;
 }
 
-/** Tile shape and count for a kernel of `kind` with `tileRows` rows a tile, over its outputs. */
+/** Tile shape and count for a kernel of `kind` with `tileRows` rows a tile, over its outputs (an append's: the rows it appends). */
 export function tilingFor(kind: StreamKind, outputs: readonly (readonly number[])[], tileRows: number): { tileShape: number[]; tiles: number } {
   const out = outputs[0] ?? [];
   if (kind === "none") return { tileShape: [], tiles: 0 };
   if (kind === "whole") return { tileShape: [Math.max(1, product(leading(out))), lastOf(out)], tiles: 1 };
   // One batch entry a tile: [1, the rest of the output flattened].
   if (kind === "images") return { tileShape: [1, Math.max(1, product(out.slice(1)))], tiles: Math.max(1, out[0] ?? 1) };
-  const wholeRows = kind === "rows" || kind === "attention";
+  const wholeRows = kind === "rows" || kind === "attention" || kind === "append";
   const cols = wholeRows ? lastOf(out) : Math.min(Math.max(1, ...outputs.map(lastOf)), TILE_COLUMNS);
   const tileShape = [tileRows, Math.max(1, cols)];
   const shapes = kind === "map" ? outputs : [out];
@@ -300,7 +314,7 @@ export function tilingProblem(kind: StreamKind, outs: readonly { readonly name: 
   for (const out of outs) {
     const g = tileGrid(out.shape, tileShape);
     if (!g) return `${who}: the plan gives it no tiling (tile shape ${shown})`;
-    if (g.pieces > 1 && (kind === "rows" || kind === "attention")) return `${who}: rows of ${g.last} cannot stream in pieces of ${g.cols} columns (${op} needs whole rows)`;
+    if (g.pieces > 1 && (kind === "rows" || kind === "attention" || kind === "append")) return `${who}: rows of ${g.last} cannot stream in pieces of ${g.cols} columns (${op} needs whole rows)`;
     grids.push(g);
     if (kind !== "map") break;
   }

@@ -23,6 +23,8 @@
 //             head's keys, values and mask rows
 //   images    ops that treat each entry of the batch (axis 0) alone (convolutions,
 //             pools, batch norm): one entry a step, its activations and results
+//   append    a KV cache append: tiles of the new tokens' rows, each written into
+//             the cache in its tier after the tokens it holds (the cache is not staged)
 //   whole     anything else, in one step
 //   link      collectives between sockets (node-level plans), on the links
 //   none      views and host work: no device work
@@ -140,6 +142,7 @@ export function chooseStream(node: StreamNode, inputs: readonly (readonly number
   literal: (name: string) => Tensor | undefined): StreamKind {
   const key = opKey(node.domain, node.op);
   if (key === "tierflow.Attention") return "attention";
+  if (key === "tierflow.CacheAppend") return "append";
   const out = outputs[0];
   const mover = MOVED_INPUTS[key];
   if (mover && node.domain === "" && outputs.length >= 1 && outputs.every((o) => o.length >= 1) && !(key === "Gather" && gathersRows(node, inputs))) {

@@ -3,7 +3,8 @@
 
 export { checkPlanLegality } from "./legality/check.js";
 export { PlanRefusal, kernelLabel, message, sectionLabel, tensorSizeProblem } from "./legality/words.js";
-export { attentionInputsProblem, attentionStage, attentionStageInputs, isAttentionNode } from "./legality/attention.js";
+export { attentionInputsProblem, attentionStage, attentionStageInputs, decodesOwnCache, isAttentionNode } from "./legality/attention.js";
 export { RESIDENT_ROLES, SHAPE_ONLY_OPS, align, memoryIndex } from "./legality/memory.js";
 export type { MemoryIndex } from "./legality/memory.js";
 export { kernelNode } from "./legality/kernels.js";
+export { cacheAppendProblem, isCacheAppendNode, runsDecode } from "./legality/cache.js";

@@ -21,7 +21,7 @@ import { DECOMPOSITION_OPSET } from "../../ir/graph/ops/decompose.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { scalarTensor } from "../../ir/tensor.js";
 import { ResidencyError } from "./arena.js";
-import { attentionInputsProblem, attentionStage, isAttentionNode, message } from "../../ir/placement/legality.js";
+import { attentionInputsProblem, attentionStage, decodesOwnCache, isAttentionNode, message } from "../../ir/placement/legality.js";
 import type { KernelEnv } from "./kernel-env.js";
 import { readOperand, resultOf, tiledStep } from "./kernel-env.js";
 import type { OpNode, Operand, TiledStep } from "./operands.js";
@@ -104,7 +104,8 @@ function runFusedAttention(step: TiledStep, node: Node): number {
 
 export function runAttentionKernel(k: DfKernel, node: Node, env: KernelEnv, who: string): number {
   const stage = stageOf(k, node);
-  const wrongInputs = attentionInputsProblem(k, node, stage, new Set([`${node.name}/k_cache`, `${node.name}/v_cache`]), env.memory.dataflow.phase === "decode");
+  const wrongInputs = attentionInputsProblem(k, node, stage, new Set([`${node.name}/k_cache`, `${node.name}/v_cache`]),
+    decodesOwnCache(env.memory.dataflow.phase, env.memory.info(node.inputs[1]!).role));
   if (wrongInputs) throw new ResidencyError(wrongInputs);
   const [qName, kName, vName, maskName] = node.inputs;
   const kCache = `${node.name}/k_cache`, vCache = `${node.name}/v_cache`;

@@ -11,15 +11,20 @@
 // A node-level plan (one with a `parallel` part) runs on simulated sockets,
 // each with its own arenas (parallel.ts).
 
-import type { Module, Node } from "../../ir/graph/graph.js";
+import type { Graph, Module, Node } from "../../ir/graph/graph.js";
 import { mainGraph } from "../../ir/graph/graph.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
+import { allocate } from "../../ir/tensor.js";
+import { dtypeBytes } from "../../ir/dtype.js";
+import type { CacheIO, DfKernel } from "../../ir/dataflow/dataflow.js";
+import { cachesOf } from "../../ir/dataflow/dataflow.js";
 import { fail } from "../../ir/diagnostics.js";
-import { checkPlanLegality, message } from "../../ir/placement/legality.js";
+import { RESIDENT_ROLES, checkPlanLegality, message, runsDecode } from "../../ir/placement/legality.js";
 import { checkInputs } from "../reference/interpreter.js";
 import type { Target } from "../target.js";
-import { bytesToTensor } from "./bytes.js";
+import { bytesToTensor, tensorToBytes } from "./bytes.js";
+import type { Block } from "./arena.js";
 import type { KernelEnv } from "./kernel-env.js";
 import { runKernel } from "./kernels.js";
 import { loadModelData } from "./load.js";
@@ -49,11 +54,11 @@ export interface ExecuteResult {
   readonly peak: Readonly<Record<"sram" | "hbm" | "ddr", number>>;
 }
 
-/** The caller's inputs must have the shapes the plan was compiled for. */
+/** The caller's inputs must have the shapes the plan was compiled for (a KV cache's past: the tokens it holds). */
 function checkPlanInputs(plan: Plan, module: Module, inputs: Readonly<Record<string, Tensor>>): void {
   checkInputs(mainGraph(module), inputs);
   const tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
-  for (const name of plan.dataflow.inputs) {
+  for (const name of [...plan.dataflow.inputs, ...cachesOf(plan.dataflow).map((c) => c.past)]) {
     const want = tensors.get(name)?.shape, got = inputs[name]!.dims;
     if (want && (want.length !== got.length || want.some((d, i) => d !== got[i]))) {
       fail(`input '${name}': the plan was compiled for shape [${want.join(", ")}], got [${got.join(", ")}]`);
@@ -73,58 +78,159 @@ export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>
  * tests run plans here directly to hold the two to the same words.
  */
 export function runPlacedPlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {
-  if (plan.dataflow.phase !== "prefill") fail(message.decode);
   if (plan.sections.length === 0) fail(message.noSections);
-  if (plan.parallel) return executeParallelPlan(plan, inputs, options);
-  checkPlanInputs(plan, options.graph, inputs);
-  const graph = mainGraph(options.graph);
-  const nodes = new Map<string, Node>(graph.nodes.map((n) => [n.name, n]));
-  const trace = options.trace;
-  const peak = { sram: 0, hbm: 0, ddr: 0 };
-  const memory = new DeviceMemory(plan, options.target, (tier, used) => {
-    peak[tier] = Math.max(peak[tier], used);
-    trace?.occupancy(tier, used);
-  });
-  const literals = new Map<string, Tensor>();
-  for (const [name, c] of graph.constants) if (c.kind === "literal") literals.set(name, c.tensor);
-  for (const [name, t] of literals) memory.host.set(name, t);
-  for (const name of graph.inputs) memory.host.set(name, inputs[name]!);
-  const env: KernelEnv = { memory, opset: options.graph.opsets[""] ?? 0, graphTypes: graph.types, literals };
-  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+  if (plan.parallel) {
+    if (plan.dataflow.phase !== "prefill") fail(message.decode);
+    return executeParallelPlan(plan, inputs, options);
+  }
+  return new PlanSession(plan, options).run(inputs);
+}
 
-  loadModelData(plan, graph, memory, options.modelDir, trace);
-  const outputs = Object.create(null) as Record<string, Tensor>; // value names such as "__proto__" stay plain keys
-  const sections: SectionTiming[] = [];
-  plan.sections.forEach((section, s) => {
-    const start = performance.now(), traceStart = trace?.now() ?? 0;
-    memory.beginSection(s);
-    trace?.sectionStarted(s);
-    plan.transfers.forEach((t, i) => {
-      if (t.beforeSection !== s) return;
-      const at = trace?.now() ?? 0;
-      memory.transfer(t, `transfer ${i} (${t.from} -> ${t.to})`);
-      trace?.transfer(t, i, at);
+export interface RunOptions {
+  /** Tokens the KV caches hold before this run (a generation step); the past inputs' length when absent. */
+  readonly cacheTokens?: number;
+  /** Graph outputs to read back (all when absent): a generation step needs the logits, not the caches. */
+  readonly outputs?: readonly string[];
+}
+
+/**
+ * A single-socket plan loaded once and run one or more times on the same
+ * memory: weights, constants and the graph's KV caches stay where the plan put
+ * them between runs, so a generation session's decode steps append to the
+ * cache the step before left (generate.ts). Each run moves its inputs in, runs
+ * the sections and reads its outputs back.
+ */
+export class PlanSession {
+  private readonly memory: DeviceMemory;
+  private readonly graph: Graph;
+  private readonly env: KernelEnv;
+  private readonly nodes: ReadonlyMap<string, Node>;
+  private readonly kernels: ReadonlyMap<string, DfKernel>;
+  private readonly caches: readonly CacheIO[];
+  private readonly peak = { sram: 0, hbm: 0, ddr: 0 };
+  private runs = 0;
+
+  constructor(readonly plan: Plan, private readonly options: ExecuteOptions) {
+    if (plan.parallel) fail("a plan session runs single-socket plans");
+    this.graph = mainGraph(options.graph);
+    this.nodes = new Map<string, Node>(this.graph.nodes.map((n) => [n.name, n]));
+    if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, this.nodes)) fail(message.decode);
+    if (plan.sections.length === 0) fail(message.noSections);
+    const trace = options.trace;
+    this.memory = new DeviceMemory(plan, options.target, (tier, used) => {
+      this.peak[tier] = Math.max(this.peak[tier], used);
+      trace?.occupancy(tier, used);
     });
-    for (const ka of section.kernels) {
-      const k = kernels.get(ka.kernel);
-      if (!k) fail(message.unknownKernel(section.name, ka.kernel));
-      const at = trace?.now() ?? 0;
-      const tiles = runKernel(k, env, nodes);
-      trace?.kernel(k, s, at, tiles);
+    const literals = new Map<string, Tensor>();
+    for (const [name, c] of this.graph.constants) if (c.kind === "literal") literals.set(name, c.tensor);
+    for (const [name, t] of literals) this.memory.host.set(name, t);
+    this.env = { memory: this.memory, opset: options.graph.opsets[""] ?? 0, graphTypes: this.graph.types, literals };
+    this.kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+    this.caches = cachesOf(plan.dataflow);
+    loadModelData(plan, this.graph, this.memory, options.modelDir, trace);
+  }
+
+  /** The caches' tokens before a step: rows [0, held) of each (batch, head) from `value` [batch, kv_heads, held, head_dim], the rest zero. */
+  fillCache(present: string, value: Tensor, who = `filling the KV cache '${present}'`): void {
+    const info = this.memory.info(present);
+    const [, , capacity, width] = info.shape as [number, number, number, number];
+    const held = value.dims[2] ?? 0;
+    if (value.dims.length !== 4 || [0, 1, 3].some((a) => value.dims[a] !== info.shape[a]) || held > capacity) {
+      fail(`${who}: [${value.dims.join(", ")}] does not fit the cache's [${info.shape.join(", ")}]`);
     }
-    if (s === plan.sections.length - 1) {
-      for (const name of new Set(graph.outputs)) {
-        const at = trace?.now() ?? 0;
-        const bytes = memory.read(name, `the host, reading graph output '${name}' back after ${memory.label(s).replace(/^in /, "")},`);
-        const info = memory.info(name);
-        const dtype = graph.types.get(name)?.dtype ?? info.dtype;
-        outputs[name] = bytesToTensor(bytes.slice(), info.dtype, dtype, info.shape);
-        trace?.readback(name, at);
+    const section = this.memory.section;
+    this.memory.section = -1;
+    const dest = this.memory.destination(present, who);
+    this.memory.section = section;
+    const bytes = tensorToBytes(value, info.dtype), row = width * dtypeBytes(info.dtype);
+    dest.data.fill(0);
+    for (let bh = 0; bh < value.dims[0]! * value.dims[1]!; bh++) {
+      dest.data.set(bytes.subarray(bh * held * row, (bh + 1) * held * row), bh * capacity * row);
+    }
+    dest.commit();
+  }
+
+  /** The caches' contents as a tensor of their full capacity (the session's state, for handing over). */
+  readCache(present: string): Tensor {
+    const info = this.memory.info(present);
+    const dtype = this.graph.types.get(present)?.dtype ?? info.dtype;
+    return bytesToTensor(this.memory.read(present, `the host, reading the KV cache '${present}'`).slice(), info.dtype, dtype, info.shape);
+  }
+
+  run(inputs: Readonly<Record<string, Tensor>>, options: RunOptions = {}): ExecuteResult {
+    const { plan, memory, graph, env } = this;
+    const trace = this.options.trace;
+    const given = { ...inputs };
+    // A prefill starts from empty caches: their past inputs may be left out.
+    for (const c of this.caches) {
+      if (plan.dataflow.phase === "prefill" && !Object.hasOwn(given, c.past)) {
+        const info = memory.info(c.past);
+        given[c.past] = { dtype: graph.types.get(c.past)?.dtype ?? info.dtype, dims: info.shape, data: allocate(graph.types.get(c.past)?.dtype ?? info.dtype, 0) };
       }
     }
-    memory.endSection(s);
-    trace?.section(s, traceStart);
-    sections.push({ name: section.name, predictedSeconds: section.cost.seconds, measuredSeconds: (performance.now() - start) / 1000 });
-  });
-  return { outputs, sections, peak };
+    const session = options.cacheTokens !== undefined;
+    if (!session) checkPlanInputs(plan, this.options.graph, given);
+    else checkStepInputs(plan, this.options.graph, given, this.caches);
+    for (const name of graph.inputs) if (given[name]) memory.host.set(name, given[name]);
+    // A decode run given its caches' past starts from them (a session's steps start from the step before).
+    if (plan.dataflow.phase === "decode" && !session) for (const c of this.caches) this.fillCache(c.present, given[c.past]!, `filling the KV cache '${c.present}' from '${c.past}'`);
+    const runEnv: KernelEnv = options.cacheTokens !== undefined ? { ...env, cacheTokens: options.cacheTokens } : env;
+    const roles = new Map(plan.dataflow.tensors.map((t) => [t.name, t.role]));
+    const keep = (block: Block) => {
+      const role = roles.get(block.tensor);
+      return role !== undefined && (RESIDENT_ROLES.has(role) || role === "kv-cache");
+    };
+    const wanted = new Set(options.outputs ?? graph.outputs);
+    const outputs = Object.create(null) as Record<string, Tensor>; // value names such as "__proto__" stay plain keys
+    const sections: SectionTiming[] = [];
+    plan.sections.forEach((section, s) => {
+      const start = performance.now(), traceStart = trace?.now() ?? 0;
+      memory.beginSection(s);
+      trace?.sectionStarted(s);
+      plan.transfers.forEach((t, i) => {
+        if (t.beforeSection !== s) return;
+        const at = trace?.now() ?? 0;
+        memory.transfer(t, `transfer ${i} (${t.from} -> ${t.to})`);
+        trace?.transfer(t, i, at);
+      });
+      for (const ka of section.kernels) {
+        const k = this.kernels.get(ka.kernel);
+        if (!k) fail(message.unknownKernel(section.name, ka.kernel));
+        const at = trace?.now() ?? 0;
+        const tiles = runKernel(k, runEnv, this.nodes);
+        trace?.kernel(k, s, at, tiles);
+      }
+      if (s === plan.sections.length - 1) {
+        for (const name of new Set(graph.outputs)) {
+          if (!wanted.has(name)) continue;
+          const at = trace?.now() ?? 0;
+          const bytes = memory.read(name, `the host, reading graph output '${name}' back after ${memory.label(s).replace(/^in /, "")},`);
+          const info = memory.info(name);
+          const dtype = graph.types.get(name)?.dtype ?? info.dtype;
+          outputs[name] = bytesToTensor(bytes.slice(), info.dtype, dtype, info.shape);
+          trace?.readback(name, at);
+        }
+      }
+      memory.endSection(s, session ? keep : undefined);
+      trace?.section(s, traceStart);
+      sections.push({ name: section.name, predictedSeconds: section.cost.seconds, measuredSeconds: (performance.now() - start) / 1000 });
+    });
+    this.runs++;
+    return { outputs, sections, peak: { ...this.peak } };
+  }
+}
+
+/** A session's later steps: the same inputs the plan was compiled for, the caches' past aside (the session holds it). */
+function checkStepInputs(plan: Plan, module: Module, inputs: Readonly<Record<string, Tensor>>, caches: readonly CacheIO[]): void {
+  const pasts = new Set(caches.map((c) => c.past));
+  const tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
+  for (const name of mainGraph(module).inputs) {
+    if (pasts.has(name)) continue;
+    const got = inputs[name];
+    if (!got) fail(`missing input '${name}'`);
+    const want = tensors.get(name)?.shape;
+    if (want && (want.length !== got.dims.length || want.some((d, i) => d !== got.dims[i]))) {
+      fail(`input '${name}': the plan was compiled for shape [${want.join(", ")}], got [${got.dims.join(", ")}]`);
+    }
+  }
 }

@@ -22,6 +22,8 @@ export interface KernelEnv {
   readonly graphTypes: ReadonlyMap<string, TensorType>;
   /** Literal constants of the graph (host memory; small tensors the importer kept in the IR). */
   readonly literals: ReadonlyMap<string, Tensor>;
+  /** Tokens the graph's KV caches hold before this run (a generation session's); the past input's length when absent (cache.ts). */
+  readonly cacheTokens?: number;
   /** A socket of a node-level plan: the operands it computes with where they differ from its memory's (socket-program.ts). */
   readonly adjustOperands?: (k: DfKernel, inputs: readonly (Operand | undefined)[]) => (Operand | undefined)[];
 }

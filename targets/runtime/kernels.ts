@@ -12,7 +12,8 @@ import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { allocate, elementCount } from "../../ir/tensor.js";
 import { ResidencyError } from "./arena.js";
-import { kernelNode, message } from "../../ir/placement/legality.js";
+import { isCacheAppendNode, kernelNode, message } from "../../ir/placement/legality.js";
+import { runCacheAppendKernel } from "./cache.js";
 import { isAttention, runAttentionKernel } from "./attention.js";
 import type { KernelEnv } from "./kernel-env.js";
 import { computeDType, describeKernel, readOperand, resultOf, runWhole, tiledStep } from "./kernel-env.js";
@@ -101,5 +102,6 @@ export function runKernel(k: DfKernel, env: KernelEnv, nodes: ReadonlyMap<string
     return 0;
   }
   if (isAttention(node)) return runAttentionKernel(k, node, env, who);
+  if (isCacheAppendNode(node)) return runCacheAppendKernel(k, node, env, who);
   return runDevice(k, node, env, who);
 }

@@ -60,7 +60,7 @@ describe("a parallel plan as data", () => {
     const tp2 = (await compile(llama, { ...options, parallel: "tp=2" })).plan;
     expect(kv(tp2)).toBe(kv(one) / 2);
     const report = formatReport(tp2, loadTarget("sn40l-node"));
-    expect(report).toMatch(/KV cache: 256 B per token of a request per socket \(2 layers\)/);
+    expect(report).toMatch(/KV cache: 256 B per token of a request per socket \(2 layers, kept by the attention layers\)/);
     expect(report).toMatch(/largest batch x context in HBM per socket: \d+ tokens \(batch \d+ at context 17/);
   });
 });

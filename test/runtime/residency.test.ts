@@ -108,7 +108,7 @@ describe("the runtime refuses what the plan gets wrong", () => {
 
   it("a decode plan, whose KV cache no input of the graph fills", async () => {
     const { plan, graph: g, target: t } = await compile(MODEL, { target: "toy", opt: 2, phase: "decode", batch: 1, seq: 4 });
-    expect(() => execute(plan, g, t)).toThrow(/decode phase.*runtime runs prefill plans/);
+    expect(() => execute(plan, g, t)).toThrow(/decode phase.*runtime runs decode plans of models that take and return their KV cache/);
   });
 });
 

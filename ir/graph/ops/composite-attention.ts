@@ -107,4 +107,29 @@ const ATTENTION = defineComposite({
   },
 });
 
-export const ATTENTION_OPS: readonly OpDef[] = [ROTARY, ATTENTION];
+const CACHE_APPEND = defineComposite({
+  op: "CacheAppend", inputs: [2, 2],
+  doc: `CacheAppend(past, new): a KV cache the graph takes and returns (a "with past" export), the new
+  tokens' keys or values after the cached ones on the token axis: Concat(past, new) {axis = 2} of
+  [batch, kv_heads, tokens, head_dim]. The mark-kv-cache pass writes it where a cache input is so
+  concatenated into a cache output; the plan keeps the cache in its tier and appends in place.
+  %present.0.key = "tierflow".CacheAppend(%past_key_values.0.key, %k) : f32[batch, 2, past_sequence+sequence, 16]`,
+  infer(ctx) {
+    const past = inputType(ctx, 0, "past"), added = inputType(ctx, 1, "new");
+    checkSameDType(ctx, [0, 1]);
+    rank4(past.shape, "past");
+    rank4(added.shape, "new");
+    if (!past.shape || !added.shape) return { types: [{ dtype: past.dtype, shape: null }] };
+    for (const axis of [0, 1, 3]) checkDim(added.shape[axis]!, past.shape[axis]!, `dim ${axis} of new`);
+    return { types: [{ dtype: past.dtype, shape: [past.shape[0]!, past.shape[1]!, addDims(past.shape[2]!, added.shape[2]!), past.shape[3]!] }] };
+  },
+  // Data movement: no arithmetic.
+  cost: () => ({ flops: 0 }),
+  decompose(node) {
+    const d = new Decomposition(node);
+    d.result(0, "Concat", [...node.inputs], { axis: attr.int(2) });
+    return d.nodes;
+  },
+});
+
+export const ATTENTION_OPS: readonly OpDef[] = [ROTARY, ATTENTION, CACHE_APPEND];

@@ -4,7 +4,7 @@
 import type { OpDef, SymbolicValue } from "../op-def.js";
 import { fail } from "../../diagnostics.js";
 import type { Dim } from "../../symbolic.js";
-import { addDims, divDimsExact } from "../../symbolic.js";
+import { addDims, divDimsExact, subDims } from "../../symbolic.js";
 import { tensorFromValues, valuesAsNumbers, makeTensor } from "../../tensor.js";
 import type { Tensor } from "../../tensor.js";
 import {
@@ -242,8 +242,11 @@ export const DATA_OPS: readonly OpDef[] = [
       let len: Dim;
       if (typeof s === "number" && typeof l === "number" && typeof d === "number") {
         len = Math.max(Math.ceil((l - s) / d), 0);
-      } else if (s === 0 && d === 1 && l !== undefined) len = l;
-      else len = ctx.fresh("range");
+      } else if (d === 1 && s !== undefined && l !== undefined) {
+        // limit - start: a cache's positions run from its length to its length plus the new tokens.
+        // Where that is negative for the dims bound, binding refuses the size.
+        len = s === 0 ? l : subDims(l, s);
+      } else len = ctx.fresh("range");
       return { types: [{ dtype, shape: [len] }] };
     },
     kernel: ([s, l, d]) => [rangeKernel(s!.dtype, s!.data[0]!, l!.data[0]!, d!.data[0]!)],

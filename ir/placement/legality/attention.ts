@@ -41,6 +41,13 @@ export function attentionStage(k: DfKernel, node: Node): "fused" | "scores" | "s
   return out === node.outputs[0] ? "context" : undefined;
 }
 
+/**
+ * Whether a kernel of this attention runs a decode step over the attention's own
+ * cache (the mask then is the cache's extent). Attention over a cache the graph
+ * takes and returns (its keys a kv-cache tensor) reads its operands as they are.
+ */
+export const decodesOwnCache = (phase: string, keyRole: string): boolean => phase === "decode" && keyRole !== "kv-cache";
+
 export const isAttentionNode = (node: Pick<Node, "domain" | "op">): boolean => node.domain === "tierflow" && node.op === "Attention";
 
 

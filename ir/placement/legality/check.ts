@@ -22,6 +22,8 @@ import { biasColumns, memberOperands, outputStages, socketNodes, stageScope } fr
 import type { GraphFacts, OperandShapes } from "./kernels.js";
 import { checkKernel, graphFacts } from "./kernels.js";
 import { AbstractMemory, RESIDENT_ROLES } from "./memory.js";
+import { runsDecode } from "./cache.js";
+import { cachesOf } from "../../dataflow/dataflow.js";
 import { kernelLabel, message, refuse, sectionLabel } from "./words.js";
 
 /** Load time, as targets/runtime/load.ts does it: resident DDR allocations from the model, then load-time transfers. */
@@ -55,6 +57,13 @@ function checkLoad(mem: AbstractMemory, facts: GraphFacts, shards?: ReadonlyMap<
     mem.write(a.tensor, `loading '${a.tensor}'`);
     fill(a.tensor, a.bytes);
   }
+  // A decode step starts from its KV caches as the steps before left them.
+  if (mem.plan.dataflow.phase === "decode") {
+    for (const c of cachesOf(mem.plan.dataflow)) {
+      if (!mem.allocationOf(c.present)) refuse(message.cacheTier(`filling the KV cache '${c.present}' from '${c.past}'`, c.present));
+      mem.write(c.present, `filling the KV cache '${c.present}' from '${c.past}'`);
+    }
+  }
   (mem.scope?.transfers ?? mem.plan.transfers).forEach((t, i) => {
     if (t.beforeSection >= 0) return;
     if (t.from === "ddr" && t.to !== "host" && resident(t.tensor) && !mem.blocks.has(t.tensor)) {
@@ -83,9 +92,9 @@ function hostStart(mem: AbstractMemory, facts: GraphFacts): void {
  * part of a plan: their shapes are checked when they are given.
  */
 export function checkPlanLegality(plan: Plan, target: Target, module: Module): void {
-  if (plan.dataflow.phase !== "prefill") refuse(message.decode);
-  if (plan.sections.length === 0) refuse(message.noSections);
   const facts = graphFacts(module);
+  if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, facts.nodes)) refuse(message.decode);
+  if (plan.sections.length === 0) refuse(message.noSections);
   if (plan.parallel) return checkParallelLegality(plan, target, facts);
   const mem = new AbstractMemory(plan, target);
   hostStart(mem, facts);

@@ -13,7 +13,8 @@ import { KERNEL_KINDS } from "../../dataflow/kinds.js";
 import type { KernelOperands, StagedItem, StreamOperand } from "../../dataflow/stream-steps.js";
 import { MOVED_INPUTS, chooseStream } from "../../dataflow/streaming.js";
 import { stageOverflow, streamSteps, tilingProblem, wholeItems } from "../../dataflow/stream-steps.js";
-import { attentionInputsProblem, attentionStage, isAttentionNode } from "./attention.js";
+import { attentionInputsProblem, attentionStage, decodesOwnCache, isAttentionNode } from "./attention.js";
+import { cacheAppendProblem, isCacheAppendNode } from "./cache.js";
 import type { AbstractMemory } from "./memory.js";
 import { RESIDENT_ROLES, SHAPE_ONLY_OPS } from "./memory.js";
 import { kernelLabel, message, refuse } from "./words.js";
@@ -111,7 +112,7 @@ function checkAttentionKernel(mem: AbstractMemory, k: DfKernel, node: Node, who:
   const stage = attentionStage(k, node);
   if (!stage) refuse(message.notAStage(k, node.name, k.outputs[0]));
   const cacheNames = new Set([`${node.name}/k_cache`, `${node.name}/v_cache`]);
-  const wrongInputs = attentionInputsProblem(k, node, stage!, cacheNames, mem.plan.dataflow.phase === "decode");
+  const wrongInputs = attentionInputsProblem(k, node, stage!, cacheNames, decodesOwnCache(mem.plan.dataflow.phase, mem.info(node.inputs[1]!).role));
   if (wrongInputs) refuse(wrongInputs);
   const [qName, kName, vName, maskName] = node.inputs as [string, string, string, string | undefined];
   const q = mem.info(qName);
@@ -160,6 +161,21 @@ function checkAttentionKernel(mem: AbstractMemory, k: DfKernel, node: Node, who:
 /** The primitive op each unfused attention stage runs (for messages). */
 const STAGE_OPS: Readonly<Record<string, string>> = { scores: "MatMul", scaled: "Mul", masked: "Add", probs: "Softmax", context: "MatMul" };
 
+/** A cache append: the new rows staged tile by tile and written into the cache's allocation. */
+function checkCacheKernel(mem: AbstractMemory, k: DfKernel, node: Node, who: string): void {
+  const problem = cacheAppendProblem(k, node, who, (name) => mem.info(name));
+  if (problem) refuse(problem);
+  const [, addedName] = k.inputs as [string, string];
+  const present = k.outputs[0]!;
+  mem.read(addedName, who);
+  if (!mem.allocationOf(present)) refuse(message.cacheTier(who, present));
+  const added = operand(mem, addedName);
+  const tiling = tilingProblem("append", [added], k.tiling.tileShape, k.tiling.tiles, who, node.op);
+  if (tiling) refuse(tiling);
+  checkSteps(mem, k, who, streamSteps("append", { inputs: [undefined, added], outputs: [operand(mem, present)] }, k.tiling.tileShape, k.tiling.tiles), false);
+  mem.write(present, who);
+}
+
 /** One kernel of a section, as runKernel runs it (collectives aside). */
 export function checkKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel, nodes: ReadonlyMap<string, Node>, adjust?: OperandShapes): void {
   const kind = KERNEL_KINDS[k.kind] ?? refuse(message.unknownKind(k));
@@ -168,6 +184,7 @@ export function checkKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel,
   const who = kernelLabel(k, mem.where);
   if (!kind.device) checkHostKernel(mem, k, node, who);
   else if (isAttentionNode(node)) checkAttentionKernel(mem, k, node, who);
+  else if (isCacheAppendNode(node)) checkCacheKernel(mem, k, node, who);
   else checkDeviceKernel(mem, facts, k, node, who, adjust);
 }
 

@@ -4,7 +4,7 @@
 // words, what targets/runtime/memory.ts would refuse.
 
 import type { DfTensor } from "../../dataflow/dataflow.js";
-import { viewAliases } from "../../dataflow/dataflow.js";
+import { cachesOf, viewAliases } from "../../dataflow/dataflow.js";
 import type { Target } from "../../../targets/target.js";
 import type { Allocation, Plan, Transfer } from "../plan.js";
 import { ALIGNMENT } from "../plan.js";
@@ -30,8 +30,9 @@ export interface MemoryIndex {
 }
 
 export function memoryIndex(plan: Plan, scope?: Pick<StageScope, "allocations" | "aliases" | "firstSection">): MemoryIndex {
+  const pasts = new Map(cachesOf(plan.dataflow).map((c) => [c.past, c.present]));
   for (const t of plan.dataflow.tensors) {
-    const problem = tensorSizeProblem(t);
+    const problem = tensorSizeProblem(t, pasts.get(t.name));
     if (problem) refuse(problem);
   }
   return {

@@ -61,7 +61,15 @@ export const message = {
   unlistedInput: (who: string, node: string, name: string) => `${who}: node '${node}' reads '${name}', which the plan's kernel does not list as an input`,
   streaming: (k: DfKernel, node: Node, want: string) => `kernel ${k.name} streams as '${k.streaming}' in the plan, but its node '${node.name}' (${node.op}) streams as '${want}'`,
   unknownKernel: (section: string, kernel: string) => `section ${section} names kernel ${kernel}, which the plan's dataflow module does not have`,
-  decode: "the plan is for the decode phase, whose attention reads a KV cache filled by earlier steps that the graph has no input for; the runtime runs prefill plans (`tierflow generate` re-runs the growing prefix)",
+  decode: "the plan is for the decode phase, whose attention reads a KV cache filled by earlier steps that the graph has no input for; the runtime runs decode plans of models that take and return their KV cache (a with-past export), and prefill plans (`tierflow generate` re-runs the growing prefix)",
+  cachePast: (past: string, present: string) => `'${past}' is the front of the KV cache '${present}' and has no bytes of its own, but the plan sizes it`,
+  cacheTier: (who: string, present: string) => `${who} appends to the KV cache '${present}', but the plan gives the cache no allocation: a cache lives in a tier for the whole run`,
+  cacheShapes: (who: string, past: DfTensor, added: DfTensor, present: DfTensor) =>
+    `${who}: '${past.name}' [${past.shape.join(", ")}] and '${added.name}' [${added.shape.join(", ")}] do not append to '${present.name}' [${present.shape.join(", ")}] on axis 2`,
+  cacheInputs: (k: DfKernel, node: string, want: readonly string[]) =>
+    `kernel ${k.name} appends to the KV cache of node '${node}' from (${k.inputs.map((i) => `'${i}'`).join(", ")}), not from (${want.map((i) => `'${i}'`).join(", ")})`,
+  cacheFull: (who: string, present: string, held: number, added: number, capacity: number) =>
+    `${who}: the KV cache '${present}' holds ${held} tokens and takes ${added} more, past its ${capacity}`,
   noSections: "the plan has no sections to run",
   movementDType: (who: string) => `${who}: data movement needs its moved inputs and outputs in one dtype`,
   headGroups: (who: string, heads: number, kvHeads: number, groups: number) => `${who}: ${heads} query heads do not group onto ${kvHeads} key/value heads by ${groups}`,
@@ -105,8 +113,12 @@ export const message = {
   tensorBytes: (t: DfTensor, bytes: number) => `tensor '${t.name}' is ${t.dtype}[${t.shape.join(", ")}], ${bytes} bytes, but the plan sizes it ${t.bytes}`,
 };
 
-/** A tensor's bytes must be its shape's elements in its dtype; returns the refusal, if any. */
-export function tensorSizeProblem(t: DfTensor): string | undefined {
+/**
+ * A tensor's bytes must be its shape's elements in its dtype, a KV cache's past
+ * none (it is the front of its present); returns the refusal, if any.
+ */
+export function tensorSizeProblem(t: DfTensor, presentOf?: string): string | undefined {
+  if (presentOf !== undefined) return t.bytes === 0 ? undefined : message.cachePast(t.name, presentOf);
   const bytes = elementCount(t.shape) * dtypeBytes(t.dtype);
   return bytes === t.bytes ? undefined : message.tensorBytes(t, bytes);
 }
