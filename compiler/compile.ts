@@ -14,7 +14,7 @@ import type { DataflowModule, Phase } from "../ir/dataflow/dataflow.js";
 import type { Plan } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
 import { verifyPlan } from "../ir/placement/verify.js";
-import { checkPlanLegality, runsDecode } from "../ir/placement/legality.js";
+import { checkPlanLegality, runsPlan } from "../ir/placement/legality.js";
 import { TierflowError, fail } from "../ir/diagnostics.js";
 import type { Target } from "../targets/target.js";
 import { loadTarget } from "../targets/target.js";
@@ -194,7 +194,7 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
 /** Never hand out a plan the runtime would refuse: its legality, in the runtime's words. */
 function checkRunnable(plan: Plan, target: Target, graph: Module): void {
   // Decode plans of models without their own KV cache I/O are for the cost model: the runtime runs the others.
-  if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, new Map(mainGraph(graph).nodes.map((n) => [n.name, n])))) return;
+  if (!runsPlan(plan, new Map(mainGraph(graph).nodes.map((n) => [n.name, n])))) return;
   try {
     checkPlanLegality(plan, target, graph);
   } catch (err) {

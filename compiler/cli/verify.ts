@@ -3,7 +3,7 @@
 // `tierflow run` would refuse, refused here first, in the same words.
 
 import type { Command } from "commander";
-import { checkPlanLegality, runsDecode } from "../../ir/placement/legality.js";
+import { checkPlanLegality, runsPlan } from "../../ir/placement/legality.js";
 import { mainGraph } from "../../ir/graph/graph.js";
 import { openPlan } from "../../targets/runtime/open.js";
 import { action } from "./run-command.js";
@@ -19,10 +19,9 @@ export function registerVerify(program: Command): void {
       const opened = await openPlan(path, { ...(flags.target !== undefined ? { target: flags.target } : {}), ...(flags.model !== undefined ? { model: flags.model } : {}) });
       const { plan } = opened;
       const valid = `${path}: valid plan for ${plan.target} (${plan.sections.length} sections, ${plan.allocations.length} allocations)`;
-      // Decode plans of models without their own KV cache I/O are for the cost model: there is no run to check them against.
-      const nodes = new Map(mainGraph(opened.graph).nodes.map((n) => [n.name, n]));
-      if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, nodes)) {
-        process.stdout.write(`${valid}; a decode plan of a model without KV cache inputs, checked for capacity (the runtime runs decode plans of with-past models)\n`);
+      // Decode plans the runtime does not run (no KV cache inputs, or node-level) are for the cost model: there is no run to check them against.
+      if (!runsPlan(plan, new Map(mainGraph(opened.graph).nodes.map((n) => [n.name, n])))) {
+        process.stdout.write(`${valid}; a decode plan for the cost model, checked for capacity (the runtime runs decode steps of single-socket plans of with-past models)\n`);
         return;
       }
       checkPlanLegality(plan, opened.target, opened.graph);

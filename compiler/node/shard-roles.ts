@@ -69,6 +69,8 @@ export function matmulRoles(m: DataflowModule, sockets: number, attrsOf: (k: DfK
     if (p && weights.has(p.name)) result = new Set([p.name]);
     else if (p && (p.kind === "layout" && p.ops[0] === "Transpose")) result = leaves(p.inputs[0]!);
     else if (p && p.kind === "attention" && p.ops[0] === "tierflow.Attention") result = union(p.inputs.slice(0, 3).map(leaves));
+    // A graph's own KV cache: its new keys or values come from the products (the cached ones were split alike).
+    else if (p && p.kind === "cache") result = leaves(p.inputs[1]!);
     else if (p && p.kind === "elementwise" && !p.ops[0]!.includes("MoE")) {
       const out = tensors.get(p.outputs[0]!);
       const followed = p.inputs.filter((i) => tensors.get(i)?.role === "activation" && sameShape(tensors.get(i), out));

@@ -169,6 +169,13 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
         flopsRatio = 1;
         post = { kind: "all-to-all", suffix: "expert", bytes: tensorOf(k.outputs[0]!).bytes * routed, tokensOf: layout.ep };
       }
+    } else if (k.kind === "cache") {
+      // A graph's own KV cache splits by KV heads as the keys or values appended to it do; else it stays whole.
+      const s = state.get(inputs[1]!);
+      if (s?.axis === 1 && full.get(k.outputs[0]!)!.shape[1]! % s.parts === 0) {
+        state.set(k.inputs[0]!, s);
+        outSplits[0] = s;
+      } else gatherAll();
     } else if (k.kind === "attention" && k.ops[0] === "tierflow.Attention") {
       const [q, kk, v] = [0, 1, 2].map((i) => state.get(inputs[i]!));
       if (q?.axis === 1 && kk?.axis === 1 && v?.axis === 1 && kk.parts === v.parts) {
@@ -207,9 +214,11 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     }
     const at = kernels.push(localKernel(k, inputs, outputs, flopsRatio)) - 1;
     if (post) collective(post.kind, outputs[0]!, k.outputs[0]!, post.bytes, group);
-    // A split graph output is gathered whole under its own name.
+    // A split graph output is gathered whole under its own name; a decode step's KV cache stays
+    // with the sockets that hold its heads (a prefill's is gathered once, for the steps after).
     outputs.forEach((o, j) => {
       if (!state.has(o) || !m.outputs.includes(o)) return;
+      if (m.phase === "decode" && full.get(o)?.role === "kv-cache") return;
       const shard = `${o}/shard`;
       addTensor({ ...tensorOf(o), name: shard });
       state.set(shard, state.get(o)!);
@@ -231,9 +240,12 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     const touched = [...inputs, ...outputs].some((n) => state.has(n)) || outputs.some((o, j) => o !== k.outputs[j]);
     const ins = inputs.map(local), outs = outputs.map(local);
     const kind = KERNEL_KINDS[k.kind]!;
-    // The socket's shapes stream the way the whole kernel does; KV caches are written, not staged.
+    // The socket's shapes stream the way the whole kernel does; an attention's own KV caches are written, not
+    // staged, but a graph's cache is the attention's keys and values, and an append tiles its new rows.
+    const staged = (ts: DfTensor[], operands: boolean) =>
+      ts.filter((t, i) => t.role !== "kv-cache" || k.streaming === "append" || (operands && k.streaming === "attention" && i < 3));
     const tiles = !touched || !kind.device ? { streaming: k.streaming, tiling: k.tiling, bufferBytes: k.bufferBytes }
-      : tileKernel(k.streaming, ins.filter((t) => t.role !== "kv-cache"), outs.filter((t) => t.role !== "kv-cache"), { budget });
+      : tileKernel(k.streaming, staged(ins, true), staged(outs, false), { budget });
     return { ...k, inputs, outputs, reads, flops: k.flops * (flopsRatio ?? (Number.isFinite(outRatio) ? outRatio : 1)), ...tiles };
   }
 

@@ -385,21 +385,29 @@ def quantize_int4(src, path, qdq):
     return {"tool": Quantizer.__name__, **{k: (str(v) if not isinstance(v, (bool, int)) else v) for k, v in kwargs.items()}}
 
 
-def to_float16(src, path):
+# Ops whose float16 form onnxruntime's CPU provider lacks or computes poorly: kept in float32.
+F32_OPS = ["ReduceMean", "Pow", "Sqrt", "Softmax", "Cos", "Sin", "Range", "Where", "Expand", "Trilu", "CumSum"]
+
+
+def to_float16(sources, path):
+    """The first float16 conversion onnxruntime loads: whole, keeping float32 I/O, or keeping some ops float32."""
     import onnx
     import onnxruntime as ort
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    last = None
-    for keep_io in (False, True):
-        proto = convert_float_to_float16(onnx.load(str(src)), keep_io_types=keep_io)
-        onnx.save_model(proto, str(path))
-        try:
-            ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            return {"tool": "onnxruntime.transformers.float16.convert_float_to_float16", "keep_io_types": keep_io}
-        except Exception as exc:  # noqa: BLE001
-            last = exc
-    raise RuntimeError(f"onnxruntime cannot load the float16 model: {last!r}")
+    errors = []
+    for src in sources:
+        for keep_io, block in ((False, None), (True, None), (True, F32_OPS)):
+            kwargs = {"keep_io_types": keep_io, **({"op_block_list": block} if block else {})}
+            try:
+                proto = convert_float_to_float16(onnx.load(str(src)), **kwargs)
+                onnx.save_model(proto, str(path))
+                ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+                return {"tool": "onnxruntime.transformers.float16.convert_float_to_float16", "source": Path(src).name, "keep_io_types": keep_io,
+                        "op_block_list": block or "default"}
+            except Exception as exc:  # noqa: BLE001 - the next variant may load
+                errors.append(f"{Path(src).name} {kwargs}: {exc!r}"[:300])
+    raise RuntimeError("onnxruntime cannot load any float16 conversion: " + " | ".join(errors))
 
 
 def bert_qdq(path, record):
@@ -504,10 +512,11 @@ def main(argv=None):
 
         form(f"{arch}.contrib", contrib, model)
         form(f"{arch}.int4", lambda p, r, s=ts: quantize_int4(s, p, qdq=False), model)
-        form(f"{arch}.int4qdq", lambda p, r, s=ts: quantize_int4(s, p, qdq=True), model)
+        # The blocked int4 DequantizeLinear needs opset 21, which the dynamo export's ReduceMean (axes as an input) survives.
+        form(f"{arch}.int4qdq", lambda p, r, s=out / f"{arch}.past.dynamo.onnx": quantize_int4(s, p, qdq=True), model)
         form(f"{arch}.genai-int4", lambda p, r, m=model, a=arch: contrib_by_builder(a, m, p, "int4"), model)
         if arch == "llama":
-            form("llama.f16", lambda p, r, s=ts: to_float16(s, p), model)
+            form("llama.f16", lambda p, r, s=ts: to_float16([out / "llama.past.dynamo.onnx", s], p), model)
     form("bert.qdq", bert_qdq, decoder=False)
 
     import onnx

@@ -7,4 +7,4 @@ export { attentionInputsProblem, attentionStage, attentionStageInputs, decodesOw
 export { RESIDENT_ROLES, SHAPE_ONLY_OPS, align, memoryIndex } from "./legality/memory.js";
 export type { MemoryIndex } from "./legality/memory.js";
 export { kernelNode } from "./legality/kernels.js";
-export { cacheAppendProblem, isCacheAppendNode, runsDecode } from "./legality/cache.js";
+export { cacheAppendProblem, decodeRefusal, isCacheAppendNode, runsPlan } from "./legality/cache.js";

@@ -20,7 +20,7 @@ import { dtypeBytes } from "../../ir/dtype.js";
 import type { CacheIO, DfKernel } from "../../ir/dataflow/dataflow.js";
 import { cachesOf } from "../../ir/dataflow/dataflow.js";
 import { fail } from "../../ir/diagnostics.js";
-import { RESIDENT_ROLES, checkPlanLegality, message, runsDecode } from "../../ir/placement/legality.js";
+import { RESIDENT_ROLES, checkPlanLegality, decodeRefusal, message } from "../../ir/placement/legality.js";
 import { checkInputs } from "../reference/interpreter.js";
 import type { Target } from "../target.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
@@ -80,7 +80,7 @@ export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>
 export function runPlacedPlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {
   if (plan.sections.length === 0) fail(message.noSections);
   if (plan.parallel) {
-    if (plan.dataflow.phase !== "prefill") fail(message.decode);
+    if (plan.dataflow.phase !== "prefill") fail(message.decodeNode);
     return executeParallelPlan(plan, inputs, options);
   }
   return new PlanSession(plan, options).run(inputs);
@@ -114,7 +114,8 @@ export class PlanSession {
     if (plan.parallel) fail("a plan session runs single-socket plans");
     this.graph = mainGraph(options.graph);
     this.nodes = new Map<string, Node>(this.graph.nodes.map((n) => [n.name, n]));
-    if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, this.nodes)) fail(message.decode);
+    const refusal = plan.dataflow.phase !== "prefill" ? decodeRefusal(plan, this.nodes) : undefined;
+    if (refusal) fail(refusal);
     if (plan.sections.length === 0) fail(message.noSections);
     const trace = options.trace;
     this.memory = new DeviceMemory(plan, options.target, (tier, used) => {

@@ -95,6 +95,18 @@ describe("a with-past decoder's plans", () => {
       .toMatch(/KV cache: 512 B per token of a request \(2 layers, the model's own cache inputs and outputs, appended in place\)/);
   });
 
+  it("split by KV heads under tensor parallelism: a node-level prefill runs equal to onnxruntime, a node-level decode plan is for the cost model", async () => {
+    const prompt = feeds(5, 0, 1);
+    const pre = await compile(model, { target: "sn40l-node", phase: "prefill", batch: BATCH, seq: 5, parallel: "tp=2,pp=2,dp=1" });
+    const out = executePlan(pre.plan, tensors(prompt), { graph: pre.graph, target: pre.target, modelDir: dir }).outputs;
+    expect(worst(out, await session.run(prompt))).toBeLessThan(1e-5);
+    const dec = await compile(model, { target: "sn40l-node", phase: "decode", batch: BATCH, seq: 7, parallel: "tp=2,dp=1" });
+    const shards = dec.plan.parallel!.shards.filter((x) => x.tensor.startsWith("present.") || x.tensor.startsWith("past_key_values."));
+    expect(shards).toHaveLength(8);
+    expect(shards.every((x) => x.axis === 1 && x.parts === 2)).toBe(true);
+    expect(() => checkPlanLegality(dec.plan, dec.target, dec.graph)).toThrow("the plan is a node-level decode plan: the runtime runs decode steps of single-socket plans (node-level decode plans are for the cost model)");
+  });
+
   it("refuse flags that contradict the cache", async () => {
     await expect(compile(model, { target: "sn40l", phase: "decode", batch: 1, seq: 7, dims: new Map([["past_sequence", 3]]) }))
       .rejects.toThrow("--dim past_sequence=3: the KV cache holds 7 tokens (the context, --seq): leave the --dim out");

@@ -26,17 +26,22 @@ export function cacheAppendProblem(k: DfKernel, node: Node, who: string, info: (
 }
 
 /**
- * Whether the runtime can run a decode plan: every attention reads a cache the
- * graph takes and returns (a kv-cache tensor), and there is one.
+ * Why the runtime cannot run a decode plan, or undefined when it can: a
+ * single-socket plan whose every attention reads a cache the graph takes and
+ * returns (a kv-cache tensor), and there is one.
  */
-export function runsDecode(plan: Plan, nodes: ReadonlyMap<string, Node>): boolean {
+export function decodeRefusal(plan: Plan, nodes: ReadonlyMap<string, Node>): string | undefined {
   const tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
   let caches = 0;
   for (const k of plan.dataflow.kernels) {
     const node = nodes.get(k.nodes[0] ?? "");
     if (!node) continue;
     if (isCacheAppendNode(node)) caches++;
-    if (node.domain === "tierflow" && node.op === "Attention" && tensors.get(node.inputs[1]!)?.role !== "kv-cache") return false;
+    if (node.domain === "tierflow" && node.op === "Attention" && tensors.get(node.inputs[1]!)?.role !== "kv-cache") return message.decode;
   }
-  return caches > 0;
+  if (caches === 0) return message.decode;
+  return plan.parallel ? message.decodeNode : undefined;
 }
+
+/** Whether the runtime runs a plan: every prefill plan, and the decode plans decodeRefusal lets through. */
+export const runsPlan = (plan: Plan, nodes: ReadonlyMap<string, Node>): boolean => plan.dataflow.phase === "prefill" || decodeRefusal(plan, nodes) === undefined;

@@ -22,7 +22,7 @@ import { biasColumns, memberOperands, outputStages, socketNodes, stageScope } fr
 import type { GraphFacts, OperandShapes } from "./kernels.js";
 import { checkKernel, graphFacts } from "./kernels.js";
 import { AbstractMemory, RESIDENT_ROLES } from "./memory.js";
-import { runsDecode } from "./cache.js";
+import { decodeRefusal } from "./cache.js";
 import { cachesOf } from "../../dataflow/dataflow.js";
 import { kernelLabel, message, refuse, sectionLabel } from "./words.js";
 
@@ -93,7 +93,8 @@ function hostStart(mem: AbstractMemory, facts: GraphFacts): void {
  */
 export function checkPlanLegality(plan: Plan, target: Target, module: Module): void {
   const facts = graphFacts(module);
-  if (plan.dataflow.phase !== "prefill" && !runsDecode(plan, facts.nodes)) refuse(message.decode);
+  const decode = plan.dataflow.phase !== "prefill" ? decodeRefusal(plan, facts.nodes) : undefined;
+  if (decode) refuse(decode);
   if (plan.sections.length === 0) refuse(message.noSections);
   if (plan.parallel) return checkParallelLegality(plan, target, facts);
   const mem = new AbstractMemory(plan, target);

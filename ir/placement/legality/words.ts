@@ -62,6 +62,7 @@ export const message = {
   streaming: (k: DfKernel, node: Node, want: string) => `kernel ${k.name} streams as '${k.streaming}' in the plan, but its node '${node.name}' (${node.op}) streams as '${want}'`,
   unknownKernel: (section: string, kernel: string) => `section ${section} names kernel ${kernel}, which the plan's dataflow module does not have`,
   decode: "the plan is for the decode phase, whose attention reads a KV cache filled by earlier steps that the graph has no input for; the runtime runs decode plans of models that take and return their KV cache (a with-past export), and prefill plans (`tierflow generate` re-runs the growing prefix)",
+  decodeNode: "the plan is a node-level decode plan: the runtime runs decode steps of single-socket plans (node-level decode plans are for the cost model)",
   cachePast: (past: string, present: string) => `'${past}' is the front of the KV cache '${present}' and has no bytes of its own, but the plan sizes it`,
   cacheTier: (who: string, present: string) => `${who} appends to the KV cache '${present}', but the plan gives the cache no allocation: a cache lives in a tier for the whole run`,
   cacheShapes: (who: string, past: DfTensor, added: DfTensor, present: DfTensor) =>
