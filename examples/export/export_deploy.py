@@ -365,7 +365,23 @@ def contrib_by_optimizer(src, path):
     if best is None:
         raise RuntimeError("no optimizer model type worked")
     best[2].save_model_to_file(str(path), use_external_data_format=False)
-    return {"tool": "onnxruntime.transformers.optimizer", "model_type": best[1], "contrib_nodes": best[0]}
+    trimmed = trim_rotary_caches(path)
+    return {"tool": "onnxruntime.transformers.optimizer", "model_type": best[1], "contrib_nodes": best[0], "rotary_cache_rows": trimmed}
+
+
+def trim_rotary_caches(path):
+    """The optimizer's cos/sin caches cover 131072 positions (8 MiB here): keep the model's MAX_POSITIONS rows."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    rows = None
+    for i, t in enumerate(proto.graph.initializer):
+        if t.name in ("cos_cache", "sin_cache") and t.dims[0] > MAX_POSITIONS:
+            rows = MAX_POSITIONS
+            proto.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t)[:MAX_POSITIONS].copy(), t.name))
+    onnx.save_model(proto, str(path))
+    return rows
 
 
 def quantize_int4(src, path, qdq):

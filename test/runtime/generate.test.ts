@@ -17,6 +17,7 @@ import { openPlan } from "../../targets/runtime/open.js";
 import { runCli } from "../support/cli.js";
 import { MODELS_DIR } from "./support.js";
 import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
+import { onnxruntimeCachedGreedy } from "../support/ort-greedy.js";
 
 const PROMPT = [17, 101, 5, 88]; // below every vocabulary here (the corpus has 128 ids)
 const TOKENS = 5;
@@ -83,34 +84,6 @@ describe("greedy generation through plans matches onnxruntime", () => {
     expect(bad.stderr.trim()).toMatch(/^tierflow: error: --prompt-ids '1,x' must be non-negative integers separated by commas$/);
   });
 });
-
-/** onnxruntime's greedy loop over a with-past model: the prompt with an empty past, then one token a step with the presents fed back. */
-async function onnxruntimeCachedGreedy(model: string, prompt: readonly number[], tokens: number): Promise<number[]> {
-  const session = await ort.InferenceSession.create(model);
-  try {
-    const pasts = session.inputNames.filter((n) => n.startsWith("past_key_values."));
-    const cache: Record<string, ort.Tensor> = Object.fromEntries(pasts.map((n) => [n, new ort.Tensor("float32", new Float32Array(0), [1, 2, 0, 16])]));
-    const ids = [...prompt];
-    let held = 0, step = [...prompt];
-    const i64 = (values: readonly number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, values.length]);
-    while (ids.length < prompt.length + tokens) {
-      const out = await session.run({
-        input_ids: i64(step), attention_mask: i64(new Array(held + step.length).fill(1)), position_ids: i64(step.map((_, i) => held + i)), ...cache,
-      });
-      const logits = out.logits!.data as Float32Array;
-      const vocab = logits.length / step.length, start = logits.length - vocab;
-      let best = 0;
-      for (let i = 1; i < vocab; i++) if (logits[start + i]! > logits[start + best]!) best = i;
-      ids.push(best);
-      for (const n of pasts) cache[n] = out[n.replace("past_key_values.", "present.")]!;
-      held += step.length;
-      step = [best];
-    }
-    return ids;
-  } finally {
-    await session.release();
-  }
-}
 
 describe("a with-past decoder generates through its prefill plan once and its decode plan per token", () => {
   let model: string;

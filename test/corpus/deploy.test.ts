@@ -1,0 +1,88 @@
+// The deployed forms of a decoder (examples/deploy/, made by
+// examples/export/export_deploy.py on the GPU machine): exports with past KV
+// (both PyTorch exporters), opset 23 with ONNX Attention, RotaryEmbedding and
+// RMSNormalization, onnxruntime's contrib-op fusions, int4 MatMulNBits and
+// blocked int4 QDQ weights, float16, and an int8 QDQ BERT. For each decoder
+// form: it inspects; a decode plan on sn40l at -O2 runs equal to
+// onnxruntime-node on a step after six cached tokens (batch 2); and generate
+// picks onnxruntime-node's ids for 32 tokens (the prefill plan once, the
+// decode plan per token against onnxruntime's loop with the presents fed back).
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import * as ort from "onnxruntime-node";
+import { compile } from "../../compiler/compile.js";
+import { loadModel } from "../../compiler/load.js";
+import { summarize } from "../../compiler/analysis/summary.js";
+import type { Tensor } from "../../ir/tensor.js";
+import { makeTensor, tensorFromValues } from "../../ir/tensor.js";
+import { executePlan } from "../../targets/runtime/execute.js";
+import { generateGreedy } from "../../targets/runtime/generate.js";
+import { openPlan } from "../../targets/runtime/open.js";
+import { planToJson } from "../../compiler/plan-json.js";
+import { onnxruntimeCachedGreedy } from "../support/ort-greedy.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+
+export const DEPLOY_DIR = join(import.meta.dirname, "..", "..", "examples", "deploy");
+
+interface DeployEntry {
+  readonly file: string;
+  readonly form: string;
+  readonly architecture: string;
+  readonly ops?: Readonly<Record<string, number>>;
+}
+
+const entries = (JSON.parse(readFileSync(join(DEPLOY_DIR, "deploy.json"), "utf8")) as { files: DeployEntry[] }).files.filter((e) => e.ops);
+/** The forms whose decoders tierflow takes, and how close a step must be to onnxruntime's. */
+const DECODER_FORMS: Readonly<Record<string, number>> = { "past.torchscript": 1e-4, "past.dynamo": 1e-4 };
+const BATCH = 2, HELD = 6, PROMPT = [17, 101, 5, 88, 42], TOKENS = 32;
+
+const i64 = (dims: number[], f: (i: number) => number) => new ort.Tensor("int64", BigInt64Array.from({ length: dims.reduce((p, d) => p * d, 1) }, (_, i) => BigInt(f(i))), dims);
+const tensors = (f: Record<string, ort.Tensor>): Record<string, Tensor> => Object.fromEntries(Object.entries(f).map(([n, t]) =>
+  [n, t.type === "int64" ? tensorFromValues("i64", [...t.dims], t.data as BigInt64Array) : makeTensor("f32", [...t.dims], t.data as Float32Array)]));
+
+const summary: string[] = [];
+afterAll(() => console.log(`deployed forms, a decode step against onnxruntime and 32 generated tokens:\n${summary.join("\n")}`));
+
+describe("deployed decoder forms: inspect, a decode plan equal to onnxruntime, generate equal to onnxruntime's ids", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tierflow-deploy-"));
+  it.each(entries.filter((e) => DECODER_FORMS[e.form] !== undefined).map((e) => [e.file, e] as const))("%s", async (file, entry) => {
+    const model = join(DEPLOY_DIR, file);
+    const { module } = await loadModel(model);
+    expect(summarize(module).nodes).toBeGreaterThan(0);
+    // A step after HELD cached tokens, the past from onnxruntime's own prefill.
+    const session = await ort.InferenceSession.create(model);
+    const meta = session.inputMetadata as unknown as { name: string; shape: readonly (number | string)[] }[];
+    const feeds = (seq: number, held: number, pasts?: ort.InferenceSession.OnnxValueMapType) => {
+      const f: Record<string, ort.Tensor> = {
+        input_ids: i64([BATCH, seq], (i) => (i * 37 + held) % 128), attention_mask: i64([BATCH, held + seq], () => 1), position_ids: i64([BATCH, seq], (i) => held + (i % seq)),
+      };
+      for (const m of meta) {
+        if (m.name.startsWith("past_key_values.")) f[m.name] = (pasts?.[m.name.replace("past_key_values.", "present.")] as ort.Tensor | undefined) ?? new ort.Tensor("float32", new Float32Array(0), [BATCH, Number(m.shape[1]), 0, Number(m.shape[3])]);
+      }
+      return f;
+    };
+    const step = feeds(1, HELD, await session.run(feeds(HELD, 0)));
+    const want = await session.run(step);
+    await session.release();
+    const decode = await compile(model, { target: "sn40l", opt: 2, phase: "decode", batch: BATCH, seq: HELD });
+    const got = executePlan(decode.plan, tensors(step), { graph: decode.graph, target: decode.target, modelDir: DEPLOY_DIR }).outputs;
+    let worst = 0;
+    for (const [name, t] of Object.entries(want)) {
+      const a = got[name]!.data as Float32Array, b = t.data as Float32Array;
+      expect(a.length, name).toBe(b.length);
+      for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+    }
+    expect(worst).toBeLessThanOrEqual(DECODER_FORMS[entry.form]!);
+    // Generate from a decode plan with room for the prompt and the tokens.
+    const plan = await compile(model, { target: "sn40l", opt: 2, phase: "decode", batch: 1, seq: PROMPT.length + TOKENS });
+    const path = join(dir, `${file}.plan.json`);
+    writeFileSync(path, planToJson(plan.plan));
+    const { ids } = await generateGreedy(await openPlan(path, { model }), PROMPT, TOKENS);
+    expect(ids).toEqual(await onnxruntimeCachedGreedy(model, PROMPT, TOKENS));
+    const fused = Object.entries(decode.plan.fusion).map(([op, n]) => `${op.replace(/^tierflow\./, "")} ${n}`).join(", ");
+    summary.push(`  ${file.padEnd(32)} step ${worst.toExponential(1)}  ids equal (${TOKENS})  fused: ${fused}`);
+  }, 120_000);
+});
