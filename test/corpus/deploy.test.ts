@@ -21,7 +21,7 @@ import { executePlan } from "../../targets/runtime/execute.js";
 import { generateGreedy } from "../../targets/runtime/generate.js";
 import { openPlan } from "../../targets/runtime/open.js";
 import { planToJson } from "../../compiler/plan-json.js";
-import { onnxruntimeCachedGreedy } from "../support/ort-greedy.js";
+import { floatValues, onnxruntimeCachedGreedy } from "../support/ort-greedy.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 
@@ -36,12 +36,12 @@ interface DeployEntry {
 
 const entries = (JSON.parse(readFileSync(join(DEPLOY_DIR, "deploy.json"), "utf8")) as { files: DeployEntry[] }).files.filter((e) => e.ops);
 /** The forms whose decoders tierflow takes, and how close a step must be to onnxruntime's. */
-const DECODER_FORMS: Readonly<Record<string, number>> = { "past.torchscript": 1e-4, "past.dynamo": 1e-4 };
+const DECODER_FORMS: Readonly<Record<string, number>> = { "past.torchscript": 1e-4, "past.dynamo": 1e-4, f16: 1e-2 };
 const BATCH = 2, HELD = 6, PROMPT = [17, 101, 5, 88, 42], TOKENS = 32;
 
 const i64 = (dims: number[], f: (i: number) => number) => new ort.Tensor("int64", BigInt64Array.from({ length: dims.reduce((p, d) => p * d, 1) }, (_, i) => BigInt(f(i))), dims);
 const tensors = (f: Record<string, ort.Tensor>): Record<string, Tensor> => Object.fromEntries(Object.entries(f).map(([n, t]) =>
-  [n, t.type === "int64" ? tensorFromValues("i64", [...t.dims], t.data as BigInt64Array) : makeTensor("f32", [...t.dims], t.data as Float32Array)]));
+  [n, t.type === "int64" ? tensorFromValues("i64", [...t.dims], t.data as BigInt64Array) : makeTensor(t.type === "float16" ? "f16" : "f32", [...t.dims], floatValues(t))]));
 
 const summary: string[] = [];
 afterAll(() => console.log(`deployed forms, a decode step against onnxruntime and 32 generated tokens:\n${summary.join("\n")}`));
@@ -54,13 +54,16 @@ describe("deployed decoder forms: inspect, a decode plan equal to onnxruntime, g
     expect(summarize(module).nodes).toBeGreaterThan(0);
     // A step after HELD cached tokens, the past from onnxruntime's own prefill.
     const session = await ort.InferenceSession.create(model);
-    const meta = session.inputMetadata as unknown as { name: string; shape: readonly (number | string)[] }[];
+    const meta = session.inputMetadata as unknown as { name: string; type: string; shape: readonly (number | string)[] }[];
     const feeds = (seq: number, held: number, pasts?: ort.InferenceSession.OnnxValueMapType) => {
       const f: Record<string, ort.Tensor> = {
         input_ids: i64([BATCH, seq], (i) => (i * 37 + held) % 128), attention_mask: i64([BATCH, held + seq], () => 1), position_ids: i64([BATCH, seq], (i) => held + (i % seq)),
       };
       for (const m of meta) {
-        if (m.name.startsWith("past_key_values.")) f[m.name] = (pasts?.[m.name.replace("past_key_values.", "present.")] as ort.Tensor | undefined) ?? new ort.Tensor("float32", new Float32Array(0), [BATCH, Number(m.shape[1]), 0, Number(m.shape[3])]);
+        if (!m.name.startsWith("past_key_values.")) continue;
+        const empty = [BATCH, Number(m.shape[1]), 0, Number(m.shape[3])];
+        f[m.name] = (pasts?.[m.name.replace("past_key_values.", "present.")] as ort.Tensor | undefined)
+          ?? (m.type === "float16" ? new ort.Tensor("float16", new Uint16Array(0), empty) : new ort.Tensor("float32", new Float32Array(0), empty));
       }
       return f;
     };
@@ -71,7 +74,7 @@ describe("deployed decoder forms: inspect, a decode plan equal to onnxruntime, g
     const got = executePlan(decode.plan, tensors(step), { graph: decode.graph, target: decode.target, modelDir: DEPLOY_DIR }).outputs;
     let worst = 0;
     for (const [name, t] of Object.entries(want)) {
-      const a = got[name]!.data as Float32Array, b = t.data as Float32Array;
+      const a = got[name]!.data as Float32Array, b = floatValues(t as ort.Tensor);
       expect(a.length, name).toBe(b.length);
       for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
     }

@@ -7,10 +7,23 @@ import * as ort from "onnxruntime-node";
 
 const i64 = (values: readonly number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, values.length]);
 
-/** The last position's logits as numbers, whatever float type the model gives. */
+/** An IEEE half's bits as a number (onnxruntime-node gives float16 data as its raw bits). */
+export function halfToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1, exponent = (bits >> 10) & 0x1f, fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** A float tensor's values as numbers, whatever float type the model gives. */
+export function floatValues(t: ort.Tensor): Float32Array {
+  return t.type === "float16" ? Float32Array.from(t.data as Uint16Array, halfToNumber) : t.data as Float32Array;
+}
+
+/** The last position's logits. */
 function lastRow(t: ort.Tensor): Float32Array {
   const vocab = Number(t.dims[t.dims.length - 1]);
-  const data = t.type === "float16" ? Float32Array.from(t.data as unknown as ArrayLike<number>) : t.data as Float32Array;
+  const data = floatValues(t);
   return data.subarray(data.length - vocab);
 }
 
