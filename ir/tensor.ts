@@ -1,6 +1,7 @@
 // Concrete tensors: literal constants in the IR and the values kernels compute on.
 // int64/uint64 are kept in BigInt64Array/BigUint64Array so no precision is lost;
-// f16 and bf16 are held widened in Float32Array (their values are exact there).
+// f16 and bf16 are held widened in Float32Array (their values are exact there);
+// int4/uint4 one value per Int8Array/Uint8Array element (packed only on disk).
 
 import type { DType } from "./dtype.js";
 import { TierflowError } from "./diagnostics.js";
@@ -33,11 +34,11 @@ export function allocate(dtype: DType, count: number): TensorData {
   switch (dtype) {
     case "f32": case "f16": case "bf16": return new Float32Array(count);
     case "f64": return new Float64Array(count);
-    case "i8": return new Int8Array(count);
+    case "i8": case "i4": return new Int8Array(count);
     case "i16": return new Int16Array(count);
     case "i32": return new Int32Array(count);
     case "i64": return new BigInt64Array(count);
-    case "u8": case "bool": return new Uint8Array(count);
+    case "u8": case "u4": case "bool": return new Uint8Array(count);
     case "u16": return new Uint16Array(count);
     case "u32": return new Uint32Array(count);
     case "u64": return new BigUint64Array(count);
@@ -79,4 +80,24 @@ export function valuesAsNumbers(t: Tensor): number[] {
 
 export function scalarTensor(dtype: DType, value: number | bigint): Tensor {
   return tensorFromValues(dtype, [], [value]);
+}
+
+/**
+ * Packed 4-bit elements (ONNX's int4/uint4 layout, and MatMulNBits' weights): two to a
+ * byte, the first in the low nibble. `out` receives `count` values; signed ones are
+ * sign-extended.
+ */
+export function unpackNibbles(bytes: Uint8Array, count: number, signed: boolean, out: Int8Array | Uint8Array): void {
+  for (let i = 0; i < count; i++) {
+    const byte = bytes[i >> 1]!;
+    const nibble = i & 1 ? byte >> 4 : byte & 0xf;
+    out[i] = signed && nibble >= 8 ? nibble - 16 : nibble;
+  }
+}
+
+/** Values (int4/uint4, unpacked) -> two to a byte, the first in the low nibble; an odd count leaves the last high nibble 0. */
+export function packNibbles(values: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(Math.ceil(values.length / 2));
+  for (let i = 0; i < values.length; i++) out[i >> 1]! |= (values[i]! & 0xf) << (i & 1 ? 4 : 0);
+  return out;
 }

@@ -5,9 +5,9 @@
 import type { Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
 import { mainGraph, opKey } from "../../ir/graph/graph.js";
 import { opOf } from "../../ir/graph/ops.js";
-import { dtypeBytes } from "../../ir/dtype.js";
+import { byteSize, dtypeBytes, isSubByte } from "../../ir/dtype.js";
 import type { Dim } from "../../ir/symbolic.js";
-import { DimSum, dimSymbols, evaluateDim, mulDims, productOfDims, substituteDim } from "../../ir/symbolic.js";
+import { DimSum, dimSymbols, divDimsExact, evaluateDim, mulDims, productOfDims, substituteDim } from "../../ir/symbolic.js";
 
 export interface ValueSummary {
   readonly name: string;
@@ -40,7 +40,10 @@ export interface ModelSummary {
 
 export function bytesOf(t: TensorType): Dim | undefined {
   if (!t.shape) return undefined;
-  return mulDims(productOfDims(t.shape), dtypeBytes(t.dtype));
+  const count = productOfDims(t.shape);
+  if (!isSubByte(t.dtype)) return mulDims(count, dtypeBytes(t.dtype));
+  // int4 packs two to a byte; a symbolic count that does not halve exactly is counted a byte each (an upper bound).
+  return typeof count === "number" ? byteSize(t.dtype, count) : divDimsExact(count, 2) ?? count;
 }
 
 function sortedRecord<V>(entries: Iterable<[string, V]>): Record<string, V> {
@@ -77,7 +80,7 @@ export function summarize(module: Module, dims: ReadonlyMap<string, number> = ne
     const dtype = c.kind === "literal" ? c.tensor.dtype : c.dtype;
     const count = c.kind === "literal" ? c.tensor.data.length : c.dims.reduce((p, d) => p * d, 1);
     const entry = parameters.get(dtype) ?? { count: 0, bytes: 0 };
-    parameters.set(dtype, { count: entry.count + count, bytes: entry.bytes + count * dtypeBytes(dtype) });
+    parameters.set(dtype, { count: entry.count + count, bytes: entry.bytes + byteSize(dtype, count) });
   }
   const ops = new Map<string, number>();
   const flops = new DimSum();

@@ -6,7 +6,7 @@ import type { Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
 import { mainGraph, opKey } from "../../ir/graph/graph.js";
 import { opOf } from "../../ir/graph/ops.js";
 import type { DType } from "../../ir/dtype.js";
-import { dtypeBytes, isFloat } from "../../ir/dtype.js";
+import { byteSize, elementBytes, isFloat } from "../../ir/dtype.js";
 import { fail, withLocation } from "../../ir/diagnostics.js";
 import { evaluateDim } from "../../ir/symbolic.js";
 import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, StreamKind, TensorRole } from "../../ir/dataflow/dataflow.js";
@@ -57,7 +57,7 @@ export function rowsOf(shape: readonly number[]): { rows: number; last: number }
 
 /** A tensor as a kernel's step stages it (weights and constants are read from their tier by whole-tensor kernels). */
 export function streamOperand(t: DfTensor): StreamOperand {
-  return { name: t.name, shape: t.shape, elem: dtypeBytes(t.dtype), staged: true, resident: t.role === "weight" || t.role === "constant" };
+  return { name: t.name, shape: t.shape, elem: elementBytes(t.dtype), staged: true, resident: t.role === "weight" || t.role === "constant" };
 }
 
 /**
@@ -189,7 +189,7 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
       const shape = concreteShape(type.shape, options.bindings, name);
       const dtype = planDType(type.dtype, options);
       // A cache's past has no storage of its own: its tokens are the front of the present.
-      const bytes = caches.pasts.has(name) ? 0 : shape.reduce((p, d) => p * d, 1) * dtypeBytes(dtype);
+      const bytes = caches.pasts.has(name) ? 0 : byteSize(dtype, shape.reduce((p, d) => p * d, 1));
       t = { name, dtype, shape, bytes, role: roleOf(name, graph, caches) };
       tensors.set(name, t);
       return t;

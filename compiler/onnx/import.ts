@@ -5,7 +5,7 @@ import { readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
 import type { Constant, Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
 import { TierflowError, fail, withLocation } from "../../ir/diagnostics.js";
-import { dtypeFromOnnx } from "../../ir/dtype.js";
+import { dtypeFromOnnx, onnxTypeName } from "../../ir/dtype.js";
 import type { Dim } from "../../ir/symbolic.js";
 import { isSymbolName, parseDim } from "../../ir/symbolic.js";
 import { opOf } from "../../ir/graph/ops.js";
@@ -39,7 +39,7 @@ function valueType(info: ValueInfoProto, unknownDim: () => string): TensorType |
     return undefined;
   }
   const dtype = dtypeFromOnnx(tensor.elemType ?? 0);
-  if (!dtype || dtype === "str") fail(`value '${info.name}' has unsupported element type ${tensor.elemType}`);
+  if (!dtype || dtype === "str") fail(`value '${info.name}' has unsupported element type ${onnxTypeName(tensor.elemType ?? 0)}`);
   if (!tensor.shape) return { dtype, shape: null };
   const shape = (tensor.shape.dim ?? []).map((d): Dim => {
     if (d.dimParam) return dimFromParam(d.dimParam);

@@ -4,10 +4,10 @@
 
 import type { Constant } from "../../ir/graph/graph.js";
 import type { DType } from "../../ir/dtype.js";
-import { dtypeBytes, dtypeFromOnnx } from "../../ir/dtype.js";
+import { byteSize, dtypeFromOnnx, isSubByte, onnxTypeName } from "../../ir/dtype.js";
 import { TierflowError, fail } from "../../ir/diagnostics.js";
 import type { Tensor } from "../../ir/tensor.js";
-import { elementCount, makeTensor, tensorFromValues } from "../../ir/tensor.js";
+import { elementCount, makeTensor, tensorFromValues, unpackNibbles } from "../../ir/tensor.js";
 import type { TensorProto } from "./proto.js";
 import { toBigInt, toNumber } from "./proto.js";
 import { externalDataRef } from "./external-data.js";
@@ -29,12 +29,16 @@ function bf16ToF32(bits: number): number {
   return scratch.getFloat32(0);
 }
 
-/** Little-endian bytes -> tensor storage; f16/bf16 are widened to f32 values. */
+/** Little-endian bytes -> tensor storage; f16/bf16 are widened to f32 values, int4/uint4 unpacked one to an element. */
 export function decodeBytes(dtype: DType, dims: readonly number[], bytes: Uint8Array): Tensor {
   const t = makeTensor(dtype, dims);
   const n = t.data.length;
-  if (bytes.byteLength !== n * dtypeBytes(dtype)) {
-    fail(`tensor data has ${bytes.byteLength} bytes, ${dtype}[${dims.join(", ")}] needs ${n * dtypeBytes(dtype)}`);
+  if (bytes.byteLength !== byteSize(dtype, n)) {
+    fail(`tensor data has ${bytes.byteLength} bytes, ${dtype}[${dims.join(", ")}] needs ${byteSize(dtype, n)}`);
+  }
+  if (isSubByte(dtype)) {
+    unpackNibbles(bytes, n, dtype === "i4", t.data as Int8Array | Uint8Array);
+    return t;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = t.data;
@@ -52,6 +56,7 @@ export function decodeBytes(dtype: DType, dims: readonly number[], bytes: Uint8A
       case "u32": (out as Uint32Array)[i] = view.getUint32(4 * i, true); break;
       case "i64": (out as BigInt64Array)[i] = view.getBigInt64(8 * i, true); break;
       case "u64": (out as BigUint64Array)[i] = view.getBigUint64(8 * i, true); break;
+      case "i4": case "u4": break; // unpacked above
       case "str": fail("string tensors are not supported");
     }
   }
@@ -61,7 +66,7 @@ export function decodeBytes(dtype: DType, dims: readonly number[], bytes: Uint8A
 export function tensorDType(proto: TensorProto, what: string): DType {
   const code = proto.dataType ?? 0;
   const dtype = dtypeFromOnnx(code);
-  if (!dtype) fail(`${what} has ONNX data type ${code}, which tierflow does not support`);
+  if (!dtype) fail(`${what} has ONNX data type ${onnxTypeName(code)}, which tierflow does not support`);
   if (dtype === "str") fail(`${what} is a string tensor, which tierflow does not support`);
   return dtype;
 }
@@ -86,6 +91,18 @@ function typedFieldValues(proto: TensorProto, dtype: DType): ArrayLike<number | 
   }
 }
 
+/** int4/uint4 in int32_data: one packed byte (two elements, the first in the low nibble) per entry. */
+function packedNibbleValues(proto: TensorProto, dtype: DType, dims: readonly number[], what: string): Tensor {
+  const entries = proto.int32Data ?? [];
+  const count = elementCount(dims), need = byteSize(dtype, count);
+  if (entries.length !== need) {
+    fail(`${what} has ${entries.length} int32_data entries, ${dtype}[${dims.join(", ")}] packs into ${need} (two elements an entry)`);
+  }
+  const t = makeTensor(dtype, dims);
+  unpackNibbles(Uint8Array.from(entries, (v) => v & 0xff), count, dtype === "i4", t.data as Int8Array | Uint8Array);
+  return t;
+}
+
 export interface ImportContext {
   /** Folder of the model file (external data resolves inside it). */
   readonly modelDir: string;
@@ -100,7 +117,7 @@ export function importTensor(proto: TensorProto, what: string, ctx: ImportContex
   const dtype = tensorDType(proto, what);
   const dims = tensorDims(proto, what);
   const count = elementCount(dims);
-  const byteLength = count * dtypeBytes(dtype);
+  const byteLength = byteSize(dtype, count);
   if (proto.dataLocation === 1) {
     const ref = externalDataRef(proto, byteLength, what, ctx.modelDir);
     return { kind: "weight", ref, dims, dtype };
@@ -117,6 +134,7 @@ export function importTensor(proto: TensorProto, what: string, ctx: ImportContex
     }
     return { kind: "literal", tensor: decodeBytes(dtype, dims, raw) };
   }
+  if (isSubByte(dtype)) return { kind: "literal", tensor: packedNibbleValues(proto, dtype, dims, what) };
   const values = typedFieldValues(proto, dtype);
   if (values.length !== count) {
     fail(`${what} has ${values.length} values, ${dtype}[${dims.join(", ")}] needs ${count}`);

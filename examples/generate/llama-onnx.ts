@@ -43,7 +43,9 @@ export const LLAMA_PRESETS: Readonly<Record<string, LlamaConfig>> = {
   tiny: { vocab: 256, hidden: 64, intermediate: 128, layers: 2, heads: 4, kvHeads: 2, ropeTheta: 10000, weightType: 1 },
 };
 
-const BYTES: Record<number, number> = { 1: 4, 10: 2, 16: 2 };
+const BYTES: Record<number, number> = { 1: 4, 2: 1, 10: 2, 16: 2 };
+/** Columns of K sharing one scale in the int4 form (onnxruntime's MatMulNBitsQuantizer default). */
+const INT4_BLOCK = 32;
 
 class Builder {
   readonly nodes: NodeProto[] = [];
@@ -79,10 +81,10 @@ class Builder {
     return name;
   }
 
-  weight(name: string, dims: number[]): string {
-    const length = dims.reduce((p, d) => p * d, 1) * BYTES[this.weightType]!;
+  weight(name: string, dims: number[], dataType = this.weightType): string {
+    const length = dims.reduce((p, d) => p * d, 1) * BYTES[dataType]!;
     this.initializers.push({
-      name, dims, dataType: this.weightType, dataLocation: 1,
+      name, dims, dataType, dataLocation: 1,
       externalData: [
         { key: "location", value: this.dataFile },
         { key: "offset", value: String(this.offset) },
@@ -102,11 +104,26 @@ class Builder {
 export interface LlamaOptions {
   /** The with-past form: KV cache inputs and outputs, attention mask and position ids. */
   readonly past?: boolean;
+  /**
+   * int4: every linear layer as onnxruntime's MatMulNBits (4-bit weights in blocks of 32 along K,
+   * one scale per block in the weight type, symmetric), as MatMulNBitsQuantizer writes them.
+   */
+  readonly weights?: "float" | "int4";
 }
 
 export function llamaModel(cfg: LlamaConfig, dataFile: string, options: LlamaOptions = {}): { model: ModelProto; dataBytes: number; layout: readonly { offset: number; length: number }[] } {
   const b = new Builder(dataFile, cfg.weightType);
   const past = options.past ?? false;
+  const int4 = options.weights === "int4";
+  /** x [.., K] times the weight [K, N]: a MatMul, or MatMulNBits over packed 4-bit blocks. */
+  const linear = (x: string, name: string, k: number, n: number, scope: string): string => {
+    if (!int4) return b.one("MatMul", [x, b.weight(`${name}_T`, [k, n])], {}, scope);
+    const blocks = Math.ceil(k / INT4_BLOCK);
+    const out = b.op("MatMulNBits", [x, b.weight(`${name}_Q4`, [n, blocks, INT4_BLOCK / 2], 2), b.weight(`${name}_scales`, [n * blocks])],
+      { K: k, N: n, bits: 4, block_size: INT4_BLOCK }, 1, scope);
+    b.nodes[b.nodes.length - 1]!.domain = "com.microsoft";
+    return out[0]!;
+  };
   const headDim = cfg.hidden / cfg.heads;
   const groups = cfg.heads / cfg.kvHeads;
   const zero = b.ints("const_0", [0]), one = b.ints("const_1", [1]), minus1 = b.ints("const_m1", [-1]);
@@ -203,7 +220,7 @@ export function llamaModel(cfg: LlamaConfig, dataFile: string, options: LlamaOpt
   for (let l = 0; l < cfg.layers; l++) {
     const p = `model.layers.${l}`, s = `/model/layers.${l}`;
     const x = rmsNorm(h, `${p}.input_layernorm.weight`, `${s}/input_layernorm`);
-    const proj = (name: string, out: number) => b.one("MatMul", [x, b.weight(`${p}.self_attn.${name}.weight_T`, [cfg.hidden, out])], {}, `${s}/self_attn/${name}`);
+    const proj = (name: string, out: number) => linear(x, `${p}.self_attn.${name}.weight`, cfg.hidden, out, `${s}/self_attn/${name}`);
     const q = rotate(heads(proj("q_proj", cfg.hidden), cfg.heads, `${s}/self_attn/q`), `${s}/self_attn/rope_q`);
     const kNew = rotate(heads(proj("k_proj", cfg.kvHeads * headDim), cfg.kvHeads, `${s}/self_attn/k`), `${s}/self_attn/rope_k`);
     const k = repeatKv(cached(kNew, l, "key", `${s}/self_attn`), `${s}/self_attn/repeat_k`);
@@ -213,23 +230,23 @@ export function llamaModel(cfg: LlamaConfig, dataFile: string, options: LlamaOpt
     const probs = fromF32(b.one("Softmax", [toF32(b.one("Add", [scores, mask], {}, a), a)], { axis: -1 }, a), a);
     const ctx = b.one("Transpose", [b.one("MatMul", [probs, v], {}, a)], { perm: [0, 2, 1, 3] }, a);
     const merged = b.one("Reshape", [ctx, b.one("Concat", [batch1, seq1, minus1], { axis: 0 }, a)], {}, a);
-    h = b.one("Add", [h, b.one("MatMul", [merged, b.weight(`${p}.self_attn.o_proj.weight_T`, [cfg.hidden, cfg.hidden])], {}, `${a}/o_proj`)], {}, s);
+    h = b.one("Add", [h, linear(merged, `${p}.self_attn.o_proj.weight`, cfg.hidden, cfg.hidden, `${a}/o_proj`)], {}, s);
     const m = `${s}/mlp`;
     const y = rmsNorm(h, `${p}.post_attention_layernorm.weight`, `${s}/post_attention_layernorm`);
-    const gate = b.one("MatMul", [y, b.weight(`${p}.mlp.gate_proj.weight_T`, [cfg.hidden, cfg.intermediate])], {}, m);
-    const up = b.one("MatMul", [y, b.weight(`${p}.mlp.up_proj.weight_T`, [cfg.hidden, cfg.intermediate])], {}, m);
+    const gate = linear(y, `${p}.mlp.gate_proj.weight`, cfg.hidden, cfg.intermediate, m);
+    const up = linear(y, `${p}.mlp.up_proj.weight`, cfg.hidden, cfg.intermediate, m);
     const act = b.one("Mul", [gate, b.one("Sigmoid", [gate], {}, m)], {}, m);
-    h = b.one("Add", [h, b.one("MatMul", [b.one("Mul", [act, up], {}, m), b.weight(`${p}.mlp.down_proj.weight_T`, [cfg.intermediate, cfg.hidden])], {}, m)], {}, s);
+    h = b.one("Add", [h, linear(b.one("Mul", [act, up], {}, m), `${p}.mlp.down_proj.weight`, cfg.intermediate, cfg.hidden, m)], {}, s);
   }
   const final = rmsNorm(h, "model.norm.weight", "/model/norm");
-  const logits = b.one("MatMul", [final, b.weight("lm_head.weight_T", [cfg.hidden, cfg.vocab])], {}, "/lm_head");
+  const logits = linear(final, "lm_head.weight", cfg.hidden, cfg.vocab, "/lm_head");
   b.nodes.push({ opType: "Identity", input: [toF32(logits, "/lm_head")], output: ["logits"], name: "/logits" });
 
   const elem = (d: (string | number)[], t: number) => ({ type: { tensorType: { elemType: t, shape: { dim: d.map((x) => (typeof x === "number" ? { dimValue: x } : { dimParam: x })) } } } });
   const model: ModelProto = {
     irVersion: 8,
     producerName: "tierflow-llama-generator",
-    opsetImport: [{ domain: "", version: 18 }],
+    opsetImport: [{ domain: "", version: 18 }, ...(int4 ? [{ domain: "com.microsoft", version: 1 }] : [])],
     graph: {
       name: "main_graph",
       node: b.nodes,
@@ -262,7 +279,7 @@ export function writeLlama(path: string, cfg: LlamaConfig, options: WriteOptions
   if (options.writeWeights) {
     const data = new Uint8Array(dataBytes);
     if (options.seed !== undefined) {
-      if (cfg.weightType !== 1) throw new Error("random weights are written for float32 models only");
+      if (cfg.weightType !== 1 || options.weights === "int4") throw new Error("random weights are written for float32 models only");
       const random = seededRandom(options.seed), scale = options.scale ?? 0.2;
       const values = new Float32Array(data.buffer);
       for (const w of layout) {
@@ -284,6 +301,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.stderr.write(`unknown preset '${preset}' (known: ${Object.keys(LLAMA_PRESETS).join(", ")})\n`);
     process.exit(1);
   }
-  const r = writeLlama(out, cfg, { writeWeights: args.includes("--weights"), past: args.includes("--past") });
+  const r = writeLlama(out, cfg, { writeWeights: args.includes("--weights"), past: args.includes("--past"), weights: args.includes("--int4") ? "int4" : "float" });
   process.stdout.write(`wrote ${out}: ${r.nodes} nodes, weights ${r.dataBytes} bytes in ${r.dataFile}${args.includes("--weights") ? "" : " (not written)"}\n`);
 }

@@ -62,7 +62,8 @@ export function tileAt(g: TileGrid, t: number): { r0: number; n: number; c0: num
 /** Tiles that cover a grid's output once. */
 export const gridTiles = (g: TileGrid): number => Math.max(1, Math.ceil(g.rows / g.tileRows)) * g.pieces;
 
-const item = (what: string, bytes: number, elem: number): StagedItem => ({ what, bytes, elem });
+// int4 operands have elem 0.5: a run of them stages whole bytes, rounded up.
+const item = (what: string, bytes: number, elem: number): StagedItem => ({ what, bytes: Math.ceil(bytes), elem });
 
 /** Row tile of an operand: the distinct input rows staged, each `cols` wide or whole. */
 export function rowTileBytes(op: StreamOperand, out: readonly number[], r0: number, n: number, cols: readonly [number, number] | undefined): number {

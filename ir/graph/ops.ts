@@ -15,6 +15,7 @@ import { ACTIVATION_OPS } from "./ops/activation.js";
 import { REPEAT_OPS } from "./ops/repeat.js";
 import { COMPOSITE_OPS } from "./ops/composite.js";
 import { EXPANDED_OPS } from "./ops/expanded.js";
+import { QUANT_OPS } from "./ops/quant.js";
 
 const TABLE = new Map<string, OpDef>();
 
@@ -27,7 +28,7 @@ export function registerOps(defs: readonly OpDef[]): void {
   }
 }
 
-registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS]);
+registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS, ...QUANT_OPS]);
 
 export function lookupOp(domain: string, op: string): OpDef | undefined {
   return TABLE.get(opKey(domain, op));

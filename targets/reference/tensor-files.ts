@@ -5,10 +5,10 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import type { DType } from "../../ir/dtype.js";
-import { DTYPES, dtypeBytes, isDType, isFloat } from "../../ir/dtype.js";
+import { DTYPES, dtypeBytes, isDType, isFloat, isSubByte } from "../../ir/dtype.js";
 import { TierflowError, fail, withLocation } from "../../ir/diagnostics.js";
 import type { Tensor } from "../../ir/tensor.js";
-import { elementCount, tensorFromValues } from "../../ir/tensor.js";
+import { elementCount, packNibbles, tensorFromValues } from "../../ir/tensor.js";
 import { onnx } from "../../compiler/onnx/proto.js";
 import { decodeBytes, importLiteral } from "../../compiler/onnx/tensors.js";
 
@@ -61,6 +61,7 @@ export function bf16Bits(v: number): number {
 
 /** Tensor storage -> little-endian bytes in the dtype's ONNX/numpy layout. */
 export function encodeBytes(t: Tensor): Uint8Array {
+  if (isSubByte(t.dtype)) return packNibbles(t.data as Int8Array | Uint8Array);
   const n = t.data.length;
   const out = new Uint8Array(n * dtypeBytes(t.dtype));
   const view = new DataView(out.buffer);
@@ -80,6 +81,7 @@ export function encodeBytes(t: Tensor): Uint8Array {
       case "u32": view.setUint32(4 * i, d[i] as number, true); break;
       case "i64": view.setBigInt64(8 * i, d[i] as bigint, true); break;
       case "u64": view.setBigUint64(8 * i, d[i] as bigint, true); break;
+      case "i4": case "u4": break; // packed above
       case "str": fail("string tensors are not supported");
     }
   }
@@ -199,7 +201,7 @@ function flattenNested(value: Json): { dims: number[]; leaves: Json[] } {
 
 const INT_RANGE: Partial<Record<DType, [bigint, bigint]>> = {
   i8: [-128n, 127n], i16: [-32768n, 32767n], i32: [-(2n ** 31n), 2n ** 31n - 1n], i64: [-(2n ** 63n), 2n ** 63n - 1n],
-  u8: [0n, 255n], u16: [0n, 65535n], u32: [0n, 2n ** 32n - 1n], u64: [0n, 2n ** 64n - 1n],
+  u8: [0n, 255n], u16: [0n, 65535n], u32: [0n, 2n ** 32n - 1n], u64: [0n, 2n ** 64n - 1n], i4: [-8n, 7n], u4: [0n, 15n],
 };
 const SPECIAL_FLOATS: Readonly<Record<string, number>> = { NaN: NaN, nan: NaN, Infinity: Infinity, inf: Infinity, "-Infinity": -Infinity, "-inf": -Infinity };
 
@@ -228,7 +230,7 @@ function decodeJson(bytes: Uint8Array, dtype: DType | undefined): Tensor {
   let data: Json = value;
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
     const d = value.dtype;
-    if (typeof d !== "string" || !isDType(d) || d === "str") fail(`JSON tensor has dtype ${JSON.stringify(d)}; expected one of f32, f64, f16, bf16, i8..i64, u8..u64, bool`);
+    if (typeof d !== "string" || !isDType(d) || d === "str") fail(`JSON tensor has dtype ${JSON.stringify(d)}; expected one of f32, f64, f16, bf16, i4, i8..i64, u4, u8..u64, bool`);
     if (!Array.isArray(value.dims) || !value.dims.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) {
       fail("JSON tensor needs \"dims\": a list of non-negative integers");
     }

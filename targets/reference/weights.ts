@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { Constant } from "../../ir/graph/graph.js";
 import { TierflowError, fail } from "../../ir/diagnostics.js";
-import { dtypeBytes } from "../../ir/dtype.js";
+import { byteSize } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { elementCount } from "../../ir/tensor.js";
 import { checkRelativeLocation, resolveInside } from "../../compiler/onnx/external-data.js";
@@ -48,7 +48,7 @@ export function readWeightBytes(c: WeightConstant, modelDir: string, into?: Uint
   const location = checkRelativeLocation(file, what);
   const path = resolveInside(modelDir, location, what);
   if (path === undefined) fail(`${what} is missing (looked in ${modelDir})`);
-  const needed = elementCount(c.dims) * dtypeBytes(c.dtype);
+  const needed = byteSize(c.dtype, elementCount(c.dims));
   if (length !== needed) fail(`${what}: weight of ${c.dtype}[${c.dims.join(", ")}] needs ${needed} bytes, the reference has ${length}`);
   if (into && into.byteLength !== length) fail(`${what}: weight of ${length} bytes does not fill a destination of ${into.byteLength}`);
   const bytes = into ?? new Uint8Array(length);

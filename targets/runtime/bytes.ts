@@ -5,7 +5,7 @@
 // so large weights are not duplicated on the JS heap.
 
 import type { DType } from "../../ir/dtype.js";
-import { dtypeBytes } from "../../ir/dtype.js";
+import { byteSize, dtypeBytes } from "../../ir/dtype.js";
 import type { Tensor, TensorData } from "../../ir/tensor.js";
 import { elementCount } from "../../ir/tensor.js";
 import { decodeBytes } from "../../compiler/onnx/tensors.js";
@@ -41,5 +41,5 @@ export function tensorToBytes(t: Tensor, storage: DType): Uint8Array {
 }
 
 export function storageBytes(dtype: DType, dims: readonly number[]): number {
-  return elementCount(dims) * dtypeBytes(dtype);
+  return byteSize(dtype, elementCount(dims));
 }

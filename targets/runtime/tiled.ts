@@ -7,6 +7,7 @@
 // refused before the first step, as the legality check refuses it.
 
 import type { DType } from "../../ir/dtype.js";
+import { elementBytes } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor } from "../../ir/tensor.js";
 import type { StreamKind } from "../../ir/dataflow/streaming.js";
@@ -20,9 +21,9 @@ import { bytesToTensor, tensorToBytes } from "./bytes.js";
 import type { Operand, Result, TiledStep } from "./operands.js";
 import { elemBytes, invoke, leadingOf, rowTile, writeRows } from "./operands.js";
 
-/** The operands as the shared description sees them. */
+/** The operands as the shared description sees them (int4's half-byte elements size whole-byte items there; addressing rows of them is refused). */
 export function streamOperand(o: Operand | Result, resident = false): StreamOperand {
-  return { name: o.name, shape: o.shape, elem: elemBytes(o), staged: "dest" in o || (o as Operand).bytes !== undefined, resident };
+  return { name: o.name, shape: o.shape, elem: elementBytes(o.storage), staged: "dest" in o || (o as Operand).bytes !== undefined, resident };
 }
 
 function operandsOf(step: TiledStep, outputs: readonly Result[] = [step.output]): KernelOperands {

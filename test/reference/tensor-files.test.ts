@@ -32,6 +32,8 @@ const SAMPLES: Record<Exclude<DType, "str">, (number | bigint)[]> = {
   u32: [0, 2 ** 32 - 1, 1, 2, 3, 4, 5, 6],
   u64: [0n, 2n ** 64n - 1n, 2n ** 53n + 1n, 2n, 3n, 4n, 5n, 6n],
   bool: [0, 1, 1, 0, 1, 0, 0, 1],
+  i4: [0, -8, 7, 1, -1, 5, 6, -3],
+  u4: [0, 15, 1, 2, 3, 4, 5, 14],
 };
 
 const same = (a: Tensor, b: Tensor) => {
@@ -42,6 +44,8 @@ const same = (a: Tensor, b: Tensor) => {
 describe("round trips", () => {
   for (const format of TENSOR_FORMATS) {
     for (const [dtype, values] of Object.entries(SAMPLES) as [Exclude<DType, "str">, (number | bigint)[]][]) {
+      // numpy has no 4-bit integers: those go through .pb (packed) and .json only.
+      if (format === "npy" && (dtype === "i4" || dtype === "u4")) continue;
       it(`${dtype} through .${format}`, () => {
         const cases = [
           tensorFromValues(dtype, [2, 4], values),

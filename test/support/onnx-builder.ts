@@ -4,6 +4,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { encodeModel } from "../../compiler/onnx/proto.js";
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto, FunctionProto } from "../../compiler/onnx/proto.js";
+import type { DType } from "../../ir/dtype.js";
+import { DTYPES, isSubByte } from "../../ir/dtype.js";
+import { packNibbles, tensorFromValues } from "../../ir/tensor.js";
+import { bf16Bits, encodeBytes, f16Bits } from "../../targets/reference/tensor-files.js";
 
 export const ONNX_FLOAT = 1;
 export const ONNX_INT64 = 7;
@@ -37,6 +41,22 @@ export function floatTensor(name: string, dims: number[], values: number[]): Ten
   return { name, dims, dataType: ONNX_FLOAT, rawData: raw };
 }
 
+/**
+ * An initializer of any dtype from plain values: `raw` writes raw_data (int4 packed two to a
+ * byte, f16/bf16 as their bits); `typed` the typed fields (int32_data for the narrow types,
+ * one packed byte an entry for int4, as onnx.proto says).
+ */
+export function typedTensor(name: string, dtype: DType, dims: number[], values: readonly number[], form: "raw" | "typed" = "raw"): TensorProto {
+  const dataType = DTYPES[dtype].onnx;
+  if (form === "raw") return { name, dims, dataType, rawData: encodeBytes(tensorFromValues(dtype, dims, values)) };
+  if (isSubByte(dtype)) return { name, dims, dataType, int32Data: Array.from(packNibbles(values)) };
+  if (dtype === "f32") return { name, dims, dataType, floatData: [...values] };
+  if (dtype === "f16") return { name, dims, dataType, int32Data: values.map(f16Bits) };
+  if (dtype === "bf16") return { name, dims, dataType, int32Data: values.map(bf16Bits) };
+  if (dtype === "i64") return { name, dims, dataType, int64Data: [...values] };
+  return { name, dims, dataType, int32Data: [...values] };
+}
+
 export function int64Tensor(name: string, dims: number[], values: number[]): TensorProto {
   return { name, dims, dataType: ONNX_INT64, int64Data: values };
 }
@@ -49,11 +69,13 @@ export interface ModelSpec {
   functions?: FunctionProto[];
   opset?: number;
   extraOpsets?: { domain: string; version: number }[];
+  /** Default 8; int4 and opset 21+ need 10. */
+  irVersion?: number;
 }
 
 export function model(spec: ModelSpec): ModelProto {
   return {
-    irVersion: 8,
+    irVersion: spec.irVersion ?? 8,
     producerName: "tierflow-tests",
     opsetImport: [{ domain: "", version: spec.opset ?? 17 }, ...(spec.extraOpsets ?? [])],
     graph: {

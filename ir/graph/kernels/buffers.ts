@@ -20,7 +20,7 @@
 // until it is dropped (`BufferPool.drain`, or the pool becoming garbage).
 
 import type { DType } from "../../dtype.js";
-import { dtypeBytes } from "../../dtype.js";
+import { dtypeBytes, isSubByte } from "../../dtype.js";
 import type { Tensor, TensorData } from "../../tensor.js";
 import { elementCount, makeTensor } from "../../tensor.js";
 
@@ -28,12 +28,12 @@ type StorageOf = new (buffer: ArrayBuffer, byteOffset: number, length: number) =
 
 const STORAGE: Partial<Record<DType, StorageOf>> = {
   f32: Float32Array, f16: Float32Array, bf16: Float32Array, f64: Float64Array,
-  i8: Int8Array, i16: Int16Array, i32: Int32Array, i64: BigInt64Array,
-  u8: Uint8Array, bool: Uint8Array, u16: Uint16Array, u32: Uint32Array, u64: BigUint64Array,
+  i8: Int8Array, i16: Int16Array, i32: Int32Array, i64: BigInt64Array, i4: Int8Array,
+  u8: Uint8Array, bool: Uint8Array, u16: Uint16Array, u32: Uint32Array, u64: BigUint64Array, u4: Uint8Array,
 };
 
-/** Bytes of one element as stored (f16 and bf16 are held widened in float32). */
-const storedBytes = (dtype: DType) => (dtype === "f16" || dtype === "bf16" ? 4 : dtypeBytes(dtype));
+/** Bytes of one element as stored (f16 and bf16 are held widened in float32, int4 and uint4 unpacked in a byte). */
+const storedBytes = (dtype: DType) => (dtype === "f16" || dtype === "bf16" ? 4 : isSubByte(dtype) ? 1 : dtypeBytes(dtype));
 
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();

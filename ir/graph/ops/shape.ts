@@ -4,7 +4,8 @@
 
 import type { OpDef, InferContext, SymbolicValue } from "../op-def.js";
 import { fail } from "../../diagnostics.js";
-import { dtypeFromOnnx, INT_DTYPES } from "../../dtype.js";
+import type { DType } from "../../dtype.js";
+import { dtypeFromOnnx, INT_DTYPES, isSubByte, onnxTypeName } from "../../dtype.js";
 import type { Dim } from "../../symbolic.js";
 import { addDims, divDimsExact, productOfDims, subDims } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
@@ -68,6 +69,11 @@ function runtimeAxesType(ctx: InferContext, t: TensorType, sign: 1 | -1, hint: s
 }
 
 /** Dropout with training_mode true and a non-zero ratio is random: refuse it rather than return the identity. */
+/** int4/uint4 hold one value per byte in memory, so a cast into them would wrap at 8 bits: QuantizeLinear makes them. */
+function refuseCastToSubByte(op: string, to: DType): void {
+  if (isSubByte(to)) fail(`${op} to ${to} is not supported (QuantizeLinear produces ${to})`);
+}
+
 function checkNotTraining(training: Tensor | undefined, ratio: Tensor | undefined): void {
   const on = training !== undefined && Number(training.data[0] ?? 0) !== 0;
   const r = ratio === undefined ? 0.5 : Number(ratio.data[0] ?? 0.5);
@@ -164,7 +170,8 @@ export const SHAPE_OPS: readonly OpDef[] = [
     attrs: { to: { type: "int", required: true }, saturate: { type: "int", default: 1 } },
     infer(ctx) {
       const to = dtypeFromOnnx(intAttr(ctx.attrs, "to", 0));
-      if (!to || to === "str") fail(`Cast to ONNX dtype ${intAttr(ctx.attrs, "to", 0)} is not supported`);
+      if (!to || to === "str") fail(`Cast to ONNX dtype ${onnxTypeName(intAttr(ctx.attrs, "to", 0))} is not supported`);
+      refuseCastToSubByte("Cast", to);
       const t = inputType(ctx, 0, "x");
       const sym = INT_DTYPES.includes(to) ? passSymbolic(ctx) : undefined;
       return { types: [{ dtype: to, shape: t.shape }], symbolic: [sym] };
@@ -176,6 +183,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
     attrs: { saturate: { type: "int", default: 1 } },
     infer(ctx) {
       const to = inputType(ctx, 1, "target_type").dtype;
+      refuseCastToSubByte("CastLike", to);
       return { types: [{ dtype: to, shape: inputType(ctx, 0, "x").shape }] };
     },
     kernel: ([x, like]) => [castTensor(x!, like!.dtype)],

@@ -36,6 +36,8 @@ const INT_RANGES: Partial<Record<DType, readonly [bigint, bigint]>> = {
   u16: [0n, 2n ** 16n - 1n],
   u32: [0n, 2n ** 32n - 1n],
   u64: [0n, 2n ** 64n - 1n],
+  i4: [-8n, 7n],
+  u4: [0n, 15n],
   bool: [0n, 1n],
 };
 

@@ -12,7 +12,7 @@
 // node, its stage buffer and its tiling; attention.ts: attention's stages).
 
 import type { Module } from "../../graph/graph.js";
-import { dtypeBytes } from "../../dtype.js";
+import { byteSize } from "../../dtype.js";
 import type { DType } from "../../dtype.js";
 import { elementCount } from "../../tensor.js";
 import type { Target } from "../../../targets/target.js";
@@ -49,7 +49,7 @@ function checkLoad(mem: AbstractMemory, facts: GraphFacts, shards?: ReadonlyMap<
       if (dims[shard.axis] === undefined || dims[shard.axis]! % shard.parts !== 0) refuse(message.shardParts(name, dims, shard));
       loaded = cut;
     }
-    const modelBytes = elementCount(loaded) * dtypeBytes(storage);
+    const modelBytes = byteSize(storage, elementCount(loaded));
     if (modelBytes !== bytes) refuse(message.constantSize(name, modelBytes, bytes));
   };
   for (const a of mem.allocations.values()) {

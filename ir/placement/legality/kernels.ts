@@ -6,7 +6,7 @@
 
 import type { Graph, Module, Node } from "../../graph/graph.js";
 import { mainGraph, opKey } from "../../graph/graph.js";
-import { dtypeBytes } from "../../dtype.js";
+import { elementBytes } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import type { DfKernel } from "../../dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../dataflow/kinds.js";
@@ -62,7 +62,7 @@ function checkSteps(mem: AbstractMemory, k: DfKernel, who: string, steps: Iterab
 
 function operand(mem: AbstractMemory, name: string, staged = true): StreamOperand {
   const t = mem.info(name);
-  return { name, shape: t.shape, elem: dtypeBytes(t.dtype), staged, resident: RESIDENT_ROLES.has(mem.info(mem.rootOf(name)).role) };
+  return { name, shape: t.shape, elem: elementBytes(t.dtype), staged, resident: RESIDENT_ROLES.has(mem.info(mem.rootOf(name)).role) };
 }
 
 function checkHostKernel(mem: AbstractMemory, k: DfKernel, node: Node, who: string): void {

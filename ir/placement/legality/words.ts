@@ -5,7 +5,7 @@
 
 import type { Location } from "../../diagnostics.js";
 import { TierflowError } from "../../diagnostics.js";
-import { dtypeBytes } from "../../dtype.js";
+import { byteSize } from "../../dtype.js";
 import type { Node } from "../../graph/graph.js";
 import { elementCount } from "../../tensor.js";
 import type { DfKernel, DfTensor } from "../../dataflow/dataflow.js";
@@ -120,7 +120,7 @@ export const message = {
  */
 export function tensorSizeProblem(t: DfTensor, presentOf?: string): string | undefined {
   if (presentOf !== undefined) return t.bytes === 0 ? undefined : message.cachePast(t.name, presentOf);
-  const bytes = elementCount(t.shape) * dtypeBytes(t.dtype);
+  const bytes = byteSize(t.dtype, elementCount(t.shape));
   return bytes === t.bytes ? undefined : message.tensorBytes(t, bytes);
 }
 
