@@ -3,13 +3,15 @@
 // reference-vs-ort runs the interpreter and onnxruntime in this process;
 // compile-core compiles Llama-2-7B shapes and the example models in this process;
 // coe compiles Llama-2-7B CoEs and simulates serving them in this process;
-// node-parallel plans Llama shapes over a node's sockets and simulates serving.
+// node-parallel plans Llama shapes over a node's sockets and simulates serving;
+// deploy-forms compares bf16 and int4 Llama-2-7B decode and lists the deployed forms' fusions.
 
 import { benchImportScale, GOAL_RSS_MIB, GOAL_WALL_MS } from "./import-scale.js";
 import { benchReferenceVsOrt } from "./reference-vs-ort.js";
 import { benchCompileCore } from "./compile-core.js";
 import { benchNodeParallel } from "./node-parallel.js";
 import { benchCoe } from "./coe.js";
+import { benchDeployForms } from "./deploy-forms.js";
 
 const scale = benchImportScale();
 console.log(`import-scale  Llama-2-7B graph, ${scale.nodes} nodes, weights absent: inspect ${scale.wallMs.toFixed(0)} ms (goal < ${GOAL_WALL_MS} ms), peak RSS ${scale.maxRssMiB.toFixed(0)} MiB (goal < ${GOAL_RSS_MIB} MiB)  ${scale.pass ? "PASS" : "FAIL"}`);
@@ -20,3 +22,5 @@ console.log("");
 for (const line of await benchCoe()) console.log(line);
 console.log("");
 for (const line of await benchNodeParallel()) console.log(line);
+console.log("");
+for (const line of await benchDeployForms()) console.log(line);

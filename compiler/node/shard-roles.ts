@@ -31,7 +31,8 @@ const WEIGHT_ROLES = new Set(["weight", "constant"]);
 
 /** The 2-D weight of a matrix-product kernel (its second input) and whether it is stored transposed (Gemm transB). */
 export function weightOf(k: DfKernel, tensors: ReadonlyMap<string, DfTensor>, attrs: Attrs | undefined): { name: string; transposed: boolean } | undefined {
-  if (k.kind !== "matmul") return undefined;
+  // Quantized products (DequantMatMul, MatMulNBits) keep their weights whole: their scales would have to split alongside.
+  if (k.kind !== "matmul" || !["MatMul", "Gemm", "tierflow.MatMulBias"].includes(k.ops[0] ?? "")) return undefined;
   const w = tensors.get(k.inputs[1] ?? "");
   const a = tensors.get(k.inputs[0] ?? "");
   if (!w || !a || !WEIGHT_ROLES.has(w.role) || w.shape.length !== 2 || WEIGHT_ROLES.has(a.role)) return undefined;

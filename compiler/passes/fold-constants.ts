@@ -2,6 +2,9 @@
 // kernels the reference backend runs. "Known" includes int tensors whose
 // elements shape inference resolved to integers (Shape of a static shape).
 // Weights are never read: folding stays a compile-time-only operation.
+// DequantizeLinear is never folded: a quantized weight keeps its quantized
+// bytes in the plan (fusion makes it a DequantMatMul) even when it is small
+// enough to be a literal.
 
 import type { Constant, Module } from "../../ir/graph/graph.js";
 import { mainGraph, withGraph } from "../../ir/graph/graph.js";
@@ -35,6 +38,7 @@ export function foldConstants(module: Module): Module {
     });
     if (values.size === node.outputs.filter((o) => o !== "").length) return keepLiterals(values, state.literals);
     const def = opOf(node);
+    if (node.domain === "" && node.op === "DequantizeLinear") return KEEP;
     const inputs = node.inputs.map((i) => (i === "" ? undefined : state.literals.get(i)));
     if (!def.kernel || node.inputs.some((i, k) => i !== "" && inputs[k] === undefined)) return KEEP;
     const small = node.outputs.every((o, i) => {

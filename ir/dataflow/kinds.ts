@@ -30,6 +30,8 @@ export const KERNEL_KINDS: Readonly<Record<string, KernelKind>> = {
 /** Graph op (domain-qualified key) -> kernel kind; ops not listed are elementwise. */
 const KIND_OF_OP: Readonly<Record<string, string>> = {
   MatMul: "matmul", Gemm: "matmul", "tierflow.MatMulBias": "matmul",
+  // Products over quantized weights: the weight is read at its quantized bytes and dequantized on the way.
+  "tierflow.DequantMatMul": "matmul", "com.microsoft.MatMulNBits": "matmul",
   Conv: "conv",
   "tierflow.Attention": "attention", "tierflow.CacheAppend": "cache",
   Softmax: "softmax", LogSoftmax: "softmax",

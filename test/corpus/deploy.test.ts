@@ -7,6 +7,10 @@
 // onnxruntime-node on a step after six cached tokens (batch 2); and generate
 // picks onnxruntime-node's ids for 32 tokens (the prefill plan once, the
 // decode plan per token against onnxruntime's loop with the presents fed back).
+// The QDQ forms are compared with onnxruntime's graph optimisations off: on,
+// it rewrites DequantizeLinear -> MatMul into MatMulNBits at accuracy level 4,
+// which quantizes the activations to int8 as well (test/kernels/quant.test.ts
+// measures that difference); off, it computes what the ONNX graph says.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,8 +39,20 @@ interface DeployEntry {
 }
 
 const entries = (JSON.parse(readFileSync(join(DEPLOY_DIR, "deploy.json"), "utf8")) as { files: DeployEntry[] }).files.filter((e) => e.ops);
-/** The forms whose decoders tierflow takes, and how close a step must be to onnxruntime's. */
-const DECODER_FORMS: Readonly<Record<string, number>> = { "past.torchscript": 1e-4, "past.dynamo": 1e-4, f16: 1e-2 };
+interface Form {
+  /** Largest difference of a decode step from onnxruntime's, relative to max(1, |value|). */
+  readonly tolerance: number;
+  readonly ort?: ort.InferenceSession.SessionOptions;
+}
+const UNOPTIMIZED: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: "disabled" };
+/**
+ * The forms whose decoders tierflow takes. float16: about ten half-precision ulps (onnxruntime
+ * computes in half precision in its own order; tierflow rounds each op's result to half).
+ */
+const DECODER_FORMS: Readonly<Record<string, Form>> = {
+  "past.torchscript": { tolerance: 1e-4 }, "past.dynamo": { tolerance: 1e-4 }, f16: { tolerance: 1e-2 },
+  int4: { tolerance: 1e-4 }, int4qdq: { tolerance: 1e-4, ort: UNOPTIMIZED },
+};
 const BATCH = 2, HELD = 6, PROMPT = [17, 101, 5, 88, 42], TOKENS = 32;
 
 const i64 = (dims: number[], f: (i: number) => number) => new ort.Tensor("int64", BigInt64Array.from({ length: dims.reduce((p, d) => p * d, 1) }, (_, i) => BigInt(f(i))), dims);
@@ -53,7 +69,8 @@ describe("deployed decoder forms: inspect, a decode plan equal to onnxruntime, g
     const { module } = await loadModel(model);
     expect(summarize(module).nodes).toBeGreaterThan(0);
     // A step after HELD cached tokens, the past from onnxruntime's own prefill.
-    const session = await ort.InferenceSession.create(model);
+    const form = DECODER_FORMS[entry.form]!;
+    const session = await ort.InferenceSession.create(model, form.ort ?? {});
     const meta = session.inputMetadata as unknown as { name: string; type: string; shape: readonly (number | string)[] }[];
     const feeds = (seq: number, held: number, pasts?: ort.InferenceSession.OnnxValueMapType) => {
       const f: Record<string, ort.Tensor> = {
@@ -78,14 +95,33 @@ describe("deployed decoder forms: inspect, a decode plan equal to onnxruntime, g
       expect(a.length, name).toBe(b.length);
       for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
     }
-    expect(worst).toBeLessThanOrEqual(DECODER_FORMS[entry.form]!);
+    expect(worst).toBeLessThanOrEqual(form.tolerance);
     // Generate from a decode plan with room for the prompt and the tokens.
     const plan = await compile(model, { target: "sn40l", opt: 2, phase: "decode", batch: 1, seq: PROMPT.length + TOKENS });
     const path = join(dir, `${file}.plan.json`);
     writeFileSync(path, planToJson(plan.plan));
     const { ids } = await generateGreedy(await openPlan(path, { model }), PROMPT, TOKENS);
-    expect(ids).toEqual(await onnxruntimeCachedGreedy(model, PROMPT, TOKENS));
+    expect(ids).toEqual(await onnxruntimeCachedGreedy(model, PROMPT, TOKENS, form.ort ?? {}));
     const fused = Object.entries(decode.plan.fusion).map(([op, n]) => `${op.replace(/^tierflow\./, "")} ${n}`).join(", ");
     summary.push(`  ${file.padEnd(32)} step ${worst.toExponential(1)}  ids equal (${TOKENS})  fused: ${fused}`);
+  }, 120_000);
+});
+
+describe("the int8 QDQ BERT: a prefill plan equal to onnxruntime", () => {
+  it("bert.qdq.onnx on sn40l at -O2 and toy at -O1", async () => {
+    const model = join(DEPLOY_DIR, "bert.qdq.onnx");
+    const feeds = { input_ids: i64([BATCH, 7], (i) => 3 + ((i * 29) % 120)), attention_mask: i64([BATCH, 7], (i) => (i % 7 < 6 || i < 7 ? 1 : 0)) };
+    const session = await ort.InferenceSession.create(model, UNOPTIMIZED);
+    const want = floatValues((await session.run(feeds)).last_hidden_state as ort.Tensor);
+    await session.release();
+    for (const [target, opt] of [["sn40l", 2], ["toy", 1]] as const) {
+      const r = await compile(model, { target, opt, batch: BATCH, seq: 7 });
+      expect(r.plan.fusion["tierflow.DequantMatMul"]).toBeGreaterThan(0);
+      const got = executePlan(r.plan, tensors(feeds), { graph: r.graph, target: r.target, modelDir: DEPLOY_DIR }).outputs.last_hidden_state!.data as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      summary.push(`  bert.qdq.onnx on ${target} -O${opt}: prefill ${worst.toExponential(1)}`);
+      expect(worst).toBeLessThanOrEqual(1e-4);
+    }
   }, 120_000);
 });

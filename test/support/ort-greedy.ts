@@ -27,8 +27,9 @@ function lastRow(t: ort.Tensor): Float32Array {
   return data.subarray(data.length - vocab);
 }
 
-export async function onnxruntimeCachedGreedy(model: string, prompt: readonly number[], tokens: number): Promise<number[]> {
-  const session = await ort.InferenceSession.create(model);
+export async function onnxruntimeCachedGreedy(model: string, prompt: readonly number[], tokens: number,
+  options: ort.InferenceSession.SessionOptions = {}): Promise<number[]> {
+  const session = await ort.InferenceSession.create(model, options);
   try {
     const meta = session.inputMetadata as unknown as { name: string; type: string; shape: readonly (number | string)[] }[];
     const cache: Record<string, ort.Tensor> = {};

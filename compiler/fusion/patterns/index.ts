@@ -10,10 +10,11 @@ import { ROTARY } from "./rotary.js";
 import { ATTENTION } from "./attention.js";
 import { MATMUL_BIAS } from "./matmul-bias.js";
 import { MOE_EXPERTS, MOE_GATE, MOE_GATE_NORMALIZE } from "./moe.js";
+import { DEQUANT_MATMUL } from "./quant.js";
 
 export const FUSION_PATTERNS: readonly FusionPattern[] = [
   RMS_NORM, LAYER_NORM, LAYER_NORM_NO_BIAS,
   GELU_ERF, GELU_TANH, SILU, SWIGLU,
-  ROTARY, ATTENTION, MATMUL_BIAS,
+  ROTARY, ATTENTION, MATMUL_BIAS, DEQUANT_MATMUL,
   MOE_GATE, MOE_GATE_NORMALIZE, MOE_EXPERTS,
 ];

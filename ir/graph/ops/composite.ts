@@ -18,6 +18,7 @@ import { matmulShape } from "./nn.js";
 import { Decomposition, attr, checkDim, defineComposite } from "./decompose.js";
 import { ATTENTION_OPS } from "./composite-attention.js";
 import { MOE_OPS } from "./composite-moe.js";
+import { QUANT_COMPOSITE_OPS } from "./composite-quant.js";
 
 /** A per-channel vector over the last axis of `x` (norm weights, biases). */
 function checkChannelVector(x: Shape | null, v: Shape | null, what: string): void {
@@ -142,4 +143,4 @@ const MATMUL_BIAS = defineComposite({
   },
 });
 
-export const COMPOSITE_OPS: readonly OpDef[] = [RMS_NORM, SILU, SWIGLU, MATMUL_BIAS, ...ATTENTION_OPS, ...MOE_OPS];
+export const COMPOSITE_OPS: readonly OpDef[] = [RMS_NORM, SILU, SWIGLU, MATMUL_BIAS, ...ATTENTION_OPS, ...MOE_OPS, ...QUANT_COMPOSITE_OPS];

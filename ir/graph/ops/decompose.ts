@@ -18,20 +18,29 @@ import { NN_OPS } from "./nn.js";
 import { REDUCE_OPS } from "./reduce.js";
 import { ACTIVATION_OPS } from "./activation.js";
 import { REPEAT_OPS } from "./repeat.js";
+import { QUANT_OPS } from "./quant.js";
 
 export const COMPOSITE_DOMAIN = "tierflow";
 
 /**
  * Decompositions are written against this ONNX opset: Softmax over one axis,
- * Split with num_outputs, Reduce* axes as an input.
+ * Split with num_outputs, Reduce* axes as an input, blocked DequantizeLinear.
  */
-export const DECOMPOSITION_OPSET = 20;
+export const DECOMPOSITION_OPSET = 21;
 
 // The primitive families, read directly rather than through ops.ts: ops.ts
 // imports the composites (a cycle), and a decomposition must use primitives only.
 const PRIMITIVES = new Map<string, OpDef>(
-  [...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS].map((d) => [d.op, d]),
+  [...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...QUANT_OPS.filter((d) => d.domain === "")]
+    .map((d) => [d.op, d]),
 );
+
+/** A primitive op's definition (composites reuse their parts' inference). */
+export function lookupPrimitive(op: string): OpDef {
+  const def = PRIMITIVES.get(op);
+  if (!def) throw new Error(`'${op}' is not a primitive op`);
+  return def;
+}
 
 export const attr = {
   int: (value: number): Attr => ({ type: "int", value }),
@@ -58,6 +67,17 @@ export class Decomposition {
   op(op: string, inputs: readonly string[], attrs: Attrs = {}, outputs: number | readonly (string | undefined)[] = 1): string[] {
     const outs = typeof outputs === "number" ? Array.from({ length: outputs }, () => this.fresh()) : outputs.map((o) => o ?? this.fresh());
     this.nodes.push({ op, domain: "", inputs: [...inputs], outputs: outs, attrs, name: `${this.composite.name}/${op}_${this.nodes.length}` });
+    return outs;
+  }
+
+  /**
+   * A node of tierflow's own domain. Only expansions of imported ops (OpDef.expand) write
+   * composites; a decomposition must not (evaluateDecomposition refuses them).
+   */
+  tierflow(op: string, inputs: readonly string[], attrs: Attrs = {}, outputs: number | readonly (string | undefined)[] = 1): string[] {
+    const outs = this.op(op, inputs, attrs, outputs);
+    const node = this.nodes.pop()!;
+    this.nodes.push({ ...node, domain: COMPOSITE_DOMAIN });
     return outs;
   }
 
