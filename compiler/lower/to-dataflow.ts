@@ -12,7 +12,7 @@ import { evaluateDim } from "../../ir/symbolic.js";
 import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, StreamKind, TensorRole } from "../../ir/dataflow/dataflow.js";
 import type { StreamOperand } from "../../ir/dataflow/stream-steps.js";
 import { TILE_COLUMNS, chooseStream } from "../../ir/dataflow/streaming.js";
-import { matmulGeometry, stageBufferBytes, tilingFor } from "../../ir/dataflow/stream-steps.js";
+import { matmulGeometry, productOperands, stageBufferBytes, tilingFor } from "../../ir/dataflow/stream-steps.js";
 import { kindOfOp, KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Bindings } from "./bind.js";
 import { concreteShape } from "./bind.js";
@@ -67,9 +67,10 @@ export function streamOperand(t: DfTensor): StreamOperand {
  * `inputs` follow the kernel's operands (undefined for an omitted optional one).
  */
 export function tileKernel(kind: StreamKind, inputs: readonly (DfTensor | undefined)[], outputs: readonly DfTensor[],
-  options: { budget?: number | undefined } = {}): Pick<DfKernel, "streaming" | "tiling" | "bufferBytes"> {
+  options: { budget?: number | undefined; op?: string } = {}): Pick<DfKernel, "streaming" | "tiling" | "bufferBytes"> {
   if (kind === "none") return { streaming: kind, tiling: { tileShape: [], tiles: 0, blocks: 1 }, bufferBytes: 0 };
-  const ops = { inputs: inputs.map((t) => (t ? streamOperand(t) : undefined)), outputs: outputs.map(streamOperand) };
+  const raw = { inputs: inputs.map((t) => (t ? streamOperand(t) : undefined)), outputs: outputs.map(streamOperand) };
+  const ops = kind === "matmul" && options.op ? productOperands(options.op, raw) : raw;
   // An append tiles the rows it appends, not the cache it writes them into.
   const shapes = kind === "append" && inputs[1] ? [inputs[1].shape] : outputs.map((t) => t.shape);
   const { rows } = rowsOf(shapes[0] ?? []);
@@ -148,7 +149,7 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
     name: ctx.nextKernelName(), kind: kind.name, nodes: [node.name], ops: [key],
     inputs: inputs.map((t) => t.name), outputs: outputs.map((t) => t.name),
     dtype: outputs[0]?.dtype ?? "f32", flops, reads,
-    ...tileKernel(streaming, operands, outputs, { budget: ctx.options.kernelBufferBudget }),
+    ...tileKernel(streaming, operands, outputs, { budget: ctx.options.kernelBufferBudget, op: key }),
   });
 }
 

@@ -245,7 +245,7 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
     const staged = (ts: DfTensor[], operands: boolean) =>
       ts.filter((t, i) => t.role !== "kv-cache" || k.streaming === "append" || (operands && k.streaming === "attention" && i < 3));
     const tiles = !touched || !kind.device ? { streaming: k.streaming, tiling: k.tiling, bufferBytes: k.bufferBytes }
-      : tileKernel(k.streaming, staged(ins, true), staged(outs, false), { budget });
+      : tileKernel(k.streaming, staged(ins, true), staged(outs, false), { budget, op: k.ops[0] ?? "" });
     return { ...k, inputs, outputs, reads, flops: k.flops * (flopsRatio ?? (Number.isFinite(outRatio) ? outRatio : 1)), ...tiles };
   }
 

@@ -17,6 +17,11 @@ export interface StreamOperand {
   readonly staged: boolean;
   /** A weight or constant: a whole-tensor kernel reads it from its tier rather than staging it. */
   readonly resident: boolean;
+  /**
+   * A product's right operand stored otherwise than [K, N] elements (onnxruntime's
+   * MatMulNBits packing): the bytes one output column's weights take as stored.
+   */
+  readonly columnBytes?: number;
 }
 
 export interface StagedItem {
@@ -95,7 +100,30 @@ export interface MatmulGeometry {
 
 export function matmulGeometry(a: StreamOperand, b: StreamOperand, out: StreamOperand): MatmulGeometry {
   const m = out.shape[out.shape.length - 2]!, k = lastOf(a.shape), n = lastOf(out.shape);
-  return { m, k, n, width: weightBlockColumns(k, n, b.elem), sameMatrix: product(b.shape.slice(0, -2)) === 1 };
+  const elem = b.columnBytes !== undefined ? b.columnBytes / k : b.elem;
+  return { m, k, n, width: weightBlockColumns(k, n, elem), sameMatrix: product(b.shape.slice(0, -2)) === 1 };
+}
+
+/** Bytes of a block of `columns` columns of a product's right operand, as stored. */
+export const weightBlockBytes = (b: StreamOperand, k: number, columns: number): number =>
+  b.columnBytes !== undefined ? b.columnBytes * columns : k * columns * b.elem;
+
+/**
+ * A product's operands as the matmul steps read them, [a, b, bias]: a product over
+ * quantized weights streams its weight in blocks of output columns like any other,
+ * at the weight's stored bytes (its scales and zero points are read from their tier).
+ * MatMulNBits' packed B [N, blocks, blob] is a [K, N] operand a column of which is a
+ * row of B; DequantMatMul's weight is [K, N] already. Other products: as they are.
+ */
+export function productOperands(op: string, ops: KernelOperands): KernelOperands {
+  const [a, b] = ops.inputs;
+  const out = ops.outputs[0];
+  if (op === "com.microsoft.MatMulNBits" && a && b && out) {
+    const weight: StreamOperand = { ...b, shape: [lastOf(a.shape), lastOf(out.shape)], columnBytes: product(b.shape.slice(1)) * b.elem, resident: false };
+    return { inputs: [a, weight, ops.inputs[5]], outputs: ops.outputs };
+  }
+  if (op === "tierflow.DequantMatMul" && a && b) return { inputs: [a, { ...b, resident: false }, undefined], outputs: ops.outputs };
+  return ops;
 }
 
 /** One step of a matrix product: rows [g0, g0 + nr) of one output matrix, block columns [cb0, cb1). */
@@ -117,7 +145,7 @@ export function* matmulSteps(a: StreamOperand, b: StreamOperand, bias: StreamOpe
         const cb1 = Math.min(c1, cb0 + geo.width), nb = cb1 - cb0, nr = g1 - g0;
         const items = [
           item(a.name, rowTileBytes(a, out.shape, g0, nr, undefined), a.elem),
-          item(`${b.name} block`, geo.k * nb * b.elem, b.elem),
+          item(`${b.name} block`, weightBlockBytes(b, geo.k, nb), b.elem),
           ...(bias?.staged ? [item(bias.name, rowTileBytes(bias, out.shape, g0, nr, [cb0, cb1]), bias.elem)] : []),
           item(out.name, nr * nb * out.elem, out.elem),
         ];

@@ -170,6 +170,14 @@ export function chooseStream(node: StreamNode, inputs: readonly (readonly number
     lastAxis = x !== undefined && axis !== undefined && axis.data.length === 1 && normalizedAxis(valuesAsNumbers(axis)[0]!, x.length) === x.length - 1;
   }
   if (lastAxis) return x !== undefined && x.length === rank && present.every((s) => rowsMap(s) !== undefined) ? "rows" : "whole";
+  if (key === "com.microsoft.MatMulNBits" || key === "tierflow.DequantMatMul") {
+    // Products over quantized weights stream like MatMul; a weight blocked along its columns cannot be cut into column blocks.
+    const a = inputs[0], w = inputs[1], bias = key === "com.microsoft.MatMulNBits" ? inputs[5] : undefined;
+    const byColumns = key === "com.microsoft.MatMulNBits"
+      || (w?.length === 2 && !(attrInt(node.attrs, "block_size", 0) > 0 && normalizedAxis(attrInt(node.attrs, "axis", 1), 2) === 1));
+    const biasOk = !bias || (bias.length === 1 && lastOf(bias) === lastOf(out));
+    return a && a.length >= 2 && rowsMap(a) && byColumns && biasOk ? "matmul" : "whole";
+  }
   if (MATMUL.has(key)) {
     const [a, b] = inputs;
     if (!a || !b || a.length < 2 || b.length < 2) return "whole";

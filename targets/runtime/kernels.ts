@@ -14,6 +14,8 @@ import { allocate, elementCount } from "../../ir/tensor.js";
 import { ResidencyError } from "./arena.js";
 import { isCacheAppendNode, kernelNode, message } from "../../ir/placement/legality.js";
 import { runCacheAppendKernel } from "./cache.js";
+import { runQuantizedMatmul } from "./quant-matmul.js";
+import { opKey } from "../../ir/graph/graph.js";
 import { isAttention, runAttentionKernel } from "./attention.js";
 import type { KernelEnv } from "./kernel-env.js";
 import { computeDType, describeKernel, readOperand, resultOf, runWhole, tiledStep } from "./kernel-env.js";
@@ -82,6 +84,8 @@ function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number
   if (k.streaming === "images") {
     return runImages(step, outputs.filter((r): r is Result => r !== undefined), (o) => RESIDENT_ROLES.has(env.memory.info(env.memory.rootOf(o.name)).role));
   }
+  const key = opKey(node.domain, node.op);
+  if (key === "com.microsoft.MatMulNBits" || key === "tierflow.DequantMatMul") return runQuantizedMatmul(step, key);
   const [a, b, bias] = inputs as [Operand, Operand, Operand | undefined];
   const transB = node.op === "Gemm" && node.attrs.transB?.type === "int" && node.attrs.transB.value === 1;
   return runMatmul(step, {

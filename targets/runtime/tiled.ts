@@ -36,12 +36,12 @@ export function checkTiling(step: TiledStep, kind: StreamKind, outputs: readonly
   if (problem) throw new ResidencyError(problem);
 }
 
-function stagedTensor(bytes: Uint8Array, o: { storage: DType; dtype: DType }, dims: readonly number[]): Tensor {
+export function stagedTensor(bytes: Uint8Array, o: { storage: DType; dtype: DType }, dims: readonly number[]): Tensor {
   return bytesToTensor(bytes, o.storage, o.dtype, dims);
 }
 
 /** Put a step's [n, w] result bytes into its staged slot, then into the output rows. */
-function emit(step: TiledStep, out: Result, bytes: Uint8Array | undefined, slot: Uint8Array, r0: number, n: number, c0: number, w: number): void {
+export function emit(step: TiledStep, out: Result, bytes: Uint8Array | undefined, slot: Uint8Array, r0: number, n: number, c0: number, w: number): void {
   if (!bytes || bytes.byteLength !== slot.byteLength) {
     throw new Error(`${step.who}: kernel gave ${bytes?.byteLength ?? 0} bytes for a tile of ${slot.byteLength}`);
   }
@@ -49,7 +49,7 @@ function emit(step: TiledStep, out: Result, bytes: Uint8Array | undefined, slot:
   writeRows(out.dest.data, slot, lastOf(out.shape), elemBytes(out), r0, n, c0, w);
 }
 
-function resultBytes(out: Result, result: Tensor | undefined): Uint8Array | undefined {
+export function resultBytes(out: Result, result: Tensor | undefined): Uint8Array | undefined {
   return result ? tensorToBytes(result, out.storage) : undefined;
 }
 

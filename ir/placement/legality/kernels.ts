@@ -12,7 +12,7 @@ import type { DfKernel } from "../../dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../dataflow/kinds.js";
 import type { KernelOperands, StagedItem, StreamOperand } from "../../dataflow/stream-steps.js";
 import { MOVED_INPUTS, chooseStream } from "../../dataflow/streaming.js";
-import { stageOverflow, streamSteps, tilingProblem, wholeItems } from "../../dataflow/stream-steps.js";
+import { productOperands, stageOverflow, streamSteps, tilingProblem, wholeItems } from "../../dataflow/stream-steps.js";
 import { attentionInputsProblem, attentionStage, decodesOwnCache, isAttentionNode } from "./attention.js";
 import { cacheAppendProblem, isCacheAppendNode } from "./cache.js";
 import type { AbstractMemory } from "./memory.js";
@@ -97,7 +97,7 @@ function checkDeviceKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel, 
   } else {
     const problem = tilingProblem(k.streaming, k.streaming === "map" ? ops.outputs : ops.outputs.slice(0, 1), k.tiling.tileShape, k.tiling.tiles, who, node.op);
     if (problem) refuse(problem);
-    let stepOps = ops;
+    let stepOps = k.streaming === "matmul" ? productOperands(opKey(node.domain, node.op), ops) : ops;
     if (k.streaming === "map") {
       const moved = MOVED_INPUTS[node.op] === "all" ? ops.inputs.flatMap((o) => (o ? [o] : [])) : [ops.inputs[0]!];
       if ([...moved, ...ops.outputs].some((o) => o.elem !== moved[0]!.elem)) refuse(message.movementDType(who));
