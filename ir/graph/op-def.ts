@@ -53,6 +53,16 @@ export interface KernelContext {
   readonly outputDTypes?: readonly DType[];
 }
 
+/**
+ * What an expansion (OpDef.expand) knows about the values its node reads, from
+ * type inference over the graph as imported.
+ */
+export interface ExpandContext {
+  type(name: string): TensorType | undefined;
+  /** The elements of a small int value, when a literal or shape arithmetic gives them. */
+  elements(name: string): SymbolicValue | undefined;
+}
+
 /** Work of one node: FLOPs as a dim expression in the graph's symbols. */
 export interface OpCost {
   readonly flops: Dim;
@@ -75,4 +85,13 @@ export interface OpDef {
    * the same inputs. Executable documentation, and what the reference kernel runs.
    */
   readonly decompose?: (node: Node) => Node[];
+  /**
+   * Ops of other domains that `expand-ops` rewrites on import into tierflow's own ops,
+   * composites included (an attention op becomes one tierflow.Attention with the reshapes,
+   * cache concatenations and masks around it), so it is not a decomposition into primitives:
+   * the op's `kernel` is a direct one, and this the graph-level form. It may read the
+   * inferred types of the node's inputs (head sizes, head counts) and refuses, by name,
+   * what it cannot write exactly.
+   */
+  readonly expand?: (node: Node, ctx: ExpandContext) => Node[];
 }

@@ -16,6 +16,7 @@ import { REPEAT_OPS } from "./ops/repeat.js";
 import { COMPOSITE_OPS } from "./ops/composite.js";
 import { EXPANDED_OPS } from "./ops/expanded.js";
 import { QUANT_OPS } from "./ops/quant.js";
+import { IMPORTED_ATTENTION_OPS } from "./ops/attention-ops.js";
 
 const TABLE = new Map<string, OpDef>();
 
@@ -28,7 +29,7 @@ export function registerOps(defs: readonly OpDef[]): void {
   }
 }
 
-registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS, ...QUANT_OPS]);
+registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS, ...QUANT_OPS, ...IMPORTED_ATTENTION_OPS]);
 
 export function lookupOp(domain: string, op: string): OpDef | undefined {
   return TABLE.get(opKey(domain, op));

@@ -51,7 +51,7 @@ const UNOPTIMIZED: ort.InferenceSession.SessionOptions = { graphOptimizationLeve
  */
 const DECODER_FORMS: Readonly<Record<string, Form>> = {
   "past.torchscript": { tolerance: 1e-4 }, "past.dynamo": { tolerance: 1e-4 }, f16: { tolerance: 1e-2 },
-  int4: { tolerance: 1e-4 }, int4qdq: { tolerance: 1e-4, ort: UNOPTIMIZED },
+  opset23: { tolerance: 1e-4 }, contrib: { tolerance: 1e-4 }, int4: { tolerance: 1e-4 }, int4qdq: { tolerance: 1e-4, ort: UNOPTIMIZED },
 };
 const BATCH = 2, HELD = 6, PROMPT = [17, 101, 5, 88, 42], TOKENS = 32;
 

@@ -176,3 +176,31 @@ export const ATTENTION = definePattern<AttentionBindings>({
     return [...transpose, fusedNode(root, "Attention", mask ? [q, keysBSHD ? keys : k, v, mask] : [q, keysBSHD ? keys : k, v], attrs)];
   },
 });
+
+interface ImportedAttentionBindings { k: string; v: string; groups: number; causal: boolean }
+
+/**
+ * tierflow.Attention as an import writes it (ONNX Attention, the contrib attention ops;
+ * ir/graph/ops/attention-expand.ts) over keys and values the exporter repeated per query
+ * head before the op (repeat_kv), or with a causal mask it built itself and `is_causal` 0:
+ * the repeat becomes kv_groups and the mask's construction says causal, as for the
+ * MatMul-Softmax-MatMul form above.
+ */
+export const ATTENTION_OVER_REPEATED_HEADS = definePattern<ImportedAttentionBindings>({
+  name: "Attention over repeated heads", root: "tierflow.Attention",
+  match(root, m) {
+    const [, kIn, vIn, mask] = root.inputs;
+    const k = repeatedHeads(m, kIn!), v = repeatedHeads(m, vIn!);
+    const wasCausal = attrInt(root.attrs, "causal") === 1;
+    const causal = wasCausal || (mask !== undefined && mask !== "" && maskIsCausal(m.view, mask));
+    if (k.groups !== v.groups || (k.groups === 1 && causal === wasCausal)) return undefined;
+    return { k: k.kv, v: v.kv, groups: k.groups, causal };
+  },
+  build({ k, v, groups, causal }, root) {
+    const attrs: Attrs = { ...root.attrs };
+    const groupsBefore = attrInt(root.attrs, "kv_groups") ?? 1;
+    if (groups * groupsBefore !== 1) attrs.kv_groups = { type: "int", value: groups * groupsBefore };
+    if (causal) attrs.causal = { type: "int", value: 1 };
+    return [fusedNode(root, "Attention", [root.inputs[0]!, k, v, ...root.inputs.slice(3)], attrs)];
+  },
+});

@@ -7,7 +7,7 @@ import type { FusionPattern } from "../pattern.js";
 import { LAYER_NORM, LAYER_NORM_NO_BIAS, RMS_NORM } from "./norm.js";
 import { GELU_ERF, GELU_TANH, SILU, SWIGLU } from "./activation.js";
 import { ROTARY } from "./rotary.js";
-import { ATTENTION } from "./attention.js";
+import { ATTENTION, ATTENTION_OVER_REPEATED_HEADS } from "./attention.js";
 import { MATMUL_BIAS } from "./matmul-bias.js";
 import { MOE_EXPERTS, MOE_GATE, MOE_GATE_NORMALIZE } from "./moe.js";
 import { DEQUANT_MATMUL } from "./quant.js";
@@ -15,6 +15,6 @@ import { DEQUANT_MATMUL } from "./quant.js";
 export const FUSION_PATTERNS: readonly FusionPattern[] = [
   RMS_NORM, LAYER_NORM, LAYER_NORM_NO_BIAS,
   GELU_ERF, GELU_TANH, SILU, SWIGLU,
-  ROTARY, ATTENTION, MATMUL_BIAS, DEQUANT_MATMUL,
+  ROTARY, ATTENTION, ATTENTION_OVER_REPEATED_HEADS, MATMUL_BIAS, DEQUANT_MATMUL,
   MOE_GATE, MOE_GATE_NORMALIZE, MOE_EXPERTS,
 ];
