@@ -197,10 +197,12 @@ export const ATTENTION_OVER_REPEATED_HEADS = definePattern<ImportedAttentionBind
     return { k: k.kv, v: v.kv, groups: k.groups, causal };
   },
   build({ k, v, groups, causal }, root) {
-    const attrs: Attrs = { ...root.attrs };
-    const groupsBefore = attrInt(root.attrs, "kv_groups") ?? 1;
-    if (groups * groupsBefore !== 1) attrs.kv_groups = { type: "int", value: groups * groupsBefore };
-    if (causal) attrs.causal = { type: "int", value: 1 };
+    const kvGroups = groups * (attrInt(root.attrs, "kv_groups") ?? 1);
+    const attrs: Attrs = {
+      ...root.attrs,
+      ...(kvGroups !== 1 ? { kv_groups: { type: "int", value: kvGroups } } : {}),
+      ...(causal ? { causal: { type: "int", value: 1 } } : {}),
+    };
     return [fusedNode(root, "Attention", [root.inputs[0]!, k, v, ...root.inputs.slice(3)], attrs)];
   },
 });
