@@ -45,12 +45,31 @@ function stageLines(s: Section, plan: Plan): string[] {
   return lines;
 }
 
+const NOT_WEIGHTS: ReadonlySet<string> = new Set(["i64", "i32", "bool"]);
+
+/**
+ * The weights' element types as planned, most bytes first (an int4 model's scales
+ * come after its int4), and `--dtype` when it re-typed the model's float data.
+ */
+function dataLine(plan: Plan): string {
+  const packed = new Set(plan.dataflow.kernels.filter((k) => k.ops.includes("com.microsoft.MatMulNBits")).map((k) => k.inputs[1]));
+  const bytes = new Map<string, number>();
+  for (const t of plan.dataflow.tensors) {
+    if ((t.role !== "weight" && t.role !== "constant") || NOT_WEIGHTS.has(t.dtype)) continue;
+    const what = packed.has(t.name) ? "MatMulNBits blocks" : t.dtype;
+    bytes.set(what, (bytes.get(what) ?? 0) + t.bytes);
+  }
+  const weights = [...bytes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([d]) => d);
+  const planned = plan.options.dtype !== "f32" ? ` (--dtype ${plan.options.dtype}: float data planned as ${plan.options.dtype})` : "";
+  return `${weights.length ? `weights ${weights.join(", ")}` : "no weights"}${planned}`;
+}
+
 /** `search`: the layouts `--parallel auto` tried, printed as a table. */
 export function formatReport(plan: Plan, target: Target, search?: readonly LayoutTrial[]): string {
   const o = plan.options;
   const lines: string[] = [];
   const what = o.phase === "decode" ? `decode, batch ${o.batch}, context ${o.seq}` : `prefill, batch ${o.batch}, prompt ${o.seq} tokens`;
-  lines.push(`tierflow plan: ${plan.model.file} on ${target.name} (${target.execution}), -O${o.opt}, ${what}, ${o.dtype}`);
+  lines.push(`tierflow plan: ${plan.model.file} on ${target.name} (${target.execution}), -O${o.opt}, ${what}, ${dataLine(plan)}`);
   const fused = Object.entries(plan.fusion);
   lines.push(`fused ops: ${fused.length ? fused.map(([k, v]) => `${k.replace(/^tierflow\./, "")} ${v}`).join(", ") : "none"}`);
   const device = plan.dataflow.kernels.filter((k) => k.kind !== "view" && k.kind !== "host").length;

@@ -25,6 +25,7 @@ import { executePlan } from "../../targets/runtime/execute.js";
 import { generateGreedy } from "../../targets/runtime/generate.js";
 import { openPlan } from "../../targets/runtime/open.js";
 import { planToJson } from "../../compiler/plan-json.js";
+import { formatReport } from "../../compiler/report.js";
 import { floatValues, onnxruntimeCachedGreedy } from "../support/ort-greedy.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -124,4 +125,18 @@ describe("the int8 QDQ BERT: a prefill plan equal to onnxruntime", () => {
       expect(worst).toBeLessThanOrEqual(1e-4);
     }
   }, 120_000);
+});
+
+describe("a plan's report says how its weights are stored", () => {
+  const header = async (file: string, dtype?: "bf16") => {
+    const r = await compile(join(DEPLOY_DIR, file), { target: "sn40l", opt: 2, phase: "decode", batch: 1, seq: 8, ...(dtype ? { dtype } : {}) });
+    return formatReport(r.plan, r.target).split("\n")[0]!;
+  };
+  it("as the model stores them, and --dtype's re-typing as such", async () => {
+    expect(await header("llama.f16.onnx")).toMatch(/, weights f16$/);
+    expect(await header("llama.int4.onnx")).toMatch(/, weights f32, MatMulNBits blocks$/);
+    expect(await header("llama.int4qdq.onnx")).toMatch(/, weights f32, u4$/);
+    expect(await header("llama.past.dynamo.onnx")).toMatch(/, weights f32$/);
+    expect(await header("llama.past.dynamo.onnx", "bf16")).toMatch(/, weights bf16 \(--dtype bf16: float data planned as bf16\)$/);
+  });
 });
