@@ -264,7 +264,7 @@ export function llamaModel(cfg: LlamaConfig, dataFile: string, options: LlamaOpt
 }
 
 export interface WriteOptions extends LlamaOptions {
-  /** Write the weight file: zeros, or with `seed` float32 weights uniform in [-scale, scale). */
+  /** Write the weight file: zeros, or with `seed` weights uniform in [-scale, scale) (float32 and bfloat16 models). */
   readonly writeWeights?: boolean;
   readonly seed?: number;
   readonly scale?: number;
@@ -279,12 +279,18 @@ export function writeLlama(path: string, cfg: LlamaConfig, options: WriteOptions
   if (options.writeWeights) {
     const data = new Uint8Array(dataBytes);
     if (options.seed !== undefined) {
-      if (cfg.weightType !== 1 || options.weights === "int4") throw new Error("random weights are written for float32 models only");
+      if ((cfg.weightType !== 1 && cfg.weightType !== 16) || options.weights === "int4") throw new Error("random weights are written for float32 and bfloat16 models only");
       const random = seededRandom(options.seed), scale = options.scale ?? 0.2;
-      const values = new Float32Array(data.buffer);
+      const value = new Float32Array(1), bits = new Uint32Array(value.buffer);
+      const view = new DataView(data.buffer);
       for (const w of layout) {
-        const at = w.offset / 4, n = w.length / 4;
-        for (let i = 0; i < n; i++) values[at + i] = (random() * 2 - 1) * scale;
+        const size = BYTES[cfg.weightType]!;
+        for (let at = w.offset; at < w.offset + w.length; at += size) {
+          value[0] = (random() * 2 - 1) * scale;
+          // bfloat16: the top half of the float32 bits, rounded to nearest even.
+          if (size === 2) view.setUint16(at, (bits[0]! + 0x7fff + ((bits[0]! >>> 16) & 1)) >>> 16, true);
+          else view.setFloat32(at, value[0], true);
+        }
       }
     }
     writeFileSync(`${path}.data`, data);
