@@ -6,7 +6,7 @@ import type { Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
 import { mainGraph, opKey } from "../../ir/graph/graph.js";
 import { opOf } from "../../ir/graph/ops.js";
 import type { DType } from "../../ir/dtype.js";
-import { byteSize, elementBytes, isFloat } from "../../ir/dtype.js";
+import { byteSize, elementBytes, isFloat, isSubByte } from "../../ir/dtype.js";
 import { fail, withLocation } from "../../ir/diagnostics.js";
 import { evaluateDim } from "../../ir/symbolic.js";
 import type { DataflowModule, DfKernel, DfStream, DfTensor, Phase, StreamKind, TensorRole } from "../../ir/dataflow/dataflow.js";
@@ -144,7 +144,8 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
     const c = ctx.graph.constants.get(name);
     return c?.kind === "literal" ? c.tensor : undefined;
   };
-  const streaming = kind.device ? chooseStream(node, operands.map((t) => t?.shape), outputs.map((t) => t.shape), literal) : "none";
+  const packed = [...operands, ...outputs].some((t) => t !== undefined && isSubByte(t.dtype));
+  const streaming = kind.device ? chooseStream(node, operands.map((t) => t?.shape), outputs.map((t) => t.shape), literal, packed) : "none";
   ctx.kernels.push({
     name: ctx.nextKernelName(), kind: kind.name, nodes: [node.name], ops: [key],
     inputs: inputs.map((t) => t.name), outputs: outputs.map((t) => t.name),

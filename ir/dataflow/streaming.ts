@@ -136,13 +136,17 @@ export interface StreamNode {
 
 /**
  * How a device kernel for `node` streams, given its bound shapes (undefined for
- * an omitted optional input) and a lookup of the graph's literals.
+ * an omitted optional input), a lookup of the graph's literals, and whether an
+ * operand or result is stored in half bytes (`packed`).
  */
 export function chooseStream(node: StreamNode, inputs: readonly (readonly number[] | undefined)[], outputs: readonly (readonly number[])[],
-  literal: (name: string) => Tensor | undefined): StreamKind {
+  literal: (name: string) => Tensor | undefined, packed = false): StreamKind {
   const key = opKey(node.domain, node.op);
   if (key === "tierflow.Attention") return "attention";
   if (key === "tierflow.CacheAppend") return "append";
+  // Half-byte elements (int4) have no byte address of their own, so rows and tiles of them cannot be
+  // staged: such kernels run whole, except the quantized products, which stage their weight blocks repacked.
+  if (packed && key !== "com.microsoft.MatMulNBits" && key !== "tierflow.DequantMatMul") return "whole";
   const out = outputs[0];
   const mover = MOVED_INPUTS[key];
   if (mover && node.domain === "" && outputs.length >= 1 && outputs.every((o) => o.length >= 1) && !(key === "Gather" && gathersRows(node, inputs))) {

@@ -6,6 +6,7 @@
 // read and write memory under the plan's residency rules and run tiled where
 // their op allows (tiles.ts).
 
+import { isSubByte } from "../../ir/dtype.js";
 import type { Node } from "../../ir/graph/graph.js";
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
@@ -57,8 +58,8 @@ function runHost(k: DfKernel, node: Node, env: KernelEnv, who: string): void {
 
 /** A kernel streams as the plan says only if its node streams that way (a hand-edited plan may claim otherwise). */
 export function nodeStreaming(node: Node, k: DfKernel, inputs: readonly (readonly number[] | undefined)[], outputs: readonly (readonly number[])[],
-  literal: (name: string) => Tensor | undefined): string | undefined {
-  const want = chooseStream(node, inputs, outputs, literal);
+  literal: (name: string) => Tensor | undefined, packed = false): string | undefined {
+  const want = chooseStream(node, inputs, outputs, literal, packed);
   return want === k.streaming ? undefined : message.streaming(k, node, want);
 }
 
@@ -69,8 +70,9 @@ function runDevice(k: DfKernel, node: Node, env: KernelEnv, who: string): number
   const read: (Operand | undefined)[] = node.inputs.map((name) => (name === "" ? undefined : readOperand(env, name, who)));
   const inputs = env.adjustOperands?.(k, read) ?? read;
   const outputs: (Result | undefined)[] = node.outputs.map((name) => (name === "" ? undefined : resultOf(env, name, who)));
-  const mismatch = nodeStreaming(node, k, inputs.map((o) => o?.shape), outputs.filter((r): r is Result => r !== undefined).map((r) => r.shape),
-    (name) => env.literals.get(name));
+  const given = outputs.filter((r): r is Result => r !== undefined);
+  const packed = [...inputs, ...given].some((o) => o !== undefined && isSubByte(o.dtype));
+  const mismatch = nodeStreaming(node, k, inputs.map((o) => o?.shape), given.map((r) => r.shape), (name) => env.literals.get(name), packed);
   if (mismatch) throw new ResidencyError(mismatch);
   const output = outputs.find((r) => r !== undefined);
   if (k.streaming === "whole" || !output) {

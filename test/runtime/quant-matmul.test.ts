@@ -85,3 +85,22 @@ describe("quantized products stream their weights in column blocks and equal the
     }
   });
 });
+
+describe("other kernels over int4 data run whole", () => {
+  it("a Transpose of an int4 weight too large to fold, then DequantizeLinear: the plan runs and equals the interpreter", async () => {
+    const [rows, cols] = [512, 256]; // 128 Ki elements: above what constant folding evaluates
+    const path = join(dir, "int4-transpose.onnx");
+    writeModel(path, model({
+      nodes: [node("Transpose", ["w"], ["wt"], { perm: [1, 0] }, "t"), node("DequantizeLinear", ["wt", "s", "z"], ["wf"], {}, "dq"), node("Add", ["wf", "a"], ["y"], {}, "add")],
+      inputs: [valueInfo("a", ONNX_FLOAT, [cols, rows])], outputs: ["y"], opset: 21, irVersion: 10,
+      initializers: [typedTensor("w", "i4", [rows, cols], values(rows * cols, -8, 7)), typedTensor("s", "f32", [], [0.25]), typedTensor("z", "i4", [], [1])],
+    }));
+    const a = tensorFromValues("f32", [cols, rows], floats(rows * cols, 1));
+    const { module } = await (await import("../../compiler/load.js")).loadModel(path);
+    const want = run(module, { a }, { modelDir: dir }).outputs.y!.data as Float32Array;
+    const r = await compile(path, { target: "sn40l", opt: 2 });
+    expect(r.plan.dataflow.kernels.find((k) => k.ops.includes("Transpose"))).toMatchObject({ streaming: "whole" });
+    const got = executePlan(r.plan, { a }, { graph: r.graph, target: r.target, modelDir: dir }).outputs.y!.data as Float32Array;
+    expect(Array.from(got)).toEqual(Array.from(want));
+  });
+});

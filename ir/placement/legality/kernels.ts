@@ -90,7 +90,8 @@ function checkDeviceKernel(mem: AbstractMemory, facts: GraphFacts, k: DfKernel, 
   for (const name of outputs) mem.info(name);
   const read = node.inputs.map((n) => (n === "" ? undefined : operand(mem, n)));
   const ops: KernelOperands = { inputs: adjust?.(k, read) ?? read, outputs: outputs.map((o) => operand(mem, o)) };
-  const want = chooseStream(node, ops.inputs.map((o) => o?.shape), ops.outputs.map((o) => o.shape), facts.literal);
+  const packed = [...ops.inputs, ...ops.outputs].some((o) => o !== undefined && o.elem < 1);
+  const want = chooseStream(node, ops.inputs.map((o) => o?.shape), ops.outputs.map((o) => o.shape), facts.literal, packed);
   if (want !== k.streaming) refuse(message.streaming(k, node, want));
   if (k.streaming === "whole" || outputs.length === 0) {
     checkSteps(mem, k, who, [{ items: wholeItems(ops.inputs, ops.outputs) }], true);
