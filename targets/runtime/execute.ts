@@ -59,6 +59,7 @@ function checkPlanInputs(plan: Plan, module: Module, inputs: Readonly<Record<str
   checkInputs(mainGraph(module), inputs);
   const tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
   for (const name of [...plan.dataflow.inputs, ...cachesOf(plan.dataflow).map((c) => c.past)]) {
+    if (!Object.hasOwn(inputs, name)) fail(message.planInput(name));
     const want = tensors.get(name)?.shape, got = inputs[name]!.dims;
     if (want && (want.length !== got.length || want.some((d, i) => d !== got[i]))) {
       fail(`input '${name}': the plan was compiled for shape [${want.join(", ")}], got [${got.join(", ")}]`);

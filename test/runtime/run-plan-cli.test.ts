@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../ir/placement/plan.js";
+import { DTYPES } from "../../ir/dtype.js";
 import { compile } from "../../compiler/compile.js";
 import { planToJson } from "../../compiler/plan-json.js";
 import { traceSpans } from "../../compiler/viz/trace.js";
@@ -109,6 +110,21 @@ describe("tierflow run PLAN.json", () => {
     expectDiagnostic(["run", broken, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--trace", trace], /broken\.json: hbm over capacity: /, [trace]);
   });
 
+  it("refuses, in verify and run alike, a tensor of an unknown dtype and a plan input the graph does not have", () => {
+    const trace = join(dir, "t2.json");
+    const edits: [string, (p: Writable<Plan>) => void, RegExp][] = [
+      ["dtype.json", (p) => { (p.dataflow.tensors[0] as { dtype: string }).dtype = "q7"; }, /dtype\.json: not a valid plan: \$\.dataflow\.tensors\[0\]\.dtype: "q7" is not one of "f32", /],
+      ["renamed.json", (p) => { (p.dataflow.inputs as string[])[0] = "ghost"; }, /the plan's input 'ghost' is not an input of the model's graph/],
+    ];
+    for (const [file, edit, words] of edits) {
+      const path = join(dir, file), bad = structuredClone(plan) as Writable<Plan>;
+      edit(bad);
+      writeFileSync(path, JSON.stringify(bad));
+      expectDiagnostic(["verify", path, "--model", MODEL], words);
+      expectDiagnostic(["run", path, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--trace", trace], words, [trace]);
+    }
+  });
+
   it("names the missing model and inputs of the wrong shape", () => {
     const out = join(dir, "missing"), lost = join(dir, "lost.json");
     writeFileSync(lost, planToJson({ ...plan, model: { file: plan.model.file, sha256: plan.model.sha256, given: join(dir, "gone", "llama-tiny.dynamo.onnx") } }));
@@ -137,5 +153,12 @@ describe("a plan finds its model", () => {
     expect(fromRoot.code, fromRoot.stderr).toBe(0);
     const a = readTensorFile(join(dir, "found-out", "logits.npy")), b = readTensorFile(join(dir, "copy-out", "logits.npy"));
     expect(Array.from(a.data as Float32Array)).toEqual(Array.from(b.data as Float32Array));
+  });
+});
+
+describe("the plan schema", () => {
+  it("names every element type the IR has, and no other", () => {
+    const schema = JSON.parse(readFileSync(join(ROOT, "ir", "placement", "plan.schema.json"), "utf8")) as { $defs: { dtype: { enum: string[] } } };
+    expect([...schema.$defs.dtype.enum].sort()).toEqual(Object.keys(DTYPES).sort());
   });
 });

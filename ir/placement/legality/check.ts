@@ -96,6 +96,8 @@ export function checkPlanLegality(plan: Plan, target: Target, module: Module): v
   const decode = plan.dataflow.phase !== "prefill" ? decodeRefusal(plan, facts.nodes) : undefined;
   if (decode) refuse(decode);
   if (plan.sections.length === 0) refuse(message.noSections);
+  const graphInputs = new Set(facts.graph.inputs);
+  for (const name of plan.dataflow.inputs) if (!graphInputs.has(name)) refuse(message.planInput(name));
   if (plan.parallel) return checkParallelLegality(plan, target, facts);
   const mem = new AbstractMemory(plan, target);
   hostStart(mem, facts);
