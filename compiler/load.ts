@@ -2,10 +2,10 @@
 // verified, then run through a pass pipeline (the default one unless given).
 // Asynchronous because the text parser is loaded only when a .tfg file is read.
 
-import { readFileSync } from "node:fs";
 import type { Module } from "../ir/graph/graph.js";
 import { TierflowError } from "../ir/diagnostics.js";
 import { verifyModule } from "../ir/graph/verifier.js";
+import { readUserText } from "../ir/read-file.js";
 import { importOnnxFile } from "./onnx/import.js";
 import type { PipelineOptions, PipelineResult } from "./passes/pipeline.js";
 import { DEFAULT_PIPELINE, runPipeline } from "./passes/pipeline.js";
@@ -17,12 +17,7 @@ export interface LoadOptions extends PipelineOptions {
 
 export async function readModule(path: string): Promise<Module> {
   if (path.endsWith(".tfg")) {
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch {
-      throw new TierflowError("cannot read file: it does not exist or is not readable", { file: path });
-    }
+    const text = readUserText(path, "graph IR text");
     const { parseGraphText } = await import("./parse-text.js");
     return parseGraphText(text, path);
   }

@@ -13,7 +13,7 @@ import { POLICIES, simulate } from "../coe/simulate.js";
 import type { Policy, SimResult } from "../coe/simulate.js";
 import { parseSweep, sweepExperts } from "../coe/sweep.js";
 import type { SweepRow } from "../coe/sweep.js";
-import { generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
+import { MAX_TRACE_REQUESTS, generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
 import type { TraceDistribution, TraceOptions } from "../coe/trace.js";
 import { action } from "./run-command.js";
 import { parsePlanDType, positiveInt } from "./options.js";
@@ -82,8 +82,10 @@ function syntheticTraceOptions(command: Command, what: string): Command {
 }
 
 function syntheticTrace(flags: SyntheticFlags): Omit<TraceOptions, "experts"> {
+  const requests = positiveInt(flags.requests, "--requests");
+  if (requests > MAX_TRACE_REQUESTS) fail(`--requests ${flags.requests}: at most ${MAX_TRACE_REQUESTS}`);
   return {
-    requests: positiveInt(flags.requests, "--requests"), rate: positiveNumber(flags.rate, "--rate"), seed: positiveInt(flags.seed, "--seed"),
+    requests, rate: positiveNumber(flags.rate, "--rate"), seed: positiveInt(flags.seed, "--seed"),
     distribution: distribution(flags.synthetic ?? "zipf"), promptTokens: positiveInt(flags.prompt, "--prompt"), outputTokens: positiveInt(flags.outputTokens, "--output-tokens"),
   };
 }

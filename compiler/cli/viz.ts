@@ -1,10 +1,10 @@
 // `tierflow viz OUT/plan.json -o plan.html [--trace trace.json]`: the plan
 // visualiser as one self-contained HTML file.
 
-import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Command } from "commander";
-import { fail, TierflowError } from "../../ir/diagnostics.js";
+import { fail } from "../../ir/diagnostics.js";
+import { readJsonFile } from "../../ir/json-file.js";
 import { loadTarget } from "../../targets/target.js";
 import { ensureDir, writeAtomically } from "../emit.js";
 import { readPlan } from "../plan-json.js";
@@ -19,13 +19,7 @@ interface VizFlags {
 }
 
 function readTrace(path: string): unknown {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    const why = err instanceof SyntaxError ? `trace is not JSON (${err.message})` : "cannot read trace: it does not exist or is not readable";
-    throw new TierflowError(why, { file: path });
-  }
+  const json = readJsonFile(path, "trace");
   if (!isTrace(json)) fail("not a Chrome trace: expected an array of events or an object with traceEvents", { file: path });
   return json;
 }

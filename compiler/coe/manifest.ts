@@ -26,6 +26,7 @@ export interface Manifest {
   readonly file: string;
   readonly dir: string;
   readonly description: string;
+  /** A preset name, or the resolved path of a target file inside the manifest's folder. */
   readonly target?: string;
   readonly router: { readonly model: string; readonly routes: ReadonlyMap<number, string> };
   readonly experts: readonly ManifestExpert[];
@@ -49,17 +50,34 @@ export function isManifestJson(value: unknown): boolean {
   return typeof value === "object" && value !== null && (value as { format?: unknown }).format === "tierflow-coe";
 }
 
-/** Check a path from the manifest lexically and that it stays inside the manifest's folder. */
-function insidePath(dir: string, location: string, what: string, file: string, mustExist: boolean): string {
-  let normal: string;
+/** The manifest's folder in place of the model's, in the messages shared with external data. */
+function manifestWords(err: unknown): string {
+  return (err as Error).message.replace("external data location", "path").replace("external data '", "path '").replace("model's folder", "manifest's folder");
+}
+
+/**
+ * Check a path from the manifest lexically and that it stays inside the
+ * manifest's folder; returns it normalised and, when it exists, resolved.
+ */
+function resolvePath(dir: string, location: string, what: string, file: string, mustExist: boolean): { normal: string; real?: string } {
+  let normal: string, real: string | undefined;
   try {
     normal = checkRelativeLocation(location, what);
+    real = resolveInside(dir, normal, what);
   } catch (err) {
-    fail((err as Error).message.replace("external data location", "path"), { file });
+    fail(manifestWords(err), { file });
   }
-  const real = resolveInside(dir, normal, what);
   if (real === undefined && mustExist) fail(`${what}: '${location}' does not exist`, { file });
-  return normal;
+  return { normal, ...(real !== undefined ? { real } : {}) };
+}
+
+function insidePath(dir: string, location: string, what: string, file: string, mustExist: boolean): string {
+  return resolvePath(dir, location, what, file, mustExist).normal;
+}
+
+/** A target given as a path (as for --target: it holds "/" or ends in .json), not a preset name. */
+export function isTargetPath(target: string): boolean {
+  return target.includes("/") || target.includes("\\") || target.endsWith(".json");
 }
 
 export function parseManifest(value: unknown, file: string): Manifest {
@@ -72,6 +90,8 @@ export function parseManifest(value: unknown, file: string): Manifest {
     shared_graphs?: Record<string, { external_data_location: string }>;
   };
   const dir = dirname(resolve(file));
+  // A target file, like every other path, stays inside the manifest's folder; a preset name stays as it is.
+  const target = m.target !== undefined && isTargetPath(m.target) ? resolvePath(dir, m.target, "target", file, true).real : m.target;
   const routerModel = insidePath(dir, m.router.model, "router model", file, true);
   const experts: ManifestExpert[] = [];
   for (const [name, e] of Object.entries(m.experts)) {
@@ -100,7 +120,7 @@ export function parseManifest(value: unknown, file: string): Manifest {
     }
   }
   return {
-    file, dir, description: m.description ?? "", ...(m.target !== undefined ? { target: m.target } : {}),
+    file, dir, description: m.description ?? "", ...(target !== undefined ? { target } : {}),
     router: { model: routerModel, routes }, experts, sharedData,
   };
 }

@@ -4,8 +4,8 @@
 // optional "second": the router's second choice (used by the prefetch policy).
 // A seeded generator makes uniform, Zipf and bursty traces.
 
-import { readFileSync } from "node:fs";
 import { fail } from "../../ir/diagnostics.js";
+import { readUserText } from "../../ir/read-file.js";
 import { seededRandom } from "../seeded-random.js";
 
 export interface TraceRequest {
@@ -33,12 +33,20 @@ export interface TraceOptions {
 }
 
 /**
+ * The most requests a trace holds, generated or read: a request costs a few
+ * hundred bytes through the simulation, so this bounds it to a few hundred MB.
+ */
+export const MAX_TRACE_REQUESTS = 1_000_000;
+
+/**
  * Uniform: each expert equally likely. Zipf: expert k (1-based, manifest
  * order) with weight 1/k^s. Bursty: Zipf choice of expert, arrivals in bursts
  * (a tenth of the time at ten times the rate, idle between), so the mean rate holds.
  */
 export function generateTrace(o: TraceOptions): TraceRequest[] {
   if (o.experts.length === 0) fail("a trace needs at least one expert");
+  if (!Number.isSafeInteger(o.requests) || o.requests < 0) fail(`a trace of ${o.requests} requests: the count must be a whole number >= 0`);
+  if (o.requests > MAX_TRACE_REQUESTS) fail(`a trace of ${o.requests} requests is over the limit of ${MAX_TRACE_REQUESTS}`);
   const rand = seededRandom(o.seed);
   const n = o.experts.length;
   const weights = o.experts.map((_, k) => (o.distribution === "uniform" ? 1 : 1 / Math.pow(k + 1, o.zipfS ?? 1)));
@@ -81,7 +89,10 @@ const isCount = (v: unknown): v is number => typeof v === "number" && Number.isI
 
 export function parseTrace(text: string, file: string): TraceRequest[] {
   const out: TraceRequest[] = [];
-  text.split("\n").forEach((line, i) => {
+  const lines = text.split("\n");
+  const requests = lines.reduce((n, line) => (line.trim() === "" ? n : n + 1), 0);
+  if (requests > MAX_TRACE_REQUESTS) fail(`the trace holds ${requests} requests, over the limit of ${MAX_TRACE_REQUESTS}`, { file });
+  lines.forEach((line, i) => {
     if (line.trim() === "") return;
     const where = { file, line: i + 1 };
     let v: Record<string, unknown>;
@@ -111,11 +122,5 @@ export function parseTrace(text: string, file: string): TraceRequest[] {
 }
 
 export function readTrace(file: string): TraceRequest[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    fail("cannot read trace: it does not exist or is not readable", { file });
-  }
-  return parseTrace(text, file);
+  return parseTrace(readUserText(file, "trace"), file);
 }

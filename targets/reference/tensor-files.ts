@@ -2,8 +2,8 @@
 // suite: ONNX TensorProto (.pb), numpy (.npy) and JSON. Every malformed file
 // becomes a one-line diagnostic naming the file.
 
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, extname, join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, extname } from "node:path";
 import type { DType } from "../../ir/dtype.js";
 import { DTYPES, dtypeBytes, isDType, isFloat, isSubByte } from "../../ir/dtype.js";
 import { TierflowError, fail, withLocation } from "../../ir/diagnostics.js";
@@ -11,6 +11,8 @@ import type { Tensor } from "../../ir/tensor.js";
 import { elementCount, packNibbles, tensorFromValues } from "../../ir/tensor.js";
 import { onnx } from "../../compiler/onnx/proto.js";
 import { decodeBytes, importLiteral } from "../../compiler/onnx/tensors.js";
+import { replaceFile } from "../../compiler/emit.js";
+import { readUserFile } from "../../ir/read-file.js";
 
 export type TensorFormat = "npy" | "pb" | "json";
 export const TENSOR_FORMATS: readonly TensorFormat[] = ["npy", "pb", "json"];
@@ -297,29 +299,18 @@ export function encodeTensor(t: Tensor, format: TensorFormat, name = ""): Uint8A
 
 export function readTensorFile(path: string, options: DecodeOptions = {}): Tensor {
   const format = formatOfPath(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch {
-    throw new TierflowError("cannot read file: it does not exist or is not readable", { file: path });
-  }
+  const file = readUserFile(path, format === "json" ? "JSON tensor" : "tensor file");
+  const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   return withLocation({ file: path }, () => decodeTensor(bytes, format, options));
 }
 
 /** Write through a temporary name in the same folder, then rename: no half-written file is ever visible. */
 export function writeTensorFile(path: string, t: Tensor, format: TensorFormat, name = ""): void {
   const bytes = withLocation({ file: path }, () => encodeTensor(t, format, name));
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(temp, bytes);
-    renameSync(temp, path);
+    replaceFile(path, bytes);
   } catch (err) {
-    try {
-      rmSync(temp, { force: true });
-    } catch {
-      // the temporary was never created (its folder is missing or is a file)
-    }
     throw new TierflowError(`cannot write file (${err instanceof Error ? err.message : String(err)})`, { file: path });
   }
 }

@@ -3,9 +3,10 @@
 // but a module may come from IR text or a pass, so it is checked again here:
 // nothing outside the model's folder is ever read.
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import type { Constant } from "../../ir/graph/graph.js";
-import { TierflowError, fail } from "../../ir/diagnostics.js";
+import { fail } from "../../ir/diagnostics.js";
+import { openRegularFile } from "../../ir/read-file.js";
 import { byteSize } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { elementCount } from "../../ir/tensor.js";
@@ -52,14 +53,8 @@ export function readWeightBytes(c: WeightConstant, modelDir: string, into?: Uint
   if (length !== needed) fail(`${what}: weight of ${c.dtype}[${c.dims.join(", ")}] needs ${needed} bytes, the reference has ${length}`);
   if (into && into.byteLength !== length) fail(`${what}: weight of ${length} bytes does not fill a destination of ${into.byteLength}`);
   const bytes = into ?? new Uint8Array(length);
-  let fd: number;
+  const { fd, size } = openRegularFile(path, what);
   try {
-    fd = openSync(path, "r");
-  } catch {
-    throw new TierflowError(`${what} cannot be opened`);
-  }
-  try {
-    const size = fstatSync(fd).size;
     if (offset + length > size) fail(`${what} is ${size} bytes, too short for bytes ${offset}..${offset + length}`);
     let done = 0;
     while (done < length) {

@@ -7,11 +7,12 @@
 // kernels name nodes that graph lacks is refused when it runs.
 
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Module } from "../../ir/graph/graph.js";
 import type { Plan } from "../../ir/placement/plan.js";
-import { TierflowError, fail } from "../../ir/diagnostics.js";
+import { fail } from "../../ir/diagnostics.js";
+import { openRegularFile } from "../../ir/read-file.js";
 import type { DType } from "../../ir/dtype.js";
 import { readPlan } from "../../compiler/plan-json.js";
 import { compile, loadFused } from "../../compiler/compile.js";
@@ -38,12 +39,7 @@ export interface OpenOptions {
 export function fileSha256(path: string): string {
   const hash = createHash("sha256");
   const buffer = new Uint8Array(1 << 20);
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    throw new TierflowError("cannot read the model file: it does not exist or is not readable", { file: path });
-  }
+  const { fd } = openRegularFile(path, "the model file", { file: path });
   try {
     for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, n));
   } finally {

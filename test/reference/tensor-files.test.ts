@@ -159,6 +159,6 @@ describe("malformed files", () => {
   });
 
   it("a missing file", () => {
-    expect(() => readTensorFile(join(dir, "absent.npy"))).toThrow(/cannot read file/);
+    expect(() => readTensorFile(join(dir, "absent.npy"))).toThrow(/cannot read tensor file: it does not exist/);
   });
 });
