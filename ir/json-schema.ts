@@ -34,11 +34,16 @@ function matchesType(v: unknown, t: string): boolean {
   return actual === t || (t === "number" && actual === "integer");
 }
 
+// Own entries only: a key named after an Object.prototype member (`constructor`, `__proto__`) is no property.
+function ownEntry(record: Readonly<Record<string, Schema>> | undefined, key: string): Schema | undefined {
+  return record && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 /** The first violation as "path: message", or undefined when `value` conforms. */
 export function validateJson(value: unknown, schema: Schema, root: Schema = schema, path = "$"): string | undefined {
   if (schema.$ref) {
     const name = /^#\/\$defs\/(.+)$/.exec(schema.$ref)?.[1];
-    const target = name ? root.$defs?.[name] : undefined;
+    const target = name ? ownEntry(root.$defs, name) : undefined;
     if (!target) return `${path}: schema reference ${schema.$ref} is not defined`;
     return validateJson(value, target, root, path);
   }
@@ -75,7 +80,7 @@ export function validateJson(value: unknown, schema: Schema, root: Schema = sche
       return `${path}: needs at least ${schema.minProperties} entries`;
     }
     for (const [key, v] of Object.entries(obj)) {
-      const sub = schema.properties?.[key];
+      const sub = ownEntry(schema.properties, key);
       const childPath = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
       if (sub) {
         const err = validateJson(v, sub, root, childPath);

@@ -23,14 +23,43 @@ export const MAX_ELEMENTS = 2 ** 31 - 1;
 export function elementCount(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) {
+    if (!Number.isInteger(d) || d < 0) throw new TierflowError(`tensor of shape [${dims.join(", ")}] has a dim that is not a non-negative integer`);
     n *= d;
     if (!Number.isSafeInteger(n)) throw new TierflowError(`tensor of shape [${dims.join(", ")}] is too large`);
   }
   return n;
 }
 
-export function allocate(dtype: DType, count: number): TensorData {
+export function checkElementLimit(count: number): void {
   if (count > MAX_ELEMENTS) throw new TierflowError(`tensor of ${count} elements exceeds the limit of ${MAX_ELEMENTS}`);
+}
+
+/** Run `make`, which allocates `bytes` of storage: the engine's refusal (a RangeError) becomes a diagnostic. */
+export function allocating<T>(bytes: number, make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof RangeError) throw new TierflowError(`cannot allocate a tensor of ${bytes} bytes (${err.message})`);
+    throw err;
+  }
+}
+
+export function allocate(dtype: DType, count: number): TensorData {
+  checkElementLimit(count);
+  return allocating(count * storedBytes(dtype), () => storageOf(dtype, count));
+}
+
+/** Bytes of one element as held in memory (f16 and bf16 widened to float32, int4 and uint4 a byte each). */
+function storedBytes(dtype: DType): number {
+  switch (dtype) {
+    case "f64": case "i64": case "u64": return 8;
+    case "f32": case "f16": case "bf16": case "i32": case "u32": return 4;
+    case "i16": case "u16": return 2;
+    default: return 1;
+  }
+}
+
+function storageOf(dtype: DType, count: number): TensorData {
   switch (dtype) {
     case "f32": case "f16": case "bf16": return new Float32Array(count);
     case "f64": return new Float64Array(count);

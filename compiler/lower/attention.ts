@@ -17,6 +17,7 @@ import type { DfTensor, StreamKind } from "../../ir/dataflow/dataflow.js";
 import type { LowerContext } from "./to-dataflow.js";
 import { tileKernel } from "./to-dataflow.js";
 import type { LowerContext as Ctx } from "./to-dataflow.js";
+import { recordOf } from "../../ir/name-record.js";
 
 const budget = (ctx: Ctx) => (ctx.options.kernelBufferBudget !== undefined ? { budget: ctx.options.kernelBufferBudget } : {});
 
@@ -81,15 +82,15 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
   const mask = maskName ? ctx.tensor(maskName) : undefined;
   const base = { nodes: [node.name], dtype: q.dtype };
   if (!unfused) {
-    const reads: Record<string, number> = { [q.name]: q.bytes, [k.name]: k.bytes, [v.name]: v.bytes };
-    for (const c of caches) reads[c.name] = cachedBytes(c);
-    if (mask && !decode) reads[mask.name] = mask.bytes;
+    const reads = new Map([[q.name, q.bytes], [k.name, k.bytes], [v.name, v.bytes]]);
+    for (const c of caches) reads.set(c.name, cachedBytes(c));
+    if (mask && !decode) reads.set(mask.name, mask.bytes);
     const inputs = [q, k, v, ...caches, ...(mask && !decode ? [mask] : [])];
     // Each (batch, head)'s keys and values stay on chip while its query rows stream; a decode step's are the cache's.
     const attended = (t: DfTensor, dim: number): DfTensor => (decode ? { ...t, shape: [s.batch, s.kvHeads, s.kvLength, dim] } : t);
     ctx.kernels.push({
       ...base, name: ctx.nextKernelName(), kind: "attention", ops: ["tierflow.Attention"],
-      inputs: inputs.map((t) => t.name), outputs: [out.name, ...caches.map((c) => c.name)], flops: flops.matmul + flops.pointwise, reads,
+      inputs: inputs.map((t) => t.name), outputs: [out.name, ...caches.map((c) => c.name)], flops: flops.matmul + flops.pointwise, reads: recordOf(reads),
       ...tileKernel("attention", [q, attended(k, s.headDim), attended(v, s.valueDim), mask && !decode ? mask : undefined], [out], budget(ctx)),
     });
     return;
@@ -104,12 +105,12 @@ export function lowerAttention(node: Node, ctx: LowerContext, unfused = false): 
   };
   const scores = tmp("scores"), scaled = tmp("scaled"), masked = tmp("masked"), probs = tmp("probs");
   const stage = (kind: string, streaming: StreamKind, op: string, inputs: DfTensor[], output: DfTensor, f: number, cache?: DfTensor) => {
-    const reads: Record<string, number> = {};
-    for (const t of inputs) reads[t.name] = (reads[t.name] ?? 0) + t.bytes;
-    if (cache) reads[cache.name] = cachedBytes(cache);
+    const reads = new Map<string, number>();
+    for (const t of inputs) reads.set(t.name, (reads.get(t.name) ?? 0) + t.bytes);
+    if (cache) reads.set(cache.name, cachedBytes(cache));
     ctx.kernels.push({
       ...base, name: ctx.nextKernelName(), kind, ops: [op], inputs: [...inputs.map((t) => t.name), ...(cache ? [cache.name] : [])],
-      outputs: [output.name, ...(cache ? [cache.name] : [])], flops: f, reads,
+      outputs: [output.name, ...(cache ? [cache.name] : [])], flops: f, reads: recordOf(reads),
       ...tileKernel(streaming, inputs, [output], budget(ctx)),
     });
   };

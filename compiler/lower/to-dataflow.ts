@@ -18,6 +18,7 @@ import type { Bindings } from "./bind.js";
 import { concreteShape } from "./bind.js";
 import { lowerAttention } from "./attention.js";
 import { lowerCacheAppend } from "./cache-append.js";
+import { recordOf } from "../../ir/name-record.js";
 
 /** Rows of a tile: enough to keep a pipeline stage busy, small enough for on-chip buffers. */
 export const TILE_ROWS = 64;
@@ -136,10 +137,10 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
   const flops = kind.device
     ? nodeFlops(node, ctx, node.inputs.map((i) => (i === "" ? undefined : concrete(ctx.tensor(i)))), outputs.map(concrete))
     : 0;
-  const reads: Record<string, number> = {};
-  if (kind.device) for (const t of inputs) reads[t.name] = (reads[t.name] ?? 0) + t.bytes;
+  const reads = new Map<string, number>();
+  if (kind.device) for (const t of inputs) reads.set(t.name, (reads.get(t.name) ?? 0) + t.bytes);
   // A row gather (an embedding lookup) reads the rows it returns, not the whole table.
-  if (key === "Gather" && inputs[0] && outputs[0]) reads[inputs[0].name] = Math.min(inputs[0].bytes, outputs[0].bytes);
+  if (key === "Gather" && inputs[0] && outputs[0]) reads.set(inputs[0].name, Math.min(inputs[0].bytes, outputs[0].bytes));
   const literal = (name: string) => {
     const c = ctx.graph.constants.get(name);
     return c?.kind === "literal" ? c.tensor : undefined;
@@ -149,7 +150,7 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
   ctx.kernels.push({
     name: ctx.nextKernelName(), kind: kind.name, nodes: [node.name], ops: [key],
     inputs: inputs.map((t) => t.name), outputs: outputs.map((t) => t.name),
-    dtype: outputs[0]?.dtype ?? "f32", flops, reads,
+    dtype: outputs[0]?.dtype ?? "f32", flops, reads: recordOf(reads),
     ...tileKernel(streaming, operands, outputs, { budget: ctx.options.kernelBufferBudget, op: key }),
   });
 }

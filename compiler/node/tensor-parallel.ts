@@ -30,6 +30,7 @@ import { COLLECTIVE_OPS } from "./collectives.js";
 import type { ParallelLayout } from "./layout.js";
 import { groupSize } from "./layout.js";
 import { matmulRoles } from "./shard-roles.js";
+import { ownValue, recordOf } from "../../ir/name-record.js";
 
 export interface Split {
   readonly axis: number;
@@ -229,12 +230,12 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
   }
 
   function localKernel(k: DfKernel, inputs: readonly string[], outputs: readonly string[], flopsRatio: number | undefined): DfKernel {
-    const reads: Record<string, number> = {};
+    const reads = new Map<string, number>();
     k.inputs.forEach((orig, i) => {
-      const read = k.reads[orig];
+      const read = ownValue(k.reads, orig);
       if (read === undefined) return;
       const now = inputs[i]!;
-      reads[now] = (reads[now] ?? 0) + read * (local(now).bytes / Math.max(1, tensorOf(orig).bytes));
+      reads.set(now, (reads.get(now) ?? 0) + read * (local(now).bytes / Math.max(1, tensorOf(orig).bytes)));
     });
     const outRatio = local(outputs[0] ?? "").bytes / Math.max(1, tensorOf(k.outputs[0] ?? "").bytes);
     const touched = [...inputs, ...outputs].some((n) => state.has(n)) || outputs.some((o, j) => o !== k.outputs[j]);
@@ -246,7 +247,7 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
       ts.filter((t, i) => t.role !== "kv-cache" || k.streaming === "append" || (operands && k.streaming === "attention" && i < 3));
     const tiles = !touched || !kind.device ? { streaming: k.streaming, tiling: k.tiling, bufferBytes: k.bufferBytes }
       : tileKernel(k.streaming, staged(ins, true), staged(outs, false), { budget, op: k.ops[0] ?? "" });
-    return { ...k, inputs, outputs, reads, flops: k.flops * (flopsRatio ?? (Number.isFinite(outRatio) ? outRatio : 1)), ...tiles };
+    return { ...k, inputs, outputs, reads: recordOf(reads), flops: k.flops * (flopsRatio ?? (Number.isFinite(outRatio) ? outRatio : 1)), ...tiles };
   }
 
   // Per-socket tensors: every tensor the program touches, with its local shape.

@@ -16,6 +16,7 @@ import { importTensor } from "./tensors.js";
 import type { NodeImport } from "./nodes.js";
 import { functionKey, importNode } from "./nodes.js";
 import { topologicalOrder } from "./topo.js";
+import { recordOf } from "../../ir/name-record.js";
 
 /** Oldest ai.onnx opset whose semantics tierflow implements. */
 export const MIN_OPSET = 13;
@@ -66,12 +67,13 @@ export interface ImportSource {
 
 export function importModelProto(model: ModelProto, bytes: Uint8Array, source: ImportSource): Module {
   const file = source.modelFile;
-  const opsets: Record<string, number> = {};
+  const versions = new Map<string, number>();
   for (const o of model.opsetImport ?? []) {
     const domain = o.domain === "ai.onnx" ? "" : o.domain ?? "";
-    opsets[domain] = toNumber(o.version, "opset version");
+    versions.set(domain, toNumber(o.version, "opset version"));
   }
-  const opset = opsets[""] ?? fail("the model imports no ai.onnx opset", { file });
+  const opsets = recordOf(versions);
+  const opset = versions.get("") ?? fail("the model imports no ai.onnx opset", { file });
   if (opset < MIN_OPSET) fail(`ai.onnx opset ${opset} is older than ${MIN_OPSET}, the oldest tierflow supports`, { file });
 
   const g = model.graph!;

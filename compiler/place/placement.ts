@@ -24,6 +24,7 @@ import type { Target } from "../../targets/target.js";
 import type { SectionSpan } from "../schedule/sections.js";
 import { arenaBytes, assignAddresses } from "./addresses.js";
 import { hostReadbacks } from "../schedule/host-device.js";
+import { ownValue } from "../../ir/name-record.js";
 
 export interface Placement {
   readonly allocations: readonly Allocation[];
@@ -60,7 +61,7 @@ export function liveRanges(m: DataflowModule, sections: readonly SectionSpan[]):
   const tensors = new Map(m.tensors.map((t) => [t.name, t]));
   for (const k of m.kernels) {
     const s = sectionOf.get(k.name)!;
-    for (const i of k.inputs) touch(i, s, k.reads[i] ?? 0);
+    for (const i of k.inputs) touch(i, s, ownValue(k.reads, i) ?? 0);
     for (const o of k.outputs) touch(o, s, tensors.get(o)?.bytes ?? 0);
   }
   const lastSection = Math.max(0, sections.length - 1);

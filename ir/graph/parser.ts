@@ -7,6 +7,7 @@ import { TierflowError, withLocation } from "../diagnostics.js";
 import type { Location } from "../diagnostics.js";
 import type { Module } from "./graph.js";
 import { buildModule } from "./text/build.js";
+import { checkDenseLiterals } from "./text/dense-limits.js";
 import { parseGraphTokens } from "./text/grammar.js";
 import { lexGraphText } from "./text/lexer.js";
 import { positionAt, positionOfToken } from "./text/cst.js";
@@ -24,6 +25,8 @@ export interface ParseOptions {
 
 export function parseModule(text: string, options: ParseOptions = {}): Module {
   const where: Location = options.file === undefined ? {} : { file: options.file };
+  const tooLarge = checkDenseLiterals(text);
+  if (tooLarge) throw new TierflowError(tooLarge.message, { ...where, ...positionAt(text, tooLarge.offset) });
   const lexed = lexGraphText(text);
   if ("problem" in lexed) {
     throw new TierflowError(lexed.problem.message, { ...where, ...positionAt(text, lexed.problem.offset) });

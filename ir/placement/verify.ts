@@ -10,6 +10,7 @@ import { fail } from "../diagnostics.js";
 import type { Target } from "../../targets/target.js";
 import { sramBytes } from "../../targets/target.js";
 import { verifyParallel } from "./verify-parallel.js";
+import { ownValue } from "../name-record.js";
 
 export function tierCapacity(target: Target, tier: TierName): number {
   return tier === "sram" ? sramBytes(target) : target[tier].bytes;
@@ -59,7 +60,7 @@ export function verifyPlan(plan: Plan, target: Target): void {
       const k = kernels.get(ka.kernel);
       if (!k) fail(`section ${i} names unknown kernel ${ka.kernel}`);
       for (const input of k.inputs) {
-        if (!inSection.has(input) && !allocated.has(input) && k.reads[input] !== undefined) {
+        if (!inSection.has(input) && !allocated.has(input) && ownValue(k.reads, input) !== undefined) {
           fail(`kernel ${k.name} in section ${i} reads '${input}', which is in no tier`);
         }
       }

@@ -22,7 +22,7 @@
 import type { DType } from "../../dtype.js";
 import { dtypeBytes, isSubByte } from "../../dtype.js";
 import type { Tensor, TensorData } from "../../tensor.js";
-import { elementCount, makeTensor } from "../../tensor.js";
+import { allocating, checkElementLimit, elementCount, makeTensor } from "../../tensor.js";
 
 type StorageOf = new (buffer: ArrayBuffer, byteOffset: number, length: number) => TensorData;
 
@@ -54,7 +54,7 @@ export class BufferPool {
       this.freeBytes -= bytes;
       return buf;
     }
-    const fresh = new ArrayBuffer(bytes);
+    const fresh = allocating(bytes, () => new ArrayBuffer(bytes));
     this.created.add(fresh);
     this.allocated++;
     return fresh;
@@ -99,6 +99,7 @@ function pooled(dtype: DType, dims: readonly number[]): Tensor | undefined {
   if (!active || !Storage) return undefined;
   const count = elementCount(dims);
   if (count === 0) return undefined;
+  checkElementLimit(count);
   return makeTensor(dtype, dims, new Storage(active.take(count * storedBytes(dtype)), 0, count));
 }
 

@@ -83,7 +83,8 @@ export function copyRun(src: TensorData, si: number, dst: TensorData, di: number
 
 /** 32-bit words over `data` (the same memory), for storage of 4 or 8 bytes an element. */
 function wordsOf(data: TensorData): Int32Array {
-  return data instanceof Int32Array ? data : new Int32Array(data.buffer, data.byteOffset, data.byteLength >> 2);
+  // Division, not `>> 2`: a tensor over 2 GiB has a byte length past int32.
+  return data instanceof Int32Array ? data : new Int32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
 }
 
 /**
@@ -104,7 +105,7 @@ function copyPlan(dims: readonly number[], src: TensorData, srcOffset: number, s
   const bytes = dst.BYTES_PER_ELEMENT;
   if (bytes >= 4) {
     // An element of w words is an extra inner axis of extent w, which the collapse merges into contiguous rows.
-    const w = bytes >> 2, scale = (st: readonly number[]) => [...st.map((x) => x * w), 1];
+    const w = bytes / 4, scale = (st: readonly number[]) => [...st.map((x) => x * w), 1];
     const plan = collapseStrides([...dims, w], [scale(srcStrides), scale(dstStrides)]);
     return { src: wordsOf(src), dst: wordsOf(dst), srcOffset: srcOffset * w, dstOffset: dstOffset * w, plan };
   }
@@ -113,7 +114,7 @@ function copyPlan(dims: readonly number[], src: TensorData, srcOffset: number, s
   // Rows contiguous on both sides and whole words everywhere: the same copy, a word per k elements.
   if (plan.steps[0] === 1 && plan.steps[1] === 1 && aligned(plan.n) && aligned(srcOffset) && aligned(dstOffset) &&
     aligned(src.byteOffset) && aligned(dst.byteOffset) && plan.strides.every((st) => st.every(aligned))) {
-    const words = (data: TensorData) => new Int32Array(data.buffer, data.byteOffset, data.byteLength >> 2);
+    const words = (data: TensorData) => new Int32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
     const down = (st: readonly number[]) => st.map((x) => x / k);
     return {
       src: words(src), dst: words(dst), srcOffset: srcOffset / k, dstOffset: dstOffset / k,

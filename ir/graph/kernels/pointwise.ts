@@ -240,7 +240,7 @@ function boolWords(plan: StridedPlan, views: readonly Uint8Array[]): WordViews |
     if (stepping(k) && (views[k]!.byteOffset % 4 !== 0 || strides[k]!.some((st) => st % 4 !== 0))) return null;
   }
   return {
-    data: views.map((d, k) => (stepping(k) ? new Int32Array(d.buffer, d.byteOffset, d.length >> 2) : Int32Array.from(d, (v) => v * 0x01010101))),
+    data: views.map((d, k) => (stepping(k) ? new Int32Array(d.buffer, d.byteOffset, Math.floor(d.length / 4)) : Int32Array.from(d, (v) => v * 0x01010101))),
     strides: strides.map((st, k) => (stepping(k) ? st.map((x) => x / 4) : st)),
     steps,
     n: n / 4,
@@ -275,7 +275,7 @@ function narrowedComparison(op: BinaryOpName, a: TensorData, b: TensorData, outL
 }
 
 /** The same memory as Int32Array elements (for data of 4-byte elements). */
-const int32Words = (d: TensorData): Int32Array => (d instanceof Int32Array ? d : new Int32Array(d.buffer, d.byteOffset, d.byteLength >> 2));
+const int32Words = (d: TensorData): Int32Array => (d instanceof Int32Array ? d : new Int32Array(d.buffer, d.byteOffset, d.byteLength / 4));
 
 /** The 32-bit words of int64 data (Int32Array: the high word keeps the sign) or uint64 data (Uint32Array). */
 function wordsOf(d: BigInt64Array | BigUint64Array): Int32Array | Uint32Array {

@@ -13,7 +13,7 @@ import { makeTensor, tensorFromValues, valuesAsNumbers } from "../../tensor.js";
 import { castTensor } from "../kernels/cast.js";
 import { expandKernel, reshapeKernel } from "../kernels/layout.js";
 import {
-  broadcastShapes, defineOp, hasInput, inputShape, inputType, intAttr, intsAttr, knownDims, knownInts,
+  broadcastShapes, checkShapeValues, defineOp, hasInput, inputShape, inputType, intAttr, intsAttr, knownDims, knownInts,
   normalizeAxis, numel,
 } from "./util.js";
 import type { Shape } from "./util.js";
@@ -319,6 +319,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
     infer(ctx) {
       const t = inputType(ctx, 0, "input");
       const target = knownDims(ctx.inputs[1]);
+      if (target) checkShapeValues(target, "Expand shape");
       if (!target || !t.shape) {
         const len = inputType(ctx, 1, "shape").shape?.[0];
         const rank = typeof len === "number" ? Math.max(len, t.shape?.length ?? 0) : undefined;
@@ -334,6 +335,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
     infer(ctx) {
       const value = constantOfShapeValue(ctx.attrs);
       const dims = knownDims(ctx.inputs[0]);
+      if (dims) checkShapeValues(dims, "ConstantOfShape shape");
       const len = inputType(ctx, 0, "input").shape?.[0];
       const shape = dims ?? (typeof len === "number" ? Array.from({ length: len }, () => ctx.fresh("fill")) : null);
       let sym: SymbolicValue | undefined;

@@ -122,6 +122,11 @@ export function knownDims(input: InferInput | undefined): Dim[] | undefined {
   return undefined;
 }
 
+/** A shape read from an input's values: a known dim must not be negative (or -1 would size nothing). */
+export function checkShapeValues(dims: readonly Dim[], what: string): void {
+  for (const d of dims) if (typeof d === "number" && (!Number.isSafeInteger(d) || d < 0)) fail(`${what} has a dim ${d}, not a non-negative integer`);
+}
+
 export function numel(shape: Shape): Dim {
   return productOfDims(shape);
 }

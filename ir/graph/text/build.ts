@@ -13,6 +13,7 @@ import type { ListType } from "./literals.js";
 import { readAttrValue, readDense } from "./literals.js";
 import { formatType, quote, valueName } from "./format.js";
 import { Identifier, Integer, None, StringLit } from "./lexer.js";
+import { recordOf } from "../../name-record.js";
 
 export interface BuildContext {
   /** The whole text being parsed, for reading dims as written. */
@@ -38,14 +39,14 @@ const HEADER_KEYS: Readonly<Record<string, { readonly field: "source" | "irVersi
 // Missing header lines take empty defaults, so short hand-written tests stay short.
 function readHeader(lines: readonly CstNode[]): Header {
   const header = { source: "", irVersion: 0, producer: "" };
-  const opsets: Record<string, number> = {};
+  const opsets = new Map<string, number>();
   const seen = new Set<string>();
   for (const line of lines) {
     const domainToken = optionalToken(line, "domain");
     if (domainToken) {
       const domain = unquote(domainToken.image);
-      if (Object.hasOwn(opsets, domain)) throw errorAt(domainToken, `opset ${quote(domain)} is given twice`);
-      opsets[domain] = Number(tokenOf(line, "version").image);
+      if (opsets.has(domain)) throw errorAt(domainToken, `opset ${quote(domain)} is given twice`);
+      opsets.set(domain, Number(tokenOf(line, "version").image));
       continue;
     }
     const key = tokenOf(line, "key");
@@ -59,7 +60,7 @@ function readHeader(lines: readonly CstNode[]): Header {
     if (known.field === "irVersion") header.irVersion = Number(value.image);
     else header[known.field] = unquote(value.image);
   }
-  return { ...header, opsets };
+  return { ...header, opsets: recordOf(opsets) };
 }
 
 function buildGraph(cst: CstNode, ctx: BuildContext): Graph {
