@@ -69,7 +69,7 @@ export function planSocket(dataflow: DataflowModule, target: Target, opt: OptLev
   const stage = options.onStage ?? (() => {});
   const sectionBase = options.sectionBase ?? 0;
   stage("schedule");
-  const spans = partitionSections(dataflow, target, opt, (ks) => estimateSection(ks, target));
+  const spans = partitionSections(dataflow, target, opt, (ks, external) => estimateSection(ks, target, external));
   const allocations = spans.map((s) => allocateSection(s.kernels, target));
   stage("place");
   const placement = placeTensors(dataflow, spans, target);
@@ -81,9 +81,13 @@ export function planSocket(dataflow: DataflowModule, target: Target, opt: OptLev
     if (!consumers.has(i)) consumers.set(i, new Set());
     consumers.get(i)!.add(sectionOf.get(k.name)!);
   }
+  const graphOutputs = new Set(dataflow.outputs);
   const sections: Section[] = spans.map((span, i) => {
     const a = allocations[i]!;
-    const outside = (t: string) => dataflow.outputs.includes(t) || [...(consumers.get(t) ?? [])].some((s) => s !== i);
+    const outside = (t: string) => {
+      const readers = consumers.get(t);
+      return graphOutputs.has(t) || (readers !== undefined && (readers.size > 1 || !readers.has(i)));
+    };
     const computed = sectionCost(span, a.computeSeconds, a.memoryUnits, dataflow, placement.tierOf, outside, target, options.linkCost);
     const cost = withReadbacks(computed, placement.transfers.filter((t) => t.to === "host" && t.beforeSection === i), target);
     const sramBytes = span.kernels.reduce((s, k) => s + k.bufferBytes, 0);

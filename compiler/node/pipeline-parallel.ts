@@ -88,7 +88,7 @@ export function stageModules(m: DataflowModule, cuts: readonly number[]): StageM
   const readBy = new Map<string, Set<number>>();
   return bounds.slice(0, -1).map((start, s) => {
     const kernels = m.kernels.slice(start, bounds[s + 1]);
-    for (const k of kernels) for (const i of k.inputs) readBy.set(i, new Set([...(readBy.get(i) ?? []), s]));
+    for (const k of kernels) for (const i of k.inputs) (readBy.get(i) ?? readBy.set(i, new Set()).get(i)!).add(s);
     return { s, kernels };
   }).map(({ s, kernels }) => {
     const used = new Set(kernels.flatMap((k) => [...k.inputs, ...k.outputs]));

@@ -50,7 +50,7 @@ export function matmulRoles(m: DataflowModule, sockets: number, attrsOf: (k: DfK
   const producer = new Map<string, DfKernel>();
   for (const k of m.kernels) for (const o of k.outputs) producer.set(o, k);
   const consumers = new Map<string, DfKernel[]>();
-  for (const k of m.kernels) for (const i of new Set(k.inputs)) consumers.set(i, [...(consumers.get(i) ?? []), k]);
+  for (const k of m.kernels) for (const i of new Set(k.inputs)) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(k);
   const weights = new Map<string, { name: string; transposed: boolean }>();
   for (const k of m.kernels) {
     const w = weightOf(k, tensors, attrsOf(k));

@@ -75,7 +75,7 @@ export function shardForTensorParallel(m: DataflowModule, layout: ParallelLayout
   const full = new Map(m.tensors.map((t) => [t.name, t]));
   const roles = matmulRoles(m, layout.tp, attrsOf);
   const readers = new Map<string, DfKernel[]>();
-  for (const k of m.kernels) for (const i of new Set(k.inputs)) readers.set(i, [...(readers.get(i) ?? []), k]);
+  for (const k of m.kernels) for (const i of new Set(k.inputs)) (readers.get(i) ?? readers.set(i, []).get(i)!).push(k);
   const state = new Map<string, Split>();
   const created = new Map<string, DfTensor>();
   const kernels: DfKernel[] = [];

@@ -50,26 +50,83 @@ export function pipelineSeconds(stages: readonly DfKernel[], seconds: readonly n
   return Math.max(Math.max(...seconds), fill + (tiles - 1) * ii);
 }
 
+/**
+ * Compute units of each device kernel: one each, then the rest by FLOP share,
+ * floors first and the units left over to the largest fractional parts (ties
+ * to the earlier kernel). The leftover is less than the kernel count, so it is
+ * the `free` largest remainders: found by selection, not a sort, since the
+ * sectioning weighs every candidate section with this.
+ */
+function computeUnitsOf(device: readonly DfKernel[], target: Target): Int32Array {
+  const n = device.length;
+  const units = new Int32Array(n);
+  const remainders = new Float64Array(n);
+  let totalFlops = 0;
+  for (const k of device) totalFlops += k.flops;
+  let free = target.compute.units - n;
+  const spread = free;
+  for (let i = 0; i < n; i++) {
+    const share = totalFlops > 0 ? (spread * device[i]!.flops) / totalFlops : spread / Math.max(1, n);
+    const whole = Math.floor(share);
+    units[i] = 1 + whole;
+    remainders[i] = share % 1;
+    free -= whole;
+  }
+  if (free <= 0 || n === 0) return units;
+  // The free-th largest remainder; those above it get a unit, then those equal to it in kernel order.
+  const threshold = kthLargest(Float64Array.from(remainders), Math.min(free, n));
+  for (let i = 0; i < n && free > 0; i++) if (remainders[i]! > threshold) { units[i]! += 1; free--; }
+  for (let i = 0; i < n && free > 0; i++) if (remainders[i] === threshold) { units[i]! += 1; free--; }
+  // More units than kernels' shares account for (no FLOPs anywhere): round-robin, as before.
+  for (let i = 0; free > 0; i = (i + 1) % n, free--) units[i]! += 1;
+  return units;
+}
+
+/** The k-th largest value of `values` (1-based), by quickselect; reorders `values`. */
+function kthLargest(values: Float64Array, k: number): number {
+  let lo = 0, hi = values.length - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >> 1]!;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (values[i]! > pivot) i++;
+      while (values[j]! < pivot) j--;
+      if (i <= j) {
+        const t = values[i]!; values[i] = values[j]!; values[j] = t;
+        i++; j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return values[want]!;
+  }
+  return values[want]!;
+}
+
+const isStage = (k: DfKernel) => (KERNEL_KINDS[k.kind]?.device ?? true) && k.kind !== "collective";
+
+/** Per-stage seconds of a section's device kernels, given their units. */
+function stageSeconds(device: readonly DfKernel[], units: Int32Array, target: Target): number[] {
+  const perUnit = (k: DfKernel) => peakFlops(target, k.dtype) / target.compute.units;
+  return device.map((k, i) => k.flops / (units[i]! * perUnit(k)));
+}
+
+/** A section's pipeline time alone (what the sectioning weighs), without its allocation records. */
+export function sectionComputeSeconds(kernels: readonly DfKernel[], target: Target): number {
+  const device = kernels.filter(isStage);
+  return pipelineSeconds(device, stageSeconds(device, computeUnitsOf(device, target), target));
+}
+
 export function allocateSection(kernels: readonly DfKernel[], target: Target): SectionAllocation {
   // Collectives (node-level plans) run on the chip's links, not its compute
   // units: they hold stream buffers but are no pipeline stage; the cost model
   // charges them as link time.
   const links = kernels.filter((k) => k.kind === "collective");
-  const device = kernels.filter((k) => (KERNEL_KINDS[k.kind]?.device ?? true) && k.kind !== "collective");
-  const units = new Map<DfKernel, number>();
-  const totalFlops = device.reduce((s, k) => s + k.flops, 0);
-  let free = target.compute.units - device.length;
-  const shares = device.map((k) => ({ k, share: totalFlops > 0 ? (free * k.flops) / totalFlops : free / Math.max(1, device.length) }));
-  for (const { k, share } of shares) units.set(k, 1 + Math.floor(share));
-  free -= shares.reduce((s, x) => s + Math.floor(x.share), 0);
+  const device = kernels.filter(isStage);
+  const unitCounts = computeUnitsOf(device, target);
   const order = new Map(device.map((k, i) => [k, i]));
-  const byRemainder = [...shares].sort((a, b) => (b.share % 1) - (a.share % 1) || order.get(a.k)! - order.get(b.k)!);
-  for (let i = 0; free > 0 && byRemainder.length > 0; i = (i + 1) % byRemainder.length, free--) {
-    const k = byRemainder[i]!.k;
-    units.set(k, units.get(k)! + 1);
-  }
-  const perUnit = (k: DfKernel) => peakFlops(target, k.dtype) / target.compute.units;
-  const seconds = device.map((k) => k.flops / (units.get(k)! * perUnit(k)));
+  const seconds = stageSeconds(device, unitCounts, target);
   const slowest = Math.max(0, ...seconds);
   const perTile = device.map((k, i) => seconds[i]! / Math.max(1, k.tiling.tiles));
   const memoryUnits = [...device, ...links].reduce((s, k) => s + memoryUnitsFor(k, target), 0);
@@ -78,13 +135,13 @@ export function allocateSection(kernels: readonly DfKernel[], target: Target): S
     const i = order.get(k) ?? -1;
     if (i < 0) return { kernel: k.name, computeUnits: 0, memoryUnits: linkSet.has(k) ? memoryUnitsFor(k, target) : 0, utilisation: 0, seconds: 0 };
     return {
-      kernel: k.name, computeUnits: units.get(k)!, memoryUnits: memoryUnitsFor(k, target),
+      kernel: k.name, computeUnits: unitCounts[i]!, memoryUnits: memoryUnitsFor(k, target),
       utilisation: slowest > 0 ? seconds[i]! / slowest : 1, seconds: seconds[i]!,
     };
   });
   return {
     kernels: allocations,
-    computeUnits: device.reduce((s, k) => s + units.get(k)!, 0),
+    computeUnits: unitCounts.reduce((s, u) => s + u, 0),
     memoryUnits,
     initiationInterval: Math.max(0, ...perTile),
     computeSeconds: pipelineSeconds(device, seconds),

@@ -5,12 +5,18 @@
 
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import type { Target } from "../../targets/target.js";
-import { allocateSection } from "./allocate.js";
+import { sectionComputeSeconds } from "./allocate.js";
 
-export function estimateSection(kernels: readonly DfKernel[], target: Target): number {
+/** Bytes the kernels read from outside themselves (what the section's traffic is). */
+export function externalBytes(kernels: readonly DfKernel[]): number {
   const produced = new Set(kernels.flatMap((k) => k.outputs));
   let external = 0;
   for (const k of kernels) for (const [t, bytes] of Object.entries(k.reads)) if (!produced.has(t)) external += bytes;
-  const compute = allocateSection(kernels, target).computeSeconds;
+  return external;
+}
+
+/** `external`: externalBytes(kernels), when the caller keeps it as the section grows. */
+export function estimateSection(kernels: readonly DfKernel[], target: Target, external = externalBytes(kernels)): number {
+  const compute = sectionComputeSeconds(kernels, target);
   return Math.max(compute, external / target.hbm.bandwidth) + target.overheads.sectionSwitchSeconds + target.overheads.launchSeconds;
 }

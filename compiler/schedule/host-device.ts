@@ -61,7 +61,13 @@ export function partitionHostDevice(m: DataflowModule, target: Target): Dataflow
     return k && k.kind === "view" && k.inputs[0] !== undefined ? viewRoot(k.inputs[0]) : t;
   };
   const readers = new Map<string, string[]>();
-  for (const k of kernels) for (const i of new Set(k.inputs)) readers.set(i, [...(readers.get(i) ?? []), k.name]);
+  for (const k of kernels) {
+    for (const i of new Set(k.inputs)) {
+      const list = readers.get(i);
+      if (list) list.push(k.name);
+      else readers.set(i, [k.name]);
+    }
+  }
 
   const onTheHost = (t: string): boolean => {
     const root = viewRoot(t), role = tensors.get(root)?.role;

@@ -34,8 +34,18 @@ function isDevice(k: DfKernel): boolean {
   return KERNEL_KINDS[k.kind]?.device ?? true;
 }
 
-/** Estimated seconds of a candidate section (see estimate.ts). */
-export type SectionEstimate = (kernels: readonly DfKernel[]) => number;
+/**
+ * Estimated seconds of a candidate section (see estimate.ts), given the bytes
+ * its kernels read from outside it, which the partition keeps as sections grow.
+ */
+export type SectionEstimate = (kernels: readonly DfKernel[], externalBytes: number) => number;
+
+/** Bytes `k` reads from outside a section that produced `produced` before it. */
+function readsFromOutside(k: DfKernel, produced: ReadonlySet<string>): number {
+  let bytes = 0;
+  for (const [t, b] of Object.entries(k.reads)) if (!produced.has(t) && !k.outputs.includes(t)) bytes += b;
+  return bytes;
+}
 
 export function partitionSections(m: DataflowModule, target: Target, opt: OptLevel, estimate?: SectionEstimate): SectionSpan[] {
   const streaming = opt === 2 && target.execution === "dataflow";
@@ -44,10 +54,13 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
   let openDevice: DfKernel[] = [];
   // The estimate of the open section's device kernels, known once a merge was weighed (it is the merged one).
   let openEstimate: number | undefined;
+  // What the open section's device kernels produce and read from outside them (kernels come in execution order).
+  let openProduced = new Set<string>();
+  let openExternal = 0;
   let compute = 0, memory = 0;
   // A host kernel that computes with a device value reads it back after the section that made it ends.
   const readsBack = new Map<DfKernel, Set<string>>();
-  for (const { kernel, tensor } of hostReadbacks(m)) readsBack.set(kernel, new Set([...(readsBack.get(kernel) ?? []), tensor]));
+  for (const { kernel, tensor } of hostReadbacks(m)) (readsBack.get(kernel) ?? readsBack.set(kernel, new Set()).get(kernel)!).add(tensor);
   const makes = (group: readonly DfKernel[], host: readonly DfKernel[]) =>
     host.some((h) => [...(readsBack.get(h) ?? [])].some((t) => group.some((k) => k.outputs.includes(t))));
   const close = () => {
@@ -58,6 +71,8 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
     open = [];
     openDevice = [];
     openEstimate = undefined;
+    openProduced = new Set();
+    openExternal = 0;
     compute = 0;
     memory = 0;
   };
@@ -75,14 +90,16 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
     let merged: number | undefined;
     const worthIt = () => {
       if (!estimate) return true;
-      merged = estimate([...openDevice, k]);
-      openEstimate ??= estimate(openDevice);
-      return merged <= openEstimate + estimate([k]);
+      merged = estimate([...openDevice, k], openExternal + readsFromOutside(k, openProduced));
+      openEstimate ??= estimate(openDevice, openExternal);
+      return merged <= openEstimate + estimate([k], readsFromOutside(k, new Set()));
     };
     if (openDevice.length > 0 && (!streaming || !fits || !worthIt())) close();
     else openEstimate = merged;
     open.push(k);
     openDevice.push(k);
+    openExternal += readsFromOutside(k, openProduced);
+    for (const t of k.outputs) openProduced.add(t);
     compute += 1;
     memory += mem;
   }

@@ -93,7 +93,8 @@ export function usersOf(graph: Graph): Map<string, Node[]> {
       if (input === "") continue;
       let list = users.get(input);
       if (!list) users.set(input, (list = []));
-      if (!list.includes(node)) list.push(node);
+      // Nodes come in order, so a node reading the value twice is the list's last one.
+      if (list[list.length - 1] !== node) list.push(node);
     }
   }
   return users;

@@ -65,7 +65,7 @@ function kernelName(value: string, names: readonly string[]): string {
 export function socketNodes(plan: Plan, nodes: ReadonlyMap<string, Node>): Map<string, Node> {
   const tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
   const kernelsOf = new Map<string, DfKernel[]>();
-  for (const k of plan.dataflow.kernels) for (const n of k.nodes) kernelsOf.set(n, [...(kernelsOf.get(n) ?? []), k]);
+  for (const k of plan.dataflow.kernels) for (const n of k.nodes) (kernelsOf.get(n) ?? kernelsOf.set(n, []).get(n)!).push(k);
   const out = new Map(nodes);
   for (const [name, ks] of kernelsOf) {
     const node = nodes.get(name);

@@ -59,7 +59,7 @@ export const FUSIONS: readonly Fusion[] = [attention, rmsNorm, ...activations, r
 export function fuseSteps(graph: Graph, steps: readonly Step[]): Step[] {
   const readers = new Map<string, number[]>(), producer = new Map<string, number>();
   graph.nodes.forEach((node, i) => {
-    for (const input of new Set(node.inputs)) if (input !== "") readers.set(input, [...(readers.get(input) ?? []), i]);
+    for (const input of new Set(node.inputs)) if (input !== "") (readers.get(input) ?? readers.set(input, []).get(input)!).push(i);
     for (const output of node.outputs) if (output !== "") producer.set(output, i);
   });
   const uses: Uses = { producer, readers };
