@@ -13,9 +13,8 @@ import type { Module } from "../../ir/graph/graph.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import { fail } from "../../ir/diagnostics.js";
 import { openRegularFile } from "../../ir/read-file.js";
-import type { DType } from "../../ir/dtype.js";
 import { readPlan } from "../../compiler/plan-json.js";
-import { compile, loadFused } from "../../compiler/compile.js";
+import { loadFused } from "../../compiler/compile.js";
 import type { Target } from "../target.js";
 import { loadTarget } from "../target.js";
 
@@ -86,21 +85,18 @@ export function checkModelIdentity(plan: Plan, planPath: string, modelPath: stri
   }
 }
 
-/** The graph module a plan was lowered from, by compiling its model again with the plan's options. */
-export async function graphOfPlan(plan: Plan, modelPath: string, target: Target): Promise<Module> {
-  // A node-level plan's graph is the same fused graph; the single-socket path would refuse a model that needs the node.
-  if (plan.parallel) return (await loadFused(modelPath, { opt: plan.options.opt })).graph;
-  const { graph } = await compile(modelPath, {
-    target, opt: plan.options.opt, phase: plan.options.phase, batch: plan.options.batch, seq: plan.options.seq,
-    // The graph does not depend on the dtype; "f32" is also what a plan records when none was asked for.
-    ...(plan.options.dtype !== "f32" ? { dtype: plan.options.dtype as DType } : {}), dims: new Map(Object.entries(plan.bindings)),
-  });
-  return graph;
+/**
+ * The graph module a plan was lowered from: its model imported and fused at the
+ * plan's -O level (compile lowers that same fused graph, whatever the phase,
+ * sizes or layout, so nothing else needs compiling again).
+ */
+export async function graphOfPlan(plan: Plan, modelPath: string): Promise<Module> {
+  return (await loadFused(modelPath, { opt: plan.options.opt })).graph;
 }
 
 export async function openPlan(planPath: string, options: OpenOptions = {}): Promise<OpenedPlan> {
   const { plan, target } = readPlan(planPath, options.target !== undefined ? loadTarget(options.target) : undefined);
   const modelPath = findModel(plan, planPath, options.model);
-  const graph = await graphOfPlan(plan, modelPath, target);
+  const graph = await graphOfPlan(plan, modelPath);
   return { plan, planPath, target, modelPath, modelDir: dirname(resolve(modelPath)), graph };
 }
