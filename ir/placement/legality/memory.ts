@@ -120,6 +120,7 @@ export class AbstractMemory {
       refuse(message.outsideTier(a.tier, a.tensor, a.offset, a.bytes, this.where, capacity));
     }
     this.blocks.set(a.tensor, { allocation: a, written: false });
+    (this.expiring.get(a.lastSection) ?? this.expiring.set(a.lastSection, []).get(a.lastSection)!).push(a.tensor);
   }
 
   transfer(t: Transfer, what: string): void {
@@ -155,12 +156,36 @@ export class AbstractMemory {
   beginSection(section: number): void {
     this.section = section;
     this.streams = new Set();
-    for (const a of this.allocations.values()) if (a.tier === "sram" && a.firstSection <= section && a.lastSection >= section) this.place(a);
+    for (const a of this.sramLiveIn(section)) this.place(a);
   }
 
   endSection(section: number): void {
-    for (const [name, b] of [...this.blocks]) if (b.allocation.lastSection <= section) this.blocks.delete(name);
+    for (const [last, names] of this.expiring) {
+      if (last > section) continue;
+      for (const name of names) if (this.blocks.get(name)?.allocation.lastSection === last) this.blocks.delete(name);
+      this.expiring.delete(last);
+    }
     this.streams = new Set();
+  }
+
+  /** Names of placed blocks by their allocation's last section: what each section's end frees. */
+  private readonly expiring = new Map<number, string[]>();
+  /** SRAM allocations live in each section, in the plan's order; built once, not filtered per section. */
+  private sramBySection: Map<number, Allocation[]> | undefined;
+
+  private sramLiveIn(section: number): readonly Allocation[] {
+    const last = this.plan.sections.length - 1;
+    if (section < 0 || section > last) return [...this.allocations.values()].filter((a) => a.tier === "sram" && a.firstSection <= section && a.lastSection >= section);
+    if (!this.sramBySection) {
+      this.sramBySection = new Map();
+      for (const a of this.allocations.values()) {
+        if (a.tier !== "sram") continue;
+        for (let s = Math.max(0, a.firstSection); s <= Math.min(last, a.lastSection); s++) {
+          (this.sramBySection.get(s) ?? this.sramBySection.set(s, []).get(s)!).push(a);
+        }
+      }
+    }
+    return this.sramBySection.get(section) ?? [];
   }
 
   /** The stage buffer the plan gives a kernel, if any. */
