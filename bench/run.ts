@@ -4,7 +4,8 @@
 // compile-core compiles Llama-2-7B shapes and the example models in this process;
 // coe compiles Llama-2-7B CoEs and simulates serving them in this process;
 // node-parallel plans Llama shapes over a node's sockets and simulates serving;
-// deploy-forms compares bf16 and int4 Llama-2-7B decode and lists the deployed forms' fusions.
+// deploy-forms compares bf16 and int4 Llama-2-7B decode and lists the deployed forms' fusions;
+// compile-scale compiles chains of 20,000 and 200,000 nodes and verifies a 20 MB plan (built CLI).
 
 import { benchImportScale, GOAL_RSS_MIB, GOAL_WALL_MS } from "./import-scale.js";
 import { benchReferenceVsOrt } from "./reference-vs-ort.js";
@@ -12,6 +13,7 @@ import { benchCompileCore } from "./compile-core.js";
 import { benchNodeParallel } from "./node-parallel.js";
 import { benchCoe } from "./coe.js";
 import { benchDeployForms } from "./deploy-forms.js";
+import { benchCompileScale } from "./compile-scale.js";
 
 const scale = benchImportScale();
 console.log(`import-scale  Llama-2-7B graph, ${scale.nodes} nodes, weights absent: inspect ${scale.wallMs.toFixed(0)} ms (goal < ${GOAL_WALL_MS} ms), peak RSS ${scale.maxRssMiB.toFixed(0)} MiB (goal < ${GOAL_RSS_MIB} MiB)  ${scale.pass ? "PASS" : "FAIL"}`);
@@ -24,3 +26,5 @@ console.log("");
 for (const line of await benchNodeParallel()) console.log(line);
 console.log("");
 for (const line of await benchDeployForms()) console.log(line);
+console.log("");
+for (const line of benchCompileScale()) console.log(line);

@@ -112,10 +112,30 @@ function stageSeconds(device: readonly DfKernel[], units: Int32Array, target: Ta
   return device.map((k, i) => k.flops / (units[i]! * perUnit(k)));
 }
 
-/** A section's pipeline time alone (what the sectioning weighs), without its allocation records. */
+/**
+ * A section's pipeline time alone (what the sectioning weighs for every
+ * candidate section): the same arithmetic as allocateSection's computeSeconds,
+ * in the same order, over numbers gathered once per kernel.
+ */
 export function sectionComputeSeconds(kernels: readonly DfKernel[], target: Target): number {
   const device = kernels.filter(isStage);
-  return pipelineSeconds(device, stageSeconds(device, computeUnitsOf(device, target), target));
+  const n = device.length;
+  if (n === 0) return 0;
+  const units = computeUnitsOf(device, target);
+  let slowestSeconds = 0, ii = -Infinity, slowest = 0, tiles = 1;
+  const firstBlock = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = device[i]!;
+    const seconds = k.flops / (units[i]! * (peakFlops(target, k.dtype) / target.compute.units));
+    const perTile = seconds / Math.max(1, k.tiling.tiles);
+    firstBlock[i] = perTile / Math.max(1, k.tiling.blocks);
+    if (seconds > slowestSeconds) slowestSeconds = seconds;
+    if (perTile > ii) { ii = perTile; slowest = i; }
+    tiles = Math.max(tiles, k.tiling.tiles);
+  }
+  let fill = ii;
+  for (let i = 0; i < n; i++) if (i !== slowest) fill += firstBlock[i]!;
+  return Math.max(slowestSeconds, fill + (tiles - 1) * ii);
 }
 
 export function allocateSection(kernels: readonly DfKernel[], target: Target): SectionAllocation {
