@@ -32,6 +32,8 @@ import { checkSingleSocketFits, compileNodePlan } from "./node/compile-node.js";
 import type { ParallelRequest } from "./node/layout.js";
 import { fusionCounts } from "./fusion-counts.js";
 import { decomposeComposites } from "./passes/decompose-composites.js";
+import type { Check } from "../ir/arguments.js";
+import { BOOLEAN, DTYPE, FUNCTION, OBJECT, POSITIVE_INTEGER, STRING, checkArg, checkOptions, either, mapOf, oneOf } from "../ir/arguments.js";
 
 export interface CompileOptions {
   readonly target: string | Target;
@@ -120,7 +122,15 @@ export function modelSource(modelPath: string): ModelSource {
   return { file: basename(modelPath), sha256: sha256(modelPath), given: realpathSync(modelPath) };
 }
 
+const COMPILE_OPTIONS = {
+  target: either(STRING, OBJECT), opt: oneOf([0, 1, 2]), phase: oneOf(["prefill", "decode"]), batch: POSITIVE_INTEGER,
+  seq: POSITIVE_INTEGER, dtype: DTYPE, dims: mapOf(POSITIVE_INTEGER), passes: { what: "a string", ok: (v: unknown) => typeof v === "string" },
+  verifyEach: BOOLEAN, recordIR: BOOLEAN, onPass: FUNCTION, onStage: FUNCTION, parallel: either(STRING, OBJECT), disaggregate: STRING,
+} satisfies Record<keyof CompileOptions, Check>;
+
 export async function compile(modelPath: string, options: CompileOptions): Promise<CompileResult> {
+  checkArg("compile", "modelPath", modelPath, STRING);
+  checkOptions("compile", "options", options, COMPILE_OPTIONS, ["target"]);
   const target = typeof options.target === "string" ? loadTarget(options.target) : options.target;
   const fused = await loadFused(modelPath, options);
   return compileModule(fused, modelSource(modelPath), { ...options, target });

@@ -9,13 +9,20 @@ import { readUserText } from "../ir/read-file.js";
 import { importOnnxFile } from "./onnx/import.js";
 import type { PipelineOptions, PipelineResult } from "./passes/pipeline.js";
 import { DEFAULT_PIPELINE, runPipeline } from "./passes/pipeline.js";
+import type { Check } from "../ir/arguments.js";
+import { BOOLEAN, FUNCTION, STRING, checkArg, checkOptions } from "../ir/arguments.js";
 
 export interface LoadOptions extends PipelineOptions {
   /** Pass pipeline, comma-separated; DEFAULT_PIPELINE when absent, "" for none. */
   readonly passes?: string;
 }
 
+const LOAD_OPTIONS = {
+  passes: { what: "a string", ok: (v: unknown) => typeof v === "string" }, verifyEach: BOOLEAN, recordIR: BOOLEAN, onPass: FUNCTION,
+} satisfies Record<keyof LoadOptions, Check>;
+
 export async function readModule(path: string): Promise<Module> {
+  checkArg("readModule", "path", path, STRING);
   if (path.endsWith(".tfg")) {
     const text = readUserText(path, "graph IR text");
     const { parseGraphText } = await import("./parse-text.js");
@@ -25,6 +32,8 @@ export async function readModule(path: string): Promise<Module> {
 }
 
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<PipelineResult> {
+  checkArg("loadModel", "path", path, STRING);
+  checkOptions("loadModel", "options", options, LOAD_OPTIONS);
   const module = await readModule(path);
   try {
     verifyModule(module);

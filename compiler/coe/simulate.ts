@@ -25,6 +25,8 @@ import { fail } from "../../ir/diagnostics.js";
 import type { CoePlan } from "./compile-coe.js";
 import type { TraceRequest } from "./trace.js";
 import { decodeStepSeconds } from "./decode-steps.js";
+import type { Check } from "../../ir/arguments.js";
+import { COUNT, NUMBER, arrayOf, checkArg, isObject, oneOf } from "../../ir/arguments.js";
 
 export const POLICIES = ["pin-hot", "lru", "lfu", "prefetch"] as const;
 export type Policy = (typeof POLICIES)[number] | "auto";
@@ -179,7 +181,18 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
   };
 }
 
+const TRACE_REQUEST: Check = {
+  what: "a request ({arrival, promptTokens, outputTokens, ...}: arrival a finite number >= 0, token counts whole numbers >= 0)",
+  ok: (v) => isObject(v) && NUMBER.ok(v.arrival) && (v.arrival as number) >= 0 && COUNT.ok(v.promptTokens) && COUNT.ok(v.outputTokens) &&
+    (v.expert === undefined || typeof v.expert === "string") && (v.second === undefined || typeof v.second === "string") &&
+    (v.promptIds === undefined || arrayOf(COUNT).ok(v.promptIds)),
+};
+
 export function simulate(plan: CoePlan, trace: readonly TraceRequest[], policy: Policy): { result: SimResult; tried: readonly SimResult[] } {
+  checkArg("simulate", "plan", plan, { what: "a CoePlan (compileCoe(...).plan or readCoePlan(...))", ok: (v) => isObject(v) && isObject(v.residency) });
+  checkArg("simulate", "trace", trace, { what: "an array", ok: Array.isArray });
+  trace.forEach((r, i) => checkArg("simulate", `trace[${i}]`, r, TRACE_REQUEST));
+  checkArg("simulate", "policy", policy, oneOf([...POLICIES, "auto"]));
   if (policy !== "auto") return { result: simulateOne(plan, trace, policy), tried: [] };
   const tried = POLICIES.map((p) => simulateOne(plan, trace, p));
   const best = tried.reduce((a, b) => (b.latencyP99 < a.latencyP99 - 1e-12 ? b : a));

@@ -7,6 +7,8 @@
 import { fail } from "../../ir/diagnostics.js";
 import { readUserText } from "../../ir/read-file.js";
 import { seededRandom } from "../seeded-random.js";
+import type { Check } from "../../ir/arguments.js";
+import { COUNT, NUMBER, POSITIVE_NUMBER, STRING, arrayOf, checkOptions, oneOf } from "../../ir/arguments.js";
 
 export interface TraceRequest {
   readonly arrival: number;
@@ -43,7 +45,13 @@ export const MAX_TRACE_REQUESTS = 1_000_000;
  * order) with weight 1/k^s. Bursty: Zipf choice of expert, arrivals in bursts
  * (a tenth of the time at ten times the rate, idle between), so the mean rate holds.
  */
+const TRACE_OPTIONS = {
+  experts: arrayOf(STRING), requests: { what: "a number", ok: (v: unknown) => typeof v === "number" }, rate: POSITIVE_NUMBER,
+  distribution: oneOf(["uniform", "zipf", "bursty"]), seed: NUMBER, promptTokens: COUNT, outputTokens: COUNT, zipfS: POSITIVE_NUMBER,
+} satisfies Record<keyof TraceOptions, Check>;
+
 export function generateTrace(o: TraceOptions): TraceRequest[] {
+  checkOptions("generateTrace", "options", o, TRACE_OPTIONS, ["experts", "requests", "rate", "distribution", "seed"]);
   if (o.experts.length === 0) fail("a trace needs at least one expert");
   if (!Number.isSafeInteger(o.requests) || o.requests < 0) fail(`a trace of ${o.requests} requests: the count must be a whole number >= 0`);
   if (o.requests > MAX_TRACE_REQUESTS) fail(`a trace of ${o.requests} requests is over the limit of ${MAX_TRACE_REQUESTS}`);

@@ -20,6 +20,8 @@ import type { WeightCache } from "./weights.js";
 import { loadWeight } from "./weights.js";
 import { fuseSteps } from "./fusions.js";
 import type { Step } from "./fusions.js";
+import type { Check } from "../../ir/arguments.js";
+import { BOOLEAN, FUNCTION, MODULE, STRING, checkArg, checkOptions, checkTensors, isObject } from "../../ir/arguments.js";
 
 export interface RunOptions {
   /** Folder that weight references are relative to: the model file's folder (default: the current folder). */
@@ -181,7 +183,16 @@ class BufferOwners {
   }
 }
 
+const RUN_OPTIONS = {
+  modelDir: STRING, profile: BOOLEAN, trace: FUNCTION, fuse: BOOLEAN, reuseShapeValues: BOOLEAN,
+  buffers: { what: "a BufferPool or false", ok: (v: unknown) => v === false || v instanceof BufferPool },
+  weights: { what: "a WeightCache", ok: (v: unknown) => isObject(v) && typeof v.load === "function" },
+} satisfies Record<keyof RunOptions, Check>;
+
 export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions = {}): RunResult {
+  checkArg("run", "module", module, MODULE);
+  checkTensors("run", "inputs", inputs);
+  checkOptions("run", "options", options, RUN_OPTIONS);
   const pool = options.buffers === false ? undefined : options.buffers ?? new BufferPool();
   return pool ? withBufferPool(pool, () => runNodes(module, inputs, options, pool)) : runNodes(module, inputs, options, undefined);
 }

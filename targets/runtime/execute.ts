@@ -31,6 +31,8 @@ import { loadModelData } from "./load.js";
 import { DeviceMemory } from "./memory.js";
 import { executeParallelPlan } from "./parallel.js";
 import type { TraceRecorder } from "./trace.js";
+import type { Check } from "../../ir/arguments.js";
+import { MODULE, OBJECT, STRING, checkArg, checkOptions, checkTensors, isObject } from "../../ir/arguments.js";
 
 export interface ExecuteOptions {
   /** The graph module the plan's dataflow was lowered from (compile() gives it). */
@@ -67,7 +69,23 @@ function checkPlanInputs(plan: Plan, module: Module, inputs: Readonly<Record<str
   }
 }
 
+const PLAN: Check = {
+  what: "a Plan (compile(...).plan or readPlan(...))",
+  ok: (v) => isObject(v) && Array.isArray(v.sections) && Array.isArray(v.allocations) && isObject(v.dataflow),
+};
+const EXECUTE_OPTIONS = {
+  graph: MODULE, target: { what: "a Target (loadTarget(...))", ok: (v: unknown) => isObject(v) && typeof v.name === "string" },
+  modelDir: STRING, trace: OBJECT,
+} satisfies Record<keyof ExecuteOptions, Check>;
+
+function checkExecuteArgs(fn: string, plan: unknown, inputs: unknown, options: unknown): void {
+  checkArg(fn, "plan", plan, PLAN);
+  checkTensors(fn, "inputs", inputs);
+  checkOptions(fn, "options", options, EXECUTE_OPTIONS, ["graph", "target", "modelDir"]);
+}
+
 export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {
+  checkExecuteArgs("executePlan", plan, inputs, options);
   // Everything this run would refuse about the plan, refused before a byte moves, in the words `tierflow verify` uses.
   checkPlanLegality(plan, options.target, options.graph);
   return runPlacedPlan(plan, inputs, options);
@@ -79,6 +97,7 @@ export function executePlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>
  * tests run plans here directly to hold the two to the same words.
  */
 export function runPlacedPlan(plan: Plan, inputs: Readonly<Record<string, Tensor>>, options: ExecuteOptions): ExecuteResult {
+  checkExecuteArgs("runPlacedPlan", plan, inputs, options);
   if (plan.sections.length === 0) fail(message.noSections);
   if (plan.parallel) {
     if (plan.dataflow.phase !== "prefill") fail(message.decodeNode);

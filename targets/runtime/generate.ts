@@ -30,6 +30,7 @@ import { cachesOf } from "../../ir/dataflow/dataflow.js";
 import { checkPlanLegality } from "../../ir/placement/legality.js";
 import { cachePast } from "../../compiler/lower/bind.js";
 import type { OpenedPlan } from "./open.js";
+import { COUNT, MODULE, arrayOf, checkArg, isObject } from "../../ir/arguments.js";
 
 /** Index of the largest of the last row's values (the first on ties, as numpy's argmax). */
 export function argmaxLastRow(logits: Tensor): number {
@@ -78,6 +79,9 @@ export interface Generation {
 
 /** Prompt followed by `tokens` greedily chosen ids. */
 export async function generateGreedy(opened: OpenedPlan, prompt: readonly number[], tokens: number): Promise<Generation> {
+  checkArg("generateGreedy", "opened", opened, { what: "an opened plan ({plan, graph, ...})", ok: (v) => isObject(v) && isObject(v.plan) && MODULE.ok(v.graph) });
+  checkArg("generateGreedy", "prompt", prompt, arrayOf(COUNT));
+  checkArg("generateGreedy", "tokens", tokens, COUNT);
   if (opened.plan.options.batch !== 1) fail(`generate runs one sequence: compile the plan with --batch 1 (it has batch ${opened.plan.options.batch})`);
   if (prompt.length === 0) fail("--prompt-ids is empty");
   if (cachePast(mainGraph(opened.graph))) return generateWithCache(opened, prompt, tokens);
