@@ -78,22 +78,39 @@ export function tensorDims(proto: TensorProto, what: string): number[] {
   return dims;
 }
 
+/** What each int32_data entry may hold for a dtype stored there: its bits (f16, bf16), its value, or a packed byte. */
+const INT32_DATA_RANGE: Partial<Record<DType, readonly [number, number]>> = {
+  f16: [0, 0xffff], bf16: [0, 0xffff], u16: [0, 0xffff], i16: [-0x8000, 0x7fff], u8: [0, 0xff], i8: [-0x80, 0x7f],
+  bool: [0, 1], i4: [0, 0xff], u4: [0, 0xff],
+};
+
+/** int32_data, each entry checked against what the dtype stores there (a larger value would be cut silently). */
+function int32Data(proto: TensorProto, dtype: DType, what: string): number[] {
+  const entries = proto.int32Data ?? [];
+  const range = INT32_DATA_RANGE[dtype];
+  if (range) {
+    const bad = entries.findIndex((v) => !Number.isInteger(v) || v < range[0] || v > range[1]);
+    if (bad >= 0) fail(`${what}: int32_data entry ${bad} is ${entries[bad]}, outside ${range[0]}..${range[1]}, what a ${dtype} entry holds`);
+  }
+  return entries;
+}
+
 /** Values stored in the typed repeated fields (float_data, int64_data, ...). */
-function typedFieldValues(proto: TensorProto, dtype: DType): ArrayLike<number | bigint> {
+function typedFieldValues(proto: TensorProto, dtype: DType, what: string): ArrayLike<number | bigint> {
   switch (dtype) {
     case "f32": return proto.floatData ?? [];
     case "f64": return proto.doubleData ?? [];
     case "i64": return (proto.int64Data ?? []).map(toBigInt);
     case "u64": case "u32": return (proto.uint64Data ?? []).map(toBigInt);
-    case "f16": return (proto.int32Data ?? []).map(f16ToF32);
-    case "bf16": return (proto.int32Data ?? []).map(bf16ToF32);
-    default: return proto.int32Data ?? [];
+    case "f16": return int32Data(proto, dtype, what).map(f16ToF32);
+    case "bf16": return int32Data(proto, dtype, what).map(bf16ToF32);
+    default: return int32Data(proto, dtype, what);
   }
 }
 
 /** int4/uint4 in int32_data: one packed byte (two elements, the first in the low nibble) per entry. */
 function packedNibbleValues(proto: TensorProto, dtype: DType, dims: readonly number[], what: string): Tensor {
-  const entries = proto.int32Data ?? [];
+  const entries = int32Data(proto, dtype, what);
   const count = elementCount(dims), need = byteSize(dtype, count);
   if (entries.length !== need) {
     fail(`${what} has ${entries.length} int32_data entries, ${dtype}[${dims.join(", ")}] packs into ${need} (two elements an entry)`);
@@ -135,7 +152,7 @@ export function importTensor(proto: TensorProto, what: string, ctx: ImportContex
     return { kind: "literal", tensor: decodeBytes(dtype, dims, raw) };
   }
   if (isSubByte(dtype)) return { kind: "literal", tensor: packedNibbleValues(proto, dtype, dims, what) };
-  const values = typedFieldValues(proto, dtype);
+  const values = typedFieldValues(proto, dtype, what);
   if (values.length !== count) {
     fail(`${what} has ${values.length} values, ${dtype}[${dims.join(", ")}] needs ${count}`);
   }

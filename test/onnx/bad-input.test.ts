@@ -72,6 +72,15 @@ describe("bad ONNX input", () => {
     }));
     expectDiagnostic(["inspect", f], /huge\.onnx: .*product overflows/);
   });
+  it("a float16 or int8 initializer whose int32_data entries do not fit the type", () => {
+    for (const [type, value, name] of [[10, 0x1_3c00, "f16"], [3, 300, "i8"]] as const) {
+      const w: TensorProto = { name: "w", dims: [2, 3], dataType: type, int32Data: [value, 0, 0, 0, 0, 0] };
+      const f = writeModel(join(dir, `int32-${name}.onnx`), model({
+        inputs: [valueInfo("x", type, [2, 3])], outputs: ["y"], initializers: [w], nodes: [node("Add", ["x", "w"], ["y"], {}, "add")],
+      }));
+      expectDiagnostic(["inspect", f], new RegExp(`int32-${name}\\.onnx: .*'w'.*int32_data entry 0 is ${value}, outside`));
+    }
+  });
   it("an unsupported op", () => {
     const f = writeModel(join(dir, "unsupported.onnx"), model({
       inputs: [valueInfo("x", ONNX_FLOAT, [2])], outputs: ["y"], nodes: [node("Frobnicate", ["x"], ["y"], {}, "frob")],
