@@ -50,6 +50,9 @@ export function isManifestJson(value: unknown): boolean {
   return typeof value === "object" && value !== null && (value as { format?: unknown }).format === "tierflow-coe";
 }
 
+/** Router outputs are a tensor's last axis: an index past int32 cannot be one. */
+const MAX_ROUTE_INDEX = 2 ** 31 - 2;
+
 /** The manifest's folder in place of the model's, in the messages shared with external data. */
 function manifestWords(err: unknown): string {
   return (err as Error).message.replace("external data location", "path").replace("external data '", "path '").replace("model's folder", "manifest's folder");
@@ -102,10 +105,14 @@ export function parseManifest(value: unknown, file: string): Manifest {
     const weights = e.weights !== undefined ? insidePath(dir, e.weights, `${what} weights`, file, false) : undefined;
     experts.push({ name, graph, ...(weights !== undefined ? { weights } : {}), ...(e.share !== undefined ? { share: e.share } : {}) });
   }
+  const shares = experts.reduce((sum, e) => sum + (e.share ?? 0), 0);
+  if (shares > 1 + 1e-9) fail(`the experts' shares sum to ${shares}: a share is the fraction of requests an expert gets, so together they are at most 1`, { file });
   const names = new Set(experts.map((e) => e.name));
   const routes = new Map<number, string>();
   for (const [index, expert] of Object.entries(m.router.routes)) {
-    if (!/^\d+$/.test(index)) fail(`router route '${index}' must be an output index (0, 1, ...)`, { file });
+    // One spelling per index ("1", not "01"), so two keys never name one output.
+    if (!/^(0|[1-9]\d*)$/.test(index)) fail(`router route '${index}' must be an output index written as 0, 1, 2, ... (no sign, no leading zeros)`, { file });
+    if (Number(index) > MAX_ROUTE_INDEX) fail(`router route ${index} is beyond the largest output index a router can have (${MAX_ROUTE_INDEX})`, { file });
     if (!names.has(expert)) fail(`router route ${index} names expert '${expert}', which the manifest does not define`, { file });
     routes.set(Number(index), expert);
   }

@@ -47,6 +47,12 @@ describe("CoE manifest", () => {
     ["'..'", { experts: { a: { graph: "base/model.onnx", weights: "../x.data" } } }, /escapes/],
     ["a route to an unknown expert", { router: { model: "router.onnx", routes: { "0": "b" } } }, /expert 'b'/],
     ["a non-numeric route", { router: { model: "router.onnx", routes: { top: "a" } } }, /output index/],
+    ["a route with a leading zero (\"01\" and \"1\" would name one output)", { router: { model: "router.onnx", routes: { "01": "a", "1": "a" } } }, /route '01' must be an output index written as 0, 1, 2/],
+    ["a route index no router output can have", { router: { model: "router.onnx", routes: { "100000000000000000000": "a" } } }, /beyond the largest output index/],
+    ["a share over 1", { experts: { a: { graph: "base/model.onnx", weights: "a.data", share: 1.5 } } }, /share.*maximum 1|at most 1/],
+    ["shares summing over 1", {
+      experts: { a: { graph: "base/model.onnx", weights: "a.data", share: 0.7 }, b: { graph: "base/model.onnx", weights: "b.data", share: 0.6 } },
+    }, /shares sum to 1\.29.*at most 1/],
     ["an expert with both model and graph", { experts: { a: { model: "router.onnx", graph: "base/model.onnx" } } }, /either/],
     ["weights for an undescribed graph", { shared_graphs: {} }, /shared_graphs/],
     ["a missing router", { router: { model: "nope.onnx", routes: { "0": "a" } } }, /does not exist/],
