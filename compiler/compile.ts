@@ -201,8 +201,12 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
   return { plan, graph, dataflow, records: fused.records, target };
 }
 
-/** Never hand out a plan the runtime would refuse: its legality, in the runtime's words. */
+/** Never hand out a plan the runtime would refuse: its legality, in the runtime's words; nor one whose prediction is not a number. */
 function checkRunnable(plan: Plan, target: Target, graph: Module): void {
+  const seconds = [plan.prediction.seconds, ...plan.sections.map((s) => s.cost.seconds)];
+  if (!seconds.every(Number.isFinite)) {
+    fail(`target '${target.name}': the predicted time is ${seconds.find((x) => !Number.isFinite(x))}, not a number of seconds: a figure of the target (a bandwidth, clock or rate) is too small or too large to cost with`);
+  }
   // Decode plans of models without their own KV cache I/O are for the cost model: the runtime runs the others.
   if (!runsPlan(plan, new Map(mainGraph(graph).nodes.map((n) => [n.name, n])))) return;
   try {

@@ -6,7 +6,7 @@ import type { DType } from "../../ir/dtype.js";
 import { printModule } from "../../ir/graph/printer.js";
 import { compile } from "../compile.js";
 import { formatReport } from "../report.js";
-import { ensureDir, writeAtomically } from "../emit.js";
+import { ensureDir, writeFolder } from "../emit.js";
 import { formatTimings } from "../passes/pipeline.js";
 import { action } from "./run-command.js";
 import { parseOptLevel, parsePlanDType, positiveInt } from "./options.js";
@@ -76,18 +76,19 @@ export function registerCompile(program: Command): void {
       ...(flags.disaggregate !== undefined ? { disaggregate: flags.disaggregate } : {}),
     });
     progress("write");
-    ensureDir(flags.output);
     const report = formatReport(result.plan, result.target, result.search);
-    writeAtomically(flags.output, "graph.tfg", printModule(result.graph));
     // The lower levels' text forms share a parser library that is slow to load: only compile pays for it.
     const { printDataflow } = await import("../../ir/dataflow/text.js");
     const { printPlacement } = await import("../../ir/placement/text.js");
-    writeAtomically(flags.output, "dataflow.tfd", printDataflow(result.dataflow));
+    ensureDir(flags.output); // the plan records its model's path relative to its folder, which must exist
     const plan = planInFolder(result.plan, flags.output);
-    writeAtomically(flags.output, "placement.tfp", printPlacement(plan));
-    writeAtomically(flags.output, "report.txt", report);
-    writeAtomically(flags.output, "plan.json", planToJson(plan));
-    if (flags.viz) writeAtomically(flags.output, "plan.html", renderPlanHtml(result.plan, result.target));
+    // One step: a plan that cannot be written leaves the folder as it was, and plan.json comes last.
+    writeFolder(flags.output, [
+      ["graph.tfg", () => printModule(result.graph)], ["dataflow.tfd", () => printDataflow(result.dataflow)],
+      ["placement.tfp", () => printPlacement(plan)], ["report.txt", () => report],
+      ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target)] as const] : []),
+      ["plan.json", () => planToJson(plan)],
+    ]);
     if (!flags.quiet) process.stdout.write(report);
     if (flags.timePasses) process.stderr.write(`${formatTimings(result.records)}\n`);
   }));

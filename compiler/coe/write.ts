@@ -7,7 +7,8 @@ import type { Schema } from "../../ir/json-schema.js";
 import { validateJson } from "../../ir/json-schema.js";
 import { fail } from "../../ir/diagnostics.js";
 import { readJsonFile } from "../../ir/json-file.js";
-import { ensureDir, writeAtomically } from "../emit.js";
+import type { FolderFile } from "../emit.js";
+import { ensureDir, writeFolder } from "../emit.js";
 import { planInFolder, planToJson } from "../plan-json.js";
 import { renderPlanHtml } from "../viz/render.js";
 import { formatSeconds } from "../report.js";
@@ -35,18 +36,17 @@ export function formatCoeReport(p: CoePlan): string {
 
 /** Write OUT/; with `viz`, a plan.html beside each plan (router/, graphs/<id>/prefill.plan.html, ...). */
 export function writeCoe(out: string, r: CoeCompileResult, viz = false): string {
-  ensureDir(out);
+  const files: FolderFile[] = [];
   for (const [name, plan] of r.plans) {
     const dir = join(out, dirname(name));
-    const file = name.split("/").pop()!;
-    ensureDir(dir);
-    writeAtomically(dir, file, planToJson(planInFolder(plan, dir)));
-    if (viz) writeAtomically(dir, file.replace(/\.json$/, ".html"), renderPlanHtml(plan, r.target));
+    ensureDir(dir); // planInFolder records the model's path relative to the folder, which must exist
+    files.push([name, () => planToJson(planInFolder(plan, dir))]);
+    if (viz) files.push([name.replace(/\.json$/, ".html"), () => renderPlanHtml(plan, r.target)]);
   }
   const report = formatCoeReport(r.plan);
   validateCoePlan(JSON.parse(JSON.stringify(r.plan)), join(out, "coe-plan.json")); // what we write must read back
-  writeAtomically(out, "coe-plan.json", `${JSON.stringify(r.plan, null, 2)}\n`);
-  writeAtomically(out, "report.txt", report);
+  // One step, as a single plan's folder: coe-plan.json, which names the rest, comes last.
+  writeFolder(out, [...files, ["report.txt", () => report], ["coe-plan.json", () => `${JSON.stringify(r.plan, null, 2)}\n`]]);
   return report;
 }
 
