@@ -110,11 +110,18 @@ describe("tierflow run PLAN.json", () => {
     expectDiagnostic(["run", broken, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--trace", trace], /broken\.json: hbm over capacity: /, [trace]);
   });
 
-  it("refuses, in verify and run alike, a tensor of an unknown dtype and a plan input the graph does not have", () => {
+  it("refuses, in verify and run alike, a tensor of an unknown dtype, a plan input the graph does not have, allocations of 0 or 4 bytes, an unknown kernel kind, a section missing a kernel and no sections", () => {
     const trace = join(dir, "t2.json");
     const edits: [string, (p: Writable<Plan>) => void, RegExp][] = [
       ["dtype.json", (p) => { (p.dataflow.tensors[0] as { dtype: string }).dtype = "q7"; }, /dtype\.json: not a valid plan: \$\.dataflow\.tensors\[0\]\.dtype: "q7" is not one of "f32", /],
       ["renamed.json", (p) => { (p.dataflow.inputs as string[])[0] = "ghost"; }, /the plan's input 'ghost' is not an input of the model's graph/],
+      ...([0, 4] as const).map((bytes) => [`alloc${bytes}.json`, (p: Writable<Plan>) => {
+        const a = p.allocations.find((x) => x.bytes > 8)! as { bytes: number };
+        a.bytes = bytes;
+      }, new RegExp(`(its allocation in \\w+ has ${bytes}|the allocation of '[^']+' has ${bytes} bytes, the tensor needs)`)] as const),
+      ["kind.json", (p) => { (p.dataflow.kernels[0] as { kind: string }).kind = "wizard"; }, /kernel k0 has kind 'wizard', which the dataflow level does not define/],
+      ["missing.json", (p) => { (p.sections[0] as { kernels: unknown[] }).kernels.splice(0, 1); }, /kernel k0 is in no section of the plan, so nothing would run it/],
+      ["nosections.json", (p) => { (p.sections as unknown[]).length = 0; }, /(lives over sections 0\.\.\d+, the plan has 0|the plan has no sections to run)/],
     ];
     for (const [file, edit, words] of edits) {
       const path = join(dir, file), bad = structuredClone(plan) as Writable<Plan>;

@@ -99,6 +99,14 @@ export function checkPlanLegality(plan: Plan, target: Target, module: Module): v
   const graphInputs = new Set(facts.graph.inputs);
   for (const name of plan.dataflow.inputs) if (!graphInputs.has(name)) refuse(message.planInput(name));
   if (plan.parallel) return checkParallelLegality(plan, target, facts);
+  const scheduled = new Set<string>();
+  for (const section of plan.sections) {
+    for (const ka of section.kernels) {
+      if (scheduled.has(ka.kernel)) refuse(message.kernelTwice(ka.kernel));
+      scheduled.add(ka.kernel);
+    }
+  }
+  for (const k of plan.dataflow.kernels) if (!scheduled.has(k.name)) refuse(message.kernelInNoSection(k.name));
   const mem = new AbstractMemory(plan, target);
   hostStart(mem, facts);
   const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));

@@ -72,6 +72,8 @@ export const message = {
   cacheFull: (who: string, present: string, held: number, added: number, capacity: number) =>
     `${who}: the KV cache '${present}' holds ${held} tokens and takes ${added} more, past its ${capacity}`,
   noSections: "the plan has no sections to run",
+  kernelInNoSection: (kernel: string) => `kernel ${kernel} is in no section of the plan, so nothing would run it`,
+  kernelTwice: (kernel: string) => `kernel ${kernel} is in more than one section of the plan`,
   planInput: (name: string) => `the plan's input '${name}' is not an input of the model's graph`,
   movementDType: (who: string) => `${who}: data movement needs its moved inputs and outputs in one dtype`,
   headGroups: (who: string, heads: number, kvHeads: number, groups: number) => `${who}: ${heads} query heads do not group onto ${kvHeads} key/value heads by ${groups}`,
