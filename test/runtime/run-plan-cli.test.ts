@@ -112,7 +112,7 @@ describe("tierflow run PLAN.json", () => {
 
   it("refuses, in verify and run alike, a tensor of an unknown dtype, a plan input the graph does not have, allocations of 0 or 4 bytes, an unknown kernel kind, a section missing a kernel and no sections", () => {
     const trace = join(dir, "t2.json");
-    const edits: [string, (p: Writable<Plan>) => void, RegExp][] = [
+    const edits: (readonly [string, (p: Writable<Plan>) => void, RegExp])[] = [
       ["dtype.json", (p) => { (p.dataflow.tensors[0] as { dtype: string }).dtype = "q7"; }, /dtype\.json: not a valid plan: \$\.dataflow\.tensors\[0\]\.dtype: "q7" is not one of "f32", /],
       ["renamed.json", (p) => { (p.dataflow.inputs as string[])[0] = "ghost"; }, /the plan's input 'ghost' is not an input of the model's graph/],
       ...([0, 4] as const).map((bytes) => [`alloc${bytes}.json`, (p: Writable<Plan>) => {
