@@ -57,10 +57,10 @@ export function pipelineSeconds(stages: readonly DfKernel[], seconds: readonly n
  * the `free` largest remainders: found by selection, not a sort, since the
  * sectioning weighs every candidate section with this.
  */
-function computeUnitsOf(device: readonly DfKernel[], target: Target): Int32Array {
+function computeUnitsOf(device: readonly DfKernel[], target: Target, work = new WorkArrays(device.length)): Int32Array {
   const n = device.length;
-  const units = new Int32Array(n);
-  const remainders = new Float64Array(n);
+  work.fit(n);
+  const units = work.units, remainders = work.remainders;
   let totalFlops = 0;
   for (const k of device) totalFlops += k.flops;
   let free = target.compute.units - n;
@@ -74,7 +74,8 @@ function computeUnitsOf(device: readonly DfKernel[], target: Target): Int32Array
   }
   if (free <= 0 || n === 0) return units;
   // The free-th largest remainder; those above it get a unit, then those equal to it in kernel order.
-  const threshold = kthLargest(Float64Array.from(remainders), Math.min(free, n));
+  work.select.set(remainders.subarray(0, n));
+  const threshold = kthLargest(work.select, n, Math.min(free, n));
   for (let i = 0; i < n && free > 0; i++) if (remainders[i]! > threshold) { units[i]! += 1; free--; }
   for (let i = 0; i < n && free > 0; i++) if (remainders[i] === threshold) { units[i]! += 1; free--; }
   // More units than kernels' shares account for (no FLOPs anywhere): round-robin, as before.
@@ -82,9 +83,29 @@ function computeUnitsOf(device: readonly DfKernel[], target: Target): Int32Array
   return units;
 }
 
-/** The k-th largest value of `values` (1-based), by quickselect; reorders `values`. */
-function kthLargest(values: Float64Array, k: number): number {
-  let lo = 0, hi = values.length - 1;
+/** Arrays of computeUnitsOf, kept across calls by the sectioning's estimate (hundreds of thousands of calls). */
+class WorkArrays {
+  units: Int32Array;
+  remainders: Float64Array;
+  select: Float64Array;
+  constructor(n: number) {
+    this.units = new Int32Array(n);
+    this.remainders = new Float64Array(n);
+    this.select = new Float64Array(n);
+  }
+
+  fit(n: number): void {
+    if (this.units.length >= n) return;
+    const size = Math.max(n, 2 * this.units.length);
+    [this.units, this.remainders, this.select] = [new Int32Array(size), new Float64Array(size), new Float64Array(size)];
+  }
+}
+
+const ESTIMATE_WORK = new WorkArrays(1024);
+
+/** The k-th largest of the first `n` values (1-based), by quickselect; reorders them. */
+function kthLargest(values: Float64Array, n: number, k: number): number {
+  let lo = 0, hi = n - 1;
   const want = k - 1;
   while (lo < hi) {
     const pivot = values[(lo + hi) >> 1]!;
@@ -118,12 +139,13 @@ function stageSeconds(device: readonly DfKernel[], units: Int32Array, target: Ta
  * in the same order, over numbers gathered once per kernel.
  */
 export function sectionComputeSeconds(kernels: readonly DfKernel[], target: Target): number {
-  const device = kernels.filter(isStage);
+  const device = kernels.every(isStage) ? kernels : kernels.filter(isStage);
   const n = device.length;
   if (n === 0) return 0;
-  const units = computeUnitsOf(device, target);
+  const units = computeUnitsOf(device, target, ESTIMATE_WORK);
   let slowestSeconds = 0, ii = -Infinity, slowest = 0, tiles = 1;
-  const firstBlock = new Float64Array(n);
+  // The remainders are spent once units are handed out: their array holds each stage's first block.
+  const firstBlock = ESTIMATE_WORK.remainders;
   for (let i = 0; i < n; i++) {
     const k = device[i]!;
     const seconds = k.flops / (units[i]! * (peakFlops(target, k.dtype) / target.compute.units));
