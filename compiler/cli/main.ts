@@ -2,7 +2,16 @@
 // command runs (or for --help, which lists them all): some pull in large
 // libraries, and `tierflow inspect` on a 7B graph should not pay for them.
 
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command } from "commander";
+
+/** The package's version, from its package.json (built code runs from dist/compiler/cli, sources from compiler/cli). */
+function packageVersion(): string {
+  const here = import.meta.dirname;
+  const file = [join(here, "..", "..", "package.json"), join(here, "..", "..", "..", "package.json")].find(existsSync)!;
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
 
 type Register = (program: Command) => void;
 
@@ -49,7 +58,7 @@ const registerOps: Register = (program) => {
 export async function buildProgram(command?: string): Promise<Command> {
   const program = new Command("tierflow")
     .description("compile ONNX expert models into tiered placement plans for dataflow accelerators")
-    .version("0.1.0")
+    .version(packageVersion())
     .showHelpAfterError("(run with --help for usage)");
   const loaders = command !== undefined && Object.hasOwn(COMMANDS, command) ? [COMMANDS[command]!] : Object.values(COMMANDS);
   const registered = new Set<Register>();
