@@ -16,6 +16,9 @@ import type { PipelineFlags } from "./pipeline-options.js";
 import { planInFolder, planToJson } from "../plan-json.js";
 import { renderPlanHtml } from "../viz/render.js";
 import { compileManifest } from "./coe.js";
+import { parseParallel } from "../node/layout.js";
+import { parseDisaggregate } from "../node/compile-node.js";
+import { loadTarget } from "../../targets/target.js";
 
 interface CompileFlags extends PipelineFlags {
   target?: string;
@@ -57,7 +60,13 @@ export function registerCompile(program: Command): void {
     if (flags.phase !== "prefill" && flags.phase !== "decode") fail(`--phase '${flags.phase}': use prefill or decode`);
     parsePlanDType(flags.dtype);
     const progress = (stage: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${stage}\n`); };
+    const given = (...names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === "cli").map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
     if (modelPath.endsWith(".json")) {
+      // A manifest compiles each expert's prefill and decode plans itself: flags for one model's plan would be ignored.
+      const oneModel = [...given("phase", "parallel", "disaggregate", "passes", "printIrAfterAll", "timePasses", "verifyEach"), ...(flags.dim.length > 0 ? ["--dim"] : [])];
+      if (oneModel.length > 0) {
+        fail(`${oneModel.join(", ")}: not for a CoE manifest, which plans each expert's prefill and decode itself over the manifest's target (docs/COE.md); give ${oneModel.length > 1 ? "them" : "it"} when compiling one model`, { file: modelPath });
+      }
       await compileManifest(modelPath, {
         ...(flags.target !== undefined ? { target: flags.target } : {}), opt, batch: positiveInt(flags.batch ?? "1", "--batch"), seq: positiveInt(flags.seq ?? "128", "--seq"), output: flags.output,
         ...(flags.sockets !== undefined ? { sockets: positiveInt(flags.sockets, "--sockets") } : {}), ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
@@ -66,6 +75,14 @@ export function registerCompile(program: Command): void {
       return;
     }
     if (flags.target === undefined) fail("no target: give one with --target (e.g. sn40l; `tierflow targets` lists them)");
+    if (flags.sockets !== undefined) fail("--sockets: only for a CoE manifest on a single-socket target; for one model, use a node target (sn40l-node, dgx-h100, ...) with --parallel");
+    // Layout mistakes are caught before the model is read, not after it is lowered.
+    if (flags.parallel !== undefined || flags.disaggregate !== undefined) {
+      if (flags.parallel !== undefined) parseParallel(flags.parallel);
+      const target = loadTarget(flags.target);
+      if (flags.disaggregate !== undefined) parseDisaggregate(flags.disaggregate, target.node?.sockets ?? 1);
+      if (!target.node) fail(`${given("parallel", "disaggregate").join(", ")} needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node, dgx-h100 or dgx-a100`);
+    }
     const result = await compile(modelPath, {
       target: flags.target, opt, phase: flags.phase,
       ...(flags.batch !== undefined ? { batch: positiveInt(flags.batch, "--batch") } : {}),
