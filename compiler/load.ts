@@ -6,6 +6,7 @@ import type { Module } from "../ir/graph/graph.js";
 import { TierflowError } from "../ir/diagnostics.js";
 import { verifyModule } from "../ir/graph/verifier.js";
 import { readUserText } from "../ir/read-file.js";
+import { kindOfFile, refuseOtherKind } from "./file-kind.js";
 import { importOnnxFile } from "./onnx/import.js";
 import type { PipelineOptions, PipelineResult } from "./passes/pipeline.js";
 import { DEFAULT_PIPELINE, runPipeline } from "./passes/pipeline.js";
@@ -28,7 +29,13 @@ export async function readModule(path: string): Promise<Module> {
     const { parseGraphText } = await import("./parse-text.js");
     return parseGraphText(text, path);
   }
-  return importOnnxFile(path);
+  try {
+    return await importOnnxFile(path);
+  } catch (err) {
+    // A plan, manifest or target given as a model: say what it is, not that its bytes are no protobuf.
+    if (err instanceof TierflowError && /not an ONNX model|truncated protobuf/.test(err.message)) refuseOtherKind(path, kindOfFile(path), "onnx");
+    throw err;
+  }
 }
 
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<PipelineResult> {

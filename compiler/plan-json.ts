@@ -9,6 +9,7 @@ import type { Plan } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
 import { verifyPlan } from "../ir/placement/verify.js";
 import { fail, withLocation } from "../ir/diagnostics.js";
+import { kindOfBinary, kindOfJson, refuseOtherKind } from "./file-kind.js";
 import { readJsonFile } from "../ir/json-file.js";
 import type { Schema } from "../ir/json-schema.js";
 import { validateJson } from "../ir/json-schema.js";
@@ -34,7 +35,14 @@ export function planToJson(plan: Plan): string {
 
 /** Read, validate and verify a plan; `target` overrides the plan's own target name (a custom target file). */
 export function readPlan(path: string, target?: Target): { plan: Plan; target: Target } {
-  const json = readJsonFile(path, "plan");
+  let json: unknown;
+  try {
+    json = readJsonFile(path, "plan");
+  } catch (err) {
+    refuseOtherKind(path, kindOfBinary(path), "plan");
+    throw err;
+  }
+  refuseOtherKind(path, kindOfJson(json), "plan");
   const version = (json as { version?: unknown })?.version;
   if (typeof version === "number" && version > PLAN_VERSION) {
     fail(`plan has schema version ${version}; this tierflow reads version ${PLAN_VERSION} (a newer tierflow wrote it)`, { file: path });

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fail } from "../../ir/diagnostics.js";
+import { kindOfJson, refuseOtherKind } from "../file-kind.js";
 import { readJsonFile } from "../../ir/json-file.js";
 import type { Schema } from "../../ir/json-schema.js";
 import { validateJson } from "../../ir/json-schema.js";
@@ -133,5 +134,7 @@ export function parseManifest(value: unknown, file: string): Manifest {
 }
 
 export function readManifest(file: string): Manifest {
-  return parseManifest(readJsonFile(file, "CoE manifest"), file);
+  const json = readJsonFile(file, "CoE manifest");
+  refuseOtherKind(file, kindOfJson(json), "coe-manifest");
+  return parseManifest(json, file);
 }

@@ -1,11 +1,12 @@
 // Writing a compiled CoE: OUT/coe-plan.json, one plan.json per compiled graph
 // and phase, and report.txt.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import type { Schema } from "../../ir/json-schema.js";
 import { validateJson } from "../../ir/json-schema.js";
 import { fail } from "../../ir/diagnostics.js";
+import { kindOfFile, kindOfJson, refuseOtherKind } from "../file-kind.js";
 import { readJsonFile } from "../../ir/json-file.js";
 import type { FolderFile } from "../emit.js";
 import { ensureDir, writeFolder } from "../emit.js";
@@ -69,5 +70,12 @@ export function validateCoePlan(value: unknown, file: string): CoePlan {
 
 export function readCoePlan(out: string): CoePlan {
   const file = join(out, "coe-plan.json");
-  return validateCoePlan(readJsonFile(file, "CoE plan"), file);
+  // A single model's plan folder, or a plan file given for the folder: say so rather than that coe-plan.json is missing.
+  if (!existsSync(file)) {
+    const single = existsSync(join(out, "plan.json")) ? join(out, "plan.json") : out;
+    refuseOtherKind(single, existsSync(single) && !statSync(single).isDirectory() ? kindOfFile(single) : undefined, "coe-plan");
+  }
+  const json = readJsonFile(file, "CoE plan");
+  refuseOtherKind(file, kindOfJson(json), "coe-plan");
+  return validateCoePlan(json, file);
 }
