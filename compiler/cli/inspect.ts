@@ -1,7 +1,7 @@
 // `tierflow inspect MODEL`: what a model is and what one forward pass costs.
 
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { mainGraph } from "../../ir/graph/graph.js";
 import type { Module } from "../../ir/graph/graph.js";
@@ -10,6 +10,7 @@ import { printModule } from "../../ir/graph/printer.js";
 import { summarize } from "../analysis/summary.js";
 import type { ModelSummary } from "../analysis/summary.js";
 import { loadModel } from "../load.js";
+import { writeAtomically } from "../emit.js";
 import { formatTimings } from "../passes/pipeline.js";
 import { action } from "./run-command.js";
 import { formatBytes, formatCount, formatDimCount, formatShape } from "./format.js";
@@ -20,6 +21,7 @@ interface InspectFlags extends PipelineFlags {
   json?: boolean;
   dim: string[];
   emit?: string;
+  output?: string;
   top: string;
 }
 
@@ -79,23 +81,30 @@ export function registerInspect(program: Command): void {
     .option("--json", "print the summary as JSON")
     .option("--dim <name=value>", "give a symbolic dim a value (repeatable), e.g. --dim seq=2048",
       (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option("--emit <level>", "also print the IR of a level (graph)")
+    .option("--emit <level>", "print the IR of a level (graph) instead of the summary, or write it to -o")
+    .option("-o, --output <file>", "with --emit: write the IR to this file and print the summary")
     .option("--top <n>", "how many of the largest tensors to list", "10");
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: InspectFlags) => {
     if (flags.emit !== undefined && flags.emit !== "graph") fail(`--emit '${flags.emit}': the levels are: graph`);
+    if (flags.output !== undefined && flags.emit === undefined) fail("-o/--output: inspect writes only the IR of --emit to a file; give --emit graph");
     const top = Number(flags.top);
     if (!Number.isInteger(top) || top < 0) fail(`--top '${flags.top}' must be a non-negative integer`);
     const dims = parseDimBindings(flags.dim);
     const { module, records } = await loadModel(modelPath, pipelineOptions(flags));
-    const summary = summarize(module, dims, top);
-    const weights = modelPath.endsWith(".onnx") ? weightFiles(module, modelPath) : [];
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ ...summary, weightFiles: weights }, null, 2)}\n`);
+    // The IR alone on stdout, so what is emitted is a valid input; with -o it goes to the file and the summary to stdout.
+    if (flags.emit === "graph" && flags.output === undefined) {
+      process.stdout.write(printModule(module));
     } else {
-      process.stdout.write(`${formatSummary(summary, weights)}\n`);
+      if (flags.emit === "graph") writeAtomically(dirname(flags.output!) || ".", basename(flags.output!), printModule(module));
+      const summary = summarize(module, dims, top);
+      const weights = modelPath.endsWith(".onnx") ? weightFiles(module, modelPath) : [];
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ ...summary, weightFiles: weights }, null, 2)}\n`);
+      } else {
+        process.stdout.write(`${formatSummary(summary, weights)}\n`);
+      }
     }
-    if (flags.emit === "graph") process.stdout.write(printModule(module));
     if (flags.timePasses) process.stderr.write(`${formatTimings(records)}\n`);
   }));
 }

@@ -68,3 +68,23 @@ describe("inspect on Llama-shaped graphs", () => {
     expect(r.stderr).toMatch(/--dim 'seq:5' must look like NAME=INTEGER/);
   });
 });
+
+describe("inspect --emit graph", () => {
+  it("prints only the IR, which compiles; with -o it writes the IR there and prints the summary", () => {
+    const model = join(import.meta.dirname, "..", "..", "examples", "models", "llama-tiny.dynamo.onnx");
+    const printed = runCli(["inspect", model, "--emit", "graph"]);
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/^\/\/ tierflow graph IR\nmodule @/);
+    const file = join(dir, "emitted.tfg"), again = join(dir, "again.tfg");
+    const written = runCli(["inspect", model, "--emit", "graph", "-o", file]);
+    expect(written.stdout).toMatch(/^model llama-tiny\.dynamo/);
+    for (const ir of [file]) {
+      const r = runCli(["compile", ir, "--target", "toy", "-q", "-o", join(dir, "from-ir")]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    // The emitted IR reads back to the same IR.
+    expect(runCli(["inspect", file, "--emit", "graph", "-o", again]).code).toBe(0);
+    expect(runCli(["inspect", again, "--emit", "graph"]).stdout).toBe(runCli(["inspect", file, "--emit", "graph"]).stdout);
+    expect(runCli(["inspect", model, "-o", file]).stderr).toMatch(/-o\/--output: inspect writes only the IR of --emit to a file/);
+  });
+});
