@@ -8,6 +8,7 @@ import { sramBytes } from "../targets/target.js";
 import { formatBytes } from "./cli/format.js";
 import type { LayoutTrial } from "./node/compile-node.js";
 import { kvReportLines, nodeReportLines } from "./node/report-node.js";
+import { floorBytes, workWords } from "./work-words.js";
 
 const SECTIONS_LISTED = 24;
 
@@ -68,7 +69,8 @@ function dataLine(plan: Plan): string {
 export function formatReport(plan: Plan, target: Target, search?: readonly LayoutTrial[]): string {
   const o = plan.options;
   const lines: string[] = [];
-  const what = o.phase === "decode" ? `decode, batch ${o.batch}, context ${o.seq}` : `prefill, batch ${o.batch}, prompt ${o.seq} tokens`;
+  const words = workWords(plan);
+  const what = o.phase === "decode" ? `decode, batch ${o.batch}, context ${o.seq}` : words.tokens ? `prefill, batch ${o.batch}, prompt ${o.seq} tokens` : `batch of ${o.batch} ${o.batch === 1 ? words.items.replace(/s$/, "") : words.items}`;
   lines.push(`tierflow plan: ${plan.model.file} on ${target.name} (${target.execution}), -O${o.opt}, ${what}, ${dataLine(plan)}`);
   const fused = Object.entries(plan.fusion);
   lines.push(`fused ops: ${fused.length ? fused.map(([k, v]) => `${k.replace(/^tierflow\./, "")} ${v}`).join(", ") : "none"}`);
@@ -99,9 +101,8 @@ export function formatReport(plan: Plan, target: Target, search?: readonly Layou
   if (load > 0) lines.push(`  loading weights DDR -> HBM: ${formatSeconds(load)} (once, not in the latency below)`);
   const p = plan.prediction;
   lines.push("");
-  const unit = o.phase === "decode" ? "per token" : "per prompt batch";
-  lines.push(`predicted: ${formatSeconds(p.seconds)} ${unit}, ${p.tokensPerSecond.toFixed(1)} tokens/s`);
-  lines.push(`floor:     ${formatSeconds(p.floorSeconds)} (${p.floorBound === "compute" ? "all FLOPs at peak" : "weights and KV cache once at HBM bandwidth"})`);
+  lines.push(`predicted: ${formatSeconds(p.seconds)} ${words.per}, ${p.tokensPerSecond.toFixed(1)} ${words.items}/s`);
+  lines.push(`floor:     ${formatSeconds(p.floorSeconds)} (${p.floorBound === "compute" ? "all FLOPs at peak" : `${floorBytes(plan)} once at HBM bandwidth`})`);
   lines.push(`ratio:     ${p.ratioToFloor.toFixed(2)}x the floor`);
   lines.push(...nodeReportLines(plan, target, search));
   return `${lines.join("\n")}\n`;

@@ -8,6 +8,7 @@ import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { formatBytes } from "../cli/format.js";
 import { formatSeconds } from "../report.js";
+import { floorBytes, workWords } from "../work-words.js";
 import { kvSummary } from "./kv-cache.js";
 import type { LayoutTrial } from "./compile-node.js";
 import { formatLayout } from "./layout.js";
@@ -57,9 +58,10 @@ export function nodeReportLines(plan: Plan, target: Target, search?: readonly La
   lines.push(`  collectives: ${p.collectiveKernels.length} (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ") || "none"}), ${how}; ` +
     `with ${p.sends.length} stage-to-stage sends they add ${formatSeconds(pr.collectiveSeconds)}, ${pct(pr.collectiveSeconds, pr.latencySeconds)} of a micro-batch's ${formatSeconds(pr.latencySeconds)}`);
   if (l.pp > 1) lines.push(`  pipeline: ${l.microBatches} micro-batch${l.microBatches > 1 ? "es" : ""} over ${l.pp} stages, bubble ${pct(pr.bubbleFraction, 1)}`);
-  const unit = plan.options.phase === "decode" ? "step (one token per request)" : "step (every prompt)";
-  lines.push(`  per ${unit}: ${formatSeconds(pr.stepSeconds)}; ${pr.tokensPerSecondPerUser.toFixed(1)} tokens/s per user, ${pr.tokensPerSecond.toFixed(1)} tokens/s for the node`);
-  lines.push(`  floor over a replica's ${group * l.pp} sockets: ${formatSeconds(pr.floorSeconds)} (${plan.prediction.floorBound === "compute" ? "all FLOPs at peak" : "weights and KV cache once at their HBM bandwidth"}), ratio ${plan.prediction.ratioToFloor.toFixed(2)}x`);
+  const words = workWords(plan);
+  const unit = plan.options.phase === "decode" ? "step (one token per request)" : words.tokens ? "step (every prompt)" : "step (the batch)";
+  lines.push(`  per ${unit}: ${formatSeconds(pr.stepSeconds)}; ${pr.tokensPerSecondPerUser.toFixed(1)} ${words.items}/s per user, ${pr.tokensPerSecond.toFixed(1)} ${words.items}/s for the node`);
+  lines.push(`  floor over a replica's ${group * l.pp} sockets: ${formatSeconds(pr.floorSeconds)} (${plan.prediction.floorBound === "compute" ? "all FLOPs at peak" : `${floorBytes(plan)} once at their HBM bandwidth`}), ratio ${plan.prediction.ratioToFloor.toFixed(2)}x`);
   lines.push(`  loading weights onto every socket: ${formatSeconds(pr.loadSeconds)} (once)`);
   const d = p.disaggregation;
   if (d) {

@@ -5,6 +5,7 @@
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { viewAliases } from "../place/placement.js";
+import { floorBytes, workWords } from "../work-words.js";
 import type { VizGraph } from "./hierarchy.js";
 import { buildGraph } from "./hierarchy.js";
 import type { TierView } from "./tiers.js";
@@ -29,6 +30,8 @@ export interface VizModel {
   readonly sectionStart: readonly number[];
   /** Null when no trace was given. */
   readonly trace: readonly TraceSpan[] | null;
+  /** The plan's work in the model's terms (tokens, images, inputs) and what its floor moves. */
+  readonly words: { readonly tokens: boolean; readonly items: string; readonly per: string; readonly floor: string };
 }
 
 function tensorHomes(plan: Plan): TensorHome[] {
@@ -61,5 +64,6 @@ export function buildViewModel(plan: Plan, target: Target, trace?: unknown): Viz
     tensorHome: tensorHomes(plan),
     sectionStart,
     trace: trace === undefined ? null : traceSpans(trace, plan),
+    words: { ...workWords(plan), floor: floorBytes(plan) },
   };
 }
