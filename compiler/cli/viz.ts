@@ -8,7 +8,7 @@ import { readJsonFile } from "../../ir/json-file.js";
 import { loadTarget } from "../../targets/target.js";
 import { ensureDir, writeAtomically } from "../emit.js";
 import { readPlan } from "../plan-json.js";
-import { isTrace } from "../viz/trace.js";
+import { isTrace, traceMismatch } from "../viz/trace.js";
 import { renderPlanHtml } from "../viz/render.js";
 import { action } from "./run-command.js";
 
@@ -34,7 +34,10 @@ export function registerViz(program: Command): void {
     .option("-t, --target <target>", "the target file the plan was compiled for, if not a preset")
     .action(action((path: string, flags: VizFlags) => {
       const { plan, target } = readPlan(path, flags.target ? loadTarget(flags.target) : undefined);
-      const html = renderPlanHtml(plan, target, flags.trace ? { trace: readTrace(flags.trace) } : {});
+      const trace = flags.trace !== undefined ? readTrace(flags.trace) : undefined;
+      const mismatch = trace !== undefined ? traceMismatch(trace, plan) : undefined;
+      if (mismatch) fail(`${mismatch}: give the trace \`tierflow run ${path} --trace FILE\` writes`, { file: flags.trace! });
+      const html = renderPlanHtml(plan, target, trace !== undefined ? { trace } : {});
       ensureDir(dirname(flags.output));
       writeAtomically(dirname(flags.output), basename(flags.output), html);
     }));

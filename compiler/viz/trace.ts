@@ -6,6 +6,7 @@
 // Malformed events are skipped, not fatal: a trace is an aid, the plan is the subject.
 
 import type { Plan } from "../../ir/placement/plan.js";
+import { planDigest } from "../../ir/placement/plan-digest.js";
 
 export interface TraceSpan {
   readonly name: string;
@@ -34,6 +35,27 @@ interface RawEvent {
 function eventsOf(trace: unknown): RawEvent[] {
   const list = Array.isArray(trace) ? trace : (trace as { traceEvents?: unknown } | null)?.traceEvents;
   return Array.isArray(list) ? list.filter((e): e is RawEvent => typeof e === "object" && e !== null) : [];
+}
+
+/** The trace's own account of what it measured, if it gives one (the runtime's traces do). */
+export function traceSource(trace: unknown): { plan?: string; measuredOn?: string } {
+  const other = (trace as { otherData?: unknown } | null)?.otherData;
+  if (typeof other !== "object" || other === null || Array.isArray(other)) return {};
+  const get = (key: string) => (Object.hasOwn(other, key) && typeof (other as Record<string, unknown>)[key] === "string" ? (other as Record<string, string>)[key] : undefined);
+  const plan = get("plan"), measuredOn = get("measured_on");
+  return { ...(plan !== undefined ? { plan } : {}), ...(measuredOn !== undefined ? { measuredOn } : {}) };
+}
+
+/**
+ * Why `trace` is not of `plan`, if it is not: the digest of the plan it names is
+ * another's, or (a trace that names none) none of its spans is one of the plan's
+ * sections or kernels.
+ */
+export function traceMismatch(trace: unknown, plan: Plan): string | undefined {
+  const named = traceSource(trace).plan;
+  if (named !== undefined) return named === planDigest(plan) ? undefined : `the trace is of another plan (its plan digest ${named.slice(0, 12)}..., this plan's ${planDigest(plan).slice(0, 12)}...)`;
+  const spans = traceSpans(trace, plan);
+  return spans.length === 0 || spans.some((s) => s.section !== undefined || s.kernel !== undefined) ? undefined : "the trace names none of the plan's sections or kernels";
 }
 
 export function isTrace(trace: unknown): boolean {

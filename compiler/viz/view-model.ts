@@ -11,7 +11,7 @@ import { buildGraph } from "./hierarchy.js";
 import type { TierView } from "./tiers.js";
 import { tierViews } from "./tiers.js";
 import type { TraceSpan } from "./trace.js";
-import { traceSpans } from "./trace.js";
+import { traceSource, traceSpans } from "./trace.js";
 
 /**
  * Where a tensor's bytes are: a memory tier; "stream" for tiles passed between
@@ -30,6 +30,8 @@ export interface VizModel {
   readonly sectionStart: readonly number[];
   /** Null when no trace was given. */
   readonly trace: readonly TraceSpan[] | null;
+  /** What the trace measured on, when it says (the runtime's: the CPU reference backend, not the chip). */
+  readonly measuredOn: string | null;
   /** The plan's work in the model's terms (tokens, images, inputs) and what its floor moves. */
   readonly words: { readonly tokens: boolean; readonly items: string; readonly per: string; readonly floor: string };
 }
@@ -64,6 +66,7 @@ export function buildViewModel(plan: Plan, target: Target, trace?: unknown): Viz
     tensorHome: tensorHomes(plan),
     sectionStart,
     trace: trace === undefined ? null : traceSpans(trace, plan),
+    measuredOn: trace === undefined ? null : traceSource(trace).measuredOn ?? null,
     words: { ...workWords(plan), floor: floorBytes(plan) },
   };
 }

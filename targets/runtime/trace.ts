@@ -12,6 +12,7 @@
 // collectives and stage-to-stage sends it takes part in.
 
 import type { Plan, Transfer } from "../../ir/placement/plan.js";
+import { planDigest } from "../../ir/placement/plan-digest.js";
 import type { DfKernel } from "../../ir/dataflow/dataflow.js";
 import type { ArenaName } from "./arena.js";
 
@@ -36,6 +37,9 @@ export interface ChromeTrace {
   readonly displayTimeUnit: "ms";
   readonly otherData: Readonly<Record<string, unknown>>;
 }
+
+/** What a trace of the runtime measures: plans run on the CPU, not on the target they were compiled for. */
+export const MEASURED_ON = "the CPU reference backend";
 
 const us = (seconds: number) => seconds * 1e6;
 const sectionTid = (i: number) => SECTION_TID_BASE + i;
@@ -145,7 +149,7 @@ export class TraceRecorder {
       displayTimeUnit: "ms",
       otherData: {
         model: p.model.file, target: p.target, opt: p.options.opt, phase: p.options.phase, batch: p.options.batch, seq: p.options.seq,
-        predicted_seconds: p.prediction.seconds,
+        predicted_seconds: p.prediction.seconds, plan: planDigest(p), measured_on: MEASURED_ON,
       },
     };
   }

@@ -18,6 +18,7 @@ import { attributedSeconds, buildGraph, MAX_RUN_SECTIONS } from "../../compiler/
 import { jsonForScript, renderPlanHtml } from "../../compiler/viz/render.js";
 import { tierViews } from "../../compiler/viz/tiers.js";
 import { traceSpans } from "../../compiler/viz/trace.js";
+import { planDigest } from "../../ir/placement/plan-digest.js";
 import { runCli, ROOT } from "../support/cli.js";
 
 const llama = join(ROOT, "examples/models/llama-tiny.torchscript.onnx");
@@ -134,6 +135,17 @@ describe("viz data", () => {
     expect(r.code).toBe(0);
     const view = JSON.parse(embedded(readFileSync(out, "utf8"), "view-data")) as { trace: unknown[] };
     expect(view.trace).toHaveLength(1);
+
+    // A trace that says which plan it is of must be of this one; one that names nothing of the plan is refused.
+    const other = plans[2]!.plan;
+    writeFileSync(traceFile, JSON.stringify({ traceEvents: [{ name: "s0", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }], otherData: { plan: planDigest(other), measured_on: "the CPU reference backend" } }));
+    expect(runCli(["viz", planFile, "-o", out, "--trace", traceFile]).stderr).toMatch(/trace\.json: the trace is of another plan \(its plan digest [0-9a-f]{12}\.\.\., this plan's [0-9a-f]{12}\.\.\.\)/);
+    writeFileSync(traceFile, JSON.stringify([{ name: "GEMM", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }]));
+    expect(runCli(["viz", planFile, "-o", out, "--trace", traceFile]).stderr).toMatch(/the trace names none of the plan's sections or kernels/);
+    // The runtime's trace says it measured the CPU reference backend: the page says so, and draws no ratio to the chip's prediction.
+    writeFileSync(traceFile, JSON.stringify({ traceEvents: [{ name: "s0", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }], otherData: { plan: planDigest(plan), measured_on: "the CPU reference backend" } }));
+    expect(runCli(["viz", planFile, "-o", out, "--trace", traceFile]).code).toBe(0);
+    expect((JSON.parse(embedded(readFileSync(out, "utf8"), "view-data")) as { measuredOn: unknown }).measuredOn).toBe("the CPU reference backend");
 
     writeFileSync(traceFile, "{ not json");
     const bad = runCli(["viz", planFile, "-o", out, "--trace", traceFile]);

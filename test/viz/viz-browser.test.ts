@@ -126,6 +126,12 @@ describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
     expect(await page.textContent("#section-detail")).toContain("measured");
     expect(errors).toEqual([]);
     await page.close();
+    // The runtime's own trace says it ran on the CPU reference backend: labelled so, with no ratio to the chip.
+    const cpu = await openPlan("toy-cpu-trace", plan, target, { trace: { traceEvents, otherData: { measured_on: "the CPU reference backend" } } });
+    expect(await cpu.page.textContent("[data-stat=measured] .k")).toBe("Measured on the CPU reference backend");
+    expect(await cpu.page.textContent("[data-stat=measured] .d")).toMatch(/not toy: no ratio to the prediction/);
+    expect(cpu.errors).toEqual([]);
+    await cpu.page.close();
   });
 
   it("opens a Llama-2-7B plan within a few seconds and expands a layer", async () => {

@@ -33,7 +33,10 @@ function renderSummary(plan, view) {
   ];
   const measured = measuredSeconds(plan, view);
   if (measured !== undefined) {
-    cards.splice(7, 0, card("measured", "Measured", formatSeconds(measured), `${(measured / p.seconds).toFixed(2)}× predicted · ${view.trace.length} spans`));
+    // A run on another machine than the plan's target (the CPU reference backend) is no measure of the prediction: no ratio.
+    const onTarget = view.measuredOn === null;
+    cards.splice(7, 0, card("measured", onTarget ? "Measured" : `Measured on ${view.measuredOn}`, formatSeconds(measured),
+      onTarget ? `${(measured / p.seconds).toFixed(2)}× predicted · ${view.trace.length} spans` : `not ${t.name}: no ratio to the prediction · ${view.trace.length} spans`));
   }
   return h("section", { class: "cards", id: "summary", style: `--cols:${Math.ceil(cards.length / 2)}` }, cards);
 }
