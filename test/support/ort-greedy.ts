@@ -15,10 +15,15 @@ export function halfToNumber(bits: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
-/** A float tensor's values as numbers, whatever float type the model gives. */
+/**
+ * A float tensor's values as numbers, whatever float type the model gives (float16 comes as
+ * its bits in a Uint16Array, or as a Float16Array where the Node.js line has one: Node 24).
+ */
 export function floatValues(t: ort.Tensor): Float32Array {
-  return t.type === "float16" ? Float32Array.from(t.data as Uint16Array, halfToNumber) : t.data as Float32Array;
+  if (t.type !== "float16") return t.data as Float32Array;
+  return t.data instanceof Uint16Array ? Float32Array.from(t.data, halfToNumber) : Float32Array.from(t.data as ArrayLike<number>);
 }
+
 
 /** The last position's logits. */
 function lastRow(t: ort.Tensor): Float32Array {
