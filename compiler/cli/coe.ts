@@ -95,7 +95,7 @@ export function formatSim(r: SimResult): string {
   return [
     `policy ${r.policy}: ${r.requests} requests in ${r.batches} batches over ${r.makespanSeconds.toFixed(3)} s${r.unservable ? " (UNSERVABLE: an expert does not fit in HBM)" : ""}${r.outOfMemory ? " (OUT OF MEMORY: experts come from storage)" : ""}`,
     `  latency mean ${ms(r.latencyMean)}  p50 ${ms(r.latencyP50)}  p99 ${ms(r.latencyP99)}   time to first token p50 ${ms(r.ttftP50)}  p99 ${ms(r.ttftP99)}`,
-    `  ${r.tokensPerSecond.toFixed(1)} tokens/s   ${r.switches} switches, ${(r.bytesMoved / 1e9).toFixed(3)} GB moved into HBM   HBM slots ${r.hbmSlots}, occupancy mean ${(r.hbmOccupancyMeanBytes / 1e9).toFixed(3)} GB, max ${(r.hbmOccupancyMaxBytes / 1e9).toFixed(3)} GB`,
+    `  ${r.tokensPerSecond.toFixed(1)} tokens/s   ${r.switches} switches, ${(r.bytesMoved / 1e9).toFixed(3)} GB moved into HBM   ${r.hbmSlots} experts fit in HBM, occupancy mean ${(r.hbmOccupancyMeanBytes / 1e9).toFixed(3)} GB, max ${(r.hbmOccupancyMaxBytes / 1e9).toFixed(3)} GB`,
   ].join("\n");
 }
 

@@ -49,8 +49,8 @@ export function nodeOf(target: Target, sockets?: number, switchBandwidth?: numbe
   const n = spec?.sockets ?? sockets ?? 8;
   const dataflow = target.execution === "dataflow";
   const notes = [
-    spec ? `${n} x ${target.name} socket: each expert's times come from the node compiler's parallel plans over the node; the router runs on one socket`
-      : `${n} x ${target.name} modelled as one node with ideal tensor parallelism (compute time / ${n}, no collectives)`,
+    spec ? `${target.name}, one node of ${n} sockets: each expert's times come from the node compiler's parallel plans over the node; the router runs on one socket`
+      : `one node of ${n} ${target.name} sockets, modelled with ideal tensor parallelism (compute time / ${n}, no collectives)`,
     dataflow ? "DDR is per socket: the node has sockets x ddr.bytes" : "host memory is node-wide: the node has the preset's ddr.bytes",
   ];
   const bw = switchBandwidth ?? spec?.loadBandwidth ?? (dataflow ? n * target.ddr.bandwidth : target.host.bandwidth);

@@ -20,7 +20,7 @@ const GB = 1e9;
 
 export function formatCoeReport(p: CoePlan): string {
   const lines = [
-    `CoE on ${p.node.sockets} x ${p.target}: router + ${p.experts.length} experts over ${p.graphs.length} compiled graph(s)`,
+    `CoE on one ${p.target} node (${p.node.sockets} sockets): router + ${p.experts.length} experts over ${p.graphs.length} compiled graph(s)`,
     ...p.node.notes.map((n) => `  note: ${n}`),
     `HBM ${(p.node.hbmBytes / GB).toFixed(1)} GB: router + KV ${(p.residency.hbmReservedBytes / GB).toFixed(3)} GB, active region ${(p.residency.activeRegionBytes / GB).toFixed(3)} GB, pinned ${(p.residency.pinnedBytes / GB).toFixed(3)} GB${p.residency.fitsHbm ? "" : " (an expert does not fit in HBM)"}`,
     `${p.node.switchPath === "ddr->hbm" ? "DDR" : "host memory"} ${(p.node.memoryBytes / GB).toFixed(0)} GB: experts ${(p.residency.ddrBytes / GB).toFixed(3)} GB${p.residency.spilledToStorage > 0 ? `; ${p.residency.spilledToStorage} experts do not fit and come from storage (out of memory)` : ""}`,

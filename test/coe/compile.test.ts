@@ -88,7 +88,7 @@ describe("the target", () => {
     const out = mkdtempSync(join(tmpdir(), "tierflow-coe-target-"));
     const r = runCli(["compile", join(EXAMPLE, "coe.json"), "-o", out]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^CoE on 8 x sn40l-node/);
+    expect(r.stdout).toMatch(/^CoE on one sn40l-node node \(8 sockets\)/);
   });
 
   it("is a one-line error when neither --target nor the manifest gives one", () => {
