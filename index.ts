@@ -6,7 +6,7 @@ export { TierflowError } from "./ir/diagnostics.js";
 export { printModule } from "./ir/graph/printer.js";
 export { verifyModule } from "./ir/graph/verifier.js";
 export { allOps, lookupOp, registerOps } from "./ir/graph/ops.js";
-export { importOnnxFile } from "./compiler/onnx/import.js";
+export { importOnnxFile } from "./compiler/onnx/import-file.js";
 export { loadModel, readModule } from "./compiler/load.js";
 export type { LoadOptions } from "./compiler/load.js";
 export { runPipeline, DEFAULT_PIPELINE, formatTimings } from "./compiler/passes/pipeline.js";

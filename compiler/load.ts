@@ -7,7 +7,7 @@ import { TierflowError } from "../ir/diagnostics.js";
 import { verifyModule } from "../ir/graph/verifier.js";
 import { readUserText } from "../ir/read-file.js";
 import { kindOfFile, refuseOtherKind } from "./file-kind.js";
-import { importOnnxFile } from "./onnx/import.js";
+import { importOnnxFile } from "./onnx/import-file.js";
 import type { PipelineOptions, PipelineResult } from "./passes/pipeline.js";
 import { DEFAULT_PIPELINE, runPipeline } from "./passes/pipeline.js";
 import type { Check } from "../ir/arguments.js";

@@ -22,6 +22,8 @@ export const FILE_LIMITS = {
   "trace": 256 * MiB,
   "tensor file": 2048 * MiB,
   "JSON tensor": 256 * MiB,
+  // Weights beyond this belong in external data (protobuf's own limit is 2 GiB).
+  "ONNX model": 2048 * MiB,
 } as const satisfies Record<string, number>;
 
 export type FileKind = keyof typeof FILE_LIMITS;

@@ -1,16 +1,15 @@
 // ONNX ModelProto -> graph-level Module. Reads structure only: weights stay on
 // disk as references, so a 7B model imports without touching its weight file.
 
-import { readFileSync, statSync } from "node:fs";
-import { basename, dirname, extname, resolve } from "node:path";
+import { basename, extname } from "node:path";
 import type { Constant, Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
-import { TierflowError, fail, withLocation } from "../../ir/diagnostics.js";
+import { fail, withLocation } from "../../ir/diagnostics.js";
 import { dtypeFromOnnx, onnxTypeName } from "../../ir/dtype.js";
 import type { Dim } from "../../ir/symbolic.js";
 import { isSymbolName, parseDim } from "../../ir/symbolic.js";
 import { opOf } from "../../ir/graph/ops.js";
 import type { FunctionProto, ModelProto, ValueInfoProto } from "./proto.js";
-import { decodeModel, toNumber } from "./proto.js";
+import { toNumber } from "./proto.js";
 import type { ImportContext } from "./tensors.js";
 import { importTensor } from "./tensors.js";
 import type { NodeImport } from "./nodes.js";
@@ -20,8 +19,6 @@ import { recordOf } from "../../ir/name-record.js";
 
 /** Oldest ai.onnx opset whose semantics tierflow implements. */
 export const MIN_OPSET = 13;
-/** Largest model file read into memory (weights belong in external data beyond this). */
-export const MAX_MODEL_BYTES = 2 ** 31 - 1;
 
 /** Canonical dim from an ONNX dim_param: an expression if it reads as one, else a sanitised symbol. */
 function dimFromParam(param: string): Dim {
@@ -138,26 +135,3 @@ export function importModelProto(model: ModelProto, bytes: Uint8Array, source: I
   };
 }
 
-/** Read and import an ONNX file. External data must live in the file's folder. */
-export function importOnnxFile(path: string): Module {
-  const full = resolve(path);
-  const file = basename(full);
-  let size: number;
-  try {
-    const st = statSync(full);
-    if (!st.isFile()) fail("not a regular file", { file: path });
-    size = st.size;
-  } catch (err) {
-    if (err instanceof TierflowError) throw err;
-    throw new TierflowError("cannot read file: it does not exist or is not readable", { file: path });
-  }
-  if (size > MAX_MODEL_BYTES) fail(`model file is ${size} bytes; keep weights as external data beyond 2 GiB`, { file: path });
-  const bytes = new Uint8Array(readFileSync(full));
-  const model = decodeModel(bytes, path);
-  try {
-    return importModelProto(model, bytes, { modelDir: dirname(full), modelFile: file });
-  } catch (err) {
-    if (err instanceof TierflowError) throw new TierflowError(err.message, { ...err.location, file: path });
-    throw err;
-  }
-}

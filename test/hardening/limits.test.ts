@@ -10,7 +10,7 @@ import { TierflowError } from "../../ir/diagnostics.js";
 import { MAX_DIM_NESTING, MAX_DIM_TERMS, MAX_DIM_TEXT, mulDims, parseDim } from "../../ir/symbolic.js";
 import { decodeTensor } from "../../targets/reference/tensor-files.js";
 import { encodeModel } from "../../compiler/onnx/proto.js";
-import { importOnnxFile } from "../../compiler/onnx/import.js";
+import { importOnnxFile } from "../../compiler/onnx/import-file.js";
 import { checkMaxMemory, residentBytes } from "../../compiler/cli/run-plan.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import { validateTarget } from "../../targets/target.js";

@@ -51,7 +51,7 @@ describe("bad ONNX input", () => {
     expectDiagnostic(["inspect", f], /empty\.onnx: not an ONNX model/);
   });
   it("a missing file", () => {
-    expectDiagnostic(["inspect", join(dir, "nope.onnx")], /nope\.onnx: cannot read file/);
+    expectDiagnostic(["inspect", join(dir, "nope.onnx")], /nope\.onnx: cannot read ONNX model: it does not exist or is not readable/);
   });
   it("a cycle", () => {
     const f = writeModel(join(dir, "cycle.onnx"), model({

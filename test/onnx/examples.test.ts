@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { importOnnxFile } from "../../compiler/onnx/import.js";
+import { importOnnxFile } from "../../compiler/onnx/import-file.js";
 import { runPipeline, DEFAULT_PIPELINE } from "../../compiler/passes/pipeline.js";
 import { printModule } from "../../ir/graph/printer.js";
 import { parseGraphText } from "../../compiler/parse-text.js";

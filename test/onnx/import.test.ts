@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { importOnnxFile } from "../../compiler/onnx/import.js";
+import { importOnnxFile } from "../../compiler/onnx/import-file.js";
 import { loadModel } from "../../compiler/load.js";
 import { printModule } from "../../ir/graph/printer.js";
 import { mainGraph } from "../../ir/graph/graph.js";
