@@ -48,7 +48,7 @@ interface SyntheticFlags {
   requests: string;
   rate: string;
   seed: string;
-  prompt: string;
+  promptTokens: string;
   outputTokens: string;
 }
 
@@ -77,7 +77,7 @@ function syntheticTraceOptions(command: Command, what: string): Command {
     .option("--requests <n>", `${what}requests`, "500")
     .option("--rate <r>", `${what}mean arrivals per second`, "2")
     .option("--seed <n>", `${what}seed`, "1")
-    .option("--prompt <n>", `${what}prompt tokens`, "128")
+    .option("--prompt-tokens <n>", `${what}prompt tokens`, "128")
     .option("--output-tokens <n>", `${what}output tokens`, "20");
 }
 
@@ -86,7 +86,7 @@ function syntheticTrace(flags: SyntheticFlags): Omit<TraceOptions, "experts"> {
   if (requests > MAX_TRACE_REQUESTS) fail(`--requests ${flags.requests}: at most ${MAX_TRACE_REQUESTS}`);
   return {
     requests, rate: positiveNumber(flags.rate, "--rate"), seed: positiveInt(flags.seed, "--seed"),
-    distribution: distribution(flags.synthetic ?? "zipf"), promptTokens: positiveInt(flags.prompt, "--prompt"), outputTokens: positiveInt(flags.outputTokens, "--output-tokens"),
+    distribution: distribution(flags.synthetic ?? "zipf"), promptTokens: positiveInt(flags.promptTokens, "--prompt-tokens"), outputTokens: positiveInt(flags.outputTokens, "--output-tokens"),
   };
 }
 

@@ -1,8 +1,8 @@
-// `tierflow run PLAN.json --input NAME=FILE ... [--model MODEL] [--trace FILE]`:
+// `tierflow run PLAN.json --input NAME=FILE ... [--model MODEL] [--timeline FILE]`:
 // execute a plan on the CPU reference backend as it is placed (tiers,
 // addresses, transfers, sections, tiles), refusing a plan that does not match
 // its model file, is from a newer tierflow, or fails verification. With
-// --trace, a Chrome trace-event JSON of predicted and measured times.
+// --timeline, a Chrome trace-event JSON of predicted and measured times.
 
 import { basename, dirname, resolve } from "node:path";
 import type { Graph } from "../../ir/graph/graph.js";
@@ -63,12 +63,12 @@ export async function runPlanFile(planPath: string, flags: RunFlags, readInputs:
   checkMaxMemory(opened.plan, flags.maxMemory);
   const graph = mainGraph(opened.graph);
   const inputs = readInputs(flags.input, graph);
-  const trace = flags.trace !== undefined ? new TraceRecorder(opened.plan) : undefined;
+  const trace = flags.timeline !== undefined ? new TraceRecorder(opened.plan) : undefined;
   const result = executePlan(opened.plan, inputs, {
     graph: opened.graph, target: opened.target, modelDir: opened.modelDir, ...(trace ? { trace } : {}),
   });
-  if (trace && flags.trace !== undefined) {
-    const path = resolve(flags.trace);
+  if (trace && flags.timeline !== undefined) {
+    const path = resolve(flags.timeline);
     ensureDir(dirname(path));
     writeAtomically(dirname(path), basename(path), `${JSON.stringify(trace.toJson())}\n`);
   }

@@ -28,7 +28,7 @@ export interface RunFlags extends PipelineFlags {
   /** Plans only (see run-plan.ts). */
   model?: string;
   target?: string;
-  trace?: string;
+  timeline?: string;
   /** Plans only: refuse a plan that keeps more than this many MiB resident. */
   maxMemory?: string;
   /** CoE folders only (see coe.ts). */
@@ -111,7 +111,7 @@ export function registerRun(program: Command): void {
     .option("--profile", "print the time spent per op type, or per section of a plan (to stderr)")
     .option("--model <file>", "plans: the model file the plan was compiled from (default: beside the plan)")
     .option("--target <file>", "plans: the target file of a plan compiled for a custom target")
-    .option("--trace <file>", "plans: write a Chrome trace-event JSON of the run (open it in Perfetto)")
+    .option("--timeline <file>", "plans: write the run's timeline as Chrome trace-event JSON (open it in Perfetto)")
     .option("--max-memory <MiB>", "plans: refuse a plan that keeps more than this many MiB resident (all tiers at their peaks)")
     .option("--request <ids>", "CoE (OUT/ with coe-plan.json): prompt token ids, comma-separated (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--tokens <n>", "CoE: greedy tokens to generate per request", "3")
@@ -131,7 +131,7 @@ export function registerRun(program: Command): void {
       emitOutputs(graph, outputs, flags.output, format);
       return;
     }
-    for (const flag of ["model", "target", "trace"] as const) if (flags[flag] !== undefined) fail(`--${flag} applies to plans (PLAN.json), not to models`);
+    for (const flag of ["model", "target", "timeline"] as const) if (flags[flag] !== undefined) fail(`--${flag} applies to plans (PLAN.json), not to models`);
     const { module, records } = await loadModel(modelPath, pipelineOptions(flags));
     const graph = mainGraph(module);
     const inputs = readInputs(flags.input, graph);

@@ -17,8 +17,8 @@ import { parseOptLevel, parsePlanDType } from "./options.js";
 interface ServingFlags {
   target: string;
   disaggregate: string;
-  prompt: string;
-  output: string;
+  promptTokens: string;
+  outputTokens: string;
   rates?: string;
   ttft: string;
   tpot: string;
@@ -74,8 +74,8 @@ export function registerSimulateServing(program: Command): void {
     .argument("<model>", "an ONNX file (.onnx) or graph-level IR text (.tfg)")
     .requiredOption("-t, --target <target>", "a node target (sn40l-node, dgx-h100, ...) or a target JSON file")
     .requiredOption("--disaggregate <groups>", "prefill=P,decode=D: sockets of each group")
-    .option("--prompt <n>", "mean prompt length in tokens (lengths vary from 0.5x to 1.5x)", "512")
-    .option("--output <n>", "mean output length in tokens (lengths vary from 0.5x to 1.5x)", "128")
+    .option("--prompt-tokens <n>", "mean prompt length in tokens (lengths vary from 0.5x to 1.5x)", "512")
+    .option("--output-tokens <n>", "mean output length in tokens (lengths vary from 0.5x to 1.5x)", "128")
     .option("--rates <list>", "request rates to try, requests per second (default: around the prefill group's capacity)")
     .option("--ttft <seconds>", "time-to-first-token target", "0.5")
     .option("--tpot <seconds>", "time-per-output-token target", "0.01")
@@ -92,8 +92,8 @@ export function registerSimulateServing(program: Command): void {
       if (!target.node) fail(`simulate-serving needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node or dgx-h100`);
       const progress = (s: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${s}\n`); };
       const workload = {
-        requests: positive(flags.requests, "--requests", true), promptTokens: positive(flags.prompt, "--prompt", true),
-        outputTokens: positive(flags.output, "--output", true), seed: positive(flags.seed, "--seed", true),
+        requests: positive(flags.requests, "--requests", true), promptTokens: positive(flags.promptTokens, "--prompt-tokens", true),
+        outputTokens: positive(flags.outputTokens, "--output-tokens", true), seed: positive(flags.seed, "--seed", true),
         ttftSeconds: positive(flags.ttft, "--ttft", false), tpotSeconds: positive(flags.tpot, "--tpot", false),
       };
       if (workload.requests > 100_000) fail(`--requests '${flags.requests}': at most 100000`);

@@ -1,4 +1,4 @@
-// `tierflow viz OUT/plan.json -o plan.html [--trace trace.json]`: the plan
+// `tierflow viz OUT/plan.json -o plan.html [--timeline run.json]`: the plan
 // visualiser as one self-contained HTML file.
 
 import { basename, dirname } from "node:path";
@@ -14,7 +14,7 @@ import { action } from "./run-command.js";
 
 interface VizFlags {
   output: string;
-  trace?: string;
+  timeline?: string;
   target?: string;
 }
 
@@ -30,13 +30,13 @@ export function registerViz(program: Command): void {
     .description("draw a plan as one self-contained HTML page: summary, chip floorplan, memory tiers, timeline, graph")
     .argument("<plan>", "a plan.json written by `tierflow compile`")
     .requiredOption("-o, --output <file>", "the HTML file to write")
-    .option("--trace <file>", "a runtime trace (Chrome trace-event JSON) to show measured times beside predicted ones")
+    .option("--timeline <file>", "a run's timeline (Chrome trace-event JSON, as `tierflow run PLAN --timeline` writes) to show measured times beside predicted ones")
     .option("-t, --target <target>", "the target file the plan was compiled for, if not a preset")
     .action(action((path: string, flags: VizFlags) => {
       const { plan, target } = readPlan(path, flags.target ? loadTarget(flags.target) : undefined);
-      const trace = flags.trace !== undefined ? readTrace(flags.trace) : undefined;
+      const trace = flags.timeline !== undefined ? readTrace(flags.timeline) : undefined;
       const mismatch = trace !== undefined ? traceMismatch(trace, plan) : undefined;
-      if (mismatch) fail(`${mismatch}: give the trace \`tierflow run ${path} --trace FILE\` writes`, { file: flags.trace! });
+      if (mismatch) fail(`${mismatch}: give the timeline \`tierflow run ${path} --timeline FILE\` writes`, { file: flags.timeline! });
       const html = renderPlanHtml(plan, target, trace !== undefined ? { trace } : {});
       ensureDir(dirname(flags.output));
       writeAtomically(dirname(flags.output), basename(flags.output), html);

@@ -61,7 +61,7 @@ describe("tierflow compile --parallel / --disaggregate", () => {
 describe("tierflow simulate-serving", () => {
   it("prints both goodputs for a seeded run", () => {
     const r = runCli(["simulate-serving", llama, "--target", "sn40l-node", "--disaggregate", "prefill=4,decode=4",
-      "--requests", "40", "--rates", "2000,20000", "--prompt", "64", "--output", "16", "--ttft", "0.01", "--tpot", "0.001", "-q"]);
+      "--requests", "40", "--rates", "2000,20000", "--prompt-tokens", "64", "--output-tokens", "16", "--ttft", "0.01", "--tpot", "0.001", "-q"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^disaggregated: prefill on 4 sockets as /m);
     expect(r.stdout).toMatch(/^colocated: \d+ replicas? of \d+ sockets/m);

@@ -26,7 +26,7 @@ describe("tierflow run on a parallel plan", () => {
     writeFileSync(planPath, planToJson(plan));
     writeFileSync(ids, "[[3, 141, 59, 265, 358], [7, 1, 400, 22, 9]]");
     const tracePath = join(dir, "trace.json");
-    const r = runCli(["run", planPath, "--input", `input_ids=${ids}`, "--model", MODEL, "--output", join(dir, "out"), "--trace", tracePath]);
+    const r = runCli(["run", planPath, "--input", `input_ids=${ids}`, "--model", MODEL, "--output", join(dir, "out"), "--timeline", tracePath]);
     expect(r.code, r.stderr).toBe(0);
     const direct = runCli(["run", MODEL, "--input", `input_ids=${ids}`, "--output", join(dir, "direct")]);
     expect(direct.code, direct.stderr).toBe(0);

@@ -35,7 +35,7 @@ beforeAll(async () => {
 describe("tierflow run PLAN.json", () => {
   it("computes the model's outputs and writes a trace Perfetto opens", () => {
     const out = join(dir, "out"), tracePath = join(dir, "trace", "run.json");
-    const r = runCli(["run", planPath, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--output", out, "--trace", tracePath, "--profile"]);
+    const r = runCli(["run", planPath, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--output", out, "--timeline", tracePath, "--profile"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^section times \(predicted .* on the target, measured .* on the CPU\):$/m);
     const direct = runCli(["run", MODEL, "--input", `input_ids=${idsPath}`, "--output", join(dir, "direct")]);
@@ -103,11 +103,11 @@ describe("tierflow run PLAN.json", () => {
   it("refuses a plan from a newer tierflow and one that fails verification", () => {
     const newer = join(dir, "newer.json"), broken = join(dir, "broken.json"), trace = join(dir, "t.json");
     writeFileSync(newer, JSON.stringify({ ...plan, version: plan.version + 1 }));
-    expectDiagnostic(["run", newer, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--trace", trace], /newer\.json: plan has schema version \d+; this tierflow reads version \d+/, [trace]);
+    expectDiagnostic(["run", newer, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--timeline", trace], /newer\.json: plan has schema version \d+; this tierflow reads version \d+/, [trace]);
     const overfull = structuredClone(plan) as Writable<Plan>;
     overfull.allocations.find((a) => a.tier === "hbm")!.offset = 1 << 30;
     writeFileSync(broken, JSON.stringify(overfull));
-    expectDiagnostic(["run", broken, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--trace", trace], /broken\.json: hbm over capacity: /, [trace]);
+    expectDiagnostic(["run", broken, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--timeline", trace], /broken\.json: hbm over capacity: /, [trace]);
   });
 
   it("refuses, in verify and run alike, a tensor of an unknown dtype, a plan input the graph does not have, allocations of 0 or 4 bytes, an unknown kernel kind, a section missing a kernel and no sections", () => {
@@ -128,7 +128,7 @@ describe("tierflow run PLAN.json", () => {
       edit(bad);
       writeFileSync(path, JSON.stringify(bad));
       expectDiagnostic(["verify", path, "--model", MODEL], words);
-      expectDiagnostic(["run", path, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--trace", trace], words, [trace]);
+      expectDiagnostic(["run", path, "--input", `input_ids=${idsPath}`, "--model", MODEL, "--timeline", trace], words, [trace]);
     }
   });
 

@@ -130,7 +130,7 @@ describe("viz data", () => {
     const planFile = join(dir, "plan.json"), traceFile = join(dir, "trace.json"), out = join(dir, "pages", "plan.html");
     writeFileSync(planFile, planToJson(plan));
     writeFileSync(traceFile, JSON.stringify([{ name: "s0", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }]));
-    const r = runCli(["viz", planFile, "-o", out, "--trace", traceFile]);
+    const r = runCli(["viz", planFile, "-o", out, "--timeline", traceFile]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const view = JSON.parse(embedded(readFileSync(out, "utf8"), "view-data")) as { trace: unknown[] };
@@ -139,16 +139,16 @@ describe("viz data", () => {
     // A trace that says which plan it is of must be of this one; one that names nothing of the plan is refused.
     const other = plans[2]!.plan;
     writeFileSync(traceFile, JSON.stringify({ traceEvents: [{ name: "s0", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }], otherData: { plan: planDigest(other), measured_on: "the CPU reference backend" } }));
-    expect(runCli(["viz", planFile, "-o", out, "--trace", traceFile]).stderr).toMatch(/trace\.json: the trace is of another plan \(its plan digest [0-9a-f]{12}\.\.\., this plan's [0-9a-f]{12}\.\.\.\)/);
+    expect(runCli(["viz", planFile, "-o", out, "--timeline", traceFile]).stderr).toMatch(/trace\.json: the trace is of another plan \(its plan digest [0-9a-f]{12}\.\.\., this plan's [0-9a-f]{12}\.\.\.\)/);
     writeFileSync(traceFile, JSON.stringify([{ name: "GEMM", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }]));
-    expect(runCli(["viz", planFile, "-o", out, "--trace", traceFile]).stderr).toMatch(/the trace names none of the plan's sections or kernels/);
+    expect(runCli(["viz", planFile, "-o", out, "--timeline", traceFile]).stderr).toMatch(/the trace names none of the plan's sections or kernels/);
     // The runtime's trace says it measured the CPU reference backend: the page says so, and draws no ratio to the chip's prediction.
     writeFileSync(traceFile, JSON.stringify({ traceEvents: [{ name: "s0", ph: "X", ts: 0, dur: 3, pid: 0, tid: 0 }], otherData: { plan: planDigest(plan), measured_on: "the CPU reference backend" } }));
-    expect(runCli(["viz", planFile, "-o", out, "--trace", traceFile]).code).toBe(0);
+    expect(runCli(["viz", planFile, "-o", out, "--timeline", traceFile]).code).toBe(0);
     expect((JSON.parse(embedded(readFileSync(out, "utf8"), "view-data")) as { measuredOn: unknown }).measuredOn).toBe("the CPU reference backend");
 
     writeFileSync(traceFile, "{ not json");
-    const bad = runCli(["viz", planFile, "-o", out, "--trace", traceFile]);
+    const bad = runCli(["viz", planFile, "-o", out, "--timeline", traceFile]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/trace\.json: trace is not JSON/);
 
