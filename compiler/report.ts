@@ -48,11 +48,8 @@ function stageLines(s: Section, plan: Plan): string[] {
 
 const NOT_WEIGHTS: ReadonlySet<string> = new Set(["i64", "i32", "bool"]);
 
-/**
- * The weights' element types as planned, most bytes first (an int4 model's scales
- * come after its int4), and `--dtype` when it re-typed the model's float data.
- */
-function dataLine(plan: Plan): string {
+/** The weights' element types as planned, most bytes first (an int4 model's scales come after its int4). */
+export function weightTypes(plan: Plan): string[] {
   const packed = new Set(plan.dataflow.kernels.filter((k) => k.ops.includes("com.microsoft.MatMulNBits")).map((k) => k.inputs[1]));
   const bytes = new Map<string, number>();
   for (const t of plan.dataflow.tensors) {
@@ -60,7 +57,12 @@ function dataLine(plan: Plan): string {
     const what = packed.has(t.name) ? "MatMulNBits blocks" : t.dtype;
     bytes.set(what, (bytes.get(what) ?? 0) + t.bytes);
   }
-  const weights = [...bytes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([d]) => d);
+  return [...bytes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([d]) => d);
+}
+
+/** The weights' element types, and `--dtype` when it re-typed the model's float data. */
+function dataLine(plan: Plan): string {
+  const weights = weightTypes(plan);
   const planned = plan.options.dtype !== "f32" ? ` (--dtype ${plan.options.dtype}: float data planned as ${plan.options.dtype})` : "";
   return `${weights.length ? `weights ${weights.join(", ")}` : "no weights"}${planned}`;
 }
@@ -106,4 +108,19 @@ export function formatReport(plan: Plan, target: Target, search?: readonly Layou
   lines.push(`ratio:     ${p.ratioToFloor.toFixed(2)}x the floor`);
   lines.push(...nodeReportLines(plan, target, search));
   return `${lines.join("\n")}\n`;
+}
+
+/** The report as data: what `tierflow compile --json` prints (compiler/cli/schemas/compile.schema.json). */
+export function reportJson(plan: Plan, output: string): Record<string, unknown> {
+  const o = plan.options, p = plan.prediction, words = workWords(plan);
+  return {
+    output, model: plan.model.file, target: plan.target, opt: o.opt, phase: o.phase, batch: o.batch, seq: o.seq,
+    weights: weightTypes(plan), fused: Object.fromEntries(Object.entries(plan.fusion).map(([k, v]) => [k.replace(/^tierflow\./, ""), v])),
+    kernels: plan.dataflow.kernels.length, deviceKernels: plan.dataflow.kernels.filter((k) => k.kind !== "view" && k.kind !== "host").length,
+    sections: plan.sections.length,
+    prediction: {
+      seconds: p.seconds, per: words.per, rate: p.tokensPerSecond, unit: words.items,
+      floorSeconds: p.floorSeconds, floorBound: p.floorBound, ratioToFloor: p.ratioToFloor,
+    },
+  };
 }

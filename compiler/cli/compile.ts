@@ -5,7 +5,7 @@ import { fail } from "../../ir/diagnostics.js";
 import type { DType } from "../../ir/dtype.js";
 import { printModule } from "../../ir/graph/printer.js";
 import { compile } from "../compile.js";
-import { formatReport } from "../report.js";
+import { formatReport, reportJson } from "../report.js";
 import { ensureDir, writeFolder } from "../emit.js";
 import { formatTimings } from "../passes/pipeline.js";
 import { action } from "./run-command.js";
@@ -30,6 +30,7 @@ interface CompileFlags extends PipelineFlags {
   dim: string[];
   output: string;
   quiet?: boolean;
+  json?: boolean;
   viz?: boolean;
   parallel?: string;
   disaggregate?: string;
@@ -50,6 +51,7 @@ export function registerCompile(program: Command): void {
     .option("--dim <name=value>", "give a symbolic dim a value (repeatable); on a batch or sequence dim it stands for --batch / --seq", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .requiredOption("-o, --output <dir>", "folder for plan.json, report.txt and the IR of each level (graph.tfg, dataflow.tfd, placement.tfp)")
     .option("-q, --quiet", "do not print the report or progress")
+    .option("--json", "print the report as JSON (compiler/cli/schemas/compile.schema.json) instead of text, and no progress")
     .option("--viz", "also write plan.html, the plan visualiser")
     .option("--parallel <layout>", "node targets: tp=N,pp=N,ep=N,dp=N,mb=N (e.g. tp=4,pp=2), or auto to try every layout and print the table")
     .option("--disaggregate <groups>", "node targets: prefill=P,decode=D plans prefill and decode on separate groups of sockets")
@@ -59,11 +61,11 @@ export function registerCompile(program: Command): void {
     const opt = parseOptLevel(flags.O);
     if (flags.phase !== "prefill" && flags.phase !== "decode") fail(`--phase '${flags.phase}': use prefill or decode`);
     parsePlanDType(flags.dtype);
-    const progress = (stage: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${stage}\n`); };
+    const progress = (stage: string) => { if (!flags.quiet && !flags.json) process.stderr.write(`[tierflow] ${stage}\n`); };
     const given = (...names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === "cli").map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
     if (modelPath.endsWith(".json")) {
       // A manifest compiles each expert's prefill and decode plans itself: flags for one model's plan would be ignored.
-      const oneModel = [...given("phase", "parallel", "disaggregate", "passes", "printIrAfterAll", "timePasses", "verifyEach"), ...(flags.dim.length > 0 ? ["--dim"] : [])];
+      const oneModel = [...given("phase", "parallel", "disaggregate", "passes", "printIrAfterAll", "timePasses", "verifyEach", "json"), ...(flags.dim.length > 0 ? ["--dim"] : [])];
       if (oneModel.length > 0) {
         fail(`${oneModel.join(", ")}: not for a CoE manifest, which plans each expert's prefill and decode itself over the manifest's target (docs/COE.md); give ${oneModel.length > 1 ? "them" : "it"} when compiling one model`, { file: modelPath });
       }
@@ -106,7 +108,8 @@ export function registerCompile(program: Command): void {
       ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target)] as const] : []),
       ["plan.json", () => planToJson(plan)],
     ]);
-    if (!flags.quiet) process.stdout.write(report);
+    if (flags.json) process.stdout.write(`${JSON.stringify(reportJson(result.plan, flags.output), null, 2)}\n`);
+    else if (!flags.quiet) process.stdout.write(report);
     if (flags.timePasses) process.stderr.write(`${formatTimings(result.records)}\n`);
   }));
 }

@@ -1,0 +1,34 @@
+// `--json` for scripts: compile and verify print one JSON document on stdout
+// that follows its schema in compiler/cli/schemas/, and agrees with the plan.
+
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Schema } from "../../ir/json-schema.js";
+import { validateJson } from "../../ir/json-schema.js";
+import type { Plan } from "../../ir/placement/plan.js";
+import { ROOT, runCli } from "../support/cli.js";
+
+const schema = (name: string) => JSON.parse(readFileSync(join(ROOT, "compiler", "cli", "schemas", `${name}.schema.json`), "utf8")) as Schema;
+
+describe("--json", () => {
+  it("compile and verify print documents that follow their schemas", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "tierflow-json-")), "out");
+    const c = runCli(["compile", join(ROOT, "examples/models/mobilenet-tiny.dynamo.onnx"), "--target", "sn40l", "--batch", "2", "--json", "-o", out]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toBe("");
+    const compiled = JSON.parse(c.stdout) as { prediction: { seconds: number; unit: string; rate: number }; sections: number; batch: number };
+    expect(validateJson(compiled, schema("compile"))).toBeUndefined();
+    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as Plan;
+    expect(compiled.prediction.seconds).toBe(plan.prediction.seconds);
+    expect(compiled.sections).toBe(plan.sections.length);
+    expect(compiled.prediction.unit).toBe("images");
+    expect(compiled.prediction.rate).toBeCloseTo(compiled.batch / compiled.prediction.seconds, 6);
+    const v = runCli(["verify", join(out, "plan.json"), "--json"]);
+    expect(v.code, v.stderr).toBe(0);
+    const verified = JSON.parse(v.stdout) as { runs: boolean; allocations: number };
+    expect(validateJson(verified, schema("verify"))).toBeUndefined();
+    expect(verified).toMatchObject({ valid: true, runs: true, allocations: plan.allocations.length });
+  });
+});
