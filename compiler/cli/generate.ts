@@ -39,7 +39,14 @@ export function registerGenerate(program: Command): void {
       const opened = await openPlan(planPath, {
         ...(flags.model !== undefined ? { model: flags.model } : {}), ...(flags.target !== undefined ? { target: flags.target } : {}),
       });
-      const { ids, how } = await generateGreedy(opened, prompt, Number(flags.tokens));
+      // A progress line on a terminal only: a script reading stderr gets the one summary line.
+      const tty = process.stderr.isTTY === true;
+      const started = performance.now();
+      const progress = (done: number, total: number) => {
+        if (tty) process.stderr.write(`\rgenerate: ${done}/${total} tokens, ${((performance.now() - started) / 1e3).toFixed(1)} s`);
+      };
+      const { ids, how } = await generateGreedy(opened, prompt, Number(flags.tokens), progress);
+      if (tty) process.stderr.write("\r\x1b[K");
       process.stdout.write(`${ids.join(",")}\n`);
       process.stderr.write(`generate: ${how}\n`);
     }));

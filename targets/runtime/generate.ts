@@ -78,13 +78,15 @@ export interface Generation {
 }
 
 /** Prompt followed by `tokens` greedily chosen ids. */
-export async function generateGreedy(opened: OpenedPlan, prompt: readonly number[], tokens: number): Promise<Generation> {
+/** `onToken(done, total)`: called after each generated token (the command's progress line). */
+export async function generateGreedy(opened: OpenedPlan, prompt: readonly number[], tokens: number,
+  onToken: (done: number, total: number) => void = () => {}): Promise<Generation> {
   checkArg("generateGreedy", "opened", opened, { what: "an opened plan ({plan, graph, ...})", ok: (v) => isObject(v) && isObject(v.plan) && MODULE.ok(v.graph) });
   checkArg("generateGreedy", "prompt", prompt, arrayOf(COUNT));
   checkArg("generateGreedy", "tokens", tokens, COUNT);
   if (opened.plan.options.batch !== 1) fail(`generate runs one sequence: compile the plan with --batch 1 (it has batch ${opened.plan.options.batch})`);
   if (prompt.length === 0) fail("--prompt-ids is empty");
-  if (cachePast(mainGraph(opened.graph))) return generateWithCache(opened, prompt, tokens);
+  if (cachePast(mainGraph(opened.graph))) return generateWithCache(opened, prompt, tokens, onToken);
   const graph = mainGraph(opened.graph);
   const ids2d = (name: string) => {
     const type = graph.types.get(name);
@@ -103,6 +105,7 @@ export async function generateGreedy(opened: OpenedPlan, prompt: readonly number
       fail(`generate needs logits [batch, sequence, vocabulary] as the first output; it is [${logits.dims.join(", ")}]`);
     }
     ids.push(argmaxLastRow(logits));
+    onToken(step + 1, tokens);
   }
   return { ids, how: `the model has no KV cache inputs: each of the ${tokens} tokens re-ran the prefix through a prefill plan` };
 }
@@ -125,7 +128,7 @@ async function phasePlan(opened: OpenedPlan, phase: "prefill" | "decode", seq: n
   return { plan: r.plan, graph: r.graph, compiled: true };
 }
 
-async function generateWithCache(opened: OpenedPlan, prompt: readonly number[], tokens: number): Promise<Generation> {
+async function generateWithCache(opened: OpenedPlan, prompt: readonly number[], tokens: number, onToken: (done: number, total: number) => void): Promise<Generation> {
   const graph = mainGraph(opened.graph);
   for (const name of ["input_ids", "attention_mask", "position_ids"]) {
     if (!graph.inputs.includes(name)) {
@@ -152,6 +155,7 @@ async function generateWithCache(opened: OpenedPlan, prompt: readonly number[], 
   const first = executePlan(prefill.plan, { input_ids: row(ids), attention_mask: row(ids.map(() => 1)), position_ids: positions(0, ids.length) }, { ...env, graph: prefill.graph });
   const logitsName = graph.outputs[0]!;
   ids.push(argmaxLastRow(first.outputs[logitsName]!));
+  onToken(1, tokens);
   const decode = await phasePlan(opened, "decode", context);
   if (tokens > 1) {
     checkPlanLegality(decode.plan, opened.target, decode.graph);
@@ -163,6 +167,7 @@ async function generateWithCache(opened: OpenedPlan, prompt: readonly number[], 
       const mask = Array.from({ length: capacity }, (_, i) => (i <= held ? 1 : 0));
       const step = session.run({ input_ids: row([ids[ids.length - 1]!]), attention_mask: row(mask), position_ids: positions(held, 1) }, { cacheTokens: held, outputs: [logitsName] });
       ids.push(argmaxLastRow(step.outputs[logitsName]!));
+      onToken(ids.length - prompt.length, tokens);
     }
   }
   const plans = [prefill.compiled ? "a prefill plan compiled for the prompt" : "the prefill plan", decode.compiled ? `a decode plan compiled for a context of ${context}` : "the decode plan"];
