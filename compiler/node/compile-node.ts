@@ -74,8 +74,8 @@ function better(a: LayoutTrial, b: LayoutTrial): number {
 /** Try every layout of the node (or of a group of it) and keep the best. */
 function searchLayouts(ctx: LayoutContext, facts: ModelFacts, onStage: (s: string) => void): { parts: PlanParts; trials: LayoutTrial[] } {
   const layouts = enumerateLayouts(ctx.target, facts, ctx.request.batch);
-  const results = layouts.map((layout) => {
-    onStage(`plan ${formatLayout(layout)}`);
+  const results = layouts.map((layout, i) => {
+    onStage(`plan ${formatLayout(layout)} (layout ${i + 1} of ${layouts.length})`);
     return { layout, outcome: planLayout(ctx, layout) };
   });
   const trials: LayoutTrial[] = results.map(({ layout, outcome }) => outcome.fits
