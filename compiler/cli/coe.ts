@@ -121,7 +121,7 @@ export function registerCoe(program: Command): void {
       const synth = syntheticTrace(flags);
       if (flags.sweepExperts !== undefined) {
         const counts = parseSweep(flags.sweepExperts);
-        const rows = sweepExperts(plan, counts, { ...synth, policy, onPoint: (n) => process.stderr.write(`[tierflow] ${n} experts\n`) });
+        const rows = sweepExperts(plan, counts, { ...synth, policy, onPoint: (n) => { if (process.stderr.isTTY) process.stderr.write(`[tierflow] ${n} experts\n`); } });
         process.stdout.write(`${formatSweep(rows)}\n`);
         if (flags.json) writeFileTo(flags.json, `${JSON.stringify(rows.map((r) => ({ experts: r.experts, pinned: r.pinned, ...r.result, occupancy: undefined })), null, 2)}\n`);
         return;

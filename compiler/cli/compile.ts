@@ -61,7 +61,8 @@ export function registerCompile(program: Command): void {
     const opt = parseOptLevel(flags.O);
     if (flags.phase !== "prefill" && flags.phase !== "decode") fail(`--phase '${flags.phase}': use prefill or decode`);
     parsePlanDType(flags.dtype);
-    const progress = (stage: string) => { if (!flags.quiet && !flags.json) process.stderr.write(`[tierflow] ${stage}\n`); };
+    // Progress is for a person at a terminal: piped into a script, stderr carries only diagnostics.
+    const progress = (stage: string) => { if (!flags.quiet && !flags.json && process.stderr.isTTY) process.stderr.write(`[tierflow] ${stage}\n`); };
     const given = (...names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === "cli").map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
     if (modelPath.endsWith(".json")) {
       // A manifest compiles each expert's prefill and decode plans itself: flags for one model's plan would be ignored.

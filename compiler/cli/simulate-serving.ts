@@ -90,7 +90,7 @@ export function registerSimulateServing(program: Command): void {
       parsePlanDType(flags.dtype);
       const target = loadTarget(flags.target);
       if (!target.node) fail(`simulate-serving needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node or dgx-h100`);
-      const progress = (s: string) => { if (!flags.quiet) process.stderr.write(`[tierflow] ${s}\n`); };
+      const progress = (s: string) => { if (!flags.quiet && process.stderr.isTTY) process.stderr.write(`[tierflow] ${s}\n`); };
       const workload = {
         requests: positive(flags.requests, "--requests", true), promptTokens: positive(flags.promptTokens, "--prompt-tokens", true),
         outputTokens: positive(flags.outputTokens, "--output-tokens", true), seed: positive(flags.seed, "--seed", true),

@@ -31,4 +31,12 @@ describe("--json", () => {
     expect(validateJson(verified, schema("verify"))).toBeUndefined();
     expect(verified).toMatchObject({ valid: true, runs: true, allocations: plan.allocations.length });
   });
+
+  it("piped (no terminal), compile prints the report and no progress lines", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "tierflow-quiet-")), "out");
+    const c = runCli(["compile", join(ROOT, "examples/models/llama-tiny.dynamo.onnx"), "--target", "toy", "-o", out]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toBe("");
+    expect(c.stdout).toMatch(/^tierflow plan: llama-tiny\.dynamo\.onnx on toy/);
+  });
 });
