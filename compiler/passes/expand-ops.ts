@@ -18,17 +18,19 @@ import { inferGraph } from "../../ir/graph/infer.js";
 import { valuesAsNumbers } from "../../ir/tensor.js";
 import { inferShapes } from "./infer-shapes.js";
 import { foldConstants } from "./fold-constants.js";
-import { KEEP, forwardable, pruneTypes, rewriteGraph } from "./rewrite.js";
+import { KEEP, definedNames, forwardable, pruneTypes, rewriteGraph, withFreshNames } from "./rewrite.js";
 import { registerPass } from "./pass.js";
 
 export function expandOps(module: Module): Module {
   const graph = mainGraph(module);
   const written = new Set<string>();
   const context = expandContext(module, graph);
+  const taken = definedNames(graph);
   const rewritten = rewriteGraph(graph, (node: Node) => {
     const def = lookupOp(node.domain, node.op);
     if (node.domain === "tierflow" || !def || !(def.expand || def.decompose)) return KEEP;
-    const nodes = withLocation({ node: node.name }, () => (def.expand ? def.expand(node, context()) : def.decompose!(node)));
+    const expansion = withLocation({ node: node.name }, () => (def.expand ? def.expand(node, context()) : def.decompose!(node)));
+    const nodes = withFreshNames(expansion, taken, node.outputs);
     for (const n of nodes) written.add(n.name);
     return { kind: "nodes", nodes };
   });

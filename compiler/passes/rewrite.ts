@@ -82,3 +82,36 @@ export function pruneTypes(graph: Graph): Graph {
   for (const [name, t] of graph.types) if (live.has(name)) types.set(name, t);
   return { ...graph, types };
 }
+
+/** Every value name a graph defines: its inputs, constants and node outputs. */
+export function definedNames(graph: Graph): Set<string> {
+  const names = new Set<string>([...graph.inputs, ...graph.constants.keys()]);
+  for (const node of graph.nodes) for (const o of node.outputs) if (o !== "") names.add(o);
+  return names;
+}
+
+/**
+ * A replacement's nodes with the values they define renamed where `taken` already
+ * has the name (two expansions of one value both writing "v/d1"), but for `own`,
+ * the replaced node's outputs, which keep theirs. `taken` gains the new names.
+ */
+export function withFreshNames(nodes: readonly Node[], taken: Set<string>, own: readonly string[]): Node[] {
+  const renamed = new Map<string, string>();
+  const keep = new Set(own);
+  return nodes.map((node) => {
+    const inputs = node.inputs.map((i) => renamed.get(i) ?? i);
+    const outputs = node.outputs.map((o) => {
+      if (o === "" || keep.has(o) || !taken.has(o)) {
+        if (o !== "") taken.add(o);
+        return o;
+      }
+      let k = 1;
+      while (taken.has(`${o}_${k}`)) k++;
+      const fresh = `${o}_${k}`;
+      renamed.set(o, fresh);
+      taken.add(fresh);
+      return fresh;
+    });
+    return { ...node, inputs, outputs };
+  });
+}

@@ -3,7 +3,9 @@
 // as the TorchScript exporter names Llama's; also layer.N, h.N, blocks.N) or a
 // run of consecutive sections outside the layers (embedding, masks, final norm,
 // head), cut every MAX_RUN_SECTIONS sections so no group is too large to lay
-// out at once (the dynamo exporter names nodes "node_MatMul_12": no layers).
+// out at once. The dynamo exporter names nodes "node_MatMul_12": its layers
+// come from the weights kernels read ("model.layers.3.mlp.up_proj.weight") and
+// take in the kernels between two of one layer.
 // A section part holding a single kernel is left out of the tree, so at -O0
 // (one kernel per section) a layer opens straight onto its kernels.
 // Edges join kernels; the page lifts them to whichever ancestors are visible.
@@ -40,15 +42,40 @@ export interface VizGraph {
 }
 
 const LAYER = /\/((?:layers|layer|h|blocks|block)\.\d+)\//;
+/** A weight named for its module, as both exporters keep parameter names: "model.layers.3.mlp.up_proj.weight". */
+const LAYER_WEIGHT = /(?:^|\.)((?:layers|layer|h|blocks|block)\.\d+)\./;
 export const MAX_RUN_SECTIONS = 48;
 
-/** The layer a kernel belongs to ("layers.3"), from its graph nodes' names. */
+/** The layer a kernel belongs to ("layers.3"), from its graph nodes' names or the names of the weights it reads. */
 export function layerOf(k: DfKernel): string | undefined {
   for (const n of k.nodes) {
     const m = LAYER.exec(n);
     if (m) return m[1];
   }
+  for (const input of k.inputs) {
+    const m = LAYER_WEIGHT.exec(input);
+    if (m) return m[1];
+  }
   return undefined;
+}
+
+/**
+ * Each kernel's layer: its own (layerOf), or, for a kernel between two kernels
+ * of the same layer in execution order (a dynamo export's "node_Add_7" inside
+ * a decoder layer), that layer.
+ */
+export function kernelLayers(kernels: readonly DfKernel[]): (string | undefined)[] {
+  const own = kernels.map(layerOf);
+  const next: (string | undefined)[] = new Array(kernels.length);
+  for (let i = kernels.length - 1, after: string | undefined; i >= 0; i--) {
+    if (own[i] !== undefined) after = own[i];
+    next[i] = after;
+  }
+  let before: string | undefined;
+  return own.map((layer, i) => {
+    if (layer !== undefined) return (before = layer);
+    return before !== undefined && before === next[i] ? before : undefined;
+  });
 }
 
 function sectionRange(first: number, last: number, names: readonly string[]): string {
@@ -85,8 +112,9 @@ export function buildGraph(plan: Plan): VizGraph {
   const groups: { layer: string | undefined; parts: Map<number, number[]> }[] = [];
   const layerGroups = new Map<string, (typeof groups)[number]>();
   let outside: (typeof groups)[number] | undefined;
+  const layers = kernelLayers(kernels);
   kernels.forEach((k, i) => {
-    const layer = layerOf(k);
+    const layer = layers[i];
     const s = sectionOf.get(k.name) ?? 0;
     let group: (typeof groups)[number];
     if (layer !== undefined) {

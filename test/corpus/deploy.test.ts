@@ -3,7 +3,7 @@
 // (both PyTorch exporters), opset 23 with ONNX Attention, RotaryEmbedding and
 // RMSNormalization, onnxruntime's contrib-op fusions, int4 MatMulNBits and
 // blocked int4 QDQ weights, float16, and an int8 QDQ BERT. For each decoder
-// form: it inspects; a decode plan on sn40l at -O2 runs equal to
+// form: it inspects; decode plans on sn40l at -O2 and -O0 run equal to
 // onnxruntime-node on a step after six cached tokens (batch 2); and generate
 // picks onnxruntime-node's ids for 32 tokens (the prefill plan once, the
 // decode plan per token against onnxruntime's loop with the presents fed back).
@@ -88,13 +88,17 @@ describe("deployed decoder forms: inspect, a decode plan equal to onnxruntime, g
     const step = feeds(1, HELD, await session.run(feeds(HELD, 0)));
     const want = await session.run(step);
     await session.release();
-    const decode = await compile(model, { target: "sn40l", opt: 2, phase: "decode", batch: BATCH, seq: HELD });
-    const got = executePlan(decode.plan, tensors(step), { graph: decode.graph, target: decode.target, modelDir: DEPLOY_DIR }).outputs;
-    let worst = 0;
-    for (const [name, t] of Object.entries(want)) {
-      const a = got[name]!.data as Float32Array, b = floatValues(t as ort.Tensor);
-      expect(a.length, name).toBe(b.length);
-      for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+    // The fused plan, and the unfused baseline (-O0 decomposes what the import and fusion composed).
+    let worst = 0, decode: Awaited<ReturnType<typeof compile>> | undefined;
+    for (const opt of [2, 0] as const) {
+      const compiled = await compile(model, { target: "sn40l", opt, phase: "decode", batch: BATCH, seq: HELD });
+      decode ??= compiled;
+      const got = executePlan(compiled.plan, tensors(step), { graph: compiled.graph, target: compiled.target, modelDir: DEPLOY_DIR }).outputs;
+      for (const [name, t] of Object.entries(want)) {
+        const a = got[name]!.data as Float32Array, b = floatValues(t as ort.Tensor);
+        expect(a.length, name).toBe(b.length);
+        for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+      }
     }
     expect(worst).toBeLessThanOrEqual(form.tolerance);
     // Generate from a decode plan with room for the prompt and the tokens.
@@ -103,7 +107,7 @@ describe("deployed decoder forms: inspect, a decode plan equal to onnxruntime, g
     writeFileSync(path, planToJson(plan.plan));
     const { ids } = await generateGreedy(await openPlan(path, { model }), PROMPT, TOKENS);
     expect(ids).toEqual(await onnxruntimeCachedGreedy(model, PROMPT, TOKENS, form.ort ?? {}));
-    const fused = Object.entries(decode.plan.fusion).map(([op, n]) => `${op.replace(/^tierflow\./, "")} ${n}`).join(", ");
+    const fused = Object.entries(decode!.plan.fusion).map(([op, n]) => `${op.replace(/^tierflow\./, "")} ${n}`).join(", ");
     summary.push(`  ${file.padEnd(32)} step ${worst.toExponential(1)}  ids equal (${TOKENS})  fused: ${fused}`);
   }, 120_000);
 });
