@@ -46,14 +46,18 @@ const LAYER = /\/((?:layers|layer|h|blocks|block)\.\d+)\//;
 const LAYER_WEIGHT = /(?:^|\.)((?:layers|layer|h|blocks|block)\.\d+)\./;
 export const MAX_RUN_SECTIONS = 48;
 
-/** The layer a kernel belongs to ("layers.3"), from its graph nodes' names or the names of the weights it reads. */
-export function layerOf(k: DfKernel): string | undefined {
+/**
+ * The layer a kernel belongs to ("layers.3"), from its graph nodes' names or the
+ * names of the weights it alone reads (`ownInputs`: an exporter may keep one copy
+ * of equal weights, such as every layer's all-ones norm weight, under one layer's name).
+ */
+export function layerOf(k: DfKernel, ownInputs: (name: string) => boolean = () => true): string | undefined {
   for (const n of k.nodes) {
     const m = LAYER.exec(n);
     if (m) return m[1];
   }
   for (const input of k.inputs) {
-    const m = LAYER_WEIGHT.exec(input);
+    const m = ownInputs(input) ? LAYER_WEIGHT.exec(input) : null;
     if (m) return m[1];
   }
   return undefined;
@@ -65,7 +69,9 @@ export function layerOf(k: DfKernel): string | undefined {
  * a decoder layer), that layer.
  */
 export function kernelLayers(kernels: readonly DfKernel[]): (string | undefined)[] {
-  const own = kernels.map(layerOf);
+  const readers = new Map<string, number>();
+  for (const k of kernels) for (const i of new Set(k.inputs)) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const own = kernels.map((k) => layerOf(k, (name) => readers.get(name) === 1));
   const next: (string | undefined)[] = new Array(kernels.length);
   for (let i = kernels.length - 1, after: string | undefined; i >= 0; i--) {
     if (own[i] !== undefined) after = own[i];
