@@ -130,6 +130,10 @@ describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
     const cpu = await openPlan("toy-cpu-trace", plan, target, { trace: { traceEvents, otherData: { measured_on: "the CPU reference backend" } } });
     expect(await cpu.page.textContent("[data-stat=measured] .k")).toBe("Measured on the CPU reference backend");
     expect(await cpu.page.textContent("[data-stat=measured] .d")).toMatch(/not toy: no ratio to the prediction/);
+    // The page opens on the first section that works on the chip, not on host shape arithmetic.
+    const opening = plan.sections.findIndex((s) => s.cost.seconds > 0 && s.kernels.some((k) => k.computeUnits > 0));
+    expect(opening).toBeGreaterThanOrEqual(0);
+    expect(await attr(cpu.page, "#floorplan", "data-section")).toBe(String(opening));
     expect(cpu.errors).toEqual([]);
     await cpu.page.close();
   });

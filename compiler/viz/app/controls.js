@@ -1,8 +1,8 @@
 // The selected section is the page's one piece of shared state: the
 // floorplan, tier sparklines, timeline and graph all follow it.
 
-function createSectionState(count) {
-  let current = 0;
+function createSectionState(count, initial = 0) {
+  let current = Math.max(0, Math.min(count - 1, initial));
   const listeners = [];
   return {
     count,

@@ -10,7 +10,9 @@ function main() {
   const started = performance.now();
   const plan = readEmbedded("plan-data"), view = readEmbedded("view-data");
   const app = document.getElementById("app");
-  const state = createSectionState(Math.max(1, plan.sections.length));
+  // Open on the first section that does work on the chip, not on the host's shape arithmetic before it.
+  const opening = plan.sections.findIndex((s) => s.cost.seconds > 0 && s.kernels.some((k) => k.computeUnits > 0));
+  const state = createSectionState(Math.max(1, plan.sections.length), Math.max(0, opening));
   const tiers = renderTiers(plan, view, state);
   const timeline = renderTimeline(plan, view, state);
   const detail = renderSectionDetail(plan, view, state);
