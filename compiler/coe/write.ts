@@ -11,6 +11,7 @@ import { readJsonFile } from "../../ir/json-file.js";
 import type { FolderFile } from "../emit.js";
 import { ensureDir, writeFolder } from "../emit.js";
 import { planInFolder, planToJson } from "../plan-json.js";
+import { renderCoePage } from "../viz/coe-page.js";
 import { renderPlanHtml } from "../viz/render.js";
 import { formatSeconds } from "../report.js";
 import type { CoeCompileResult, CoePlan } from "./compile-coe.js";
@@ -35,7 +36,7 @@ export function formatCoeReport(p: CoePlan): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Write OUT/; with `viz`, a plan.html beside each plan (router/, graphs/<id>/prefill.plan.html, ...). */
+/** Write OUT/; with `viz`, a page beside each plan (router/, graphs/<id>/prefill.plan.html, ...) and OUT/index.html, the CoE's overview. */
 export function writeCoe(out: string, r: CoeCompileResult, viz = false): string {
   const files: FolderFile[] = [];
   for (const [name, plan] of r.plans) {
@@ -47,7 +48,8 @@ export function writeCoe(out: string, r: CoeCompileResult, viz = false): string 
   const report = formatCoeReport(r.plan);
   validateCoePlan(JSON.parse(JSON.stringify(r.plan)), join(out, "coe-plan.json")); // what we write must read back
   // One step, as a single plan's folder: coe-plan.json, which names the rest, comes last.
-  writeFolder(out, [...files, ["report.txt", () => report], ["coe-plan.json", () => `${JSON.stringify(r.plan, null, 2)}\n`]]);
+  const overview: FolderFile[] = viz ? [["index.html", () => renderCoePage(r.plan, [...r.plans.keys()])]] : [];
+  writeFolder(out, [...files, ...overview, ["report.txt", () => report], ["coe-plan.json", () => `${JSON.stringify(r.plan, null, 2)}\n`]]);
   return report;
 }
 
