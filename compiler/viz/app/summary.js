@@ -23,7 +23,9 @@ function renderSummary(plan, view) {
     card("model", "Model", plan.model.file, words.tokens
       ? `${o.phase} · batch ${o.batch} · ${o.phase === "decode" ? "context" : "prompt"} ${o.seq} · ${o.dtype}`
       : `batch ${o.batch} ${words.items} · ${o.dtype}`),
-    card("target", "Target", t.name, `${t.execution} · ${t.compute.units} CU · ${t.sram.units} MU`),
+    view.parallel
+      ? card("target", "Target", `${t.name} · ${view.parallel.layout}`, `${view.parallel.sockets} sockets · one socket's program drawn below`)
+      : card("target", "Target", t.name, `${t.execution} · ${t.compute.units} CU · ${t.sram.units} MU`),
     card("opt", "Optimisation", `-O${o.opt}`, fused.length ? fused.map(([k, v]) => `${shortOp(k)} ${v}`).join(" · ") : "no fused ops"),
     card("kernels", "Kernels", String(plan.dataflow.kernels.length), `${devices} on the device`),
     card("latency", "Predicted", formatSeconds(p.seconds), `${words.per} · ${tokens} ${words.items}/s`),
