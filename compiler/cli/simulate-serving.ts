@@ -11,6 +11,7 @@ import { servingSystems } from "../node/serving.js";
 import type { ServingSystems } from "../node/serving.js";
 import type { Workload } from "../node/serving-sim.js";
 import { percentile, simulateServing } from "../node/serving-sim.js";
+import type { ServingResult } from "../node/serving-sim.js";
 import { action } from "./run-command.js";
 import { parseOptLevel, parsePlanDType } from "./options.js";
 
@@ -85,7 +86,8 @@ export function registerSimulateServing(program: Command): void {
     .option("--dtype <dtype>", "plan floating-point data in this dtype", "bf16")
     .option("-O <level>", "optimisation level", "2")
     .option("-q, --quiet", "do not print progress")
-    .action(action(async (modelPath: string, flags: ServingFlags) => {
+    .option("--json", "print the results as JSON (compiler/cli/schemas/simulate-serving.schema.json)")
+    .action(action(async (modelPath: string, flags: ServingFlags & { json?: boolean }) => {
       const opt = parseOptLevel(flags.O);
       parsePlanDType(flags.dtype);
       const target = loadTarget(flags.target);
@@ -108,6 +110,15 @@ export function registerSimulateServing(program: Command): void {
         colocated: simulateServing(systems.colocated, { ...workload, rate }),
         disaggregated: simulateServing(systems.disaggregated, { ...workload, rate }),
       }));
+      if (flags.json) {
+        const stats = (r: ServingResult) => ({
+          goodput: r.goodput, attainment: r.attainment, ttftP50: percentile(r.ttft, 50), ttftP90: percentile(r.ttft, 90), ttftP99: percentile(r.ttft, 99),
+          tpotP50: percentile(r.tpot, 50), tpotP90: percentile(r.tpot, 90), tpotP99: percentile(r.tpot, 99),
+        });
+        const result = { model: modelPath, target: target.name, workload, rates: rows.map((r) => ({ rate: r.rate, colocated: stats(r.colocated), disaggregated: stats(r.disaggregated) })) };
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
       process.stdout.write(`${[`serving ${modelPath} on ${target.name}`, ...systems.summary, ...servingTable(rows, workload)].join("\n")}\n`);
     }));
 }

@@ -68,4 +68,16 @@ describe("tierflow simulate-serving", () => {
     expect(r.stdout).toMatch(/2000\.00 \|/);
     expect(r.stdout).toMatch(/highest rate with 90% of requests meeting both targets \(DistServe's goodput\): colocated .*, disaggregated /);
   });
+
+  it("--json prints the same runs as one document following its schema", async () => {
+    const { validateJson } = await import("../../ir/json-schema.js");
+    const r = runCli(["simulate-serving", llama, "--target", "sn40l-node", "--disaggregate", "prefill=4,decode=4",
+      "--requests", "40", "--rates", "2000,20000", "--prompt-tokens", "64", "--output-tokens", "16", "--ttft", "0.01", "--tpot", "0.001", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { rates: { rate: number; colocated: { ttftP50: number; ttftP99: number } }[] };
+    const schema = JSON.parse(readFileSync(join(ROOT, "compiler", "cli", "schemas", "simulate-serving.schema.json"), "utf8"));
+    expect(validateJson(doc, schema)).toBeUndefined();
+    expect(doc.rates.map((x) => x.rate)).toEqual([2000, 20000]);
+    for (const row of doc.rates) expect(row.colocated.ttftP99).toBeGreaterThanOrEqual(row.colocated.ttftP50);
+  });
 });
