@@ -7,6 +7,7 @@ import { mainGraph } from "../../ir/graph/graph.js";
 import type { Graph } from "../../ir/graph/graph.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { Tensor } from "../../ir/tensor.js";
+import { valuesAsNumbers } from "../../ir/tensor.js";
 import { run } from "../../targets/reference/interpreter.js";
 import type { NodeTiming } from "../../targets/reference/interpreter.js";
 import { TENSOR_FORMATS, readTensorFile, writeTensorFile } from "../../targets/reference/tensor-files.js";
@@ -25,6 +26,7 @@ export interface RunFlags extends PipelineFlags {
   output?: string;
   format?: string;
   profile?: boolean;
+  json?: boolean;
   /** Plans only (see run-plan.ts). */
   model?: string;
   target?: string;
@@ -109,6 +111,7 @@ export function registerRun(program: Command): void {
     .option("--output <dir>", "write each output to DIR/NAME.<format> instead of printing a preview")
     .option("--format <format>", `file format of --output: ${TENSOR_FORMATS.join(", ")} (default npy; bf16 is written as f32 in .npy)`)
     .option("--profile", "print the time spent per op type, or per section of a plan (to stderr)")
+    .option("--json", "print the outputs (name, dtype, dims, the file written, or the values when not written) as JSON (compiler/cli/schemas/run.schema.json)")
     .option("--model <file>", "plans: the model file the plan was compiled from (default: beside the plan)")
     .option("--target <file>", "plans: the target file of a plan compiled for a custom target")
     .option("--timeline <file>", "plans: write the run's timeline as Chrome trace-event JSON (open it in Perfetto)")
@@ -123,12 +126,13 @@ export function registerRun(program: Command): void {
     if (!TENSOR_FORMATS.includes(format)) fail(`--format '${flags.format}': the formats are: ${TENSOR_FORMATS.join(", ")}`);
     if (flags.format !== undefined && flags.output === undefined) fail("--format applies to files written with --output");
     if (isCoeDir(modelPath)) {
+      if (flags.json) fail("--json: for a model or a plan; a CoE run prints each request's route and ids");
       await runCoeCommand(modelPath, flags);
       return;
     }
     if (isPlanPath(modelPath)) {
       const { graph, outputs } = await runPlanFile(modelPath, flags, readInputs);
-      emitOutputs(graph, outputs, flags.output, format);
+      emitOutputs(graph, outputs, flags.output, format, flags.json === true);
       return;
     }
     for (const flag of ["model", "target", "timeline"] as const) if (flags[flag] !== undefined) fail(`--${flag} applies to plans (PLAN.json), not to models`);
@@ -136,15 +140,27 @@ export function registerRun(program: Command): void {
     const graph = mainGraph(module);
     const inputs = readInputs(flags.input, graph);
     const result = run(module, inputs, { modelDir: dirname(resolve(modelPath)), profile: flags.profile ?? false });
-    emitOutputs(graph, result.outputs, flags.output, format);
+    emitOutputs(graph, result.outputs, flags.output, format, flags.json === true);
     if (flags.timePasses) process.stderr.write(`${formatTimings(records)}\n`);
     if (result.profile) process.stderr.write(`${formatProfile(result.profile)}\n`);
   }));
 }
 
 /** Print a preview of each output, or write each to DIR/NAME.<format>. */
-function emitOutputs(graph: Graph, outputs: Readonly<Record<string, Tensor>>, dir: string | undefined, format: TensorFormat): void {
+function emitOutputs(graph: Graph, outputs: Readonly<Record<string, Tensor>>, dir: string | undefined, format: TensorFormat, json = false): void {
   const names = [...new Set(graph.outputs)];
+  const written = new Map<string, string>();
+  const document = () => ({
+    outputs: names.map((name) => {
+      const t = outputs[name]!;
+      const file = written.get(name);
+      return { name, dtype: t.dtype, dims: [...t.dims], ...(file !== undefined ? { file } : { values: valuesAsNumbers(t) }) };
+    }),
+  });
+  if (dir === undefined && json) {
+    process.stdout.write(`${JSON.stringify(document())}\n`);
+    return;
+  }
   if (dir === undefined) {
     const width = Math.max(...names.map((n) => n.length), 1);
     for (const name of names) {
@@ -165,6 +181,8 @@ function emitOutputs(graph: Graph, outputs: Readonly<Record<string, Tensor>>, di
     const path = join(dir, file);
     const t = outputs[name]!;
     writeTensorFile(path, t, format, name);
-    process.stdout.write(`${name}  ${t.dtype}[${t.dims.join(", ")}]  -> ${path}\n`);
+    written.set(name, path);
+    if (!json) process.stdout.write(`${name}  ${t.dtype}[${t.dims.join(", ")}]  -> ${path}\n`);
   }
+  if (json) process.stdout.write(`${JSON.stringify(document(), null, 2)}\n`);
 }

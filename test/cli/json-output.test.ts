@@ -1,7 +1,7 @@
 // `--json` for scripts: compile and verify print one JSON document on stdout
 // that follows its schema in compiler/cli/schemas/, and agrees with the plan.
 
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -38,5 +38,23 @@ describe("--json", () => {
     expect(c.code, c.stderr).toBe(0);
     expect(c.stderr).toBe("");
     expect(c.stdout).toMatch(/^tierflow plan: llama-tiny\.dynamo\.onnx on toy/);
+  });
+
+  it("run prints the outputs with their values, or the files written, following its schema", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tierflow-run-json-"));
+    const ids = join(dir, "ids.json");
+    writeFileSync(ids, "[[1, 5, 9, 2]]");
+    const model = join(ROOT, "examples/models/llama-tiny.dynamo.onnx");
+    const printed = runCli(["run", model, "--input", `input_ids=${ids}`, "--json"]);
+    expect(printed.code, printed.stderr).toBe(0);
+    const doc = JSON.parse(printed.stdout) as { outputs: { name: string; dims: number[]; values?: number[]; file?: string }[] };
+    expect(validateJson(doc, schema("run"))).toBeUndefined();
+    expect(doc.outputs[0]).toMatchObject({ name: "logits", dims: [1, 4, 512] });
+    expect(doc.outputs[0]!.values).toHaveLength(4 * 512);
+    const written = runCli(["run", model, "--input", `input_ids=${ids}`, "--json", "--output", join(dir, "out")]);
+    const files = JSON.parse(written.stdout) as { outputs: { file?: string; values?: unknown }[] };
+    expect(validateJson(files, schema("run"))).toBeUndefined();
+    expect(files.outputs[0]!.file).toBe(join(dir, "out", "logits.npy"));
+    expect(files.outputs[0]!.values).toBeUndefined();
   });
 });
