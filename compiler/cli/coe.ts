@@ -136,6 +136,10 @@ export function registerCoe(program: Command): void {
       for (const t of tried) if (t !== result) process.stdout.write(`${formatSim(t)}\n`);
       if (tried.length > 0) process.stdout.write(`auto picks ${result.policy} (lowest p99 latency):\n`);
       process.stdout.write(`${formatSim(result)}\n`);
+      // The number that matters, last: the latency a user sees under the chosen policy, and what switching costs it.
+      const worst = tried.length > 1 ? tried.reduce((a, b) => (b.latencyP99 > a.latencyP99 ? b : a)) : undefined;
+      process.stdout.write(`p99 latency ${(result.latencyP99 * 1e3).toFixed(2)} ms with ${result.policy}` +
+        `${worst && worst !== result ? ` (${worst.policy}: ${(worst.latencyP99 * 1e3).toFixed(2)} ms)` : ""}, ${result.switches} switches for ${result.requests} requests\n`);
       if (flags.json) writeFileTo(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
     }));
   syntheticTraceOptions(program
