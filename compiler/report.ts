@@ -3,6 +3,7 @@
 // for node-level plans, the layout over the node (node/report-node.ts).
 
 import type { Plan, Section } from "../ir/placement/plan.js";
+import type { DfKernel } from "../ir/dataflow/dataflow.js";
 import type { Target } from "../targets/target.js";
 import { sramBytes } from "../targets/target.js";
 import { formatBytes } from "./cli/format.js";
@@ -23,10 +24,11 @@ function percent(part: number, whole: number): string {
   return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : "-";
 }
 
-function sectionLine(s: Section, plan: Plan): string {
-  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+function sectionLine(s: Section, kernels: ReadonlyMap<string, DfKernel>): string {
   const device = s.kernels.filter((k) => k.computeUnits > 0);
-  const ops = device.map((k) => kernels.get(k.kernel)!.ops.join("+")).join(" ");
+  // The first few ops say what the section is; the line shows at most 70 characters of them.
+  let ops = "";
+  for (let i = 0; i < device.length && ops.length <= 70; i++) ops += `${i > 0 ? " " : ""}${kernels.get(device[i]!.kernel)!.ops.join("+")}`;
   const shown = ops.length > 70 ? `${ops.slice(0, 67)}...` : ops;
   return `  ${s.name.padEnd(6)} ${String(device.length).padStart(3)} kernels  ${String(s.computeUnits).padStart(5)} CU ${String(s.memoryUnits).padStart(5)} MU  ` +
     `II ${formatSeconds(s.initiationInterval).padStart(10)}  ${formatSeconds(s.cost.seconds).padStart(10)}  ${s.cost.bound.padEnd(8)} ${shown}`;
@@ -85,7 +87,8 @@ export function formatReport(plan: Plan, target: Target, search?: readonly Layou
   const listed = plan.sections.length <= SECTIONS_LISTED ? plan.sections
     : [...plan.sections].sort((a, b) => b.cost.seconds - a.cost.seconds).slice(0, SECTIONS_LISTED).sort((a, b) => plan.sections.indexOf(a) - plan.sections.indexOf(b));
   if (listed.length < plan.sections.length) lines.push(`  (the ${listed.length} slowest of ${plan.sections.length})`);
-  for (const s of listed) lines.push(sectionLine(s, plan));
+  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+  for (const s of listed) lines.push(sectionLine(s, kernels));
   const slowest = [...plan.sections].sort((a, b) => b.cost.seconds - a.cost.seconds)[0];
   if (slowest) lines.push(...stageLines(slowest, plan));
   const bounds = new Map<string, number>();
