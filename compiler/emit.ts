@@ -52,8 +52,8 @@ export function ensureDir(dir: string): void {
   }
 }
 
-/** A file of an output folder: its path inside the folder (posix) and what renders its text. */
-export type FolderFile = readonly [name: string, render: () => string];
+/** A file of an output folder: its path inside the folder (posix) and what renders its text, whole or in pieces. */
+export type FolderFile = readonly [name: string, render: () => string | Iterable<string>];
 
 const LOCK = ".tierflow-lock";
 
@@ -107,8 +107,21 @@ export function writeFolder(dir: string, files: readonly FolderFile[]): string[]
       mkdirSync(dirname(path), { recursive: true });
       const fd = openSync(path, "wx", 0o666);
       try {
-        const bytes = Buffer.from(render(), "utf8");
-        for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+        const text = render();
+        const put = (piece: string) => {
+          const bytes = Buffer.from(piece, "utf8");
+          for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+        };
+        if (typeof text === "string") put(text);
+        else {
+          // Pieces gathered to about a megabyte a write.
+          let pending = "";
+          for (const piece of text) {
+            pending += piece;
+            if (pending.length >= 1 << 20) { put(pending); pending = ""; }
+          }
+          put(pending);
+        }
       } finally {
         closeSync(fd);
       }

@@ -13,7 +13,8 @@ import { parseOptLevel, parsePlanDType, positiveInt } from "./options.js";
 import { parseDimBindings } from "./inspect.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
 import type { PipelineFlags } from "./pipeline-options.js";
-import { planInFolder, planToJson } from "../plan-json.js";
+import { planInFolder } from "../plan-json.js";
+import { planJsonChunks } from "../plan-json-chunks.js";
 import { renderPlanHtml } from "../viz/render.js";
 import { compileManifest } from "./coe.js";
 import { parseParallel } from "../node/layout.js";
@@ -107,7 +108,7 @@ export function registerCompile(program: Command): void {
       ["graph.tfg", () => printModule(result.graph)], ["dataflow.tfd", () => printDataflow(result.dataflow)],
       ["placement.tfp", () => printPlacement(plan)], ["report.txt", () => report],
       ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target)] as const] : []),
-      ["plan.json", () => planToJson(plan)],
+      ["plan.json", () => planJsonChunks(plan)],
     ]);
     if (flags.json) process.stdout.write(`${JSON.stringify(reportJson(result.plan, flags.output), null, 2)}\n`);
     else if (!flags.quiet) process.stdout.write(report);

@@ -1,0 +1,53 @@
+// plan.json in pieces: the text planToJson writes (JSON.stringify with one
+// space of indent), produced a top-level field or an array element at a time,
+// so a plan of hundreds of thousands of kernels is written without holding its
+// whole text (hundreds of MB) in memory at once.
+
+import type { Plan } from "../ir/placement/plan.js";
+
+/** Arrays longer than this are written an element at a time; smaller values in one piece. */
+const SPLIT = 256;
+
+/** JSON.stringify(value, null, 1) of a value nested `depth` levels deep: its lines indented by depth. */
+function nested(value: unknown, depth: number): string {
+  return JSON.stringify(value, null, 1).replace(/\n/g, `\n${" ".repeat(depth)}`);
+}
+
+function* pieces(value: unknown, depth: number): Generator<string> {
+  const pad = " ".repeat(depth + 1), close = " ".repeat(depth);
+  if (Array.isArray(value) && value.length > SPLIT) {
+    yield "[";
+    for (let i = 0; i < value.length; i++) {
+      // As JSON.stringify: undefined, functions and symbols in arrays are null.
+      const v = value[i] === undefined || typeof value[i] === "function" || typeof value[i] === "symbol" ? null : value[i];
+      // An element (a kernel, a tensor, an allocation) is small: one piece, unless it is itself a long array.
+      if (Array.isArray(v) && v.length > SPLIT) {
+        yield `${i > 0 ? "," : ""}\n${pad}`;
+        yield* pieces(v, depth + 1);
+      } else {
+        yield `${i > 0 ? "," : ""}\n${pad}${nested(v, depth + 1)}`;
+      }
+    }
+    yield `\n${close}]`;
+    return;
+  }
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== "function") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== "function" && typeof v !== "symbol");
+    if (entries.length === 0) { yield "{}"; return; }
+    yield "{";
+    for (let i = 0; i < entries.length; i++) {
+      const [key, v] = entries[i]!;
+      yield `${i > 0 ? "," : ""}\n${pad}${JSON.stringify(key)}: `;
+      yield* pieces(v, depth + 1);
+    }
+    yield `\n${close}}`;
+    return;
+  }
+  yield nested(value, depth);
+}
+
+/** planToJson's text, in pieces: their concatenation is exactly `${JSON.stringify(plan, null, 1)}\n`. */
+export function* planJsonChunks(plan: Plan): Generator<string> {
+  yield* pieces(plan, 0);
+  yield "\n";
+}
