@@ -35,19 +35,29 @@ import { decomposeComposites } from "./passes/decompose-composites.js";
 import type { Check } from "../ir/arguments.js";
 import { BOOLEAN, DTYPE, FUNCTION, OBJECT, POSITIVE_INTEGER, STRING, checkArg, checkOptions, either, mapOf, oneOf } from "../ir/arguments.js";
 
+/** Options of {@link compile}: the target, the optimisation level, the phase and shapes to plan for. */
 export interface CompileOptions {
+  /** A target preset name ("sn40l", "sn40l-node"), a target file's path, or a loaded target. */
   readonly target: string | Target;
+  /** Optimisation level: 0 (fused patterns decomposed again), 1 (fusion), 2 (also streaming sections on a dataflow target; default). */
   readonly opt?: OptLevel;
+  /** Plan the prompt (prefill) or one generated token (decode). */
   readonly phase?: Phase;
+  /** Sequences per step. */
   readonly batch?: number;
   /** Prompt length (prefill) or context length (decode). */
   readonly seq?: number;
   /** Plan floating-point data in this dtype (e.g. bf16 for a float32 export). */
   readonly dtype?: DType;
+  /** Values for the model's symbolic dims, by name. */
   readonly dims?: ReadonlyMap<string, number>;
+  /** Pass pipeline run after import, as in {@link LoadOptions}. */
   readonly passes?: string;
+  /** As in {@link PipelineOptions}: verify after every pass. */
   readonly verifyEach?: boolean;
+  /** As in {@link PipelineOptions}: keep each pass's output as IR text. */
   readonly recordIR?: boolean;
+  /** Called after each pass (progress, printing as it goes). */
   readonly onPass?: (r: PassRecord) => void;
   /** Progress for long compiles: a stage name as each starts. */
   readonly onStage?: (stage: string) => void;
@@ -57,13 +67,19 @@ export interface CompileOptions {
   readonly disaggregate?: string;
 }
 
+/** What {@link compile} returns: the plan and every level it was built from. */
 export interface CompileResult {
+  /** The placement plan, as `tierflow compile` writes it (see {@link planToJson}). */
   readonly plan: Plan;
   /** --parallel auto: every layout tried, best first. */
   readonly search?: readonly LayoutTrial[];
+  /** The graph-level module after import, passes and fusion. */
   readonly graph: Module;
+  /** The module lowered to the dataflow level. */
   readonly dataflow: DataflowModule;
+  /** One record per pass run. */
   readonly records: readonly PassRecord[];
+  /** The target planned for, loaded. */
   readonly target: Target;
 }
 
@@ -128,6 +144,24 @@ const COMPILE_OPTIONS = {
   verifyEach: BOOLEAN, recordIR: BOOLEAN, onPass: FUNCTION, onStage: FUNCTION, parallel: either(STRING, OBJECT), disaggregate: STRING,
 } satisfies Record<keyof CompileOptions, Check>;
 
+/**
+ * Compile a model (ONNX, or graph IR text `.tfg`) for a target into a placement plan: load
+ * and fuse, bind dims, lower to dataflow kernels, section, allocate units, place tensors in
+ * the memory tiers and predict the time, each level verified at its boundary. With
+ * `parallel` or `disaggregate` it plans the sockets of a node target. A bad option, an
+ * unknown target, a model that does not load or does not fit the target, or a plan that
+ * would be refused when run throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { compile, planToJson } from "tierflow";
+ * import { writeFileSync } from "node:fs";
+ *
+ * const { plan } = await compile("examples/models/llama-tiny.dynamo.onnx", { target: "sn40l", opt: 2, phase: "decode", seq: 128 });
+ * console.log(plan.prediction); // seconds per token, tokens/s, the roofline floor and the ratio
+ * writeFileSync("llama-tiny.plan.json", planToJson(plan));
+ * ```
+ */
 export async function compile(modelPath: string, options: CompileOptions): Promise<CompileResult> {
   checkArg("compile", "modelPath", modelPath, STRING);
   checkOptions("compile", "options", options, COMPILE_OPTIONS, ["target"]);

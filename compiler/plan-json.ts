@@ -29,11 +29,39 @@ export function planInFolder(plan: Plan, dir: string): Plan {
   return { ...plan, model: { ...plan.model, path } };
 }
 
+/**
+ * A plan as plan.json text (what `tierflow compile` writes; {@link readPlan} reads it back).
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { compile, planToJson } from "tierflow";
+ *
+ * const { plan } = await compile("examples/models/gpt2-tiny.dynamo.onnx", { target: "sn40l" });
+ * writeFileSync("gpt2-tiny.plan.json", planToJson(plan));
+ * ```
+ */
 export function planToJson(plan: Plan): string {
   return `${JSON.stringify(plan, null, 1)}\n`;
 }
 
-/** Read, validate and verify a plan; `target` overrides the plan's own target name (a custom target file). */
+/**
+ * Read, validate and verify a plan.json, and load its target; `target` overrides the plan's
+ * own target name (a custom target file). A file that is not a plan (a CoE plan, a model), a
+ * plan of another schema version, one that fails the schema or the plan verifier throws a
+ * TierflowError naming the file.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { compile, planToJson, readPlan } from "tierflow";
+ *
+ * const compiled = await compile("examples/models/gpt2-tiny.dynamo.onnx", { target: "sn40l" });
+ * writeFileSync("gpt2-tiny.plan.json", planToJson(compiled.plan));
+ * const { plan, target } = readPlan("gpt2-tiny.plan.json");
+ * console.log(plan.prediction.seconds, target.name);
+ * ```
+ */
 export function readPlan(path: string, target?: Target): { plan: Plan; target: Target } {
   let json: unknown;
   try {

@@ -9,6 +9,22 @@ export interface Location {
   readonly column?: number;
 }
 
+/**
+ * The error every user-facing failure of the library throws: a one-line message and, in
+ * `location`, where it happened (file, node, line and column). Other exceptions are bugs.
+ *
+ * @example
+ * ```ts
+ * import { TierflowError, loadModel } from "tierflow";
+ *
+ * try {
+ *   await loadModel("examples/models/missing.onnx");
+ * } catch (err) {
+ *   if (!(err instanceof TierflowError)) throw err;
+ *   console.error(`tierflow: error: ${err.format()}`); // "file:line:col: node 'n': message"
+ * }
+ * ```
+ */
 export class TierflowError extends Error {
   readonly location: Location;
 

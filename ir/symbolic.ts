@@ -6,6 +6,10 @@
 
 import { TierflowError } from "./diagnostics.js";
 
+/**
+ * A tensor dimension: a non-negative integer, or a symbolic one kept as its canonical
+ * polynomial string ("batch", "batch*seq", "seq+1"), so equal dims compare equal.
+ */
 export type Dim = number | string;
 
 /** Monomial key ("" for the constant term, else sorted symbols joined by "*") -> coefficient. */

@@ -11,9 +11,14 @@ export type TensorData =
   | Int8Array | Int16Array | Int32Array | BigInt64Array
   | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
+/**
+ * A concrete tensor: element type, dims and a flat typed array in row-major order. int64 and
+ * uint64 are held in BigInt64Array/BigUint64Array; f16 and bf16 widened in a Float32Array.
+ */
 export interface Tensor {
   readonly dtype: DType;
   readonly dims: readonly number[];
+  /** The elements, row-major; its length is the product of `dims`. */
   readonly data: TensorData;
 }
 

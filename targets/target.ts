@@ -28,18 +28,28 @@ export interface Tier {
   readonly bandwidth: number;
 }
 
+/**
+ * A hardware target as the compiler and the cost model see it (a preset in targets/presets,
+ * or a file following targets/target.schema.json): compute units and their rate, the SRAM,
+ * HBM and DDR tiers, host bandwidth and overheads. See {@link loadTarget}.
+ */
 export interface Target {
   readonly name: string;
   readonly description: string;
+  /** How kernels run: "dataflow" (sections of kernels streaming between units) or "kernel-by-kernel". */
   readonly execution: Execution;
+  /** Compute units, their clock, and FLOPs per cycle per unit by dtype (f32 always given). */
   readonly compute: { readonly units: number; readonly clockHz: number; readonly flopsPerCycle: Readonly<Record<string, number>> };
+  /** On-chip memory: units, bytes and bytes per second per unit. */
   readonly sram: { readonly units: number; readonly bytesPerUnit: number; readonly bandwidthPerUnit: number };
   readonly hbm: Tier;
   readonly ddr: Tier;
+  /** Host link bandwidth, bytes per second. */
   readonly host: { readonly bandwidth: number };
   readonly overheads: { readonly launchSeconds: number; readonly sectionSwitchSeconds: number };
   /** Present for a node of several sockets; the other figures describe one socket. */
   readonly node?: NodeSpec;
+  /** Where the figures come from: figure -> citation. */
   readonly sources: Readonly<Record<string, string>>;
 }
 
@@ -67,7 +77,22 @@ export function presetNames(): string[] {
   return readdirSync(PRESETS_DIR).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
 }
 
-/** A preset by name, or a target file by path (anything containing "/" or ending in .json). */
+/**
+ * A target preset by name ("sn40l", "sn40l-node", "h100", ...), or a target file by path
+ * (anything containing "/" or ending in .json), validated against the schema. An unknown
+ * preset (the message lists them), an unreadable file or an invalid description throws a
+ * TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { compile, loadTarget } from "tierflow";
+ *
+ * const sn40l = loadTarget("sn40l");
+ * console.log(sn40l.hbm.bytes, sn40l.compute.units);
+ * const custom = loadTarget("targets/presets/toy.json");
+ * const { plan } = await compile("examples/models/llama-tiny.dynamo.onnx", { target: custom });
+ * ```
+ */
 export function loadTarget(nameOrPath: string): Target {
   const isPath = nameOrPath.includes("/") || nameOrPath.endsWith(".json");
   const file = isPath ? nameOrPath : join(PRESETS_DIR, `${nameOrPath}.json`);

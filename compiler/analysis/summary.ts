@@ -19,20 +19,29 @@ export interface TensorSize extends ValueSummary {
   readonly bytes: Dim;
 }
 
+/**
+ * What {@link summarize} (and `tierflow inspect`) reports about a model's main graph; the
+ * numbers are per forward pass, symbolic where the graph's dims are not given values.
+ */
 export interface ModelSummary {
   readonly name: string;
   readonly producer: string;
   readonly opsets: Readonly<Record<string, number>>;
   readonly inputs: readonly ValueSummary[];
   readonly outputs: readonly ValueSummary[];
+  /** Node count of the main graph. */
   readonly nodes: number;
   /** dtype -> { count, bytes } over weights and literal constants. */
   readonly parameters: Readonly<Record<string, { count: number; bytes: number }>>;
+  /** op type -> node count. */
   readonly ops: Readonly<Record<string, number>>;
+  /** Floating-point operations of one forward pass. */
   readonly flops: Dim;
   /** op type -> FLOPs of all its nodes. */
   readonly flopsByOp: Readonly<Record<string, Dim>>;
+  /** Bytes every node reads and writes, summed over nodes. */
   readonly bytesMoved: Dim;
+  /** The largest activations and constants, biggest first. */
   readonly largest: readonly TensorSize[];
   /** Symbols the numbers above still depend on. */
   readonly dims: Readonly<Record<string, number>>;
@@ -69,6 +78,20 @@ export function nodeFlops(graph: Graph, node: Node, dims: ReadonlyMap<string, nu
   return bind(def.cost(inTypes, outTypes, node.attrs).flops, dims);
 }
 
+/**
+ * Summarise a module's main graph: interface, parameters by dtype, op histogram, FLOPs and
+ * bytes moved per forward pass and the `topN` largest tensors, with the symbolic dims in
+ * `dims` given values. An op tierflow does not know throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, summarize } from "tierflow";
+ *
+ * const { module } = await loadModel("examples/models/bert-tiny.torchscript.onnx");
+ * const summary = summarize(module, new Map([["batch", 8], ["sequence", 512]]));
+ * console.log(summary.flops, summary.parameters);
+ * ```
+ */
 export function summarize(module: Module, dims: ReadonlyMap<string, number> = new Map(), topN = 10): ModelSummary {
   const graph: Graph = mainGraph(module);
   const typeOf = (name: string): ValueSummary => {

@@ -25,9 +25,13 @@ import { nodeOf, nodeSpec, planResidency, socketTarget } from "./residency.js";
 
 export const COE_PLAN_VERSION = 2;
 
+/** Options of {@link compileCoe}: the target and the shapes the expert plans are compiled for. */
 export interface CoeCompileOptions {
+  /** A target preset name, a target file's path or a loaded target (default: the manifest's "target"). */
   readonly target?: string | Target;
+  /** Optimisation level, as in {@link CompileOptions} (default 2). */
   readonly opt?: OptLevel;
+  /** Plan floating-point data in this dtype (default: the models' own). */
   readonly dtype?: DType;
   /** Requests batched on one expert (the decode plan's batch). */
   readonly batch?: number;
@@ -39,7 +43,9 @@ export interface CoeCompileOptions {
   readonly sockets?: number;
   /** Node DDR -> HBM (or host -> HBM) bandwidth, overriding the one derived from the target. */
   readonly switchBandwidth?: number;
+  /** Pin the most requested experts that fit in HBM beside the router and KV cache (default true). */
   readonly pinHot?: boolean;
+  /** Progress: a stage name as each starts (the router, each graph, residency). */
   readonly onStage?: (stage: string) => void;
 }
 
@@ -71,25 +77,42 @@ export interface CoeExpertPlan {
   readonly switchSeconds: number;
 }
 
+/**
+ * A compiled Composition of Experts (coe-plan.json, compiler/coe/coe-plan.schema.json): the
+ * node it runs on, the router's plan, one set of plans per distinct expert graph, each
+ * expert's weights and home tier (HBM, DDR or storage) with its switch time, and the
+ * residency summary. {@link writeCoe} writes it, {@link readCoePlan} reads it back.
+ */
 export interface CoePlan {
+  /** The CoE plan format's version; {@link readCoePlan} refuses others. */
   readonly version: number;
   readonly format: "tierflow-coe-plan";
   /** The manifest file, absolute: `tierflow run OUT/` reads the models and weights beside it. */
   readonly manifest: string;
+  /** The target's name. */
   readonly target: string;
+  /** What the plans were compiled for: optimisation level, dtype, batch, prompt and context lengths. */
   readonly options: { readonly opt: number; readonly dtype: string; readonly batch: number; readonly seq: number; readonly context: number };
+  /** The node: sockets, HBM and DDR (or host memory) bytes, the path and bandwidth experts switch in over. */
   readonly node: NodeModel;
+  /** The router's model file, its plan (relative to OUT/), routes, weight bytes and seconds per request. */
   readonly router: { readonly file: string; readonly plan: string; readonly routes: Readonly<Record<string, string>>; readonly bytes: number; readonly seconds: number };
+  /** One entry per distinct expert graph, with its prefill and decode times. */
   readonly graphs: readonly CoeGraphPlan[];
+  /** One entry per expert, in the manifest's order. */
   readonly experts: readonly CoeExpertPlan[];
+  /** Where HBM goes: router, KV cache, active region, pinned experts. */
   readonly residency: Omit<Residency, "experts">;
 }
 
+/** What {@link compileCoe} returns: the CoE plan, the target, and every plan it compiled. */
 export interface CoeCompileResult {
   readonly plan: CoePlan;
+  /** The node target, loaded. */
   readonly target: Target;
   /** Compiled plans by output path relative to OUT/ (router/plan.json, graphs/<id>/prefill.plan.json, ...). */
   readonly plans: ReadonlyMap<string, Plan>;
+  /** The compile results behind `plans`, by the same keys. */
   readonly results: ReadonlyMap<string, CompileResult>;
 }
 
@@ -100,6 +123,22 @@ function graphUse(manifest: Manifest): Map<string, number> {
   return use;
 }
 
+/**
+ * Compile a Composition of Experts: the router and each distinct expert graph once (experts
+ * sharing a graph share its plans), then place the experts in the node's memory tiers. No
+ * target (neither in the options nor the manifest), `sockets` given for a node target, or a
+ * model that does not compile throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { compileCoe, readManifest, writeCoe } from "tierflow";
+ *
+ * const manifest = readManifest("examples/coe/coe.json");
+ * const compiled = await compileCoe(manifest, { target: "sn40l-node", batch: 4 });
+ * for (const e of compiled.plan.experts) console.log(e.name, e.home, e.switchSeconds);
+ * writeCoe("out/coe", compiled); // coe-plan.json and every plan under out/coe
+ * ```
+ */
 export async function compileCoe(manifest: Manifest, options: CoeCompileOptions = {}): Promise<CoeCompileResult> {
   const stage = options.onStage ?? (() => {});
   const targetSpec = options.target ?? manifest.target;

@@ -23,13 +23,22 @@ export interface ManifestExpert {
   readonly share?: number;
 }
 
+/**
+ * A Composition of Experts manifest, parsed and checked (docs/COE.md): a router model, its
+ * output index -> expert mapping, and the experts; every path normalised inside the
+ * manifest's folder.
+ */
 export interface Manifest {
+  /** The manifest's path, as given. */
   readonly file: string;
+  /** The manifest's folder, absolute: every path below is relative to it. */
   readonly dir: string;
   readonly description: string;
   /** A preset name, or the resolved path of a target file inside the manifest's folder. */
   readonly target?: string;
+  /** The router's model file, and which expert each of its output indices selects. */
   readonly router: { readonly model: string; readonly routes: ReadonlyMap<number, string> };
+  /** The experts, in the manifest's order. */
   readonly experts: readonly ManifestExpert[];
   /** Graph path -> the external data location (relative to the graph's folder) that an expert's weights replace. */
   readonly sharedData: ReadonlyMap<string, string>;
@@ -84,6 +93,22 @@ export function isTargetPath(target: string): boolean {
   return target.includes("/") || target.includes("\\") || target.endsWith(".json");
 }
 
+/**
+ * Check a parsed manifest JSON value (from `file`, which names it in errors and whose folder
+ * its paths are resolved in) and return it as a {@link Manifest}. A value that fails the
+ * schema, a path that leads out of the manifest's folder or does not exist, a route to an
+ * undefined expert or shares summing past 1 throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { parseManifest } from "tierflow";
+ *
+ * const file = "examples/coe/coe.json";
+ * const manifest = parseManifest(JSON.parse(readFileSync(file, "utf8")), file);
+ * console.log(manifest.router.routes); // Map { 0 => "math", 1 => "code", 2 => "chat" }
+ * ```
+ */
 export function parseManifest(value: unknown, file: string): Manifest {
   const err = validateJson(value, manifestSchema());
   if (err) fail(`not a valid CoE manifest: ${err}`, { file });
@@ -133,6 +158,19 @@ export function parseManifest(value: unknown, file: string): Manifest {
   };
 }
 
+/**
+ * Read and check a CoE manifest file, as {@link parseManifest} does. A file that cannot be
+ * read, is another kind of tierflow file (a CoE plan, a plan) or is no valid manifest throws a
+ * TierflowError naming the file.
+ *
+ * @example
+ * ```ts
+ * import { readManifest } from "tierflow";
+ *
+ * const manifest = readManifest("examples/coe/coe.json");
+ * for (const expert of manifest.experts) console.log(expert.name, expert.graph, expert.weights ?? "");
+ * ```
+ */
 export function readManifest(file: string): Manifest {
   const json = readJsonFile(file, "CoE manifest");
   refuseOtherKind(file, kindOfJson(json), "coe-manifest");

@@ -50,11 +50,32 @@ export interface RoutedResult {
   readonly ids: readonly number[];
 }
 
+/**
+ * Runs requests through a Composition of Experts on the reference runtime, as `tierflow run
+ * OUT/` does: the router's plan picks the expert (argmax of its logits through the
+ * manifest's routes), then that expert's plan generates greedily with its own weights. Plans
+ * are compiled per prompt length on first use and kept.
+ *
+ * @example
+ * ```ts
+ * import { CoeRunner, readCoePlan } from "tierflow";
+ *
+ * const runner = CoeRunner.open(readCoePlan("out/coe"));
+ * const { expert, ids } = await runner.run([1, 5, 9, 2], 8);
+ * console.log(`routed to ${expert}:`, ids);
+ * ```
+ */
 export class CoeRunner {
   private readonly plans = new Map<string, { plan: Plan; graph: Module }>();
 
+  /** A runner for a manifest on a single-socket `target`, compiling at `opt` and, when given, in `dtype`. */
   constructor(readonly manifest: Manifest, readonly target: Target, readonly opt: 0 | 1 | 2 = 2, readonly dtype?: DType) {}
 
+  /**
+   * A runner for a compiled CoE: its manifest (from `manifestPath`, else the path the plan
+   * records), target, optimisation level and dtype. A manifest that cannot be found or read
+   * throws a TierflowError.
+   */
   static open(plan: CoePlan, manifestPath?: string): CoeRunner {
     const file = manifestPath ?? plan.manifest;
     if (!existsSync(file)) fail(`cannot find the manifest the CoE was compiled from ('${file}'): give it with --manifest`);
@@ -95,6 +116,7 @@ export class CoeRunner {
     return { expert, logits };
   }
 
+  /** The manifest's expert of that name; an unknown name throws a TierflowError listing the experts. */
   expert(name: string): ManifestExpert {
     const e = this.manifest.experts.find((x) => x.name === name);
     if (!e) fail(`no expert '${name}' (the experts are: ${this.manifest.experts.map((x) => x.name).join(", ")})`);
@@ -116,6 +138,11 @@ export class CoeRunner {
     return ids;
   }
 
+  /**
+   * Serve one request: route the prompt (unless `expert` is given), then generate `tokens`
+   * greedy ids from the chosen expert. An empty prompt or an unknown expert throws a
+   * TierflowError.
+   */
   async run(prompt: readonly number[], tokens: number, expert?: string): Promise<RoutedResult> {
     if (prompt.length === 0) fail("the request has no token ids");
     const routed = expert === undefined ? await this.route(prompt) : { expert, logits: [] };

@@ -29,27 +29,46 @@ import type { Check } from "../../ir/arguments.js";
 import { COUNT, NUMBER, arrayOf, checkArg, isObject, oneOf } from "../../ir/arguments.js";
 
 export const POLICIES = ["pin-hot", "lru", "lfu", "prefetch"] as const;
+/**
+ * Which experts stay in HBM while a CoE serves: "pin-hot" keeps the hottest pinned, "lru" and
+ * "lfu" swap every slot (least recently or least frequently used out), "prefetch" is lru that
+ * also copies in the router's second choice while a batch computes; "auto" runs them all and
+ * keeps the one with the lowest p99 latency.
+ */
 export type Policy = (typeof POLICIES)[number] | "auto";
 
+/** One policy's simulated serving of a request trace; times in seconds. */
 export interface SimResult {
+  /** The policy simulated. */
   readonly policy: Exclude<Policy, "auto">;
+  /** Requests in the trace. */
   readonly requests: number;
+  /** When the last request completes. */
   readonly makespanSeconds: number;
+  /** Request latency, arrival to last token: mean, median and 99th percentile. */
   readonly latencyMean: number;
   readonly latencyP50: number;
   readonly latencyP99: number;
+  /** Time to first token: median and 99th percentile. */
   readonly ttftP50: number;
   readonly ttftP99: number;
+  /** Output tokens per second from the first arrival to the end. */
   readonly tokensPerSecond: number;
+  /** Experts copied into HBM. */
   readonly switches: number;
+  /** Bytes those copies moved. */
   readonly bytesMoved: number;
+  /** Batches served. */
   readonly batches: number;
+  /** Expert slots in HBM besides the router and KV cache. */
   readonly hbmSlots: number;
   readonly hbmOccupancyMeanBytes: number;
   readonly hbmOccupancyMaxBytes: number;
   /** (time, HBM bytes) at each change, at most 200 points. */
   readonly occupancy: readonly (readonly [number, number])[];
+  /** Some experts do not fit in DDR (or host memory) and are read from storage. */
   readonly outOfMemory: boolean;
+  /** No expert fits in HBM beside the router and KV cache: nothing was served. */
   readonly unservable: boolean;
 }
 
@@ -188,6 +207,23 @@ const TRACE_REQUEST: Check = {
     (v.promptIds === undefined || arrayOf(COUNT).ok(v.promptIds)),
 };
 
+/**
+ * Simulate one node serving a request trace with a compiled CoE's costs, under an HBM
+ * residency policy; with "auto", every policy is run (`tried`) and the one with the lowest
+ * p99 latency is the `result`. A malformed plan, trace or policy, or a request naming an
+ * expert the plan does not have (or none), throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { compileCoe, generateTrace, readManifest, simulate } from "tierflow";
+ *
+ * const { plan } = await compileCoe(readManifest("examples/coe/coe.json"));
+ * const trace = generateTrace({ experts: plan.experts.map((e) => e.name), requests: 200, rate: 4, distribution: "zipf", seed: 1 });
+ * const { result, tried } = simulate(plan, trace, "auto");
+ * for (const r of tried) console.log(r.policy, r.latencyP99, r.switches);
+ * console.log(`auto picks ${result.policy}`);
+ * ```
+ */
 export function simulate(plan: CoePlan, trace: readonly TraceRequest[], policy: Policy): { result: SimResult; tried: readonly SimResult[] } {
   checkArg("simulate", "plan", plan, { what: "a CoePlan (compileCoe(...).plan or readCoePlan(...))", ok: (v) => isObject(v) && isObject(v.residency) });
   checkArg("simulate", "trace", trace, { what: "an array", ok: Array.isArray });

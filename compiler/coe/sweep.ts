@@ -57,6 +57,21 @@ export interface SweepOptions {
   readonly onPoint?: (n: number) => void;
 }
 
+/**
+ * Simulate the same CoE with each count of experts in `counts`, all copies of its first
+ * expert with their own weights, residency re-planned for each and a seeded trace over them
+ * (what `tierflow simulate --sweep-experts` prints): where latency jumps as experts stop
+ * fitting in HBM, and where they stop fitting in DDR. Bad trace options throw a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { compileCoe, readManifest, sweepExperts } from "tierflow";
+ *
+ * const { plan } = await compileCoe(readManifest("examples/coe/coe.json"));
+ * const rows = sweepExperts(plan, [1, 10, 100, 1000], { requests: 200, rate: 4, seed: 1, distribution: "uniform", policy: "lru" });
+ * for (const row of rows) console.log(row.experts, row.pinned, row.result.latencyP99, row.result.outOfMemory);
+ * ```
+ */
 export function sweepExperts(plan: CoePlan, counts: readonly number[], o: SweepOptions): SweepRow[] {
   return counts.map((n) => {
     o.onPoint?.(n);

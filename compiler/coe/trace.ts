@@ -50,6 +50,21 @@ const TRACE_OPTIONS = {
   distribution: oneOf(["uniform", "zipf", "bursty"]), seed: NUMBER, promptTokens: COUNT, outputTokens: COUNT, zipfS: POSITIVE_NUMBER,
 } satisfies Record<keyof TraceOptions, Check>;
 
+/**
+ * A seeded synthetic request trace over the named experts, in arrival order (Poisson
+ * arrivals at `rate` per second): uniform, Zipf (expert k, in the given order, with weight
+ * 1/k^s) or bursty (Zipf choice, arrivals in bursts at ten times the rate). Each request
+ * also names a second choice for the prefetch policy. No experts, a request count that is no
+ * whole number >= 0 or over a million, or another bad option throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { generateTrace } from "tierflow";
+ *
+ * const trace = generateTrace({ experts: ["math", "code", "chat", "story"], requests: 100, rate: 2, distribution: "zipf", seed: 7 });
+ * console.log(trace[0]); // { arrival, promptTokens: 128, outputTokens: 20, expert, second }
+ * ```
+ */
 export function generateTrace(o: TraceOptions): TraceRequest[] {
   checkOptions("generateTrace", "options", o, TRACE_OPTIONS, ["experts", "requests", "rate", "distribution", "seed"]);
   if (o.experts.length === 0) fail("a trace needs at least one expert");
@@ -129,6 +144,21 @@ export function parseTrace(text: string, file: string): TraceRequest[] {
   return out;
 }
 
+/**
+ * Read a request trace from a JSON Lines file: one request a line, `arrival` (seconds),
+ * `prompt_tokens` (or `prompt_ids` for the router to route), `output_tokens`, and optionally
+ * `expert` and `second`, in arrival order. A line that breaks these rules throws a
+ * TierflowError naming the file and line.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { readCoePlan, readTrace, simulate } from "tierflow";
+ *
+ * writeFileSync("trace.jsonl", '{"arrival": 0, "prompt_tokens": 64, "output_tokens": 16, "expert": "math"}\n');
+ * const { result } = simulate(readCoePlan("out/coe"), readTrace("trace.jsonl"), "pin-hot");
+ * ```
+ */
 export function readTrace(file: string): TraceRequest[] {
   return parseTrace(readUserText(file, "trace"), file);
 }

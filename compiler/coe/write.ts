@@ -36,7 +36,20 @@ export function formatCoeReport(p: CoePlan): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Write OUT/; with `viz`, a page beside each plan (router/, graphs/<id>/prefill.plan.html, ...) and OUT/index.html, the CoE's overview. */
+/**
+ * Write a compiled CoE into the folder `out` (coe-plan.json, report.txt and every plan) and
+ * return the report's text; with `viz`, a page beside each plan (router/,
+ * graphs/<id>/prefill.plan.html, ...) and OUT/index.html, the CoE's overview. A folder that
+ * cannot be written throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { compileCoe, readManifest, writeCoe } from "tierflow";
+ *
+ * const compiled = await compileCoe(readManifest("examples/coe/coe.json"));
+ * console.log(writeCoe("out/coe", compiled, true)); // then `tierflow simulate out/coe`
+ * ```
+ */
 export function writeCoe(out: string, r: CoeCompileResult, viz = false): string {
   const files: FolderFile[] = [];
   for (const [name, plan] of r.plans) {
@@ -70,6 +83,21 @@ export function validateCoePlan(value: unknown, file: string): CoePlan {
   return v as CoePlan;
 }
 
+/**
+ * Read and validate OUT/coe-plan.json from a folder {@link writeCoe} wrote. A folder without
+ * one (a single model's plan folder, a plan file), a plan of another version or one that
+ * fails the schema throws a TierflowError naming the file.
+ *
+ * @example
+ * ```ts
+ * import { generateTrace, readCoePlan, simulate } from "tierflow";
+ *
+ * const plan = readCoePlan("out/coe");
+ * const trace = generateTrace({ experts: plan.experts.map((e) => e.name), requests: 200, rate: 4, distribution: "uniform", seed: 1 });
+ * const { result } = simulate(plan, trace, "auto");
+ * console.log(result.policy, result.latencyP99);
+ * ```
+ */
 export function readCoePlan(out: string): CoePlan {
   const file = join(out, "coe-plan.json");
   // A single model's plan folder, or a plan file given for the folder: say so rather than that coe-plan.json is missing.

@@ -16,14 +16,24 @@ import type { DataflowModule } from "../../ir/dataflow/dataflow.js";
 import type { Target } from "../../targets/target.js";
 import { socketCount } from "../../targets/target.js";
 
+/** How a model's copies and pieces are spread over a node's sockets: one degree of each parallelism. */
 export interface ParallelLayout {
+  /** Tensor parallelism: attention heads and MLP columns split over a group of sockets. */
   readonly tp: number;
+  /** Pipeline parallelism: layers split into stages, one group per stage. */
   readonly pp: number;
+  /** Expert parallelism: the experts of each MoE layer spread over the group. */
   readonly ep: number;
+  /** Data parallelism: independent replicas, each serving its own batch. */
   readonly dp: number;
+  /** Micro-batches a replica's batch is cut into for the pipeline. */
   readonly microBatches: number;
 }
 
+/**
+ * A `CompileOptions.parallel` request, parsed: try every layout ("auto"), or the degrees
+ * given, the rest chosen (what `--parallel tp=4,pp=2` means).
+ */
 export type ParallelRequest =
   | { readonly kind: "auto" }
   | { readonly kind: "layout"; readonly tp?: number; readonly pp?: number; readonly ep?: number; readonly dp?: number; readonly mb?: number };

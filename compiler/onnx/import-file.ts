@@ -11,7 +11,20 @@ import { readUserFile } from "../../ir/read-file.js";
 import { decodeModel } from "./proto.js";
 import { importModelProto } from "./import.js";
 
-/** Read and import an ONNX file. External data must live in the file's folder. */
+/**
+ * Read an ONNX file and import it as a graph-level module, types inferred, without
+ * verifying or running passes (see {@link loadModel} for that). External data must live in
+ * the file's folder. A file that cannot be read, is no ONNX model or uses an op tierflow does
+ * not support throws a TierflowError whose location names the file.
+ *
+ * @example
+ * ```ts
+ * import { importOnnxFile } from "tierflow";
+ *
+ * const module = importOnnxFile("examples/models/llama-tiny.dynamo.onnx");
+ * console.log(module.graphs[0]!.nodes.length, module.opsets);
+ * ```
+ */
 export function importOnnxFile(path: string): Module {
   const full = resolve(path);
   const bytes = new Uint8Array(readUserFile(full, "ONNX model", path));

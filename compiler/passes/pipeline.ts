@@ -10,25 +10,47 @@ import type { Pass } from "./pass.js";
 import { parsePipeline } from "./pass.js";
 import "./all.js";
 
+/** One pass run of a pipeline: which pass, how long it took and, when asked, the IR after it. */
 export interface PassRecord {
+  /** The pass's registered name. */
   readonly pass: string;
+  /** Wall-clock time of the pass, in milliseconds. */
   readonly ms: number;
   /** IR text after the pass, when recording IR. */
   readonly after?: string;
 }
 
+/** How {@link runPipeline} (and {@link loadModel}) runs passes. */
 export interface PipelineOptions {
+  /** Verify the module after every pass; a failure names the pass. */
   readonly verifyEach?: boolean;
+  /** Keep each pass's output as IR text in its record (`after`). */
   readonly recordIR?: boolean;
   /** Called after each pass (progress, printing as it goes). */
   readonly onPass?: (record: PassRecord) => void;
 }
 
+/** A pipeline's outcome: the module after the last pass, and one record per pass run. */
 export interface PipelineResult {
   readonly module: Module;
   readonly records: readonly PassRecord[];
 }
 
+/**
+ * Run passes over a module in order: a comma-separated list of registered pass names, or
+ * the passes themselves. Returns the final module and a record of each run. An empty or
+ * unknown pass name, or with `verifyEach` a pass whose output fails verification, throws a
+ * TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { importOnnxFile, printModule, runPipeline } from "tierflow";
+ *
+ * const imported = importOnnxFile("examples/models/llama-tiny.dynamo.onnx");
+ * const { module } = runPipeline(imported, "expand-ops,infer-shapes,fold-constants,dce", { verifyEach: true });
+ * console.log(printModule(module));
+ * ```
+ */
 export function runPipeline(module: Module, pipeline: string | readonly Pass[], options: PipelineOptions = {}): PipelineResult {
   const passes = typeof pipeline === "string" ? parsePipeline(pipeline) : pipeline;
   const records: PassRecord[] = [];
@@ -55,7 +77,17 @@ export function runPipeline(module: Module, pipeline: string | readonly Pass[], 
 /** What `tierflow` runs after import unless told otherwise. */
 export const DEFAULT_PIPELINE = "expand-ops,remove-identity,infer-shapes,fold-constants,cse,dce,infer-shapes";
 
-/** A --time-passes table. */
+/**
+ * A --time-passes table: one line per pass record with its time and share of the total.
+ *
+ * @example
+ * ```ts
+ * import { formatTimings, loadModel } from "tierflow";
+ *
+ * const { records } = await loadModel("examples/models/gpt2-tiny.dynamo.onnx");
+ * console.log(formatTimings(records));
+ * ```
+ */
 export function formatTimings(records: readonly PassRecord[]): string {
   const total = records.reduce((s, r) => s + r.ms, 0);
   const width = Math.max(4, ...records.map((r) => r.pass.length));

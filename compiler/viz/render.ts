@@ -24,6 +24,20 @@ function escapeHtml(text: string): string {
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
 
+/**
+ * One self-contained HTML page showing a plan (summary, chip floorplan, memory tiers,
+ * timeline, graph), its script and style inline and all network access forbidden, as
+ * `tierflow viz` writes it; `options.trace` adds a runtime trace's measured times.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { compile, renderPlanHtml } from "tierflow";
+ *
+ * const { plan, target } = await compile("examples/models/llama-tiny.dynamo.onnx", { target: "sn40l" });
+ * writeFileSync("llama-tiny.html", renderPlanHtml(plan, target));
+ * ```
+ */
 export function renderPlanHtml(plan: Plan, target: Target, options: RenderOptions = {}): string {
   const { script, style } = appAssets();
   if (/<\/script/i.test(script) || /<\/style/i.test(style)) throw new Error("viz assets must not contain a closing script or style tag");

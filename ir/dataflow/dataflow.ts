@@ -66,6 +66,11 @@ export interface DfStream {
 
 export type Phase = "prefill" | "decode";
 
+/**
+ * A model at the dataflow level, lowered for one phase with its dims bound: tensors of known
+ * size, kernels in execution order and the streams between them (`CompileResult.dataflow`,
+ * `Plan.dataflow`).
+ */
 export interface DataflowModule {
   readonly name: string;
   /** Model file this was compiled from. */
@@ -75,7 +80,9 @@ export interface DataflowModule {
   readonly bindings: Readonly<Record<string, number>>;
   /** dtype the plan computes and stores floating-point data in. */
   readonly dtype: DType;
+  /** Names of the tensors the model takes, in order. */
   readonly inputs: readonly string[];
+  /** Names of the tensors the model returns, in order. */
   readonly outputs: readonly string[];
   readonly tensors: readonly DfTensor[];
   /** In a valid execution order. */

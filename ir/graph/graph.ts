@@ -12,6 +12,7 @@ export interface TensorType {
   readonly shape: readonly Dim[] | null;
 }
 
+/** A node attribute's value, tagged with its ONNX attribute type. */
 export type Attr =
   | { readonly type: "int"; readonly value: number }
   | { readonly type: "float"; readonly value: number }
@@ -24,12 +25,15 @@ export type Attr =
 export type AttrType = Attr["type"];
 export type Attrs = Readonly<Record<string, Attr>>;
 
+/** One operation of a graph: an op of the op table applied to named values. */
 export interface Node {
+  /** The op type, as in ONNX ("MatMul", "Softmax") or a tierflow composite op. */
   readonly op: string;
   /** "" is the default ONNX domain (ai.onnx). */
   readonly domain: string;
   /** Value names; "" marks an omitted optional input. */
   readonly inputs: readonly string[];
+  /** Value names this node defines. */
   readonly outputs: readonly string[];
   readonly attrs: Attrs;
   /** The node's name in the source model, kept for diagnostics. */
@@ -46,13 +50,20 @@ export interface WeightRef {
   readonly length: number;
 }
 
+/**
+ * A constant value of a graph: a tensor held in memory, or a weight left on disk
+ * (read when a kernel needs it, see {@link WeightRef}).
+ */
 export type Constant =
   | { readonly kind: "literal"; readonly tensor: Tensor }
   | { readonly kind: "weight"; readonly ref: WeightRef; readonly dims: readonly number[]; readonly dtype: DType };
 
+/** A graph of the graph-level IR: SSA values named by string, nodes in topological order. */
 export interface Graph {
   readonly name: string;
+  /** The graph's input value names, in order (constants are not among them). */
   readonly inputs: readonly string[];
+  /** The graph's output value names, in order. */
   readonly outputs: readonly string[];
   /** Initializers and constant nodes, in a stable order. */
   readonly constants: ReadonlyMap<string, Constant>;
@@ -62,6 +73,11 @@ export interface Graph {
   readonly types: ReadonlyMap<string, TensorType>;
 }
 
+/**
+ * A model at the graph level of tierflow's IR, as {@link importOnnxFile}, {@link loadModel}
+ * and {@link readModule} return it; immutable (passes build new modules). The first graph is
+ * the main one.
+ */
 export interface Module {
   readonly name: string;
   /** Model file this module was imported from (name only: resolution is the caller's). */

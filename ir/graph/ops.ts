@@ -20,7 +20,19 @@ import { IMPORTED_ATTENTION_OPS } from "./ops/attention-ops.js";
 
 const TABLE = new Map<string, OpDef>();
 
-/** Add op definitions (used for the built-in families and by later IR extensions). */
+/**
+ * Add op definitions to the graph-level op table (used for the built-in families and by
+ * later IR extensions). An op already in the table throws an Error: ops are never replaced.
+ *
+ * @example
+ * ```ts
+ * import { lookupOp, registerOps } from "tierflow";
+ *
+ * // A copy of Relu under another domain, with the same arity, inference and kernel.
+ * const relu = lookupOp("", "Relu")!;
+ * registerOps([{ ...relu, domain: "com.example" }]);
+ * ```
+ */
 export function registerOps(defs: readonly OpDef[]): void {
   for (const def of defs) {
     const key = opKey(def.domain, def.op);
@@ -31,10 +43,32 @@ export function registerOps(defs: readonly OpDef[]): void {
 
 registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS, ...QUANT_OPS, ...IMPORTED_ATTENTION_OPS]);
 
+/**
+ * The op table's definition of `op` in `domain` ("" is ai.onnx): arity, attributes, doc
+ * string, type inference, kernel and cost; undefined when tierflow does not know the op.
+ *
+ * @example
+ * ```ts
+ * import { lookupOp } from "tierflow";
+ *
+ * const softmax = lookupOp("", "Softmax");
+ * console.log(softmax?.doc, softmax?.attrs);
+ * ```
+ */
 export function lookupOp(domain: string, op: string): OpDef | undefined {
   return TABLE.get(opKey(domain, op));
 }
 
+/**
+ * Every op in the graph-level op table, built-in and registered, sorted by domain and name.
+ *
+ * @example
+ * ```ts
+ * import { allOps } from "tierflow";
+ *
+ * for (const def of allOps()) console.log(`${def.domain || "ai.onnx"}.${def.op}: ${def.doc}`);
+ * ```
+ */
 export function allOps(): OpDef[] {
   return [...TABLE.values()].sort((a, b) => opKey(a.domain, a.op).localeCompare(opKey(b.domain, b.op)));
 }

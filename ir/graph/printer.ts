@@ -9,6 +9,20 @@ import {
 
 const INDENT = "  ";
 
+/**
+ * Print a module as graph-level IR text (docs/IR-TEXT.md), which `readModule` reads back
+ * from a `.tfg` file: printing what was parsed gives the same text. Throws a TierflowError
+ * when a graph input has no type.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { importOnnxFile, printModule } from "tierflow";
+ *
+ * const module = importOnnxFile("examples/models/llama-tiny.dynamo.onnx");
+ * writeFileSync("llama-tiny.tfg", printModule(module));
+ * ```
+ */
 export function printModule(module: Module): string {
   const lines = ["// tierflow graph IR", `module ${symbolName(module.name)} {`];
   lines.push(`${INDENT}source = ${quote(module.source)}`);

@@ -65,6 +65,18 @@ export function verifyGraph(graph: Graph, opset: number): void {
   for (const out of graph.outputs) if (!defined.has(out)) fail(`graph output '${out}' is never defined`);
 }
 
+/**
+ * Check a graph-level module against the op table: every value defined before its use,
+ * op arities, attributes and inferred types consistent with those recorded, every graph
+ * output defined. Returns nothing; the first problem throws a TierflowError naming the node.
+ *
+ * @example
+ * ```ts
+ * import { importOnnxFile, verifyModule } from "tierflow";
+ *
+ * verifyModule(importOnnxFile("examples/models/bert-tiny.torchscript.onnx"));
+ * ```
+ */
 export function verifyModule(module: Module): void {
   const opset = module.opsets[""] ?? 0;
   for (const graph of module.graphs) verifyGraph(graph, opset);

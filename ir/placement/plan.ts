@@ -197,9 +197,16 @@ export interface PlanModel {
   readonly path?: string;
 }
 
+/**
+ * A placement plan, the compiler's output (plan.json): sections of dataflow kernels mapped
+ * onto the chip's units, every tensor in a memory tier at an address range, the transfers
+ * between tiers, and the cost model's prediction. See {@link compile} and {@link readPlan}.
+ */
 export interface Plan {
+  /** The plan format's version; {@link readPlan} refuses others. */
   readonly version: number;
   readonly model: PlanModel;
+  /** The target's name. */
   readonly target: string;
   readonly options: {
     readonly opt: 0 | 1 | 2;

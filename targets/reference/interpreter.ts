@@ -23,6 +23,7 @@ import type { Step } from "./fusions.js";
 import type { Check } from "../../ir/arguments.js";
 import { BOOLEAN, FUNCTION, MODULE, STRING, checkArg, checkOptions, checkTensors, isObject } from "../../ir/arguments.js";
 
+/** Options of {@link run}: where weights are read from, what storage is reused, what is timed. */
 export interface RunOptions {
   /** Folder that weight references are relative to: the model file's folder (default: the current folder). */
   readonly modelDir?: string;
@@ -47,18 +48,23 @@ export interface RunOptions {
   readonly reuseShapeValues?: boolean;
 }
 
+/** One step's time in a profiled {@link run} (`RunResult.profile`). */
 export interface NodeTiming {
   /** The node's op; for a fused step that does more than its node (fusions.ts), the pattern's name (Attention). */
   readonly op: string;
   /** The node (for a fused step, the last node of its pattern). */
   readonly node: string;
+  /** Wall-clock time of the step, in milliseconds. */
   readonly ms: number;
   /** For a fused step, every node it ran, in graph order. */
   readonly covers?: readonly string[];
 }
 
+/** What {@link run} returns: the graph's outputs by name and, when profiled, each step's time. */
 export interface RunResult {
+  /** The main graph's outputs, by value name. */
   readonly outputs: Record<string, Tensor>;
+  /** With `RunOptions.profile`, one timing per step run, in order. */
   readonly profile?: NodeTiming[];
 }
 
@@ -189,6 +195,23 @@ const RUN_OPTIONS = {
   weights: { what: "a WeightCache", ok: (v: unknown) => isObject(v) && typeof v.load === "function" },
 } satisfies Record<keyof RunOptions, Check>;
 
+/**
+ * Run a graph-level module's main graph on concrete tensors with the CPU reference backend
+ * (the same kernels as constant folding) and return its outputs by name. An unknown or
+ * missing input, a tensor whose dtype or dims do not match the graph's input, a weights file
+ * that is missing or a kernel's failure throws a TierflowError naming the input or node.
+ *
+ * @example
+ * ```ts
+ * import { BufferPool, WeightCache, loadModel, run } from "tierflow";
+ *
+ * const { module } = await loadModel("examples/models/llama-tiny.torchscript.onnx");
+ * const ids = { dtype: "i64", dims: [1, 4], data: BigInt64Array.from([1n, 5n, 9n, 2n]) } as const;
+ * const options = { modelDir: "examples/models", buffers: new BufferPool(), weights: new WeightCache() };
+ * const { outputs } = run(module, { input_ids: ids }, options);
+ * console.log(outputs["logits"]!.dims); // [1, 4, 512]
+ * ```
+ */
 export function run(module: Module, inputs: Readonly<Record<string, Tensor>>, options: RunOptions = {}): RunResult {
   checkArg("run", "module", module, MODULE);
   checkTensors("run", "inputs", inputs);

@@ -14,6 +14,7 @@ import { decodeBytes, importLiteral } from "../../compiler/onnx/tensors.js";
 import { replaceFile } from "../../compiler/emit.js";
 import { readUserFile } from "../../ir/read-file.js";
 
+/** A tensor file's format: NumPy `.npy`, ONNX TensorProto `.pb`, or JSON. */
 export type TensorFormat = "npy" | "pb" | "json";
 export const TENSOR_FORMATS: readonly TensorFormat[] = ["npy", "pb", "json"];
 
@@ -297,6 +298,22 @@ export function encodeTensor(t: Tensor, format: TensorFormat, name = ""): Uint8A
   }
 }
 
+/**
+ * Read a tensor from a file, its format told by the extension (`.npy`, `.pb` or `.json`;
+ * `options.dtype` types a JSON file that is a bare nested array). Another extension, a file
+ * that cannot be read or one that does not decode throws a TierflowError naming the file.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { loadModel, readTensorFile, run } from "tierflow";
+ *
+ * writeFileSync("input_ids.json", "[[1, 5, 9, 2]]");
+ * const input_ids = readTensorFile("input_ids.json", { dtype: "i64" }); // i64 [1, 4]
+ * const { module } = await loadModel("examples/models/llama-tiny.torchscript.onnx");
+ * const { outputs } = run(module, { input_ids }, { modelDir: "examples/models" });
+ * ```
+ */
 export function readTensorFile(path: string, options: DecodeOptions = {}): Tensor {
   const format = formatOfPath(path);
   const file = readUserFile(path, format === "json" ? "JSON tensor" : "tensor file");
@@ -304,7 +321,19 @@ export function readTensorFile(path: string, options: DecodeOptions = {}): Tenso
   return withLocation({ file: path }, () => decodeTensor(bytes, format, options));
 }
 
-/** Write through a temporary name in the same folder, then rename: no half-written file is ever visible. */
+/**
+ * Write a tensor to a file in `format` (`name` is the TensorProto's name for `.pb`), through
+ * a temporary name in the same folder, then rename: no half-written file is ever visible. A
+ * tensor the format cannot hold or a file that cannot be written throws a TierflowError.
+ *
+ * @example
+ * ```ts
+ * import { writeTensorFile } from "tierflow";
+ *
+ * const ids = { dtype: "i64", dims: [1, 4], data: BigInt64Array.from([1n, 5n, 9n, 2n]) } as const;
+ * writeTensorFile("out/input_ids.npy", ids, "npy");
+ * ```
+ */
 export function writeTensorFile(path: string, t: Tensor, format: TensorFormat, name = ""): void {
   const bytes = withLocation({ file: path }, () => encodeTensor(t, format, name));
   try {

@@ -26,10 +26,26 @@ export function loadWeight(c: WeightConstant, modelDir: string): Tensor {
  * module's constant and remember the folder they were read from; a weight asked
  * for from another folder is read again. Holding it keeps every weight the runs
  * touched in memory, so a single run (the CLI) goes without.
+ *
+ * @example
+ * ```ts
+ * import { WeightCache, loadModel, run } from "tierflow";
+ *
+ * const { module } = await loadModel("examples/models/gpt2-tiny.torchscript.onnx");
+ * const weights = new WeightCache();
+ * for (const n of [1, 2, 3]) {
+ *   const ids = { dtype: "i64", dims: [1, n], data: new BigInt64Array(n) } as const;
+ *   run(module, { input_ids: ids }, { modelDir: "examples/models", weights }); // weights decoded once
+ * }
+ * ```
  */
 export class WeightCache {
   private readonly entries = new WeakMap<WeightConstant, { readonly modelDir: string; readonly tensor: Tensor }>();
 
+  /**
+   * The weight decoded, from the cache when it was read from `modelDir` before. A weights
+   * file that is missing, outside `modelDir` or too short throws a TierflowError.
+   */
   load(c: WeightConstant, modelDir: string): Tensor {
     const hit = this.entries.get(c);
     if (hit && hit.modelDir === modelDir) return hit.tensor;

@@ -35,6 +35,22 @@ const STORAGE: Partial<Record<DType, StorageOf>> = {
 /** Bytes of one element as stored (f16 and bf16 are held widened in float32, int4 and uint4 unpacked in a byte). */
 const storedBytes = (dtype: DType) => (dtype === "f16" || dtype === "bf16" ? 4 : isSubByte(dtype) ? 1 : dtypeBytes(dtype));
 
+/**
+ * Storage for the reference backend's intermediate tensors, recycled once no live value
+ * refers to it; buffers are matched by exact byte length. Pass one as `RunOptions.buffers`
+ * to keep its buffers from run to run; free buffers stay until {@link BufferPool.drain}.
+ *
+ * @example
+ * ```ts
+ * import { BufferPool, loadModel, run } from "tierflow";
+ *
+ * const { module } = await loadModel("examples/models/llama-tiny.torchscript.onnx");
+ * const buffers = new BufferPool();
+ * const ids = { dtype: "i64", dims: [1, 4], data: BigInt64Array.from([1n, 5n, 9n, 2n]) } as const;
+ * for (let i = 0; i < 3; i++) run(module, { input_ids: ids }, { modelDir: "examples/models", buffers });
+ * console.log(buffers.reused, buffers.allocated);
+ * ```
+ */
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private readonly created = new WeakSet<ArrayBuffer>();
