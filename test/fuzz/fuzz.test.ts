@@ -14,7 +14,7 @@ const SEED = 20261122;
 const PLAN: readonly [keyof typeof kinds, number, number][] = [
   ["onnxBytesKind", 120, 5], ["onnxStructureKind", 40, 5], ["graphTextKind", 100, 4], ["dataflowTextKind", 25, 4],
   ["placementTextKind", 20, 4], ["planJsonKind", 200, 4], ["targetKind", 80, 4], ["tensorFileKind", 1000, 3],
-  ["manifestKind", 300, 3],
+  ["manifestKind", 300, 3], ["nonRegularFilesKind", 150, 2],
 ];
 
 let corpus: Corpus;

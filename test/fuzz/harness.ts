@@ -37,6 +37,21 @@ export function caseSeed(seed: number, index: number): number {
 /** Values that break assumptions: zero, negative, boundary and huge. */
 export const INTERESTING_NUMBERS = [0, -1, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, 1e9, 1e18, -(2 ** 31), 1.5, NaN, Infinity];
 
+/** Names that Object.prototype also has: as keys or value names they must stay ordinary names. */
+export const PROTO_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "__defineGetter__"] as const;
+
+/** Dims (as text) at the edges of int32, of safe integers and below zero. */
+export const HUGE_DIM_TEXTS = ["2147483647", "2147483648", "4294967295", "4294967296", "9007199254740991", "9007199254740992",
+  "9007199254740993", "18446744073709551616", "-1", "-2147483648", "-9007199254740993"];
+
+/**
+ * An own, enumerable key, `__proto__` included (plain assignment of `__proto__`
+ * would set the prototype instead), so JSON.stringify writes it.
+ */
+export function setOwnKey(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Byte-level mutations: flips, random bytes, truncation, splices, huge varints. */
 export function mutateBytes(rng: Rng, input: Uint8Array, steps = 1 + rng.int(4)): Uint8Array {
   let b: Uint8Array = new Uint8Array(input);
@@ -89,7 +104,7 @@ export function mutateText(rng: Rng, text: string, steps = 1 + rng.int(3)): stri
   let t = text;
   for (let s = 0; s < steps; s++) {
     const at = rng.int(t.length + 1);
-    switch (rng.int(9)) {
+    switch (rng.int(11)) {
       case 0: t = t.slice(0, at) + rng.pick(TEXT_TOKENS) + t.slice(at); break;
       case 1: t = t.slice(0, at) + t.slice(at + 1 + rng.int(20)); break;
       case 2: t = t.slice(0, at); break;
@@ -124,6 +139,15 @@ export function mutateText(rng: Rng, text: string, steps = 1 + rng.int(3)): stri
         }
         break;
       }
+      case 9: t = renameToProtoName(rng, t); break;
+      case 10: { // a dim inside a type's brackets at the edge of int32 or of safe integers, or negative
+        const dims = [...t.matchAll(/(?<=[\[,]\s*)\d+(?=\s*[\],])/g)];
+        if (dims.length) {
+          const m = rng.pick(dims);
+          t = t.slice(0, m.index) + rng.pick(HUGE_DIM_TEXTS) + t.slice(m.index + m[0].length);
+        }
+        break;
+      }
       case 7: { // deep nesting
         const depth = rng.pick([50, 1000, 20000]);
         const open = rng.pick(["(", "[", "{"]), close = { "(": ")", "[": "]", "{": "}" }[open]!;
@@ -138,10 +162,33 @@ export function mutateText(rng: Rng, text: string, steps = 1 + rng.int(3)): stri
   return t;
 }
 
+// A value or symbol name (`%x`, `@g`), not followed by more of a name; `%x:` before a type counts.
+const SIGIL_NAME = /[%@][A-Za-z0-9_.$/-](?:[A-Za-z0-9_.$:/-]*[A-Za-z0-9_.$/-])?/g;
+
+/**
+ * One `%name` or `@name` renamed everywhere to a prototype-named one (such a
+ * text must still read back, verify and compile), or one bare identifier
+ * (an attribute, op or opset name) replaced by a prototype name.
+ */
+export function renameToProtoName(rng: Rng, t: string): string {
+  const proto = rng.pick(PROTO_NAMES);
+  const names = [...new Set([...t.matchAll(SIGIL_NAME)].map((m) => m[0]))];
+  if (names.length && rng.chance(0.75)) {
+    const old = rng.pick(names);
+    const escaped = old.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+    return t.replace(new RegExp(`${escaped}(?![A-Za-z0-9_.$/-]|:[A-Za-z0-9_.$/:-])`, "g"), old[0] + proto);
+  }
+  const ids = [...t.matchAll(/\b[a-z_][A-Za-z0-9_]*\b/g)];
+  if (!ids.length) return t;
+  const m = rng.pick(ids);
+  return t.slice(0, m.index) + proto + t.slice(m.index + m[0].length);
+}
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 function randomJson(rng: Rng, like: Json): Json {
-  switch (rng.int(9)) {
+  switch (rng.int(10)) {
+    case 9: return rng.pick(PROTO_NAMES);
     case 0: return null;
     case 1: return rng.pick(INTERESTING_NUMBERS.filter(Number.isFinite));
     case 2: return -1 - rng.int(100);
@@ -150,7 +197,9 @@ function randomJson(rng: Rng, like: Json): Json {
     case 5: return true;
     case 6: { let v: Json = 1; for (let i = 0; i < rng.pick([10, 5000]); i++) v = [v]; return v; }
     case 7: return typeof like === "number" ? like * rng.pick([0, -1, 1e6, 1e12]) : like;
-    default: return Array.isArray(like) && like.length ? [...like, ...like] : String(like);
+    default: // (an object may carry a prototype-named key such as toString, so it is not passed to String)
+      if (Array.isArray(like)) return like.length ? [...like, ...like] : "";
+      return like !== null && typeof like === "object" ? "[object Object]" : String(like);
   }
 }
 
@@ -175,8 +224,15 @@ export function mutateJson(rng: Rng, doc: Json, steps = 1 + rng.int(3)): Json {
     }
     const k = rng.pick(keys);
     const obj = parent as Record<string, Json>;
-    switch (rng.int(4)) {
+    switch (rng.int(5)) {
       case 0: if (Array.isArray(parent)) parent.splice(Number(k), 1); else delete obj[k]; break;
+      case 4: { // a prototype-named key beside the others, or in place of one
+        if (Array.isArray(parent)) { parent.splice(Number(k), 0, rng.pick(PROTO_NAMES)); break; }
+        const value = rng.chance(0.5) ? obj[k]! : randomJson(rng, obj[k]!);
+        if (rng.chance(0.5)) delete obj[k];
+        setOwnKey(obj, rng.pick(PROTO_NAMES), value);
+        break;
+      }
       case 1: if (Array.isArray(parent)) parent.splice(Number(k), 0, structuredClone(parent[Number(k)]!)); else obj[`${k}_`] = obj[k]!; break;
       default: obj[k] = randomJson(rng, obj[k]!);
     }
@@ -213,6 +269,8 @@ export interface FuzzStats {
 export interface FuzzOptions<I> {
   readonly kind: string;
   readonly seed: number;
+  /** The first case to run (earlier ones are skipped, not tried): a replay or a resumed run. */
+  readonly first?: number;
   /** Stop after this many cases... */
   readonly count: number;
   /** ...or after this many milliseconds, whichever comes first. */
@@ -250,7 +308,7 @@ export async function fuzz<I>(o: FuzzOptions<I>): Promise<FuzzStats> {
   const caseLimit = o.caseLimitMs ?? 2000, heapLimit = o.heapLimitMiB ?? 256;
   const start = Date.now();
   const heap0 = heapUsed();
-  for (let i = 0; i < o.count && Date.now() - start < o.budgetMs; i++) {
+  for (let i = o.first ?? 0; i < o.count && Date.now() - start < o.budgetMs; i++) {
     const seed = caseSeed(o.seed, i);
     if (o.progressFile) writeFileSync(o.progressFile, `${o.kind} seed=${o.seed} case=${i}\n`);
     const t0 = performance.now();

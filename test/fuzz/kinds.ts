@@ -23,9 +23,12 @@ import type { Target } from "../../targets/target.js";
 import { decodeTensor, encodeTensor } from "../../targets/reference/tensor-files.js";
 import type { TensorFormat } from "../../targets/reference/tensor-files.js";
 import { tensorFromValues } from "../../ir/tensor.js";
-import { parseManifest } from "../../compiler/coe/manifest.js";
 import { Rng, mutateBytes, mutateJson, mutateText } from "./harness.js";
 import type { FuzzOptions } from "./harness.js";
+import { editOnnxHostile, hostileTarget, oversizeDense } from "./hostile.js";
+import { checkManifest, checkPlanModel, hostileManifest, hostilePlanModel, manifestFolder, planFolder } from "./escapes.js";
+import { nonRegularFilesKind } from "./files.js";
+export { nonRegularFilesKind };
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 const MODELS = join(ROOT, "examples", "models");
@@ -203,7 +206,10 @@ export function onnxStructureKind(c: Corpus): Kind<Uint8Array> {
     generate: (rng) => {
       const seed = rng.pick(decoded);
       const m = onnx.ModelProto.decode(seed.bytes) as ModelProto;
-      for (let s = 1 + rng.int(2); s > 0; s--) edit(rng, m);
+      for (let s = 1 + rng.int(2); s > 0; s--) {
+        if (rng.chance(0.3)) editOnnxHostile(rng, m);
+        else edit(rng, m);
+      }
       return encodeModel(m);
     },
     check: (bytes) => importAndPipeline(bytes, join(c.dir, "model")),
@@ -215,7 +221,7 @@ export function onnxStructureKind(c: Corpus): Kind<Uint8Array> {
 export function graphTextKind(c: Corpus): Kind<string> {
   return {
     kind: "graph-text",
-    generate: (rng) => mutateText(rng, c.graphText),
+    generate: (rng) => (rng.chance(0.15) ? oversizeDense(rng, c.graphText) : mutateText(rng, c.graphText)),
     check: (text) => {
       const module = parseGraphText(text, "fuzz.tfg");
       verifyModule(module);
@@ -243,12 +249,23 @@ export function placementTextKind(c: Corpus): Kind<string> {
 
 // ---- JSON documents ---------------------------------------------------------
 
-export function planJsonKind(c: Corpus): Kind<string> {
+/**
+ * A mutated plan must be refused or read; one whose model fields were made
+ * hostile is opened as `run` opens it, and must be refused without reading
+ * outside its folder (escapes.ts).
+ */
+export function planJsonKind(c: Corpus): Kind<{ text: string; model: boolean }> {
   const path = join(c.dir, "plan.json");
+  const folder = planFolder(mkdtempSync(join(c.dir, "plan-model-")));
   return {
     kind: "plan-json",
-    generate: (rng) => (rng.chance(0.8) ? JSON.stringify(mutateJson(rng, c.planJson as never)) : mutateText(rng, JSON.stringify(c.planJson, null, 1))),
-    check: (text) => {
+    generate: (rng) => {
+      if (rng.chance(0.15)) return { text: JSON.stringify(hostilePlanModel(rng, c.planJson, folder)), model: true };
+      const text = rng.chance(0.8) ? JSON.stringify(mutateJson(rng, c.planJson as never)) : mutateText(rng, JSON.stringify(c.planJson, null, 1));
+      return { text, model: false };
+    },
+    check: async ({ text, model }) => {
+      if (model) return checkPlanModel(text, folder);
       writeFileSync(path, text);
       readPlan(path);
     },
@@ -256,12 +273,18 @@ export function planJsonKind(c: Corpus): Kind<string> {
 }
 
 /** A mutated target must be refused or compile a small model (no division by zero turned into a hang or a crash). */
-export function targetKind(c: Corpus): Kind<string> {
+export function targetKind(c: Corpus): Kind<{ text: string; parallel: boolean }> {
   return {
     kind: "target",
     caseLimitMs: 5000,
-    generate: (rng) => (rng.chance(0.85) ? JSON.stringify(mutateJson(rng, c.target as never)) : mutateText(rng, JSON.stringify(c.target))),
-    check: async (text) => {
+    generate: (rng) => {
+      if (rng.chance(0.3)) { // hostile figures, sometimes a node of sockets planned with --parallel auto
+        const { target, parallel } = hostileTarget(rng, c.target);
+        return { text: JSON.stringify(target), parallel };
+      }
+      return { text: rng.chance(0.85) ? JSON.stringify(mutateJson(rng, c.target as never)) : mutateText(rng, JSON.stringify(c.target)), parallel: false };
+    },
+    check: async ({ text, parallel }) => {
       let json: unknown;
       try {
         json = JSON.parse(text);
@@ -269,7 +292,7 @@ export function targetKind(c: Corpus): Kind<string> {
         return; // readJsonFile's diagnostic; not what this kind exercises
       }
       const target: Target = validateTarget(json, "fuzz-target.json");
-      await compile(join(MODELS, "llama-tiny.torchscript.onnx"), { target, opt: 2, phase: "decode", seq: 8 });
+      await compile(join(MODELS, "llama-tiny.torchscript.onnx"), { target, opt: 2, phase: "decode", seq: 8, ...(parallel ? { parallel: "auto" } : {}) });
     },
   };
 }
@@ -294,13 +317,20 @@ export function tensorFileKind(c: Corpus): Kind<{ format: TensorFormat; bytes: U
   };
 }
 
-/** A mutated CoE manifest must be refused or read (paths checked inside the example's folder). */
-export function manifestKind(_: Corpus): Kind<string> {
-  const file = join(ROOT, "examples", "coe", "coe.json");
-  const manifest = JSON.parse(readFileSync(file, "utf8")) as unknown;
+/**
+ * A mutated CoE manifest, in a folder of its own, must be refused or read, and
+ * every path it resolves (its target file's included) must lie inside that
+ * folder; one with hostile targets, routes, shares and paths too (escapes.ts).
+ */
+export function manifestKind(c: Corpus): Kind<string> {
+  const manifest = JSON.parse(readFileSync(join(ROOT, "examples", "coe", "coe.json"), "utf8")) as unknown;
+  const folder = manifestFolder(mkdtempSync(join(c.dir, "manifest-")), join(ROOT, "targets", "presets", "toy.json"));
   return {
     kind: "coe-manifest",
-    generate: (rng) => (rng.chance(0.85) ? JSON.stringify(mutateJson(rng, manifest as never)) : mutateText(rng, JSON.stringify(manifest))),
+    generate: (rng) => {
+      if (rng.chance(0.35)) return JSON.stringify(hostileManifest(rng, manifest, folder));
+      return rng.chance(0.85) ? JSON.stringify(mutateJson(rng, manifest as never)) : mutateText(rng, JSON.stringify(manifest));
+    },
     check: (text) => {
       let json: unknown;
       try {
@@ -308,12 +338,12 @@ export function manifestKind(_: Corpus): Kind<string> {
       } catch {
         return; // readJsonFile's diagnostic; not what this kind exercises
       }
-      parseManifest(json, file);
+      checkManifest(json, folder, text);
     },
   };
 }
 
 export async function allKinds(c: Corpus): Promise<Kind<never>[]> {
   return [onnxBytesKind(c), onnxStructureKind(c), graphTextKind(c), dataflowTextKind(c), placementTextKind(c),
-    planJsonKind(c), targetKind(c), tensorFileKind(c), manifestKind(c)] as unknown as Kind<never>[];
+    planJsonKind(c), targetKind(c), tensorFileKind(c), manifestKind(c), nonRegularFilesKind(c)] as unknown as Kind<never>[];
 }

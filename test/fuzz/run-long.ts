@@ -1,9 +1,11 @@
 // The long fuzz run, on demand (not part of `npm test`):
 //   npx tsx test/fuzz/run-long.ts --seconds 600 [--seed N] [--kind onnx-bytes]
+//     [--case I | --from I] [--progress FILE]
 // Splits the time over the input kinds, prints the figures per kind and every
 // defect with the seed and case that replay it; exits 1 when it found any.
-// The case about to run is kept in $TMPDIR/tierflow-fuzz-progress.txt, so a
-// case that hangs can be replayed.
+// The case about to run is kept in $TMPDIR/tierflow-fuzz-progress.txt (or
+// --progress FILE, one for each of runs side by side), so a case that hangs or
+// aborts the process can be replayed, and the run resumed after it (--from).
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +21,8 @@ const seconds = Number(arg("seconds") ?? "600");
 const seed = Number(arg("seed") ?? String(Date.now() % 2 ** 31));
 const only = arg("kind");
 const onlyCase = arg("case");
+const from = Number(arg("from") ?? "0");
+const progressFile = arg("progress") ?? join(tmpdir(), "tierflow-fuzz-progress.txt");
 
 const corpus = await buildCorpus();
 const kinds = (await allKinds(corpus)).filter((k) => only === undefined || k.kind === only);
@@ -27,7 +31,7 @@ process.stdout.write(`seed ${seed}, ${seconds} s over ${kinds.length} kinds\n`);
 for (const k of kinds) {
   const stats = await fuzz({
     ...k, seed, count: onlyCase !== undefined ? Number(onlyCase) + 1 : Number.MAX_SAFE_INTEGER, budgetMs: (seconds * 1000) / kinds.length,
-    progressFile: join(tmpdir(), "tierflow-fuzz-progress.txt"), heapLimitMiB: 512,
+    first: onlyCase !== undefined ? Number(onlyCase) : from, progressFile, heapLimitMiB: 512,
   });
   tried += stats.tried;
   defects += stats.defects.length;
