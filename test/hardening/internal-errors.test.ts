@@ -53,6 +53,15 @@ describe("negative and absurd dims", () => {
     expectTierflowError(() => makeTensor("f32", [-5]), /has a dim that is not a non-negative integer/);
     expectTierflowError(() => makeTensor("f32", [2, 0.5]), /has a dim that is not a non-negative integer/);
   });
+  it("a shape input declared with 2^31 elements: refused by node, not a heap exhausted by 2^31 dims (found by fuzzing)", () => {
+    for (const op of ["ConstantOfShape", "Expand", "Reshape", "Unsqueeze"] as const) {
+      const inputs = op === "ConstantOfShape" ? ["s"] : ["x", "s"];
+      const f = writeModel(join(dir, `rank-${op}.onnx`), model({
+        inputs: [valueInfo("x", ONNX_FLOAT, [1]), valueInfo("s", 7, [2 ** 31])], outputs: ["y"], nodes: [node(op, inputs, ["y"], {}, "big")],
+      }));
+      expectDiagnostic(["inspect", f], new RegExp(`node 'big': .*gives the output \\d+ dims, over the limit of 64`));
+    }
+  });
   it("a tensor over the element limit names the node that makes it", () => {
     expectDiagnostic(["run", shapeModel("expand-huge", "Expand", [50000, 50000]), "--input", `x=${x}`],
       /node 'Expand_y': tensor of 2500000000 elements exceeds the limit of 2147483647/);

@@ -61,11 +61,20 @@ function axesOf(ctx: InferContext, attrs: Attrs, inputIndex: number): number[] |
   return knownInts(ctx.inputs[inputIndex]) ?? "runtime";
 }
 
+/** The largest rank a shape input may give a tensor (a 1-D shape input of 2^31 elements would give that many dims). */
+export const MAX_RANK = 64;
+
+/** `rank` fresh dims, for an output whose rank a shape or axes input's length gives; refused past MAX_RANK. */
+function freshDims(rank: number, ctx: Pick<InferContext, "fresh">, hint: string, what: string): Dim[] {
+  if (rank > MAX_RANK) fail(`${what} gives the output ${rank} dims, over the limit of ${MAX_RANK}`);
+  return Array.from({ length: rank }, () => ctx.fresh(hint));
+}
+
 /** Output type when axes are only known at run time: rank from the axes' length if static, every dim fresh. */
 function runtimeAxesType(ctx: InferContext, t: TensorType, sign: 1 | -1, hint: string): TensorType {
   const n = inputType(ctx, 1, "axes").shape?.[0];
   if (!t.shape || typeof n !== "number") return { dtype: t.dtype, shape: null };
-  return { dtype: t.dtype, shape: Array.from({ length: t.shape.length + sign * n }, () => ctx.fresh(hint)) };
+  return { dtype: t.dtype, shape: freshDims(Math.max(0, t.shape.length + sign * n), ctx, hint, "the axes input's length") };
 }
 
 /** Dropout with training_mode true and a non-zero ratio is random: refuse it rather than return the identity. */
@@ -228,7 +237,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
       let shape: Dim[] | null;
       if (requested && t.shape) shape = reshapeDims(t.shape, requested, intAttr(ctx.attrs, "allowzero", 0) === 1, ctx);
       else if (shapeType.shape && typeof shapeType.shape[0] === "number") {
-        shape = Array.from({ length: shapeType.shape[0] }, () => ctx.fresh("reshape"));
+        shape = freshDims(shapeType.shape[0], ctx, "reshape", "Reshape's shape input's length");
       } else shape = null;
       const sym = shape && shape.length <= 1 ? passSymbolic(ctx) : undefined;
       return { types: [{ dtype: t.dtype, shape }], symbolic: [sym] };
@@ -323,7 +332,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
       if (!target || !t.shape) {
         const len = inputType(ctx, 1, "shape").shape?.[0];
         const rank = typeof len === "number" ? Math.max(len, t.shape?.length ?? 0) : undefined;
-        return { types: [{ dtype: t.dtype, shape: rank === undefined ? null : Array.from({ length: rank }, () => ctx.fresh("expand")) }] };
+        return { types: [{ dtype: t.dtype, shape: rank === undefined ? null : freshDims(rank, ctx, "expand", "Expand's shape input's length") }] };
       }
       return { types: [{ dtype: t.dtype, shape: broadcastShapes(t.shape, target) }] };
     },
@@ -337,7 +346,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const dims = knownDims(ctx.inputs[0]);
       if (dims) checkShapeValues(dims, "ConstantOfShape shape");
       const len = inputType(ctx, 0, "input").shape?.[0];
-      const shape = dims ?? (typeof len === "number" ? Array.from({ length: len }, () => ctx.fresh("fill")) : null);
+      const shape = dims ?? (typeof len === "number" ? freshDims(len, ctx, "fill", "ConstantOfShape's shape input's length") : null);
       let sym: SymbolicValue | undefined;
       if (shape?.length === 1 && typeof shape[0] === "number" && shape[0] <= 64 && INT_DTYPES.includes(value.dtype)) {
         sym = new Array<Dim>(shape[0]).fill(Number(value.data[0]!));
