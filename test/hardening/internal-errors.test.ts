@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TierflowError } from "../../ir/diagnostics.js";
 import { lookupOp } from "../../ir/graph/ops.js";
 import { parseModule } from "../../ir/graph/parser.js";
 import { MAX_DENSE_ELEMENTS, MAX_DENSE_TOTAL, checkDenseLiterals } from "../../ir/graph/text/dense-limits.js";
@@ -13,6 +12,7 @@ import { allocating, makeTensor, tensorFromValues } from "../../ir/tensor.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { validateTarget } from "../../targets/target.js";
 import { ROOT, expectDiagnostic } from "../support/cli.js";
+import { expectTierflowError } from "../support/errors.js";
 import { ONNX_FLOAT, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tierflow-internal-"));
@@ -26,17 +26,6 @@ function shapeModel(name: string, op: "ConstantOfShape" | "Expand", shape: numbe
     nodes: op === "Expand" ? [node("Expand", inputs, ["y"])] : [node("ConstantOfShape", inputs, ["c"]), node("Add", ["x", "c"], ["y"])],
     initializers: [int64Tensor("s", [shape.length], shape)],
   }));
-}
-
-function expectTierflowError(body: () => unknown, pattern: RegExp): void {
-  let err: unknown;
-  try {
-    body();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, "no error was raised").toBeInstanceOf(TierflowError);
-  expect((err as Error).message).toMatch(pattern);
 }
 
 describe("negative and absurd dims", () => {

@@ -6,11 +6,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TierflowError } from "../../ir/diagnostics.js";
 import { MAX_DIM_NESTING, MAX_DIM_TERMS, MAX_DIM_TEXT, mulDims, parseDim } from "../../ir/symbolic.js";
 import { decodeTensor } from "../../targets/reference/tensor-files.js";
 import { encodeModel } from "../../compiler/onnx/proto.js";
 import { importOnnxFile } from "../../compiler/onnx/import-file.js";
+import { expectTierflowError } from "../support/errors.js";
 import { checkMaxMemory, residentBytes } from "../../compiler/cli/run-plan.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import { validateTarget } from "../../targets/target.js";
@@ -22,14 +22,7 @@ const MiB = 2 ** 20;
 /** Run `body`; it must raise a TierflowError matching `pattern` without the process growing by `maxMiB`. */
 function expectRefused(body: () => unknown, pattern: RegExp, maxMiB = 64): void {
   const before = process.memoryUsage().rss;
-  let err: unknown;
-  try {
-    body();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, "no error was raised").toBeInstanceOf(TierflowError);
-  expect((err as Error).message).toMatch(pattern);
+  expectTierflowError(body, pattern);
   expect((process.memoryUsage().rss - before) / MiB).toBeLessThan(maxMiB);
 }
 
