@@ -7,6 +7,7 @@
 import { fail } from "../../ir/diagnostics.js";
 import { readUserText } from "../../ir/read-file.js";
 import { seededRandom } from "../seeded-random.js";
+import { zipfPicker } from "../seeded-choice.js";
 import type { Check } from "../../ir/arguments.js";
 import { COUNT, NUMBER, POSITIVE_NUMBER, STRING, arrayOf, checkOptions, oneOf } from "../../ir/arguments.js";
 
@@ -72,16 +73,7 @@ export function generateTrace(o: TraceOptions): TraceRequest[] {
   if (o.requests > MAX_TRACE_REQUESTS) fail(`a trace of ${o.requests} requests is over the limit of ${MAX_TRACE_REQUESTS}`);
   const rand = seededRandom(o.seed);
   const n = o.experts.length;
-  const weights = o.experts.map((_, k) => (o.distribution === "uniform" ? 1 : 1 / Math.pow(k + 1, o.zipfS ?? 1)));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cumulative: number[] = [];
-  weights.reduce((acc, w, i) => (cumulative[i] = acc + w / total), 0);
-  const pick = (): number => {
-    const u = rand();
-    let lo = 0, hi = n - 1;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (cumulative[mid]! < u) lo = mid + 1; else hi = mid; }
-    return lo;
-  };
+  const pick = zipfPicker(n, o.distribution === "uniform" ? 0 : (o.zipfS ?? 1), rand);
   const out: TraceRequest[] = [];
   let t = 0;
   const burstLength = 1 / o.rate; // 10 requests at 10x the rate
