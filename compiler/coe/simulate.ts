@@ -1,32 +1,28 @@
-// Serving simulation of a compiled CoE: a discrete-event simulation of one
-// node serving a request trace with the plan's costs.
-//
-// Model: requests arrive, the router runs (router seconds each, on arrival);
-// the node serves one expert at a time. When idle it picks the expert of the
-// oldest waiting request and batches up to `batch` waiting requests for it
-// (first come, first served across experts). If that expert is not in HBM it
-// is copied in (switch seconds, bytes over the switch path), evicting one by
-// the policy; then prefill (the plan's prefill seconds scaled by prompt length)
-// and decode steps (the decode plan's step time, at the plan's batch) until
-// the longest output is done. A request's first token comes after the prefill
-// and one decode step; it completes after its own output tokens.
-// Policies decide which experts stay in HBM slots besides the active one:
-// All start from the compiled residency (the hot set already in HBM).
+// Serving simulation of a compiled CoE: one node serving a request trace,
+// run by the serving engine (compiler/serving/engine.ts: turns per expert,
+// continuous batching within a turn, HBM slots under a policy) with the plan's
+// costs: prefill the plan's prefill seconds scaled by prompt length, a decode
+// step what the plan compiled for the batch it runs (decode plans at batch 1,
+// 2, 4, ..., linear between them), a switch the expert's bytes over the switch
+// path (DDR or host memory; storage past it), the router's seconds on arrival.
+// Policies (the engine's, plus one that picks among them):
 //   pin-hot   the hottest experts (manifest shares, else trace counts) stay pinned; one slot swaps
 //   lru       every slot swaps, least recently used out
 //   lfu       every slot swaps, least frequently requested out
-//   prefetch  lru, and while a batch computes, the router's second choice of its first request is copied into a free slot
+//   prefetch  lru, and while a turn computes, the router's second choice of its first request is copied into a free slot
 //   auto      runs the others and keeps the one with the lowest p99 latency
-// Known weakness: one node, no overlap of a switch with the previous batch's
-// decode except by prefetch. A decode step costs what the plan compiled for
-// the batch it runs (decode plans at batch 1, 2, 4, ..., linear between them).
+// Known weakness: one node, no overlap of a switch with the previous turn's
+// decode except by prefetch.
 
 import { fail } from "../../ir/diagnostics.js";
 import type { CoePlan } from "./compile-coe.js";
 import type { TraceRequest } from "./trace.js";
 import { decodeStepSeconds } from "./decode-steps.js";
+import { runEngine } from "../serving/engine.js";
+import type { EngineRun, ExpertCosts } from "../serving/engine.js";
 import type { Check } from "../../ir/arguments.js";
-import { COUNT, NUMBER, arrayOf, checkArg, isObject, oneOf } from "../../ir/arguments.js";
+import { COUNT, FUNCTION, NUMBER, arrayOf, checkArg, isObject, oneOf } from "../../ir/arguments.js";
+import type { OnStage } from "../stage.js";
 
 export const POLICIES = ["pin-hot", "lru", "lfu", "prefetch"] as const;
 /**
@@ -45,20 +41,26 @@ export interface SimResult {
   readonly requests: number;
   /** When the last request completes. */
   readonly makespanSeconds: number;
-  /** Request latency, arrival to last token: mean, median and 99th percentile. */
+  /** Request latency, arrival to last token: mean and percentiles. */
   readonly latencyMean: number;
   readonly latencyP50: number;
+  readonly latencyP90: number;
   readonly latencyP99: number;
-  /** Time to first token: median and 99th percentile. */
+  /** Time to first token (the end of the prompt's prefill): percentiles. */
   readonly ttftP50: number;
+  readonly ttftP90: number;
   readonly ttftP99: number;
+  /** Time per output token after the first: percentiles over requests of two or more tokens. */
+  readonly tpotP50: number;
+  readonly tpotP90: number;
+  readonly tpotP99: number;
   /** Output tokens per second from the first arrival to the end. */
   readonly tokensPerSecond: number;
   /** Experts copied into HBM. */
   readonly switches: number;
   /** Bytes those copies moved. */
   readonly bytesMoved: number;
-  /** Batches served. */
+  /** Turns served: an expert's batch, from the switch to it until its batch drains. */
   readonly batches: number;
   /** Expert slots in HBM besides the router and KV cache. */
   readonly hbmSlots: number;
@@ -66,6 +68,10 @@ export interface SimResult {
   readonly hbmOccupancyMaxBytes: number;
   /** (time, HBM bytes) at each change, at most 200 points. */
   readonly occupancy: readonly (readonly [number, number])[];
+  /** Switches started in each of 50 equal intervals of the run. */
+  readonly switchesOverTime: { readonly binSeconds: number; readonly counts: readonly number[] };
+  /** Requests and switches of each expert that had either. */
+  readonly perExpert: readonly { readonly name: string; readonly requests: number; readonly switches: number }[];
   /** Some experts do not fit in DDR (or host memory) and are read from storage. */
   readonly outOfMemory: boolean;
   /** No expert fits in HBM beside the router and KV cache: nothing was served. */
@@ -93,110 +99,62 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
   const graphs = new Map(plan.graphs.map((g) => [g.id, g]));
   for (const r of trace) if (r.expert === undefined || !experts.has(r.expert)) fail(`trace names expert '${r.expert ?? "(none: route it first)"}', which the CoE plan does not have`);
   const slots = hbmSlots(plan);
-  const reserved = plan.residency.hbmReservedBytes;
-  const batchMax = plan.options.batch;
   const counts = new Map<string, number>();
   for (const r of trace) counts.set(r.expert!, (counts.get(r.expert!) ?? 0) + 1);
-  // pin-hot: the hottest (slots - 1) experts stay; manifest shares when they differ, else the trace's counts.
+  // pin-hot ranks by the manifest's shares when they differ, else by the trace's counts.
   const uneven = new Set(plan.experts.map((e) => e.share)).size > 1;
-  const heat = (name: string) => (uneven ? experts.get(name)!.share : (counts.get(name) ?? 0));
-  const pinned = new Set(policy === "pin-hot" ? [...experts.keys()].map((n, i) => ({ n, i })).sort((a, b) => heat(b.n) - heat(a.n) || a.i - b.i).slice(0, Math.max(0, slots - 1)).map((x) => x.n) : []);
-  // Every policy starts from the compiled residency (its hot set loaded); only pin-hot keeps it pinned.
-  const resident = new Map<string, number>(); // name -> time it is ready in HBM
-  for (const e of plan.experts) if (e.home === "hbm" && resident.size < slots) resident.set(e.name, 0);
-  for (const p of pinned) if (!resident.has(p) && resident.size < slots) resident.set(p, 0);
-  const lastUse = new Map<string, number>();
-  const uses = new Map<string, number>();
-  let switches = 0, bytesMoved = 0, batches = 0;
-  const occupancy: [number, number][] = [];
-  const hbmBytes = () => reserved + [...resident.keys()].reduce((s, n) => s + experts.get(n)!.bytes, 0);
-  const record = (t: number) => occupancy.push([t, hbmBytes()]);
-  record(0);
-
-  const evictFor = (keep: ReadonlySet<string>): void => {
-    if (resident.size < slots) return;
-    const candidates = [...resident.keys()].filter((n) => !pinned.has(n) && !keep.has(n));
-    if (candidates.length === 0) return;
-    const score = (n: string) => (policy === "lfu" ? (uses.get(n) ?? 0) * 1e12 + (lastUse.get(n) ?? 0) : (lastUse.get(n) ?? 0));
-    candidates.sort((a, b) => score(a) - score(b) || (a < b ? -1 : 1));
-    resident.delete(candidates[0]!);
-  };
-  const copyIn = (name: string, start: number, keep: ReadonlySet<string>): number => {
-    const e = experts.get(name)!;
-    evictFor(keep);
-    switches++;
-    bytesMoved += e.bytes;
-    const ready = start + copySeconds(plan, e);
-    resident.set(name, ready);
-    return ready;
-  };
-
-  const latencies: number[] = [], ttfts: number[] = [];
-  let tokens = 0;
-  const waiting: { r: TraceRequest; ready: number }[] = [];
-  let next = 0, now = 0;
-  const unservable = !plan.residency.fitsHbm || slots < 1;
-  while (!unservable && (next < trace.length || waiting.length > 0)) {
-    if (waiting.length === 0) now = Math.max(now, trace[next]!.arrival + plan.router.seconds);
-    while (next < trace.length && trace[next]!.arrival + plan.router.seconds <= now) {
-      waiting.push({ r: trace[next]!, ready: trace[next]!.arrival + plan.router.seconds });
-      next++;
-    }
-    const expert = waiting[0]!.r.expert!;
-    const batch = waiting.filter((w) => w.r.expert === expert).slice(0, batchMax);
-    for (const w of batch) waiting.splice(waiting.indexOf(w), 1);
-    batches++;
-    const e = experts.get(expert)!;
+  const costs = new Map<string, ExpertCosts>(plan.experts.map((e) => {
     const g = graphs.get(e.graph)!;
-    let start = now;
-    if (!resident.has(expert)) start = copyIn(expert, now, new Set([expert]));
-    else start = Math.max(now, resident.get(expert)!);
-    lastUse.set(expert, now);
-    uses.set(expert, (uses.get(expert) ?? 0) + batch.length);
-    record(now);
-    const second = batch[0]!.r.second;
-    if (policy === "prefetch" && slots > 1 && second !== undefined && experts.has(second) && !resident.has(second)) {
-      copyIn(second, start, new Set([expert])); // overlaps this batch's compute
-      record(start);
-    }
-    const prefill = batch.reduce((s, w) => s + g.prefillSeconds * (w.r.promptTokens / plan.options.seq), 0);
-    // Requests leave the batch as their outputs end: each step costs the batch still decoding.
-    const lengths = batch.map((w) => w.r.outputTokens).sort((a, b) => a - b);
-    const doneAfter = (tokens: number): number => {
-      let t = 0, done = 0;
-      for (let i = 0; i < lengths.length; i++) {
-        const steps = Math.min(tokens, lengths[i]!) - done;
-        if (steps > 0) t += steps * decodeStepSeconds(g.decodeSteps, lengths.length - i);
-        done = Math.max(done, Math.min(tokens, lengths[i]!));
-      }
-      return t;
-    };
-    const firstToken = start + prefill + doneAfter(1);
-    for (const w of batch) {
-      ttfts.push(firstToken - w.r.arrival);
-      latencies.push(start + prefill + doneAfter(w.r.outputTokens) - w.r.arrival);
-      tokens += w.r.outputTokens;
-    }
-    now = start + prefill + doneAfter(lengths[lengths.length - 1]!);
-    lastUse.set(expert, now);
-  }
-  record(now);
-  latencies.sort((a, b) => a - b);
-  ttfts.sort((a, b) => a - b);
+    return [e.name, {
+      prefillSeconds: (tokens: number) => g.prefillSeconds * (tokens / plan.options.seq),
+      decodeSeconds: (batch: number) => decodeStepSeconds(g.decodeSteps, batch),
+      switchSeconds: copySeconds(plan, e), bytes: e.bytes,
+      startsResident: e.home === "hbm", heat: uneven ? e.share : (counts.get(e.name) ?? 0),
+    }];
+  }));
+  const unservable = !plan.residency.fitsHbm || slots < 1;
+  const run = runEngine(unservable ? [] : trace.map((r) => ({ ...r, expert: r.expert! })), {
+    experts: costs, instances: [{ role: "both", slots: Math.max(1, slots), maxBatch: plan.options.batch }], policy,
+    routerSeconds: plan.router.seconds, reservedBytes: plan.residency.hbmReservedBytes,
+  });
+  return { ...summarize(run, trace, policy, slots, plan.experts.map((e) => e.name)), outOfMemory: plan.residency.spilledToStorage > 0, unservable };
+}
+
+/** The figures of one engine run over the trace it served. */
+function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclude<Policy, "auto">, slots: number, names: readonly string[]): Omit<SimResult, "outOfMemory" | "unservable"> {
+  const latencies = run.requests.map((r) => r.finish - r.arrival).sort((a, b) => a - b);
+  const ttfts = run.requests.map((r) => r.firstToken - r.arrival).sort((a, b) => a - b);
+  const tpots = run.requests.filter((r) => r.outputTokens > 1).map((r) => (r.finish - r.firstToken) / (r.outputTokens - 1)).sort((a, b) => a - b);
+  const tokens = run.requests.reduce((s, r) => s + r.outputTokens, 0);
+  const end = run.makespanSeconds;
   let area = 0, max = 0;
-  for (let i = 0; i < occupancy.length; i++) {
-    const [t, b] = occupancy[i]!;
+  const occ = run.occupancy.length > 0 ? [...run.occupancy, [end, run.occupancy.at(-1)![1]] as const] : [];
+  for (let i = 0; i < occ.length; i++) {
+    const [t, b] = occ[i]!;
     max = Math.max(max, b);
-    if (i + 1 < occupancy.length) area += b * (occupancy[i + 1]![0] - t);
+    if (i + 1 < occ.length) area += b * (occ[i + 1]![0] - t);
   }
-  const span = now - (trace[0]?.arrival ?? 0);
-  const step = Math.max(1, Math.ceil(occupancy.length / 200));
+  const span = end - (trace[0]?.arrival ?? 0);
+  const step = Math.max(1, Math.ceil(occ.length / 200));
+  const perExpert = new Map(names.map((n) => [n, { requests: 0, switches: 0 }]));
+  for (const r of run.requests) perExpert.get(r.expert)!.requests++;
+  for (const s of run.switches) perExpert.get(s.expert)!.switches++;
+  const bins = 50;
+  const binSeconds = end > 0 ? end / bins : 1;
+  const switchesOverTime = new Array<number>(end > 0 ? bins : 0).fill(0);
+  for (const s of run.switches) switchesOverTime[Math.min(bins - 1, Math.floor(s.at / binSeconds))]!++;
   return {
-    policy, requests: trace.length, makespanSeconds: now,
-    latencyMean: latencies.length > 0 ? latencies.reduce((a, b) => a + b, 0) / latencies.length : 0, latencyP50: percentile(latencies, 0.5), latencyP99: percentile(latencies, 0.99),
-    ttftP50: percentile(ttfts, 0.5), ttftP99: percentile(ttfts, 0.99), tokensPerSecond: span > 0 ? tokens / span : 0,
-    switches, bytesMoved, batches, hbmSlots: slots, hbmOccupancyMeanBytes: now > 0 ? area / now : max, hbmOccupancyMaxBytes: max,
-    occupancy: occupancy.filter((_, i) => i % step === 0), outOfMemory: plan.residency.spilledToStorage > 0, unservable,
+    policy, requests: trace.length, makespanSeconds: end,
+    latencyMean: latencies.length > 0 ? latencies.reduce((a, b) => a + b, 0) / latencies.length : 0,
+    latencyP50: percentile(latencies, 0.5), latencyP90: percentile(latencies, 0.9), latencyP99: percentile(latencies, 0.99),
+    ttftP50: percentile(ttfts, 0.5), ttftP90: percentile(ttfts, 0.9), ttftP99: percentile(ttfts, 0.99),
+    tpotP50: percentile(tpots, 0.5), tpotP90: percentile(tpots, 0.9), tpotP99: percentile(tpots, 0.99),
+    tokensPerSecond: span > 0 ? tokens / span : 0,
+    switches: run.switches.length, bytesMoved: run.bytesMoved, batches: run.turns, hbmSlots: slots,
+    hbmOccupancyMeanBytes: end > 0 ? area / end : max, hbmOccupancyMaxBytes: max,
+    occupancy: occ.filter((_, i) => i % step === 0).map(([t, b]) => [t, b] as const),
+    switchesOverTime: { binSeconds, counts: switchesOverTime },
+    perExpert: [...perExpert].filter(([, v]) => v.requests > 0 || v.switches > 0).map(([name, v]) => ({ name, ...v })),
   };
 }
 
@@ -209,9 +167,10 @@ const TRACE_REQUEST: Check = {
 
 /**
  * Simulate one node serving a request trace with a compiled CoE's costs, under an HBM
- * residency policy; with "auto", every policy is run (`tried`) and the one with the lowest
- * p99 latency is the `result`. A malformed plan, trace or policy, or a request naming an
- * expert the plan does not have (or none), throws a TierflowError.
+ * residency policy; with "auto", every policy is run (`tried`, each announced to `onStage`
+ * as one of the "policies") and the one with the lowest p99 latency is the `result`. A
+ * malformed plan, trace or policy, or a request naming an expert the plan does not have (or
+ * none), throws a TierflowError.
  *
  * @example
  * ```ts
@@ -224,13 +183,17 @@ const TRACE_REQUEST: Check = {
  * console.log(`auto picks ${result.policy}`);
  * ```
  */
-export function simulate(plan: CoePlan, trace: readonly TraceRequest[], policy: Policy): { result: SimResult; tried: readonly SimResult[] } {
+export function simulate(plan: CoePlan, trace: readonly TraceRequest[], policy: Policy, onStage?: OnStage): { result: SimResult; tried: readonly SimResult[] } {
   checkArg("simulate", "plan", plan, { what: "a CoePlan (compileCoe(...).plan or readCoePlan(...))", ok: (v) => isObject(v) && isObject(v.residency) });
   checkArg("simulate", "trace", trace, { what: "an array", ok: Array.isArray });
   trace.forEach((r, i) => checkArg("simulate", `trace[${i}]`, r, TRACE_REQUEST));
   checkArg("simulate", "policy", policy, oneOf([...POLICIES, "auto"]));
+  if (onStage !== undefined) checkArg("simulate", "onStage", onStage, FUNCTION);
   if (policy !== "auto") return { result: simulateOne(plan, trace, policy), tried: [] };
-  const tried = POLICIES.map((p) => simulateOne(plan, trace, p));
+  const tried = POLICIES.map((p, i) => {
+    onStage?.(`policy ${p}`, { done: i, total: POLICIES.length, unit: "policies" });
+    return simulateOne(plan, trace, p);
+  });
   const best = tried.reduce((a, b) => (b.latencyP99 < a.latencyP99 - 1e-12 ? b : a));
   return { result: best, tried };
 }

@@ -1,24 +1,26 @@
-// A small serving simulation: requests arrive (seeded Poisson process), are
-// prefilled, then decoded a token per step in a continuous batch, on replicas
-// whose step times come from compiled plans. Compares colocated serving (each
-// replica does both phases) with disaggregated serving (prefill replicas hand
-// the KV cache to decode replicas), by goodput: requests per second that meet
-// both the time-to-first-token (TTFT) and time-per-output-token (TPOT) targets.
+// Colocated against disaggregated serving of one model: requests arrive
+// (a seeded Poisson process, or a trace), are prefilled, then decoded a token
+// per step in a continuous batch, on replicas whose step times come from
+// compiled plans. Colocated replicas do both phases; disaggregated prefill
+// replicas hand the KV cache to decode replicas. Compared by goodput: requests
+// per second that meet both the time-to-first-token (TTFT) and
+// time-per-output-token (TPOT) targets.
 //
-// Algorithm, after DistServe (Zhong et al., "DistServe: Disaggregating Prefill
-// and Decoding for Goodput-optimized Large Language Model Serving", OSDI 2024):
-// colocated replicas run prefill first (a waiting prompt pre-empts the next
-// decode step, as vLLM schedules), so prefills stretch the decode steps of the
-// requests already running; disaggregated prefill replicas serve prompts first
-// come first served and decode replicas never wait on a prompt. Requests go to
-// replicas round-robin. TTFT = first token - arrival; TPOT = (last token -
-// first token) / (output tokens - 1).
+// The serving engine (compiler/serving/engine.ts) runs it, with one expert
+// that never switches: colocated replicas prefill first (a waiting prompt goes
+// before the next decode step, as vLLM schedules, so prefills stretch the
+// steps of requests already running); disaggregated prefill replicas serve
+// prompts first come first served and decode replicas never wait on a prompt,
+// after DistServe (Zhong et al., OSDI 2024). Requests go to replicas
+// round-robin.
 // Known weakness: one request per prefill (no batching of prompts, no chunked
 // prefill), step times linear in batch and prompt length between the compiled
 // points, no KV capacity limit beyond `maxBatch`, no network queueing for the
 // KV transfer.
 
 import { seededRandom } from "../seeded-random.js";
+import { runEngine } from "../serving/engine.js";
+import type { ExpertCosts, Role } from "../serving/engine.js";
 
 export interface Workload {
   /** Requests per second (mean of the Poisson process). */
@@ -48,10 +50,6 @@ interface Request {
   readonly arrival: number;
   readonly prompt: number;
   readonly output: number;
-  firstToken: number;
-  finish: number;
-  generated: number;
-  ready: number;
 }
 
 export interface ServingResult {
@@ -71,73 +69,32 @@ export function arrivals(w: Workload): Request[] {
     t += -Math.log(1 - next()) / w.rate;
     const prompt = Math.max(1, Math.round(w.promptTokens * (0.5 + next())));
     const output = Math.max(2, Math.round(w.outputTokens * (0.5 + next())));
-    return { arrival: t, prompt, output, firstToken: NaN, finish: NaN, generated: 0, ready: NaN };
+    return { arrival: t, prompt, output };
   });
 }
 
-/**
- * Continuous batching on one replica: `ready(r)` is when a request may join.
- * With `prefill`, a waiting request is prefilled before the next decode step.
- */
-function runReplica(requests: Request[], timing: ReplicaTiming, prefill: boolean): void {
-  const waiting = [...requests].sort((a, b) => (prefill ? a.arrival - b.arrival : a.ready - b.ready));
-  const active: Request[] = [];
-  let t = 0;
-  const steps = requests.reduce((s, r) => s + r.output + 2, 0) * 2 + 10;
-  for (let i = 0; i < steps && (waiting.length > 0 || active.length > 0); i++) {
-    const head = waiting[0];
-    const at = head ? (prefill ? head.arrival : head.ready) : Infinity;
-    if (head && at <= t && active.length < timing.maxBatch) {
-      waiting.shift();
-      if (prefill) {
-        t += timing.prefillSeconds(head.prompt);
-        head.firstToken = t;
-      }
-      head.generated = 1;
-      active.push(head);
-    } else if (active.length > 0) {
-      t += timing.decodeSeconds(active.length);
-      for (const r of [...active]) {
-        r.generated++;
-        if (r.generated >= r.output) {
-          r.finish = t;
-          active.splice(active.indexOf(r), 1);
-        }
-      }
-    } else {
-      t = at;
-    }
-  }
+/** One model's costs on a replica as the engine takes them. */
+function modelCosts(timing: ReplicaTiming, kvTransferSeconds: number): ExpertCosts {
+  return { prefillSeconds: timing.prefillSeconds, decodeSeconds: timing.decodeSeconds, switchSeconds: 0, bytes: 0, kvTransferSeconds: () => kvTransferSeconds, startsResident: true };
 }
 
-/** Prefill replicas, first come first served: when each request's first token and KV cache are ready. */
-function runPrefill(requests: Request[], timing: ReplicaTiming, transfer: number): void {
-  let free = 0;
-  for (const r of [...requests].sort((a, b) => a.arrival - b.arrival)) {
-    const start = Math.max(free, r.arrival);
-    free = start + timing.prefillSeconds(r.prompt);
-    r.firstToken = free;
-    r.ready = free + transfer;
-  }
-}
-
-function roundRobin<T>(items: readonly T[], n: number): T[][] {
-  const out: T[][] = Array.from({ length: Math.max(1, n) }, () => []);
-  items.forEach((x, i) => out[i % out.length]!.push(x));
-  return out;
-}
-
-export function simulateServing(system: ServingSystem, w: Workload): ServingResult {
-  const requests = arrivals(w);
-  if (system.kind === "colocated") {
-    for (const share of roundRobin(requests, system.replicas)) runReplica(share, system.timing, true);
-  } else {
-    for (const share of roundRobin(requests, system.prefillReplicas)) runPrefill(share, system.prefill, system.kvTransferSeconds);
-    for (const share of roundRobin(requests, system.decodeReplicas)) runReplica(share, system.decode, false);
-  }
-  const ttft = requests.map((r) => r.firstToken - r.arrival);
-  const tpot = requests.map((r) => (r.finish - r.firstToken) / (r.output - 1));
-  const good = requests.filter((_, i) => ttft[i]! <= w.ttftSeconds && tpot[i]! <= w.tpotSeconds).length;
+export function simulateServing(system: ServingSystem, w: Workload, trace?: readonly { arrival: number; prompt: number; output: number }[]): ServingResult {
+  const requests = (trace ?? arrivals(w)).map((r) => ({ arrival: r.arrival, promptTokens: r.prompt, outputTokens: r.output, expert: "model" }));
+  const replica = (role: Role, timing: ReplicaTiming) => ({ role, slots: 1, maxBatch: timing.maxBatch });
+  const run = system.kind === "colocated"
+    ? runEngine(requests, { experts: new Map([["model", modelCosts(system.timing, 0)]]), instances: Array.from({ length: Math.max(1, system.replicas) }, () => replica("both", system.timing)), policy: "lru" })
+    : runEngine(requests, {
+      // Prefill and decode replicas run the same model: the prefill group's prompt cost, the decode group's step cost.
+      experts: new Map([["model", { ...modelCosts(system.decode, system.kvTransferSeconds), prefillSeconds: system.prefill.prefillSeconds }]]),
+      instances: [
+        ...Array.from({ length: Math.max(1, system.prefillReplicas) }, () => replica("prefill", system.prefill)),
+        ...Array.from({ length: Math.max(1, system.decodeReplicas) }, () => replica("decode", system.decode)),
+      ],
+      policy: "lru",
+    });
+  const ttft = run.requests.map((r) => r.firstToken - r.arrival);
+  const tpot = run.requests.map((r) => (r.outputTokens > 1 ? (r.finish - r.firstToken) / (r.outputTokens - 1) : 0));
+  const good = run.requests.filter((_, i) => ttft[i]! <= w.ttftSeconds && tpot[i]! <= w.tpotSeconds).length;
   const window = requests.at(-1)?.arrival ?? 1;
   return { ttft, tpot, attainment: good / Math.max(1, requests.length), goodput: good / window };
 }

@@ -63,10 +63,12 @@ describe("residency", () => {
 describe("simulation", () => {
   it("costs a cold request as switch + prefill + decode steps", () => {
     const p = plan("h100", 1, 55 * GB);
-    // One expert: it fits HBM and is pinned, so no switch: 10 ms prefill + 10 x 1 ms decode.
+    // One expert: it fits HBM and is pinned, so no switch. The 10 ms prefill gives the first
+    // of 10 tokens; 9 decode steps of 1 ms give the rest.
     const r = simulate(p, [req(0, "x-0")], "lru").result;
-    expect(r.latencyP50).toBeCloseTo(0.02, 9);
-    expect(r.ttftP50).toBeCloseTo(0.011, 9);
+    expect(r.latencyP50).toBeCloseTo(0.019, 9);
+    expect(r.ttftP50).toBeCloseTo(0.01, 9);
+    expect(r.tpotP50).toBeCloseTo(0.001, 9);
     expect(r.switches).toBe(0);
   });
 
@@ -78,7 +80,7 @@ describe("simulation", () => {
     // x-0 starts in HBM (the compiled hot set); x-1 takes the free slot; x-2 evicts x-0; x-1 is still there.
     expect(lru.switches).toBe(2);
     expect(lru.bytesMoved).toBe(600 * GB);
-    expect(lru.latencyP99).toBeCloseTo(300 / 55 + 0.02, 6);
+    expect(lru.latencyP99).toBeCloseTo(300 / 55 + 0.019, 6);
   });
 
   it("lfu keeps the often-requested expert where lru evicts it", () => {
@@ -97,15 +99,15 @@ describe("simulation", () => {
   it("charges each decode step at the batch still decoding", () => {
     const base = plan("sn40l", 1, 10 * GB, 8);
     const p: CoePlan = { ...base, graphs: [{ ...base.graphs[0]!, decodeSteps: [{ batch: 1, seconds: 0.001 }, { batch: 2, seconds: 0.002 }, { batch: 4, seconds: 0.003 }, { batch: 8, seconds: 0.004 }] }] };
-    // Alone: 10 ms prefill + 10 steps at batch 1.
-    expect(simulate(p, [req(0, "x-0")], "lru").result.latencyP50).toBeCloseTo(0.01 + 10 * 0.001, 9);
-    // Eight at once: 8 prefills + 10 steps at batch 8.
-    expect(simulate(p, Array.from({ length: 8 }, () => req(0, "x-0")), "lru").result.latencyP99).toBeCloseTo(0.08 + 10 * 0.004, 9);
-    // Three, one wanting 30 tokens: 10 steps at batch 3 (between 2 and 4: 2.5 ms), then 20 alone.
+    // Alone: 10 ms prefill (the first token) + 9 steps at batch 1.
+    expect(simulate(p, [req(0, "x-0")], "lru").result.latencyP50).toBeCloseTo(0.01 + 9 * 0.001, 9);
+    // Eight at once: 8 prefills (a waiting prompt goes before the next step) + 9 steps at batch 8.
+    expect(simulate(p, Array.from({ length: 8 }, () => req(0, "x-0")), "lru").result.latencyP99).toBeCloseTo(0.08 + 9 * 0.004, 9);
+    // Three, one wanting 30 tokens: 9 steps at batch 3 (between 2 and 4: 2.5 ms), then 20 alone.
     const long = { ...req(0, "x-0"), outputTokens: 30 };
     const r = simulate(p, [req(0, "x-0"), req(0, "x-0"), long], "lru").result;
-    expect(r.latencyP50).toBeCloseTo(0.03 + 10 * 0.0025, 9);
-    expect(r.latencyP99).toBeCloseTo(0.03 + 10 * 0.0025 + 20 * 0.001, 9);
+    expect(r.latencyP50).toBeCloseTo(0.03 + 9 * 0.0025, 9);
+    expect(r.latencyP99).toBeCloseTo(0.03 + 9 * 0.0025 + 20 * 0.001, 9);
   });
 
   it("prefetching the router's second choice hides its switch", () => {

@@ -1,0 +1,74 @@
+// The serving engine on cases small enough to follow by hand: continuous
+// batching with prefill first, turns per expert that do not starve another
+// expert, disaggregated prefill and decode with the KV hand-over, a CoE served
+// disaggregated, and experts split across instances.
+
+import { describe, expect, it } from "vitest";
+import { runEngine } from "../../compiler/serving/engine.js";
+import type { EngineConfig, EngineRequest, ExpertCosts } from "../../compiler/serving/engine.js";
+import { expectTierflowError } from "../support/errors.js";
+
+const costs = (over: Partial<ExpertCosts> = {}): ExpertCosts => ({
+  prefillSeconds: () => 0.01, decodeSeconds: () => 0.001, switchSeconds: 1, bytes: 100, kvTransferSeconds: () => 0.002, ...over,
+});
+const req = (arrival: number, expert: string, outputTokens: number): EngineRequest => ({ arrival, promptTokens: 8, outputTokens, expert });
+const both = (n = 1, slots = 1) => Array.from({ length: n }, () => ({ role: "both" as const, slots, maxBatch: 8 }));
+const times = (run: ReturnType<typeof runEngine>) => run.requests.map((r) => [r.firstToken, r.finish].map((t) => Number(t.toFixed(9))));
+
+describe("serving engine", () => {
+  it("prefills a prompt that arrives mid-decode before the next step", () => {
+    const c: EngineConfig = { experts: new Map([["m", costs({ startsResident: true })]]), instances: both(), policy: "lru" };
+    // R1: prefill to 10 ms, steps at 11, 12, 13 ms; R2 (12.5 ms) is prefilled 13 -> 23 ms, then both step.
+    const run = runEngine([req(0, "m", 5), req(0.0125, "m", 3)], c);
+    expect(times(run)).toEqual([[0.01, 0.024], [0.023, 0.025]]);
+    expect(run.switches).toEqual([]);
+    expect(run.turns).toBe(1);
+  });
+
+  it("does not let an expert's new requests join while another expert waits", () => {
+    const c: EngineConfig = { experts: new Map([["a", costs({ startsResident: true })], ["b", costs()]]), instances: both(), policy: "lru" };
+    // a's turn: R1 to 12 ms; R3 (a) arrives behind R2 (b) and waits; b switches in (1 s), then a again.
+    const run = runEngine([req(0, "a", 3), req(0.005, "b", 2), req(0.006, "a", 2)], c);
+    expect(times(run)).toEqual([[0.01, 0.012], [1.022, 1.023], [2.033, 2.034]]);
+    expect(run.switches.map((s) => [Number(s.at.toFixed(9)), s.expert])).toEqual([[0.012, "b"], [1.023, "a"]]);
+    expect(run.turns).toBe(3);
+    expect(run.bytesMoved).toBe(200);
+  });
+
+  it("hands the KV cache from prefill to decode instances", () => {
+    const c: EngineConfig = {
+      experts: new Map([["m", costs({ startsResident: true })]]), policy: "lru",
+      instances: [{ role: "prefill", slots: 1, maxBatch: 8 }, { role: "decode", slots: 1, maxBatch: 8 }],
+    };
+    // Prefill: R1 0 -> 10 ms, R2 10 -> 20 ms; each KV cache arrives 2 ms later, then two steps each.
+    expect(times(runEngine([req(0, "m", 3), req(0, "m", 3)], c))).toEqual([[0.01, 0.014], [0.02, 0.024]]);
+  });
+
+  it("serves a CoE disaggregated: both instances switch experts in", () => {
+    const c: EngineConfig = {
+      experts: new Map([["a", costs()], ["b", costs()]]), policy: "lru",
+      instances: [{ role: "prefill", slots: 2, maxBatch: 8 }, { role: "decode", slots: 2, maxBatch: 8 }],
+    };
+    const run = runEngine([req(0, "a", 2), req(0, "b", 2)], c);
+    // Prefill: a copied in (0 -> 1 s), prompt to 1.01; b copied (1.01 -> 2.01), prompt to 2.02.
+    // Decode: a's KV at 1.012, a copied 1.012 -> 2.012, one step; b's KV at 2.022, b copied -> 3.022, one step.
+    expect(times(run)).toEqual([[1.01, 2.013], [2.02, 3.023]]);
+    expect(run.switches.map((s) => [s.instance, s.expert])).toEqual([[0, "a"], [0, "b"], [1, "a"], [1, "b"]]);
+  });
+
+  it("splits a CoE's experts across instances by their requests, and sums HBM over instances", () => {
+    const c: EngineConfig = { experts: new Map(["a", "b", "c"].map((e) => [e, costs()])), instances: both(2, 3), policy: "lru", reservedBytes: 10 };
+    const run = runEngine([req(0, "a", 2), req(0, "a", 2), req(0, "a", 2), req(0, "b", 2), req(0, "b", 2), req(0, "c", 2)], c);
+    // a (3 requests) on instance 0; b (2) on 1; c (1) on 1, the lighter one.
+    expect(run.switches.map((s) => [s.instance, s.expert])).toEqual([[0, "a"], [1, "b"], [1, "c"]]);
+    expect(run.occupancy[0]).toEqual([0, 220]); // 10 reserved on each, plus a (100) and b (100) copied in at 0
+    expect(run.occupancy.at(-1)![1]).toBe(20 + 300);
+  });
+
+  it("refuses a trace naming an expert not served, and mixed or one-sided roles", () => {
+    const c: EngineConfig = { experts: new Map([["a", costs()]]), instances: both(), policy: "lru" };
+    expectTierflowError(() => runEngine([req(0, "z", 2)], c), /the trace names expert 'z', which is not served/);
+    expectTierflowError(() => runEngine([], { ...c, instances: [{ role: "both", slots: 1, maxBatch: 1 }, { role: "decode", slots: 1, maxBatch: 1 }] }), /either all colocated/);
+    expectTierflowError(() => runEngine([], { ...c, instances: [{ role: "prefill", slots: 1, maxBatch: 1 }] }), /needs prefill and decode instances/);
+  });
+});
