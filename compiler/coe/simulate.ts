@@ -70,6 +70,8 @@ export interface SimResult {
   readonly occupancy: readonly (readonly [number, number])[];
   /** Switches started in each of 50 equal intervals of the run. */
   readonly switchesOverTime: { readonly binSeconds: number; readonly counts: readonly number[] };
+  /** Latency of the requests arriving in each of those intervals: median and 99th percentile (0 where none arrive). */
+  readonly latencyOverTime: { readonly binSeconds: number; readonly p50: readonly number[]; readonly p99: readonly number[] };
   /** Requests and switches of each expert that had either. */
   readonly perExpert: readonly { readonly name: string; readonly requests: number; readonly switches: number }[];
   /** Some experts do not fit in DDR (or host memory) and are read from storage. */
@@ -143,6 +145,9 @@ function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclu
   const binSeconds = end > 0 ? end / bins : 1;
   const switchesOverTime = new Array<number>(end > 0 ? bins : 0).fill(0);
   for (const s of run.switches) switchesOverTime[Math.min(bins - 1, Math.floor(s.at / binSeconds))]!++;
+  const byArrival: number[][] = Array.from({ length: switchesOverTime.length }, () => []);
+  for (const r of run.requests) byArrival[Math.min(bins - 1, Math.floor(r.arrival / binSeconds))]?.push(r.finish - r.arrival);
+  for (const b of byArrival) b.sort((x, y) => x - y);
   return {
     policy, requests: trace.length, makespanSeconds: end,
     latencyMean: latencies.length > 0 ? latencies.reduce((a, b) => a + b, 0) / latencies.length : 0,
@@ -154,6 +159,7 @@ function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclu
     hbmOccupancyMeanBytes: end > 0 ? area / end : max, hbmOccupancyMaxBytes: max,
     occupancy: occ.filter((_, i) => i % step === 0).map(([t, b]) => [t, b] as const),
     switchesOverTime: { binSeconds, counts: switchesOverTime },
+    latencyOverTime: { binSeconds, p50: byArrival.map((b) => percentile(b, 0.5)), p99: byArrival.map((b) => percentile(b, 0.99)) },
     perExpert: [...perExpert].filter(([, v]) => v.requests > 0 || v.switches > 0).map(([name, v]) => ({ name, ...v })),
   };
 }
