@@ -20,6 +20,7 @@ export type { RunOptions, RunResult, NodeTiming, TensorFormat } from "./targets/
 export { BufferPool } from "./ir/graph/kernels/buffers.js";
 export { compile } from "./compiler/compile.js";
 export type { CompileOptions, CompileResult } from "./compiler/compile.js";
+export type { OnStage, StageStep } from "./compiler/stage.js";
 export type { Plan, ParallelPlan } from "./ir/placement/plan.js";
 export type { LayoutTrial } from "./compiler/node/compile-node.js";
 export type { ParallelLayout, ParallelRequest } from "./compiler/node/layout.js";

@@ -30,6 +30,7 @@ import { hasTokenAxis, resolveRequest } from "./lower/bind.js";
 import type { LayoutTrial } from "./node/compile-node.js";
 import { checkSingleSocketFits, compileNodePlan } from "./node/compile-node.js";
 import type { ParallelRequest } from "./node/layout.js";
+import type { OnStage } from "./stage.js";
 import { fusionCounts } from "./fusion-counts.js";
 import { decomposeComposites } from "./passes/decompose-composites.js";
 import type { Check } from "../ir/arguments.js";
@@ -59,8 +60,8 @@ export interface CompileOptions {
   readonly recordIR?: boolean;
   /** Called after each pass (progress, printing as it goes). */
   readonly onPass?: (r: PassRecord) => void;
-  /** Progress for long compiles: a stage name as each starts. */
-  readonly onStage?: (stage: string) => void;
+  /** Progress for long compiles: a stage name as each starts, with a count where there is one (the layouts of `parallel: "auto"`). */
+  readonly onStage?: OnStage;
   /** Plan for several sockets of a node target: "tp=4,pp=2", "auto", or a parsed request (compiler/node). */
   readonly parallel?: string | ParallelRequest;
   /** Disaggregated prefill/decode: "prefill=2,decode=6" (sockets of each group). */

@@ -16,6 +16,7 @@ import type { SweepRow } from "../coe/sweep.js";
 import { MAX_TRACE_REQUESTS, generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
 import type { TraceDistribution, TraceOptions } from "../coe/trace.js";
 import { action } from "./run-command.js";
+import { withProgress } from "./progress.js";
 import { parsePlanDType, positiveInt } from "./options.js";
 import { writeAtomically } from "../emit.js";
 
@@ -31,15 +32,18 @@ export interface ManifestFlags {
   viz?: boolean;
 }
 
-export async function compileManifest(path: string, flags: ManifestFlags, progress: (stage: string) => void): Promise<void> {
+/** `tierflow compile coe.json`: a bar over the expert graphs on a terminal, then the report. */
+export async function compileManifest(path: string, flags: ManifestFlags): Promise<void> {
   parsePlanDType(flags.dtype);
   const manifest = readManifest(path);
-  const result = await compileCoe(manifest, {
-    ...(flags.target !== undefined ? { target: flags.target } : {}), opt: flags.opt, batch: flags.batch, seq: flags.seq,
-    ...(flags.sockets !== undefined ? { sockets: flags.sockets } : {}), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}), onStage: progress,
+  const report = await withProgress("compile", { quiet: flags.quiet }, async (progress) => {
+    const result = await compileCoe(manifest, {
+      ...(flags.target !== undefined ? { target: flags.target } : {}), opt: flags.opt, batch: flags.batch, seq: flags.seq,
+      ...(flags.sockets !== undefined ? { sockets: flags.sockets } : {}), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}), onStage: progress.stage,
+    });
+    progress.stage("write");
+    return writeCoe(flags.output, result, flags.viz ?? false);
   });
-  progress("write");
-  const report = writeCoe(flags.output, result, flags.viz ?? false);
   if (!flags.quiet) process.stdout.write(report);
 }
 
@@ -119,20 +123,33 @@ export function registerCoe(program: Command): void {
       if (flags.policy !== "auto" && !(POLICIES as readonly string[]).includes(flags.policy)) fail(`--policy '${flags.policy}': use ${POLICIES.join(", ")} or auto`);
       const policy = flags.policy as Policy;
       const synth = syntheticTrace(flags);
+      // A bar over the sweep's points or auto's policies on a terminal, erased before the table.
+      const show = { json: flags.json };
       if (flags.sweepExperts !== undefined) {
         const counts = parseSweep(flags.sweepExperts);
-        const rows = sweepExperts(plan, counts, { ...synth, policy, onPoint: (n) => { if (process.stderr.isTTY) process.stderr.write(`[tierflow] ${n} experts\n`); } });
+        const rows = await withProgress("simulate", show, (progress) => {
+          let done = 0;
+          const step = () => ({ done, total: counts.length, unit: "points" });
+          const swept = sweepExperts(plan, counts, { ...synth, policy, onPoint: (n) => { progress.stage(`${n} experts`, step()); done++; } });
+          progress.stage("", step());
+          return swept;
+        });
         process.stdout.write(`${formatSweep(rows)}\n`);
         if (flags.json) writeFileTo(flags.json, `${JSON.stringify(rows.map((r) => ({ experts: r.experts, pinned: r.pinned, ...r.result, occupancy: undefined })), null, 2)}\n`);
         return;
       }
-      let trace = flags.trace !== undefined ? readTrace(flags.trace)
-        : generateTrace({ experts: plan.experts.map((e) => e.name), ...synth });
-      if (trace.some((r) => r.expert === undefined)) {
-        const { routeTrace } = await import("../coe/run-coe.js");
-        trace = await routeTrace(plan, trace);
-      }
-      const { result, tried } = simulate(plan, trace, policy);
+      const { result, tried } = await withProgress("simulate", show, async (progress) => {
+        progress.stage(flags.trace !== undefined ? "read the trace" : "generate the trace");
+        let trace = flags.trace !== undefined ? readTrace(flags.trace)
+          : generateTrace({ experts: plan.experts.map((e) => e.name), ...synth });
+        if (trace.some((r) => r.expert === undefined)) {
+          progress.stage("route the requests");
+          const { routeTrace } = await import("../coe/run-coe.js");
+          trace = await routeTrace(plan, trace);
+        }
+        progress.stage(`policy ${policy}`);
+        return simulate(plan, trace, policy, progress.stage);
+      });
       for (const t of tried) if (t !== result) process.stdout.write(`${formatSim(t)}\n`);
       if (tried.length > 0) process.stdout.write(`auto picks ${result.policy} (lowest p99 latency):\n`);
       process.stdout.write(`${formatSim(result)}\n`);

@@ -9,6 +9,7 @@ import { formatReport, reportJson } from "../report.js";
 import { ensureDir, writeFolder } from "../emit.js";
 import { formatTimings } from "../passes/pipeline.js";
 import { action } from "./run-command.js";
+import { withProgress } from "./progress.js";
 import { parseOptLevel, parsePlanDType, positiveInt } from "./options.js";
 import { parseDimBindings } from "./inspect.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
@@ -60,10 +61,9 @@ export function registerCompile(program: Command): void {
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: CompileFlags) => {
     const opt = parseOptLevel(flags.O);
-    if (flags.phase !== "prefill" && flags.phase !== "decode") fail(`--phase '${flags.phase}': use prefill or decode`);
+    const phase = flags.phase;
+    if (phase !== "prefill" && phase !== "decode") fail(`--phase '${phase}': use prefill or decode`);
     parsePlanDType(flags.dtype);
-    // Progress is for a person at a terminal: piped into a script, stderr carries only diagnostics.
-    const progress = (stage: string) => { if (!flags.quiet && !flags.json && process.stderr.isTTY) process.stderr.write(`[tierflow] ${stage}\n`); };
     const given = (...names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === "cli").map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
     if (modelPath.endsWith(".json")) {
       // A manifest compiles each expert's prefill and decode plans itself: flags for one model's plan would be ignored.
@@ -75,41 +75,48 @@ export function registerCompile(program: Command): void {
         ...(flags.target !== undefined ? { target: flags.target } : {}), opt, batch: positiveInt(flags.batch ?? "1", "--batch"), seq: positiveInt(flags.seq ?? "128", "--seq"), output: flags.output,
         ...(flags.sockets !== undefined ? { sockets: positiveInt(flags.sockets, "--sockets") } : {}), ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
         ...(flags.quiet ? { quiet: true } : {}), ...(flags.viz ? { viz: true } : {}),
-      }, progress);
+      });
       return;
     }
-    if (flags.target === undefined) fail("no target: give one with --target (e.g. sn40l; `tierflow targets` lists them)");
+    const targetSpec = flags.target;
+    if (targetSpec === undefined) fail("no target: give one with --target (e.g. sn40l; `tierflow targets` lists them)");
     if (flags.sockets !== undefined) fail("--sockets: only for a CoE manifest on a single-socket target; for one model, use a node target (sn40l-node, dgx-h100, ...) with --parallel");
     // Layout mistakes are caught before the model is read, not after it is lowered.
     if (flags.parallel !== undefined || flags.disaggregate !== undefined) {
       if (flags.parallel !== undefined) parseParallel(flags.parallel);
-      const target = loadTarget(flags.target);
+      const target = loadTarget(targetSpec);
       if (flags.disaggregate !== undefined) parseDisaggregate(flags.disaggregate, target.node?.sockets ?? 1);
       if (!target.node) fail(`${given("parallel", "disaggregate").join(", ")} needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node, dgx-h100 or dgx-a100`);
     }
-    const result = await compile(modelPath, {
-      target: flags.target, opt, phase: flags.phase,
-      ...(flags.batch !== undefined ? { batch: positiveInt(flags.batch, "--batch") } : {}),
-      ...(flags.seq !== undefined ? { seq: positiveInt(flags.seq, "--seq") } : {}),
-      ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),
-      dims: parseDimBindings(flags.dim), ...pipelineOptions(flags), onStage: progress,
-      ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),
-      ...(flags.disaggregate !== undefined ? { disaggregate: flags.disaggregate } : {}),
+    // Progress is for a person at a terminal (progress.ts): piped into a script, stderr carries only diagnostics,
+    // and with --print-ir-after-all it carries the IR.
+    const show = { quiet: flags.quiet || flags.printIrAfterAll, json: flags.json };
+    const { result, report } = await withProgress("compile", show, async (progress) => {
+      const result = await compile(modelPath, {
+        target: targetSpec, opt, phase,
+        ...(flags.batch !== undefined ? { batch: positiveInt(flags.batch, "--batch") } : {}),
+        ...(flags.seq !== undefined ? { seq: positiveInt(flags.seq, "--seq") } : {}),
+        ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),
+        dims: parseDimBindings(flags.dim), ...pipelineOptions(flags), onStage: progress.stage,
+        ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),
+        ...(flags.disaggregate !== undefined ? { disaggregate: flags.disaggregate } : {}),
+      });
+      progress.stage("write");
+      const report = formatReport(result.plan, result.target, result.search);
+      // The lower levels' text forms share a parser library that is slow to load: only compile pays for it.
+      const { printDataflow } = await import("../../ir/dataflow/text.js");
+      const { printPlacement } = await import("../../ir/placement/text.js");
+      ensureDir(flags.output); // the plan records its model's path relative to its folder, which must exist
+      const plan = planInFolder(result.plan, flags.output);
+      // One step: a plan that cannot be written leaves the folder as it was, and plan.json comes last.
+      writeFolder(flags.output, [
+        ["graph.tfg", () => printModule(result.graph)], ["dataflow.tfd", () => printDataflow(result.dataflow)],
+        ["placement.tfp", () => printPlacement(plan)], ["report.txt", () => report],
+        ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target)] as const] : []),
+        ["plan.json", () => planJsonChunks(plan)],
+      ]);
+      return { result, report };
     });
-    progress("write");
-    const report = formatReport(result.plan, result.target, result.search);
-    // The lower levels' text forms share a parser library that is slow to load: only compile pays for it.
-    const { printDataflow } = await import("../../ir/dataflow/text.js");
-    const { printPlacement } = await import("../../ir/placement/text.js");
-    ensureDir(flags.output); // the plan records its model's path relative to its folder, which must exist
-    const plan = planInFolder(result.plan, flags.output);
-    // One step: a plan that cannot be written leaves the folder as it was, and plan.json comes last.
-    writeFolder(flags.output, [
-      ["graph.tfg", () => printModule(result.graph)], ["dataflow.tfd", () => printDataflow(result.dataflow)],
-      ["placement.tfp", () => printPlacement(plan)], ["report.txt", () => report],
-      ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target)] as const] : []),
-      ["plan.json", () => planJsonChunks(plan)],
-    ]);
     if (flags.json) process.stdout.write(`${JSON.stringify(reportJson(result.plan, flags.output), null, 2)}\n`);
     else if (!flags.quiet) process.stdout.write(report);
     if (flags.timePasses) process.stderr.write(`${formatTimings(result.records)}\n`);

@@ -8,6 +8,7 @@ import { fail } from "../../ir/diagnostics.js";
 import { generateGreedy } from "../../targets/runtime/generate.js";
 import { openPlan } from "../../targets/runtime/open.js";
 import { action } from "./run-command.js";
+import { withProgress } from "./progress.js";
 
 interface GenerateFlags {
   promptIds: string;
@@ -36,17 +37,16 @@ export function registerGenerate(program: Command): void {
     .action(action(async (planPath: string, flags: GenerateFlags) => {
       const prompt = parseIds(flags.promptIds);
       if (!/^\d+$/.test(flags.tokens) || !Number.isSafeInteger(Number(flags.tokens))) fail(`--tokens '${flags.tokens}' must be a non-negative integer`);
-      const opened = await openPlan(planPath, {
-        ...(flags.model !== undefined ? { model: flags.model } : {}), ...(flags.target !== undefined ? { target: flags.target } : {}),
+      // A bar on a terminal only: a script reading stderr gets the one summary line.
+      const { ids, how } = await withProgress("generate", {}, async (progress) => {
+        progress.stage("open the plan");
+        const opened = await openPlan(planPath, {
+          ...(flags.model !== undefined ? { model: flags.model } : {}), ...(flags.target !== undefined ? { target: flags.target } : {}),
+        });
+        const step = (done: number, total: number) => progress.stage("", { done, total, unit: "tokens" });
+        step(0, Number(flags.tokens));
+        return generateGreedy(opened, prompt, Number(flags.tokens), step);
       });
-      // A progress line on a terminal only: a script reading stderr gets the one summary line.
-      const tty = process.stderr.isTTY === true;
-      const started = performance.now();
-      const progress = (done: number, total: number) => {
-        if (tty) process.stderr.write(`\rgenerate: ${done}/${total} tokens, ${((performance.now() - started) / 1e3).toFixed(1)} s`);
-      };
-      const { ids, how } = await generateGreedy(opened, prompt, Number(flags.tokens), progress);
-      if (tty) process.stderr.write("\r\x1b[K");
       process.stdout.write(`${ids.join(",")}\n`);
       process.stderr.write(`generate: ${how}\n`);
     }));

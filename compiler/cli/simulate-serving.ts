@@ -13,6 +13,7 @@ import type { Workload } from "../node/serving-sim.js";
 import { percentile, simulateServing } from "../node/serving-sim.js";
 import type { ServingResult } from "../node/serving-sim.js";
 import { action } from "./run-command.js";
+import { withProgress } from "./progress.js";
 import { parseOptLevel, parsePlanDType } from "./options.js";
 
 interface ServingFlags {
@@ -92,7 +93,6 @@ export function registerSimulateServing(program: Command): void {
       parsePlanDType(flags.dtype);
       const target = loadTarget(flags.target);
       if (!target.node) fail(`simulate-serving needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node or dgx-h100`);
-      const progress = (s: string) => { if (!flags.quiet && process.stderr.isTTY) process.stderr.write(`[tierflow] ${s}\n`); };
       const workload = {
         requests: positive(flags.requests, "--requests", true), promptTokens: positive(flags.promptTokens, "--prompt-tokens", true),
         outputTokens: positive(flags.outputTokens, "--output-tokens", true), seed: positive(flags.seed, "--seed", true),
@@ -100,16 +100,21 @@ export function registerSimulateServing(program: Command): void {
       };
       if (workload.requests > 100_000) fail(`--requests '${flags.requests}': at most 100000`);
       const rates = flags.rates?.split(",").map((r) => positive(r.trim(), "--rates", false));
-      const { graph } = await loadFused(modelPath, { opt, onStage: progress });
-      const systems = servingSystems(graph, target, {
-        disaggregate: flags.disaggregate, promptTokens: workload.promptTokens, outputTokens: workload.outputTokens,
-        maxBatch: positive(flags.maxBatch, "--max-batch", true), dtype: flags.dtype as DType | undefined, opt,
-      }, progress);
-      const rows = (rates ?? defaultRates(systems, workload.promptTokens)).map((rate) => ({
-        rate,
-        colocated: simulateServing(systems.colocated, { ...workload, rate }),
-        disaggregated: simulateServing(systems.disaggregated, { ...workload, rate }),
-      }));
+      const maxBatch = positive(flags.maxBatch, "--max-batch", true);
+      // Progress on a terminal only (progress.ts), erased before the table.
+      const { systems, rows } = await withProgress("simulate-serving", { quiet: flags.quiet, json: flags.json }, async (progress) => {
+        const { graph } = await loadFused(modelPath, { opt, onStage: progress.stage });
+        const systems = servingSystems(graph, target, {
+          disaggregate: flags.disaggregate, promptTokens: workload.promptTokens, outputTokens: workload.outputTokens,
+          maxBatch, dtype: flags.dtype as DType | undefined, opt,
+        }, progress.stage);
+        const tried = rates ?? defaultRates(systems, workload.promptTokens);
+        const rows = tried.map((rate, done) => {
+          progress.stage(`${rate} requests/s`, { done, total: tried.length, unit: "rates" });
+          return { rate, colocated: simulateServing(systems.colocated, { ...workload, rate }), disaggregated: simulateServing(systems.disaggregated, { ...workload, rate }) };
+        });
+        return { systems, rows };
+      });
       if (flags.json) {
         const stats = (r: ServingResult) => ({
           goodput: r.goodput, attainment: r.attainment, ttftP50: percentile(r.ttft, 50), ttftP90: percentile(r.ttft, 90), ttftP99: percentile(r.ttft, 99),

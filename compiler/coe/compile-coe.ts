@@ -14,6 +14,7 @@ import { weightBytes } from "../../ir/dataflow/dataflow.js";
 import type { Target } from "../../targets/target.js";
 import { loadTarget } from "../../targets/target.js";
 import { compileModule, loadFused, modelSource } from "../compile.js";
+import type { OnStage } from "../stage.js";
 import type { CompileResult } from "../compile.js";
 import type { DecodeStep } from "./decode-steps.js";
 import { decodeStepSeconds } from "./decode-steps.js";
@@ -45,8 +46,8 @@ export interface CoeCompileOptions {
   readonly switchBandwidth?: number;
   /** Pin the most requested experts that fit in HBM beside the router and KV cache (default true). */
   readonly pinHot?: boolean;
-  /** Progress: a stage name as each starts (the router, each graph, residency). */
-  readonly onStage?: (stage: string) => void;
+  /** Progress: a stage name as each starts (the router, each graph counted in "graphs", its plans, residency). */
+  readonly onStage?: OnStage;
 }
 
 export interface CoeGraphPlan {
@@ -169,10 +170,12 @@ export async function compileCoe(manifest: Manifest, options: CoeCompileOptions 
   const graphs: CoeGraphPlan[] = [];
   const graphIds = new Map<string, string>();
   const request = { target: onNode ? nodeTarget : socketTarget(nodeTarget), sockets, opt, ...dtype, batch, seq, context };
-  for (const [file, uses] of graphUse(manifest)) {
+  const uses = graphUse(manifest);
+  const step = (done: number) => ({ done, total: uses.size, unit: "graphs" });
+  for (const [file, experts] of uses) {
     const id = `g${graphs.length}`;
     graphIds.set(file, id);
-    stage(`graph ${file} (${uses} experts)`);
+    stage(`graph ${file} (${experts} experts)`, step(graphs.length));
     const path = join(manifest.dir, file);
     const g = compileGraphPlans(await load(file), modelSource(path), request, (s) => stage(`  ${s}`));
     for (const [name, r] of [[`graphs/${id}/prefill.plan.json`, g.prefill], [`graphs/${id}/decode.plan.json`, g.decode]] as const) {
@@ -185,7 +188,7 @@ export async function compileCoe(manifest: Manifest, options: CoeCompileOptions 
     });
   }
 
-  stage("residency");
+  stage("residency", step(graphs.length));
   const evenShare = 1 / manifest.experts.length;
   const byFile = new Map(graphs.map((g) => [g.file, g]));
   const routerBytes = weightBytes(router.plan.dataflow);

@@ -22,6 +22,7 @@ import type { LayoutContext, PlanParts } from "./node-plan.js";
 import { planLayout, shardedProgram } from "./node-plan.js";
 import { formatBytes as gib } from "../cli/format.js";
 import { attrsLookup } from "./tensor-parallel.js";
+import type { OnStage } from "../stage.js";
 
 /** One row of `--parallel auto`'s table. */
 export interface LayoutTrial {
@@ -37,7 +38,7 @@ export interface LayoutTrial {
 export interface NodeCompileOptions {
   readonly parallel: string | ParallelRequest | undefined;
   readonly disaggregate: string | undefined;
-  readonly onStage?: (stage: string) => void;
+  readonly onStage?: OnStage;
 }
 
 export interface NodeCompileResult {
@@ -72,12 +73,14 @@ function better(a: LayoutTrial, b: LayoutTrial): number {
 }
 
 /** Try every layout of the node (or of a group of it) and keep the best. */
-function searchLayouts(ctx: LayoutContext, facts: ModelFacts, onStage: (s: string) => void): { parts: PlanParts; trials: LayoutTrial[] } {
+function searchLayouts(ctx: LayoutContext, facts: ModelFacts, onStage: OnStage): { parts: PlanParts; trials: LayoutTrial[] } {
   const layouts = enumerateLayouts(ctx.target, facts, ctx.request.batch);
+  const step = (done: number) => ({ done, total: layouts.length, unit: "layouts" });
   const results = layouts.map((layout, i) => {
-    onStage(`plan ${formatLayout(layout)} (layout ${i + 1} of ${layouts.length})`);
+    onStage(`plan ${formatLayout(layout)}`, step(i));
     return { layout, outcome: planLayout(ctx, layout) };
   });
+  onStage("compare layouts", step(layouts.length));
   const trials: LayoutTrial[] = results.map(({ layout, outcome }) => outcome.fits
     ? { layout, stepSeconds: outcome.parts.parallel.prediction.stepSeconds, tokensPerSecondPerUser: outcome.parts.parallel.prediction.tokensPerSecondPerUser, tokensPerSecond: outcome.parts.parallel.prediction.tokensPerSecond, chosen: false }
     : { layout, problem: outcome.problem, stepSeconds: Infinity, tokensPerSecondPerUser: 0, tokensPerSecond: 0, chosen: false });
@@ -90,7 +93,7 @@ function searchLayouts(ctx: LayoutContext, facts: ModelFacts, onStage: (s: strin
   return { parts: outcome.parts, trials: order.map((i, rank) => ({ ...trials[i]!, chosen: rank === 0 })) };
 }
 
-function planRequest(ctx: LayoutContext, facts: ModelFacts, request: ParallelRequest, onStage: (s: string) => void, flag: string): { parts: PlanParts; trials?: LayoutTrial[] } {
+function planRequest(ctx: LayoutContext, facts: ModelFacts, request: ParallelRequest, onStage: OnStage, flag: string): { parts: PlanParts; trials?: LayoutTrial[] } {
   if (request.kind === "auto") return searchLayouts(ctx, facts, onStage);
   const layout = resolveLayout(request, ctx.target, facts, ctx.request.batch, flag);
   onStage(`plan ${formatLayout(layout)}`);
