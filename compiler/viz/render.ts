@@ -1,6 +1,7 @@
 // renderPlanHtml: one self-contained HTML page that shows a plan (summary,
 // chip floorplan, memory tiers, timeline, graph). The plan is embedded as
-// JSON, the view model beside it, the script and style inline; a Content
+// JSON, the view model beside it, the script and style inline (the graph
+// layout library in a script of its own, ahead of the page's); a Content
 // Security Policy forbids any network access from the page.
 
 import type { Plan } from "../../ir/placement/plan.js";
@@ -39,8 +40,8 @@ const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-i
  * ```
  */
 export function renderPlanHtml(plan: Plan, target: Target, options: RenderOptions = {}): string {
-  const { script, style } = appAssets();
-  if (/<\/script/i.test(script) || /<\/style/i.test(style)) throw new Error("viz assets must not contain a closing script or style tag");
+  const { libraries, script, style } = appAssets();
+  if (/<\/script/i.test(libraries + script) || /<\/style/i.test(style)) throw new Error("viz assets must not contain a closing script or style tag");
   const view = buildViewModel(plan, target, options.trace);
   const title = `tierflow plan: ${plan.model.file} on ${plan.target}`;
   return `<!doctype html>
@@ -59,6 +60,9 @@ ${style}
 <div id="app"></div>
 <script type="application/json" id="plan-data">${jsonForScript(plan)}</script>
 <script type="application/json" id="view-data">${jsonForScript(view)}</script>
+<script id="libraries">
+${libraries}
+</script>
 <script>
 (() => {
 "use strict";

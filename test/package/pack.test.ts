@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../support/cli.js";
 
@@ -27,6 +28,18 @@ describe("the package", () => {
     for (const absent of ["test", "bench", "examples", "node_modules", ".ci"]) expect(top.has(absent), absent).toBe(false);
     expect([...paths].filter((p) => p.endsWith(".ts") && !p.endsWith(".d.ts"))).toEqual([]);
     expect(packed!.size).toBeLessThan(2 * 2 ** 20);
+  });
+
+  it("the built visualiser inlines dagre's bundle, found from the package as an installed tierflow finds it", () => {
+    // dagre is a dependency (installed with tierflow), not a devDependency.
+    const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    expect(manifest.dependencies["@dagrejs/dagre"]).toBeDefined();
+    const script = `import("${pathToFileURL(join(ROOT, "dist", "compiler", "viz", "assets.js")).href}").then((m) => { const a = m.appAssets(); console.log(a.libraries.length, a.libraries.includes("@license"), /var dagre=/.test(a.libraries)); })`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const [length, licence, bundle] = r.stdout.trim().split(" ");
+    expect(Number(length)).toBeGreaterThan(40_000);
+    expect([licence, bundle]).toEqual(["true", "true"]);
   });
 
   it("tells its version from package.json", () => {

@@ -13,7 +13,7 @@ import { planToJson } from "../../compiler/plan-json.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import { tierCapacity } from "../../ir/placement/verify.js";
 import type { Target } from "../../targets/target.js";
-import { SCRIPT_FILES } from "../../compiler/viz/assets.js";
+import { SCRIPT_DECLARATIONS, SCRIPT_FILES } from "../../compiler/viz/assets.js";
 import { attributedSeconds, buildGraph, MAX_RUN_SECTIONS } from "../../compiler/viz/hierarchy.js";
 import { jsonForScript, renderPlanHtml } from "../../compiler/viz/render.js";
 import { tierViews } from "../../compiler/viz/tiers.js";
@@ -95,6 +95,19 @@ describe("viz data", () => {
     expect(html).toContain("default-src 'none'");
   });
 
+  it("inlines dagre's browser bundle once, with its licence and no source map comment", () => {
+    const { plan, target } = plans[0]!;
+    const html = renderPlanHtml(plan, target);
+    expect(html.split("var dagre=").length - 1).toBe(1);
+    const libraries = /<script id="libraries">([^]*?)<\/script>/.exec(html)![1]!;
+    expect(libraries).toContain("@license");
+    expect(libraries).toContain("Copyright (c) 2012-2014 Chris Pettitt");
+    expect(libraries).not.toMatch(/sourceMappingURL|LEGAL\.txt/);
+    // Ahead of the page's script, which calls it.
+    expect(html.indexOf('<script id="libraries">')).toBeLessThan(html.indexOf("function layeredLayout"));
+    expect(html).not.toContain("<!--");
+  });
+
   it("reads Chrome traces: complete events, begin/end pairs, names matched to sections and kernels", () => {
     const { plan } = plans[1]!;
     const trace = {
@@ -117,8 +130,8 @@ describe("viz data", () => {
     expect(traceSpans({ nothing: true }, plan)).toEqual([]);
   });
 
-  it("the browser script type-checks against the DOM library (loosely: names, calls, properties)", () => {
-    const files = SCRIPT_FILES.map((f) => join(ROOT, "compiler/viz/app", f));
+  it("the browser script type-checks against the DOM library and dagre's types (loosely: names, calls, properties)", () => {
+    const files = [...SCRIPT_DECLARATIONS, ...SCRIPT_FILES].map((f) => join(ROOT, "compiler/viz/app", f));
     const r = spawnSync(join(ROOT, "node_modules/.bin/tsc"), ["--ignoreConfig", "--noEmit", "--allowJs", "--checkJs", "--strict", "false",
       "--lib", "ES2023,DOM,DOM.Iterable", "--target", "ES2022", "--types", "", "--skipLibCheck", ...files], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");

@@ -60,6 +60,27 @@ async function openPlan(name: string, plan: Plan, target: Target, options: Rende
 
 const attr = (page: Page, selector: string, name: string) => page.getAttribute(selector, name).then((v) => v ?? "");
 
+/**
+ * Pairs of graph boxes that overlap, among the children of each open node (a
+ * node's children lie inside it, so only siblings are compared), and how many
+ * boxes were compared.
+ */
+async function graphOverlaps(page: Page): Promise<{ boxes: number; overlaps: string[] }> {
+  return page.evaluate(`(() => {
+    const overlaps = [];
+    let boxes = 0;
+    for (const parent of document.querySelectorAll("#graph g.node")) {
+      const children = [...parent.querySelectorAll(":scope > g > g.node")].map((g) => ({ label: g.dataset.label, r: g.querySelector("rect").getBoundingClientRect() }));
+      boxes += children.length;
+      for (let i = 0; i < children.length; i++) for (let j = i + 1; j < children.length; j++) {
+        const a = children[i].r, b = children[j].r;
+        if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) overlaps.push(children[i].label + " / " + children[j].label);
+      }
+    }
+    return { boxes, overlaps };
+  })()`);
+}
+
 describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(OUTPUT, { recursive: true });
@@ -117,6 +138,27 @@ describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
     await page.close();
   });
 
+  it("lays out a real model's graph with dagre: no two boxes overlap, at the model level or in every group opened", async () => {
+    const { plan, target } = await compile(llama, { target: "toy", opt: 0, phase: "prefill", seq: 16 });
+    const { page, errors } = await openPlan("toy-O0-graph", plan, target);
+    expect(await page.evaluate("typeof dagre.layout")).toBe("function");
+    const closed = await graphOverlaps(page);
+    expect(closed.boxes).toBeGreaterThan(2);
+    expect(closed.overlaps).toEqual([]);
+    // Open every group: the layers' kernels and the sections outside them, each laid out beside the others.
+    const groups = await page.locator('g.node[data-level="group"]').evaluateAll((gs) => gs.map((g) => g.getAttribute("data-node-id")));
+    expect(groups.length).toBeGreaterThan(2);
+    for (const id of groups) await page.click(`g.node[data-node-id="${id}"] > rect`);
+    expect(await page.locator('g.node[data-level="group"][data-expanded="true"]').count()).toBe(groups.length);
+    const open = await graphOverlaps(page);
+    expect(open.boxes).toBeGreaterThan(plan.dataflow.kernels.length / 2);
+    expect(open.overlaps).toEqual([]);
+    expect(await page.locator("#graph path.edge").count()).toBeGreaterThan(groups.length);
+    await page.screenshot({ path: join(OUTPUT, "toy-O0-graph.png"), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("shows a runtime trace's measured times beside the prediction", async () => {
     const { plan, target } = await compile(llama, { target: "toy", opt: 2, phase: "prefill", seq: 16 });
     let ts = 0;
@@ -156,6 +198,7 @@ describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
     expect(await page.locator(`${layer} g.node[data-level="kernel"]`).count()).toBe(Number(await attr(page, layer, "data-kernels")));
     // Only the open layer is laid out: the others stay single boxes.
     expect(await page.locator('g.node[data-level="kernel"]').count()).toBe(Number(await attr(page, layer, "data-kernels")));
+    expect((await graphOverlaps(page)).overlaps).toEqual([]);
     await page.screenshot({ path: join(OUTPUT, "llama-2-7b.png") });
     expect(errors).toEqual([]);
     await page.close();

@@ -1,7 +1,7 @@
 // The graph: model -> group (layer, or sections outside the layers) -> section
 // -> kernel, collapsed to the groups at first. Opening a node lays out only its
-// children (layeredLayout), so a 7B plan of ~2000 kernels costs one small
-// layout per opened group, never one of everything. Edges between kernels are
+// children (layeredLayout, by dagre), so a 7B plan of ~2000 kernels costs one
+// small layout per opened group, never one of everything. Edges between kernels are
 // lifted to the children of the innermost open node holding both ends, and
 // carry the tensor's dtype, shape and tier.
 
