@@ -14,7 +14,7 @@ const APP_DIR = existsSync(join(HERE, "app")) ? join(HERE, "app") : join(HERE, "
 
 /** In dependency order: later files call functions the earlier ones define. */
 export const SCRIPT_FILES = [
-  "format.js", "dom.js", "summary.js", "controls.js", "floorplan.js", "tiers.js",
+  "format.js", "dom.js", "summary.js", "controls.js", "node.js", "floorplan.js", "tiers.js",
   "timeline.js", "section-detail.js", "layout.js", "graph.js", "main.js",
 ] as const;
 

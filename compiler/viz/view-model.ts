@@ -6,9 +6,10 @@ import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { viewAliases } from "../place/placement.js";
 import { floorBytes, workWords } from "../work-words.js";
-import { formatLayout } from "../node/layout.js";
 import type { VizGraph } from "./hierarchy.js";
 import { buildGraph } from "./hierarchy.js";
+import type { NodeView } from "./sockets.js";
+import { nodeView } from "./sockets.js";
 import type { TierView } from "./tiers.js";
 import { tierViews } from "./tiers.js";
 import type { TraceSpan } from "./trace.js";
@@ -33,8 +34,12 @@ export interface VizModel {
   readonly trace: readonly TraceSpan[] | null;
   /** What the trace measured on, when it says (the runtime's: the CPU reference backend, not the chip). */
   readonly measuredOn: string | null;
-  /** A node-level plan's layout ("tp=8,pp=1,dp=1") and sockets; the page draws one socket's program. */
-  readonly parallel: { readonly layout: string; readonly sockets: number } | null;
+  /**
+   * A node-level plan's layout ("tp=8,pp=1,dp=1") and every socket of the node with its own
+   * figures; the chip, tiers and graph draw the one per-socket program, each stage's sockets
+   * running its sections of it.
+   */
+  readonly parallel: NodeView | null;
   /** The plan's work in the model's terms (tokens, images, inputs) and what its floor moves. */
   readonly words: { readonly tokens: boolean; readonly items: string; readonly per: string; readonly floor: string };
 }
@@ -71,6 +76,6 @@ export function buildViewModel(plan: Plan, target: Target, trace?: unknown): Viz
     trace: trace === undefined ? null : traceSpans(trace, plan),
     measuredOn: trace === undefined ? null : traceSource(trace).measuredOn ?? null,
     words: { ...workWords(plan), floor: floorBytes(plan) },
-    parallel: plan.parallel ? { layout: formatLayout(plan.parallel.layout), sockets: plan.parallel.sockets } : null,
+    parallel: nodeView(plan),
   };
 }

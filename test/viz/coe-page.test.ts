@@ -29,11 +29,13 @@ describe("the CoE overview page", () => {
 });
 
 describe("a node-level plan's page", () => {
-  it("names its layout and sockets", async () => {
+  it("names its layout and every socket", async () => {
     const { compile } = await import("../../compiler/compile.js");
     const { buildViewModel } = await import("../../compiler/viz/view-model.js");
     const r = await compile(join(ROOT, "examples/models/llama-tiny.dynamo.onnx"), { target: "sn40l-node", opt: 2, seq: 16, parallel: "tp=2,pp=2" });
-    expect(buildViewModel(r.plan, r.target).parallel).toEqual({ layout: "tp=2,pp=2,dp=2", sockets: 8 });
+    const parallel = buildViewModel(r.plan, r.target).parallel!;
+    expect(parallel).toMatchObject({ layout: "tp=2,pp=2,dp=2", sockets: 8 });
+    expect(parallel.perSocket.map((s) => s.socket)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const single = await compile(join(ROOT, "examples/models/llama-tiny.dynamo.onnx"), { target: "sn40l", opt: 2, seq: 16 });
     expect(buildViewModel(single.plan, single.target).parallel).toBeNull();
   });

@@ -16,6 +16,7 @@ import type { Target } from "../../targets/target.js";
 import { SCRIPT_DECLARATIONS, SCRIPT_FILES } from "../../compiler/viz/assets.js";
 import { attributedSeconds, buildGraph, MAX_RUN_SECTIONS } from "../../compiler/viz/hierarchy.js";
 import { jsonForScript, renderPlanHtml } from "../../compiler/viz/render.js";
+import { nodeView } from "../../compiler/viz/sockets.js";
 import { tierViews } from "../../compiler/viz/tiers.js";
 import { traceSpans } from "../../compiler/viz/trace.js";
 import { planDigest } from "../../ir/placement/plan-digest.js";
@@ -106,6 +107,37 @@ describe("viz data", () => {
     // Ahead of the page's script, which calls it.
     expect(html.indexOf('<script id="libraries">')).toBeLessThan(html.indexOf("function layeredLayout"));
     expect(html).not.toContain("<!--");
+  });
+
+  it("a node-level plan's view has every socket of the node, each with its place in the layout and its own figures", async () => {
+    const { plan, target } = await compile(llama, { target: "sn40l-node", opt: 2, phase: "decode", seq: 16, parallel: "tp=2,pp=2" });
+    const node = nodeView(plan)!;
+    expect(node).toMatchObject({ layout: "tp=2,pp=2,dp=2", sockets: 8, group: 2, stages: 2, replicas: 2 });
+    expect(node.perSocket.map((s) => s.socket)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const places = new Set<string>();
+    for (const s of node.perSocket) {
+      if (s.role !== "stage") throw new Error(`socket ${s.socket} is ${s.role}`);
+      const stage = plan.parallel!.stages[s.stage]!;
+      expect(stage.sockets[s.replica * 2 + s.member]).toBe(s.socket);
+      expect(s.bytes).toEqual(stage.occupancy);
+      expect([s.firstSection, s.lastSection]).toEqual([stage.firstSection, stage.lastSection]);
+      // Split in two over a group of two: member m holds part m of each.
+      expect(s.parts.length).toBeGreaterThan(0);
+      for (const p of s.parts) expect([p.parts, p.part]).toEqual([2, s.member]);
+      places.add(`${s.replica} ${s.stage} ${s.member}`);
+    }
+    expect(places.size).toBe(8);
+    // Pipeline stages hold different layers: their sockets' figures differ.
+    const [first, second] = plan.parallel!.stages;
+    expect(first!.occupancy.hbm).not.toBe(second!.occupancy.hbm);
+    expect((JSON.parse(embedded(renderPlanHtml(plan, target), "view-data")) as { parallel: { perSocket: unknown[] } }).parallel.perSocket).toHaveLength(8);
+    expect(nodeView(plans[0]!.plan)).toBeNull();
+
+    // Disaggregated: the other phase's group is named, and sockets no layout uses are idle.
+    const split = (await compile(llama, { target: "sn40l-node", opt: 2, phase: "decode", seq: 16, disaggregate: "prefill=2,decode=6" })).plan;
+    expect(nodeView(split)!.perSocket.map((s) => s.role)).toEqual(["prefill", "prefill", "stage", "stage", "stage", "stage", "stage", "stage"]);
+    const partial = (await compile(llama, { target: "sn40l-node", opt: 2, phase: "decode", seq: 16, parallel: "tp=2,dp=3" })).plan;
+    expect(nodeView(partial)!.perSocket.map((s) => s.role)).toEqual([...Array<string>(6).fill("stage"), "idle", "idle"]);
   });
 
   it("reads Chrome traces: complete events, begin/end pairs, names matched to sections and kernels", () => {

@@ -159,6 +159,44 @@ describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
     await page.close();
   });
 
+  it("draws every socket of a node-level plan: its place in the layout, its sections and its own bytes", async () => {
+    const { plan, target } = await compile(llama, { target: "sn40l-node", opt: 2, phase: "decode", seq: 16, parallel: "tp=2,pp=2" });
+    const { page, errors } = await openPlan("sn40l-node-tp2-pp2", plan, target);
+    expect(await page.textContent("[data-stat=target] .v")).toContain("tp=2,pp=2,dp=2");
+    expect(await page.textContent("#node-panel .panel-head")).toContain("tp=2,pp=2,dp=2 over 8 sockets");
+    const rows = page.locator("#node-sockets tbody tr");
+    expect(await rows.count()).toBe(8);
+    for (let socket = 0; socket < 8; socket++) {
+      const row = page.locator(`#node-sockets tr[data-socket="${socket}"]`);
+      expect(await row.locator("td").first().textContent()).toBe(`socket ${socket}`);
+      const stage = plan.parallel!.stages.findIndex((s) => s.sockets.includes(socket));
+      expect(await row.getAttribute("data-stage"), `socket ${socket}`).toBe(String(stage));
+      for (const tier of ["sram", "hbm", "ddr"] as const) {
+        expect(await row.locator(`td[data-tier=${tier}]`).getAttribute("data-bytes"), `socket ${socket} ${tier}`).toBe(String(plan.parallel!.stages[stage]!.occupancy[tier]));
+      }
+    }
+    // The selected section's sockets are marked; a row of the other stage selects that stage's first section.
+    const running = async () => (await page.locator("#node-sockets tr.running").evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute("data-socket")))));
+    const [first, second] = plan.parallel!.stages;
+    expect(await running()).toEqual([...first!.sockets].sort((a, b) => a - b));
+    await page.click(`#node-sockets tr[data-socket="${second!.sockets[0]}"]`);
+    expect(await attr(page, "#floorplan", "data-section")).toBe(String(second!.firstSection));
+    expect(await running()).toEqual([...second!.sockets].sort((a, b) => a - b));
+    expect(await page.textContent("#chip-sockets")).toMatch(/runs on each of sockets .* \(stage 1\)/);
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.screenshot({ path: join(OUTPUT, "sn40l-node-tp2-pp2.png") });
+    expect(errors).toEqual([]);
+    await page.close();
+
+    // Disaggregated prefill/decode: the prefill group's sockets are named too.
+    const split = await compile(llama, { target: "sn40l-node", opt: 2, phase: "decode", seq: 16, disaggregate: "prefill=2,decode=6" });
+    const other = await openPlan("sn40l-node-disaggregated", split.plan, split.target);
+    expect(await other.page.locator("#node-sockets tbody tr").count()).toBe(8);
+    expect(await other.page.textContent('#node-sockets tr[data-socket="0"]')).toMatch(/the prefill group \(tp=\d,pp=\d,dp=\d\)/);
+    expect(other.errors).toEqual([]);
+    await other.page.close();
+  });
+
   it("shows a runtime trace's measured times beside the prediction", async () => {
     const { plan, target } = await compile(llama, { target: "toy", opt: 2, phase: "prefill", seq: 16 });
     let ts = 0;

@@ -104,11 +104,13 @@ function renderFloorplan(plan, view, state) {
     const sec = plan.sections[state.get()];
     const offChip = sec ? sec.kernels.length - owners.slots.length : 0;
     const used = sec ? `${sec.computeUnits} of ${target.compute.units} compute and ${sec.memoryUnits} of ${target.sram.units} memory units in use` : "";
+    const on = socketsRunning(view, state.get());
     note.replaceChildren(
       h("span", {}, h("span", { class: "swatch" , style: "background:#7f9fdc" }), "compute unit"),
       h("span", {}, h("span", { class: "swatch round", style: "background:#9fb7e6" }), "memory unit"),
       h("span", {}, "deeper colour = higher utilisation"),
-      h("span", {}, used + (offChip > 0 ? ` · ${offChip} host/view kernel${offChip === 1 ? "" : "s"} take no units` : "")));
+      h("span", {}, used + (offChip > 0 ? ` · ${offChip} host/view kernel${offChip === 1 ? "" : "s"} take no units` : "")),
+      on.stage >= 0 ? h("span", { id: "chip-sockets" }, `${sec.name} runs on each of sockets ${formatSocketList(on.sockets)} (stage ${on.stage})`) : null);
   };
 
   const update = () => { owners = unitOwners(plan, target, state.get()); highlight = -1; draw(); fillTable(); };
@@ -131,7 +133,7 @@ function renderFloorplan(plan, view, state) {
   state.onChange(update);
   update();
 
-  const p = panel("chip-panel", "Chip", `${target.name}: ${target.compute.units} compute units, ${target.sram.units} memory units of ${formatBytes(target.sram.bytesPerUnit)}`);
+  const p = panel("chip-panel", "Chip", `${target.name}${view.parallel ? ", one socket" : ""}: ${target.compute.units} compute units, ${target.sram.units} memory units of ${formatBytes(target.sram.bytesPerUnit)}`);
   p.root.append(canvas, note, h("div", { class: "table-box" }, table));
   // Cells as large as the panel allows, within reason: a 32-unit chip should not fill the screen.
   const redraw = () => { cell = Math.max(6, Math.min(56, Math.floor((p.root.clientWidth - 28) / cols), Math.floor(440 / rows))); draw(); };

@@ -20,9 +20,10 @@ function main() {
   timeline.root.append(detail.root);
   app.replaceChildren(
     h("header", { class: "page-head" }, h("h1", {}, "tierflow plan"),
-      h("span", { class: "sub" }, `${plan.model.file} on ${view.target.name} · -O${plan.options.opt} · ${plan.options.phase}`)),
+      h("span", { class: "sub" }, `${plan.model.file} on ${view.target.name}${view.parallel ? ` (${view.parallel.layout} over ${view.parallel.sockets} sockets)` : ""} · -O${plan.options.opt} · ${plan.options.phase}`)),
     renderSummary(plan, view),
     renderControls(plan, view, state),
+    view.parallel ? renderNode(plan, view, state) : null,
     h("div", { class: "grid-two" }, floorplan.root, tiers.root),
     timeline.root,
     renderGraph(plan, view, state));

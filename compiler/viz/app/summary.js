@@ -24,7 +24,7 @@ function renderSummary(plan, view) {
       ? `${o.phase} · batch ${o.batch} · ${o.phase === "decode" ? "context" : "prompt"} ${o.seq} · ${o.dtype}`
       : `batch ${o.batch} ${words.items} · ${o.dtype}`),
     view.parallel
-      ? card("target", "Target", `${t.name} · ${view.parallel.layout}`, `${view.parallel.sockets} sockets · one socket's program drawn below`)
+      ? card("target", "Target", `${t.name} · ${view.parallel.layout}`, `${view.parallel.sockets} sockets · each in the node panel below`)
       : card("target", "Target", t.name, `${t.execution} · ${t.compute.units} CU · ${t.sram.units} MU`),
     card("opt", "Optimisation", `-O${o.opt}`, fused.length ? fused.map(([k, v]) => `${shortOp(k)} ${v}`).join(" · ") : "no fused ops"),
     card("kernels", "Kernels", String(plan.dataflow.kernels.length), `${devices} on the device`),

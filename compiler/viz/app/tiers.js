@@ -94,7 +94,9 @@ function roleBreakdown(tier) {
 }
 
 function renderTiers(plan, view, state) {
-  const p = panel("tiers-panel", "Memory tiers", "peak occupancy against capacity");
+  const p = panel("tiers-panel", "Memory tiers", view.parallel
+    ? "one socket's peak against its capacity; every socket's in the node panel"
+    : "peak occupancy against capacity");
   const tensors = new Map(plan.dataflow.tensors.map((t) => [t.name, t]));
   const redraws = [];
   for (const tier of view.tiers) {
