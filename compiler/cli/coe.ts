@@ -13,8 +13,13 @@ import { POLICIES, simulate } from "../coe/simulate.js";
 import type { Policy, SimResult } from "../coe/simulate.js";
 import { parseSweep, sweepExperts } from "../coe/sweep.js";
 import type { SweepRow } from "../coe/sweep.js";
-import { MAX_TRACE_REQUESTS, generateTrace, readTrace, traceToJsonl } from "../coe/trace.js";
-import type { TraceDistribution, TraceOptions } from "../coe/trace.js";
+import { MAX_TRACE_REQUESTS, generateTrace, traceToJsonl } from "../coe/trace.js";
+import type { TraceDistribution, TraceOptions, TraceRequest } from "../coe/trace.js";
+import type { CoePlan } from "../coe/compile-coe.js";
+import { readRequestTrace } from "../serving/trace-formats.js";
+import { parseMapping, parseWindow, shapeTrace } from "../serving/trace-shape.js";
+import { renderCoePage } from "../viz/coe-page.js";
+import { renderServingPage } from "../viz/serving-page.js";
 import { action } from "./run-command.js";
 import { withProgress } from "./progress.js";
 import { parsePlanDType, positiveInt } from "./options.js";
@@ -58,9 +63,31 @@ interface SyntheticFlags {
 
 interface SimulateFlags extends SyntheticFlags {
   trace?: string;
+  window?: string;
+  rateScale?: string;
+  mapExperts?: string;
   policy: string;
   sweepExperts?: string;
   json?: string;
+  viz?: boolean;
+}
+
+/** A trace file in any format, shaped as the flags say, over the plan's experts; and the line that says what was read. */
+function readShapedTrace(plan: CoePlan, flags: SimulateFlags): { trace: TraceRequest[]; line: string } {
+  const parsed = readRequestTrace(flags.trace!);
+  const { requests, notes } = shapeTrace(parsed.requests, plan.experts.map((e) => e.name), {
+    ...(flags.window !== undefined ? { window: parseWindow(flags.window) } : {}),
+    ...(flags.rateScale !== undefined ? { rateScale: positiveNumber(flags.rateScale, "--rate-scale") } : {}),
+    ...(flags.mapExperts !== undefined ? { mapping: parseMapping(flags.mapExperts, positiveInt(flags.seed, "--seed")) } : {}),
+  });
+  return { trace: requests, line: `trace ${basename(flags.trace!)} (${parsed.format}): ${[`${requests.length} requests`, ...parsed.notes, ...notes].join("; ")}` };
+}
+
+/** OUT/serving.html for this run, and OUT/index.html again with a link to it. */
+function writeServingPages(out: string, plan: CoePlan, result: SimResult, tried: readonly SimResult[], traceLine: string): void {
+  const plans = ["router/plan.json", ...plan.graphs.flatMap((g) => [`graphs/${g.id}/prefill.plan.json`, `graphs/${g.id}/decode.plan.json`])];
+  writeFileTo(join(out, "serving.html"), renderServingPage(plan, result, tried, traceLine));
+  writeFileTo(join(out, "index.html"), renderCoePage(plan, plans.filter((x) => existsSync(join(out, x))), { page: "serving.html", p99: result.latencyP99, policy: result.policy }));
 }
 
 function positiveNumber(text: string, flag: string): number {
@@ -114,15 +141,23 @@ export function registerCoe(program: Command): void {
     .command("simulate")
     .description("simulate serving a compiled CoE (OUT/ of `tierflow compile coe.json`): latency, time to first token, tokens/s, switches, HBM occupancy")
     .argument("<out>", "the folder with coe-plan.json")
-    .option("--trace <file>", "requests, JSON Lines (docs/COE.md); without it a synthetic trace"), "synthetic trace: ")
+    .option("--trace <file>", "requests: tierflow or Mooncake JSON Lines, or a Vidur, Azure LLM or BurstGPT CSV (docs/COE.md); without it a synthetic trace")
+    .option("--window <start:end>", "with --trace: only requests arriving in these seconds of the trace")
+    .option("--rate-scale <k>", "with --trace: arrivals k times as fast")
+    .option("--map-experts <how>", "with --trace: model (the trace's names), uniform, zipf or zipf:S (seeded by --seed); default model where every request names one, else zipf"), "synthetic trace: ")
     .option("--policy <p>", `residency policy: ${POLICIES.join(", ")} or auto (the best p99 of them)`, "auto")
     .option("--sweep-experts <range>", "latency and throughput against the number of experts, e.g. 1..1000")
     .option("--json <file>", "also write the results as JSON")
+    .option("--viz", "also write OUT/serving.html (latency, HBM occupancy and switches over time, traffic per expert) and link it from OUT/index.html")
     .action(action(async (out: string, flags: SimulateFlags) => {
       const plan = readCoePlan(out);
       if (flags.policy !== "auto" && !(POLICIES as readonly string[]).includes(flags.policy)) fail(`--policy '${flags.policy}': use ${POLICIES.join(", ")} or auto`);
       const policy = flags.policy as Policy;
       const synth = syntheticTrace(flags);
+      for (const [flag, given] of [["--window", flags.window], ["--rate-scale", flags.rateScale], ["--map-experts", flags.mapExperts]] as const) {
+        if (given !== undefined && flags.trace === undefined) fail(`${flag} shapes a trace file: give --trace FILE`);
+      }
+      if (flags.viz && flags.sweepExperts !== undefined) fail("--viz draws one simulation: leave out --sweep-experts");
       // A bar over the sweep's points or auto's policies on a terminal, erased before the table.
       const show = { json: flags.json };
       if (flags.sweepExperts !== undefined) {
@@ -138,10 +173,17 @@ export function registerCoe(program: Command): void {
         if (flags.json) writeFileTo(flags.json, `${JSON.stringify(rows.map((r) => ({ experts: r.experts, pinned: r.pinned, ...r.result, occupancy: undefined })), null, 2)}\n`);
         return;
       }
+      let traceLine = `synthetic ${synth.distribution} trace: ${synth.requests} requests at ${synth.rate} per second (seed ${synth.seed})`;
       const { result, tried } = await withProgress("simulate", show, async (progress) => {
         progress.stage(flags.trace !== undefined ? "read the trace" : "generate the trace");
-        let trace = flags.trace !== undefined ? readTrace(flags.trace)
-          : generateTrace({ experts: plan.experts.map((e) => e.name), ...synth });
+        let trace: TraceRequest[];
+        if (flags.trace !== undefined) {
+          const read = readShapedTrace(plan, flags);
+          trace = read.trace;
+          traceLine = read.line;
+        } else {
+          trace = generateTrace({ experts: plan.experts.map((e) => e.name), ...synth });
+        }
         if (trace.some((r) => r.expert === undefined)) {
           progress.stage("route the requests");
           const { routeTrace } = await import("../coe/run-coe.js");
@@ -150,6 +192,7 @@ export function registerCoe(program: Command): void {
         progress.stage(`policy ${policy}`);
         return simulate(plan, trace, policy, progress.stage);
       });
+      if (flags.trace !== undefined) process.stdout.write(`${traceLine}\n`);
       for (const t of tried) if (t !== result) process.stdout.write(`${formatSim(t)}\n`);
       if (tried.length > 0) process.stdout.write(`auto picks ${result.policy} (lowest p99 latency):\n`);
       process.stdout.write(`${formatSim(result)}\n`);
@@ -158,6 +201,10 @@ export function registerCoe(program: Command): void {
       process.stdout.write(`p99 latency ${(result.latencyP99 * 1e3).toFixed(2)} ms with ${result.policy}` +
         `${worst && worst !== result ? ` (${worst.policy}: ${(worst.latencyP99 * 1e3).toFixed(2)} ms)` : ""}, ${result.switches} switches for ${result.requests} requests\n`);
       if (flags.json) writeFileTo(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
+      if (flags.viz) {
+        writeServingPages(out, plan, result, tried, traceLine);
+        process.stdout.write(`wrote ${join(out, "serving.html")}\n`);
+      }
     }));
   syntheticTraceOptions(program
     .command("trace")

@@ -242,6 +242,7 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
   const arrive = () => { while (next < requests.length && requests[next]!.ready <= t) waiting.push(requests[next++]!); };
   const active: Live[] = [];
   let expert: string | undefined;
+  let atStart = 0; // requests of the turn's expert that were waiting when it started and have not joined yet
   while (next < requests.length || waiting.size > 0 || active.length > 0) {
     arrive();
     if (active.length === 0 && waiting.size === 0) { t = requests[next]!.ready; continue; }
@@ -258,13 +259,15 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
       const second = head.r.second;
       if (c.policy === "prefetch" && slots > 1 && second !== undefined && served.has(second) && !hbm.has(second)) copyIn(second, start, new Set([expert]));
       t = start;
+      atStart = Math.min(maxBatch, waiting.count(expert));
       arrive();
     }
     const e = expert!;
     // Admit: at the turn's start any waiting request of its expert; later only while no other expert waits.
     const others = waiting.size - waiting.count(e);
-    if (active.length < maxBatch && waiting.count(e) > 0 && (active.length === 0 || others === 0 || role === "prefill")) {
+    if (active.length < maxBatch && waiting.count(e) > 0 && (atStart > 0 || others === 0 || role === "prefill")) {
       const x = waiting.take(e)!;
+      if (atStart > 0) atStart--;
       if (role === "decode") {
         x.generated = 1;
         active.push(x);

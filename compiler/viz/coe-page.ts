@@ -11,7 +11,7 @@ import { formatSeconds } from "../report.js";
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** `plans`: each plan's path relative to OUT/ (router/plan.json, graphs/<id>/prefill.plan.json, ...); their pages sit beside them. */
-export function renderCoePage(p: CoePlan, plans: readonly string[]): string {
+export function renderCoePage(p: CoePlan, plans: readonly string[], serving?: { page: string; p99: number; policy: string }): string {
   const page = (plan: string) => plan.replace(/\.json$/, ".html");
   const link = (plan: string, text: string) => `<a href="${escape(page(plan))}">${escape(text)}</a>`;
   const pinned = p.experts.filter((e) => e.home === "hbm").length;
@@ -38,6 +38,7 @@ tr.hbm td:nth-child(3){color:#1b7f4b;font-weight:600}tr.ddr td:nth-child(3){colo
 <div class="card">in DDR, copied on a switch<b>${p.experts.length - pinned}</b></div>
 <div class="card">HBM for experts<b>${escape(formatBytes(r.activeRegionBytes + r.pinnedBytes))}</b></div>
 <div class="card">router<b>${link(p.router.plan, formatSeconds(p.router.seconds))}</b></div>
+${serving ? `<div class="card">serving: p99 latency (${escape(serving.policy)})<b><a href="${escape(serving.page)}">${escape(formatSeconds(serving.p99))}</a></b></div>` : ""}
 </div>
 <p>${p.node.notes.map(escape).join("<br>")}</p>
 <h2>Compiled graphs</h2>
@@ -45,7 +46,7 @@ tr.hbm td:nth-child(3){color:#1b7f4b;font-weight:600}tr.ddr td:nth-child(3){colo
 ${graphRows.join("\n")}
 </table>
 <h2>Experts</h2>
-<p><code>tierflow simulate OUT/</code> serves requests over these homes under each residency policy.</p>
+<p><code>tierflow simulate OUT/ --viz</code> serves requests over these homes under each residency policy${serving ? `; its last run is <a href="${escape(serving.page)}">here</a>, with switches and traffic per expert over time` : " and draws it beside this page"}.</p>
 <table><tr><th>expert</th><th>graph</th><th>home</th><th>weights</th><th>share</th><th>switch</th></tr>
 ${expertRows.join("\n")}
 </table>

@@ -35,6 +35,15 @@ describe("serving engine", () => {
     expect(run.bytesMoved).toBe(200);
   });
 
+  it("takes every request of a turn's expert waiting at its start, though others wait", () => {
+    const c: EngineConfig = { experts: new Map([["a", costs({ startsResident: true })], ["b", costs()]]), instances: both(), policy: "lru" };
+    // At 0: a, b, a, b, a waiting. a's turn takes its three (prefills to 10, 20, 30 ms, one step to 31 ms);
+    // b is copied in (31 ms -> 1.031 s), prefills to 1.041 and 1.051, one step to 1.052.
+    const run = runEngine([req(0, "a", 2), req(0, "b", 2), req(0, "a", 2), req(0, "b", 2), req(0, "a", 2)], c);
+    expect(times(run)).toEqual([[0.01, 0.031], [1.041, 1.052], [0.02, 0.031], [1.051, 1.052], [0.03, 0.031]]);
+    expect(run.turns).toBe(2);
+  });
+
   it("hands the KV cache from prefill to decode instances", () => {
     const c: EngineConfig = {
       experts: new Map([["m", costs({ startsResident: true })]]), policy: "lru",

@@ -1,0 +1,57 @@
+// `tierflow simulate OUT/ --trace FILE` on each trace format, the shaping
+// flags, and `--viz`: the serving page (latency, occupancy and switches over
+// time, traffic per expert) linked from the CoE's overview.
+
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ROOT, expectDiagnostic, runCli } from "../support/cli.js";
+
+const DATA = join(ROOT, "test", "data", "traces");
+const dir = mkdtempSync(join(tmpdir(), "tierflow-sim-trace-"));
+const coe = join(dir, "coe");
+
+describe("tierflow simulate --trace", () => {
+  beforeAll(() => {
+    const c = runCli(["compile", join(ROOT, "examples/coe/coe.json"), "-o", coe, "--viz", "-q"]);
+    expect(c.code, c.stderr).toBe(0);
+  }, 60_000);
+
+  it("reads every format, says what it read, and draws the run", () => {
+    for (const [file, format] of [["azure-conv-head.csv", "azure"], ["vidur-splitwise-conv-head.csv", "vidur"], ["mooncake-conversation-head.jsonl", "mooncake"]] as const) {
+      const r = runCli(["simulate", coe, "--trace", join(DATA, file), "--policy", "lru"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^trace ${file.replace(/\./g, "\\.")} \\(${format}\\): \\d+ requests; .*mapped onto 4 experts by a seeded Zipf`, "m"));
+    }
+    const v = runCli(["simulate", coe, "--trace", join(DATA, "azure-conv-head.csv"), "--window", "0:12", "--rate-scale", "2", "--map-experts", "uniform", "--viz"]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/window 0:12 s: 18 of 40 requests; arrival rate scaled by 2; requests mapped onto 4 experts by a seeded uniform draw \(seed 1\)/);
+    const page = readFileSync(join(coe, "serving.html"), "utf8");
+    expect(page.match(/<svg /g)).toHaveLength(3);
+    expect(page).toMatch(/latency by arrival time/);
+    expect(page).toMatch(/Experts by traffic/);
+    // Every request is counted once in the per-expert table.
+    const counts = [...page.matchAll(/<tr><td>[^<]+<\/td><td>[A-Z]*<\/td><td class="n">(\d+)<\/td>/g)].map((m) => Number(m[1]));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(18);
+    expect(readFileSync(join(coe, "index.html"), "utf8")).toMatch(/<a href="serving\.html">/);
+  }, 60_000);
+
+  it("maps a trace's model names onto the experts, and refuses names it does not serve", () => {
+    const names = join(dir, "named.csv");
+    writeFileSync(names, "arrived_at,num_prefill_tokens,num_decode_tokens,model\n0,16,4,math\n0.5,16,4,code\n");
+    const r = runCli(["simulate", coe, "--trace", names, "--policy", "lru"]);
+    expect(r.code, r.stderr).toBe(0);
+    expectDiagnostic(["simulate", coe, "--trace", join(DATA, "burstgpt-columns.csv")], /the trace names model 'ChatGPT', which is not one of the 4 experts served; map requests with --map-experts zipf or uniform/);
+    const b = runCli(["simulate", coe, "--trace", join(DATA, "burstgpt-columns.csv"), "--map-experts", "zipf:1.5", "--policy", "lru"]);
+    expect(b.stdout).toMatch(/skipped 2 requests with 0 tokens \(failed in the trace\); requests mapped onto 4 experts by a seeded Zipf \(s = 1\.5\) draw \(seed 1\), in place of the trace's model names/);
+  }, 60_000);
+
+  it("refuses shaping flags without a trace and a header it cannot read", () => {
+    expectDiagnostic(["simulate", coe, "--window", "0:10"], /--window shapes a trace file: give --trace FILE/);
+    expectDiagnostic(["simulate", coe, "--viz", "--sweep-experts", "1..10"], /--viz draws one simulation/);
+    const bad = join(dir, "bad.csv");
+    writeFileSync(bad, "TIMESTAMP,ContextTokens\n2023-11-16 18:15:46.68,374\n");
+    expectDiagnostic(["simulate", coe, "--trace", bad], /bad\.csv:1: an Azure LLM trace needs a column 'GeneratedTokens'/);
+  }, 60_000);
+});
