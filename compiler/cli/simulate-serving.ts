@@ -13,19 +13,27 @@ import type { Workload } from "../node/serving-sim.js";
 import { percentile, simulateServing } from "../node/serving-sim.js";
 import type { ServingResult } from "../node/serving-sim.js";
 import { action } from "./run-command.js";
+import { basename } from "node:path";
+import type { TraceRequest } from "../coe/trace.js";
+import { readRequestTrace } from "../serving/trace-formats.js";
+import { parseWindow, shapeTrace } from "../serving/trace-shape.js";
 import { withProgress } from "./progress.js";
 import { parseOptLevel, parsePlanDType } from "./options.js";
+
+type TraceArrival = { readonly arrival: number; readonly prompt: number; readonly output: number };
 
 interface ServingFlags {
   target: string;
   disaggregate: string;
-  promptTokens: string;
-  outputTokens: string;
+  promptTokens?: string;
+  outputTokens?: string;
   rates?: string;
   ttft: string;
   tpot: string;
-  requests: string;
-  seed: string;
+  requests?: string;
+  seed?: string;
+  trace?: string;
+  window?: string;
   maxBatch: string;
   dtype?: string;
   O: string;
@@ -52,12 +60,13 @@ export interface ServingRow {
   readonly disaggregated: ReturnType<typeof simulateServing>;
 }
 
-export function servingTable(rows: readonly ServingRow[], w: Omit<Workload, "rate">): string[] {
+export function servingTable(rows: readonly ServingRow[], w: Omit<Workload, "rate">, traced = false): string[] {
   const ms = (s: number) => (Number.isFinite(s) ? (s * 1e3).toFixed(1) : "-");
   const cell = (r: ReturnType<typeof simulateServing>) =>
     `${r.goodput.toFixed(2).padStart(8)} ${(100 * r.attainment).toFixed(0).padStart(4)}% ${ms(percentile(r.ttft, 90)).padStart(9)} ${ms(percentile(r.tpot, 90)).padStart(8)}`;
   const lines = [
-    `targets: TTFT <= ${(w.ttftSeconds * 1e3).toFixed(1)} ms, TPOT <= ${(w.tpotSeconds * 1e3).toFixed(2)} ms; ${w.requests} requests, prompts ~${w.promptTokens} tokens, outputs ~${w.outputTokens} tokens, seed ${w.seed}`,
+    `targets: TTFT <= ${(w.ttftSeconds * 1e3).toFixed(1)} ms, TPOT <= ${(w.tpotSeconds * 1e3).toFixed(2)} ms; ${w.requests} requests, prompts ~${w.promptTokens} tokens, outputs ~${w.outputTokens} tokens, ` +
+      (traced ? "the trace's arrivals scaled to each rate" : `seed ${w.seed}`),
     `  rate req/s |        colocated: goodput  met  p90 TTFT ms p90 TPOT ms |    disaggregated: goodput  met  p90 TTFT ms p90 TPOT ms`,
   ];
   for (const r of rows) lines.push(`  ${r.rate.toFixed(2).padStart(10)} |                  ${cell(r.colocated)}    |                      ${cell(r.disaggregated)}`);
@@ -69,6 +78,29 @@ export function servingTable(rows: readonly ServingRow[], w: Omit<Workload, "rat
   return lines;
 }
 
+/** A trace file's requests in the window, with the mean rate and lengths the plans are compiled for; and the line that says what was read. */
+function readServingTrace(file: string, window: string | undefined): { requests: TraceArrival[]; rate: number; prompt: number; output: number; line: string } {
+  const parsed = readRequestTrace(file);
+  // One model is served: the trace's model names do not pick anything, and the line says so.
+  const named = parsed.requests.some((r) => r.expert !== undefined);
+  const { requests, notes } = shapeTrace(parsed.requests.map(({ expert: _e, second: _s, ...r }) => r), ["model"], {
+    ...(window !== undefined ? { window: parseWindow(window) } : {}), mapping: { kind: "uniform", seed: 0 },
+  });
+  const span = requests.length > 1 ? requests.at(-1)!.arrival - requests[0]!.arrival : 0;
+  if (span <= 0) fail(`the trace's ${requests.length} request${requests.length === 1 ? "" : "s"} span no time: a rate needs two arrivals apart`, { file });
+  const mean = (f: (r: TraceRequest) => number) => Math.max(1, Math.round(requests.reduce((s, r) => s + f(r), 0) / requests.length));
+  const shown = [...parsed.notes, ...notes.filter((n) => !n.startsWith("requests mapped")), ...(named ? ["its model names are not used: one model is served"] : [])];
+  return {
+    requests: requests.map((r) => ({ arrival: r.arrival, prompt: r.promptTokens, output: r.outputTokens })),
+    rate: (requests.length - 1) / span, prompt: mean((r) => r.promptTokens), output: mean((r) => r.outputTokens),
+    line: `trace ${basename(file)} (${parsed.format}): ${[`${requests.length} requests at ${((requests.length - 1) / span).toPrecision(3)} per second`, ...shown].join("; ")}`,
+  };
+}
+
+/** The trace's arrivals scaled to a mean of `rate` per second. */
+const atRate = (trace: readonly TraceArrival[], traceRate: number, rate: number): TraceArrival[] =>
+  trace.map((r) => ({ ...r, arrival: (r.arrival * traceRate) / rate }));
+
 export function registerSimulateServing(program: Command): void {
   program
     .command("simulate-serving")
@@ -76,13 +108,15 @@ export function registerSimulateServing(program: Command): void {
     .argument("<model>", "an ONNX file (.onnx) or graph-level IR text (.tfg)")
     .requiredOption("-t, --target <target>", "a node target (sn40l-node, dgx-h100, ...) or a target JSON file")
     .requiredOption("--disaggregate <groups>", "prefill=P,decode=D: sockets of each group")
-    .option("--prompt-tokens <n>", "mean prompt length in tokens (lengths vary from 0.5x to 1.5x)", "512")
-    .option("--output-tokens <n>", "mean output length in tokens (lengths vary from 0.5x to 1.5x)", "128")
+    .option("--trace <file>", "replay a request trace (tierflow or Mooncake JSON Lines, Vidur, Azure LLM or BurstGPT CSV) in place of the synthetic stream, scaled to each rate")
+    .option("--window <start:end>", "with --trace: only requests arriving in these seconds of the trace")
+    .option("--prompt-tokens <n>", "mean prompt length in tokens (lengths vary from 0.5x to 1.5x; default 512); with --trace, the trace's")
+    .option("--output-tokens <n>", "mean output length in tokens (lengths vary from 0.5x to 1.5x; default 128); with --trace, the trace's")
     .option("--rates <list>", "request rates to try, requests per second (default: around the prefill group's capacity)")
     .option("--ttft <seconds>", "time-to-first-token target", "0.5")
     .option("--tpot <seconds>", "time-per-output-token target", "0.01")
-    .option("--requests <n>", "requests per simulated run", "200")
-    .option("--seed <n>", "seed of the arrival process", "1")
+    .option("--requests <n>", "requests per simulated run (default 200); with --trace, the trace's")
+    .option("--seed <n>", "seed of the arrival process (default 1)")
     .option("--max-batch <n>", "largest decode batch of a replica", "64")
     .option("--dtype <dtype>", "plan floating-point data in this dtype", "bf16")
     .option("-O <level>", "optimisation level", "2")
@@ -93,9 +127,19 @@ export function registerSimulateServing(program: Command): void {
       parsePlanDType(flags.dtype);
       const target = loadTarget(flags.target);
       if (!target.node) fail(`simulate-serving needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node or dgx-h100`);
+      // A trace gives the arrivals and lengths: the flags that would set them are refused beside it.
+      if (flags.trace !== undefined) {
+        for (const [flag, given] of [["--prompt-tokens", flags.promptTokens], ["--output-tokens", flags.outputTokens], ["--requests", flags.requests], ["--seed", flags.seed]] as const) {
+          if (given !== undefined) fail(`${flag} sets the synthetic stream; --trace gives the requests`);
+        }
+      } else if (flags.window !== undefined) {
+        fail("--window shapes a trace file: give --trace FILE");
+      }
+      const trace = flags.trace !== undefined ? readServingTrace(flags.trace, flags.window) : undefined;
       const workload = {
-        requests: positive(flags.requests, "--requests", true), promptTokens: positive(flags.promptTokens, "--prompt-tokens", true),
-        outputTokens: positive(flags.outputTokens, "--output-tokens", true), seed: positive(flags.seed, "--seed", true),
+        requests: trace ? trace.requests.length : positive(flags.requests ?? "200", "--requests", true),
+        promptTokens: trace ? trace.prompt : positive(flags.promptTokens ?? "512", "--prompt-tokens", true),
+        outputTokens: trace ? trace.output : positive(flags.outputTokens ?? "128", "--output-tokens", true), seed: positive(flags.seed ?? "1", "--seed", true),
         ttftSeconds: positive(flags.ttft, "--ttft", false), tpotSeconds: positive(flags.tpot, "--tpot", false),
       };
       if (workload.requests > 100_000) fail(`--requests '${flags.requests}': at most 100000`);
@@ -111,7 +155,8 @@ export function registerSimulateServing(program: Command): void {
         const tried = rates ?? defaultRates(systems, workload.promptTokens);
         const rows = tried.map((rate, done) => {
           progress.stage(`${rate} requests/s`, { done, total: tried.length, unit: "rates" });
-          return { rate, colocated: simulateServing(systems.colocated, { ...workload, rate }), disaggregated: simulateServing(systems.disaggregated, { ...workload, rate }) };
+          const replay = trace ? atRate(trace.requests, trace.rate, rate) : undefined;
+          return { rate, colocated: simulateServing(systems.colocated, { ...workload, rate }, replay), disaggregated: simulateServing(systems.disaggregated, { ...workload, rate }, replay) };
         });
         return { systems, rows };
       });
@@ -120,10 +165,10 @@ export function registerSimulateServing(program: Command): void {
           goodput: r.goodput, attainment: r.attainment, ttftP50: percentile(r.ttft, 50), ttftP90: percentile(r.ttft, 90), ttftP99: percentile(r.ttft, 99),
           tpotP50: percentile(r.tpot, 50), tpotP90: percentile(r.tpot, 90), tpotP99: percentile(r.tpot, 99),
         });
-        const result = { model: modelPath, target: target.name, workload, rates: rows.map((r) => ({ rate: r.rate, colocated: stats(r.colocated), disaggregated: stats(r.disaggregated) })) };
+        const result = { model: modelPath, target: target.name, workload, ...(trace ? { trace: flags.trace } : {}), rates: rows.map((r) => ({ rate: r.rate, colocated: stats(r.colocated), disaggregated: stats(r.disaggregated) })) };
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${[`serving ${modelPath} on ${target.name}`, ...systems.summary, ...servingTable(rows, workload)].join("\n")}\n`);
+      process.stdout.write(`${[`serving ${modelPath} on ${target.name}`, ...(trace ? [trace.line] : []), ...systems.summary, ...servingTable(rows, workload, trace !== undefined)].join("\n")}\n`);
     }));
 }

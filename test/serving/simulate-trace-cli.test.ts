@@ -54,4 +54,19 @@ describe("tierflow simulate --trace", () => {
     writeFileSync(bad, "TIMESTAMP,ContextTokens\n2023-11-16 18:15:46.68,374\n");
     expectDiagnostic(["simulate", coe, "--trace", bad], /bad\.csv:1: an Azure LLM trace needs a column 'GeneratedTokens'/);
   }, 60_000);
+
+  it("simulate-serving replays a trace scaled to each rate, and refuses the synthetic stream's flags beside it", () => {
+    const model = join(ROOT, "examples/models/llama-tiny.torchscript.onnx");
+    const base = ["simulate-serving", model, "--target", "sn40l-node", "--disaggregate", "prefill=4,decode=4"];
+    const r = runCli([...base, "--trace", join(DATA, "vidur-splitwise-conv-head.csv"), "--rates", "5,5000", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { trace: string; workload: { requests: number; promptTokens: number; outputTokens: number }; rates: { rate: number }[] };
+    // The sample's 40 requests: mean prompt 699.6 and output 110.75 tokens, rounded (summed from the file).
+    expect(out.workload).toMatchObject({ requests: 40, promptTokens: 700, outputTokens: 111 });
+    expect(out.rates.map((x) => x.rate)).toEqual([5, 5000]);
+    const text = runCli([...base, "--trace", join(DATA, "burstgpt-columns.csv"), "--rates", "1"]);
+    expect(text.stdout).toMatch(/^trace burstgpt-columns\.csv \(burstgpt\): 4 requests at 0\.0222 per second; skipped 2 requests with 0 tokens \(failed in the trace\); its model names are not used: one model is served$/m);
+    expectDiagnostic([...base, "--trace", join(DATA, "azure-conv-head.csv"), "--requests", "10"], /--requests sets the synthetic stream; --trace gives the requests/);
+    expectDiagnostic([...base, "--window", "0:5"], /--window shapes a trace file: give --trace FILE/);
+  }, 120_000);
 });
