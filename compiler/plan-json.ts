@@ -20,6 +20,8 @@ const HERE = import.meta.dirname;
 const SCHEMA = existsSync(join(HERE, "..", "ir", "placement", "plan.schema.json"))
   ? join(HERE, "..", "ir", "placement", "plan.schema.json")
   : join(HERE, "..", "..", "ir", "placement", "plan.schema.json");
+// Parsed once, so validateJson compiles it once per process.
+let schema: Schema | undefined;
 
 /** The plan as written into `dir`: it records its model's path relative to that folder (docs/ARCHITECTURE.md, "Runtime"). */
 export function planInFolder(plan: Plan, dir: string): Plan {
@@ -78,7 +80,8 @@ export function readPlan(path: string, target?: Target): { plan: Plan; target: T
   if (typeof version === "number" && version < PLAN_VERSION) {
     fail(`plan has schema version ${version}; this tierflow reads version ${PLAN_VERSION}: compile the model again`, { file: path });
   }
-  const err = validateJson(json, JSON.parse(readFileSync(SCHEMA, "utf8")) as Schema);
+  schema ??= JSON.parse(readFileSync(SCHEMA, "utf8")) as Schema;
+  const err = validateJson(json, schema);
   if (err) fail(`not a valid plan: ${err}`, { file: path });
   const plan = json as Plan;
   // compile records the target's name; a hand-edited plan may not make tierflow read a file it names.
