@@ -74,6 +74,11 @@ export interface EngineConfig {
   readonly routerSeconds?: number;
   /** HBM bytes an instance holds besides expert weights (router, KV cache), for occupancy. */
   readonly reservedBytes?: number;
+  /**
+   * Serverless keep-alive: an expert idle this many seconds leaves HBM (its slot frees), as a
+   * serverless pool unloads a model with no requests. Without it experts leave only when evicted.
+   */
+  readonly keepAliveSeconds?: number;
 }
 
 /** What happened to one request; times in seconds. */
@@ -146,7 +151,13 @@ class Residency {
   private readonly lastUse = new Map<string, number>();
   private readonly uses = new Map<string, number>();
   constructor(readonly slots: number, readonly policy: Policy, readonly pinned: ReadonlySet<string>, initial: readonly string[]) {
-    for (const e of initial) if (this.ready.size < slots) this.ready.set(e, 0);
+    for (const e of initial) if (this.ready.size < slots) { this.ready.set(e, 0); this.lastUse.set(e, 0); }
+  }
+  /** Drop the residents idle `keepAlive` seconds by `t` (not pinned, not `keep`), calling `gone` in the order they expired. */
+  expire(t: number, keepAlive: number, keep: string | undefined, gone: (e: string, at: number) => void): void {
+    const idle = [...this.ready.keys()].filter((n) => n !== keep && !this.pinned.has(n) && (this.lastUse.get(n) ?? 0) + keepAlive <= t)
+      .map((n) => ({ n, at: (this.lastUse.get(n) ?? 0) + keepAlive })).sort((a, b) => a.at - b.at || (a.n < b.n ? -1 : 1));
+    for (const { n, at } of idle) { this.ready.delete(n); gone(n, at); }
   }
   has(e: string): boolean { return this.ready.has(e); }
   readyAt(e: string): number { return this.ready.get(e) ?? Infinity; }
@@ -168,7 +179,7 @@ class Residency {
     this.ready.delete(victim);
     return true;
   }
-  load(e: string, readyAt: number): void { this.ready.set(e, readyAt); }
+  load(e: string, readyAt: number): void { this.ready.set(e, readyAt); this.lastUse.set(e, readyAt); }
 }
 
 /** Experts to instances: each expert on the instance with the fewest requests so far, heaviest first. */
@@ -249,6 +260,7 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
     if (active.length === 0) {
       // A new turn: the oldest waiting request's expert, copied in if absent.
       const head = waiting.oldest()!;
+      if (c.keepAliveSeconds !== undefined) hbm.expire(t, c.keepAliveSeconds, undefined, (_, at) => record(at));
       if (role !== "prefill" || head.r.expert !== expert) log.turns++;
       expert = head.r.expert;
       let start = t;
@@ -274,6 +286,7 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
         continue;
       }
       t += costs(e).prefillSeconds(x.r.promptTokens);
+      hbm.touch(e, t, 0);
       x.firstToken = t;
       x.generated = 1;
       if (role === "prefill") {
@@ -296,6 +309,8 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
     }
     active.length = kept;
   }
+  // Past the last request every expert but the pinned idles out.
+  if (c.keepAliveSeconds !== undefined) hbm.expire(Infinity, c.keepAliveSeconds, undefined, (_, at) => record(at));
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import { runEngine } from "../../compiler/serving/engine.js";
+import { seededRandom } from "../../compiler/seeded-random.js";
 import type { EngineConfig, EngineRequest, ExpertCosts } from "../../compiler/serving/engine.js";
 import { expectTierflowError } from "../support/errors.js";
 
@@ -72,6 +73,26 @@ describe("serving engine", () => {
     expect(run.switches.map((s) => [s.instance, s.expert])).toEqual([[0, "a"], [1, "b"], [1, "c"]]);
     expect(run.occupancy[0]).toEqual([0, 220]); // 10 reserved on each, plus a (100) and b (100) copied in at 0
     expect(run.occupancy.at(-1)![1]).toBe(20 + 300);
+  });
+
+  it("unloads an expert idle for the keep-alive, and matches a serverless pool's expected residents", () => {
+    const one = (keepAliveSeconds: number) => runEngine([req(0, "a", 2), req(10, "a", 2)], { experts: new Map([["a", costs()]]), instances: both(1, 4), policy: "lru", keepAliveSeconds });
+    // Loaded at 0, used until 1.011 s: idle 5 s, it is gone by 10 and loaded again; idle 20 s, it stays.
+    expect(one(5).switches).toHaveLength(2);
+    expect(one(20).switches).toHaveLength(1);
+    expect(one(5).occupancy.map(([t, b]) => [Number(t.toFixed(3)), b])).toEqual([[0, 100], [6.011, 0], [10, 100], [16.011, 0]]);
+    // M models, each with Poisson arrivals at lambda, kept T after their last request: on average
+    // M (1 - e^(-lambda T)) are resident (Aegaeon, SOSP 2025: 100 models, 0.037 req/s, 16.79 s: about 46).
+    const M = 100, lambda = 0.037, T = 16.79, horizon = 20_000, rand = seededRandom(5);
+    const trace: EngineRequest[] = [];
+    for (let m = 0; m < M; m++) for (let t = -Math.log(1 - rand()) / lambda; t < horizon; t += -Math.log(1 - rand()) / lambda) trace.push({ arrival: t, promptTokens: 1, outputTokens: 1, expert: `m${m}` });
+    trace.sort((a, b) => a.arrival - b.arrival);
+    const experts = new Map(Array.from({ length: M }, (_, m) => [`m${m}`, costs({ prefillSeconds: () => 1e-4, switchSeconds: 1e-3, bytes: 1 })]));
+    const run = runEngine(trace, { experts, instances: [{ role: "both", slots: M, maxBatch: 8 }], policy: "lru", keepAliveSeconds: T });
+    let area = 0;
+    const from = 1000; // past the empty start
+    run.occupancy.forEach(([t, n], i) => { const next = run.occupancy[i + 1]?.[0] ?? t; area += n * Math.max(0, Math.min(next, horizon) - Math.max(t, from)); });
+    expect(Math.abs(area / (horizon - from) - M * (1 - Math.exp(-lambda * T)))).toBeLessThan(1);
   });
 
   it("refuses a trace naming an expert not served, and mixed or one-sided roles", () => {
