@@ -108,7 +108,7 @@ export function registerSimulateServing(program: Command): void {
     .argument("<model>", "an ONNX file (.onnx) or graph-level IR text (.tfg)")
     .requiredOption("-t, --target <target>", "a node target (sn40l-node, dgx-h100, ...) or a target JSON file")
     .requiredOption("--disaggregate <groups>", "prefill=P,decode=D: sockets of each group")
-    .option("--trace <file>", "replay a request trace (tierflow or Mooncake JSON Lines, Vidur, Azure LLM or BurstGPT CSV) in place of the synthetic stream, scaled to each rate")
+    .option("--trace <file>", "requests to replay in place of the synthetic stream, scaled to each rate: tierflow or Mooncake JSON Lines, or a Vidur, Azure LLM or BurstGPT CSV (docs/COE.md)")
     .option("--window <start:end>", "with --trace: only requests arriving in these seconds of the trace")
     .option("--prompt-tokens <n>", "mean prompt length in tokens (lengths vary from 0.5x to 1.5x; default 512); with --trace, the trace's")
     .option("--output-tokens <n>", "mean output length in tokens (lengths vary from 0.5x to 1.5x; default 128); with --trace, the trace's")

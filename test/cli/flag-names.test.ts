@@ -1,6 +1,6 @@
 // Flag names mean one thing across commands: --output is always a path,
 // token counts are --prompt-tokens / --output-tokens, --trace is a request
-// trace (simulate) and --timeline a run's Chrome trace-event timeline (run, viz).
+// trace (simulate, simulate-serving) and --timeline a run's Chrome trace-event timeline (run, viz).
 
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../compiler/cli/main.js";
@@ -18,7 +18,7 @@ describe("flag names across commands", () => {
       }
     }
     for (const use of uses.get("--output") ?? []) expect(use).toMatch(/file|folder|dir|write/i);
-    for (const use of uses.get("--trace") ?? []) expect(use).toMatch(/^simulate: requests/);
+    for (const use of uses.get("--trace") ?? []) expect(use).toMatch(/^simulate(-serving)?: requests/);
     expect((uses.get("--timeline") ?? []).map((u) => u.split(":")[0]).sort()).toEqual(["run", "viz"]);
   });
 });
