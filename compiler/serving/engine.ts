@@ -65,10 +65,21 @@ export interface EngineRequest {
   readonly second?: string;
 }
 
+/**
+ * A socket group serving requests. HBM for experts is `slots` experts at most and, when
+ * given, `capacityBytes` bytes at most (experts of different sizes share it by bytes).
+ */
+export interface Instance {
+  readonly role: Role;
+  readonly slots: number;
+  readonly capacityBytes?: number;
+  readonly maxBatch: number;
+}
+
 export interface EngineConfig {
   readonly experts: ReadonlyMap<string, ExpertCosts>;
   /** Instances by role: colocated replicas are all "both"; disaggregated ones split "prefill" and "decode". */
-  readonly instances: readonly { readonly role: Role; readonly slots: number; readonly maxBatch: number }[];
+  readonly instances: readonly Instance[];
   readonly policy: Policy;
   /** Seconds the router takes per request before it can be queued (0 for one model). */
   readonly routerSeconds?: number;
@@ -79,6 +90,12 @@ export interface EngineConfig {
    * serverless pool unloads a model with no requests. Without it experts leave only when evicted.
    */
   readonly keepAliveSeconds?: number;
+  /**
+   * Which instance (0-based among the instances of a role) serves each expert, when the caller
+   * places them (a CoE over several nodes, each with its own memory). Without it: replicas
+   * of one model round-robin, a CoE's experts split by their requests.
+   */
+  readonly assignment?: ReadonlyMap<string, number>;
 }
 
 /** What happened to one request; times in seconds. */
@@ -88,6 +105,8 @@ export interface RequestOutcome {
   readonly finish: number;
   readonly outputTokens: number;
   readonly expert: string;
+  /** It waited for its expert to be copied into HBM (a cold start). */
+  readonly cold: boolean;
 }
 
 export interface EngineRun {
@@ -95,6 +114,8 @@ export interface EngineRun {
   /** Each copy of an expert into an instance's HBM: when it started and which expert. */
   readonly switches: readonly { readonly at: number; readonly expert: string; readonly instance: number }[];
   readonly bytesMoved: number;
+  /** Seconds spent copying experts in, summed over switches. */
+  readonly switchSeconds: number;
   readonly turns: number;
   /** (time, HBM bytes) at each change, summed over instances. */
   readonly occupancy: readonly (readonly [number, number])[];
@@ -109,6 +130,7 @@ interface Live {
   firstToken: number;
   finish: number;
   generated: number;
+  cold: boolean;
 }
 
 /** Waiting requests of one instance: one FIFO per expert and the order they became ready. */
@@ -150,14 +172,17 @@ class Residency {
   private readonly ready = new Map<string, number>(); // expert -> when its copy completes
   private readonly lastUse = new Map<string, number>();
   private readonly uses = new Map<string, number>();
-  constructor(readonly slots: number, readonly policy: Policy, readonly pinned: ReadonlySet<string>, initial: readonly string[]) {
-    for (const e of initial) if (this.ready.size < slots) { this.ready.set(e, 0); this.lastUse.set(e, 0); }
+  private used = 0;
+  constructor(readonly slots: number, readonly capacity: number, readonly bytes: (e: string) => number, readonly policy: Policy,
+    readonly pinned: ReadonlySet<string>, initial: readonly string[]) {
+    for (const e of initial) if (!this.ready.has(e) && this.fits(e)) this.load(e, 0);
   }
+  private fits(e: string): boolean { return this.ready.size < this.slots && this.used + this.bytes(e) <= this.capacity; }
   /** Drop the residents idle `keepAlive` seconds by `t` (not pinned, not `keep`), calling `gone` in the order they expired. */
   expire(t: number, keepAlive: number, keep: string | undefined, gone: (e: string, at: number) => void): void {
     const idle = [...this.ready.keys()].filter((n) => n !== keep && !this.pinned.has(n) && (this.lastUse.get(n) ?? 0) + keepAlive <= t)
       .map((n) => ({ n, at: (this.lastUse.get(n) ?? 0) + keepAlive })).sort((a, b) => a.at - b.at || (a.n < b.n ? -1 : 1));
-    for (const { n, at } of idle) { this.ready.delete(n); gone(n, at); }
+    for (const { n, at } of idle) { this.drop(n); gone(n, at); }
   }
   has(e: string): boolean { return this.ready.has(e); }
   readyAt(e: string): number { return this.ready.get(e) ?? Infinity; }
@@ -166,20 +191,22 @@ class Residency {
     this.lastUse.set(e, t);
     this.uses.set(e, (this.uses.get(e) ?? 0) + requests);
   }
-  /** Make room for one more expert, keeping `keep`; false when every resident must stay. */
-  evictFor(keep: ReadonlySet<string>): boolean {
-    if (this.ready.size < this.slots) return true;
-    let victim: string | undefined, best = Infinity;
-    for (const n of this.ready.keys()) {
-      if (this.pinned.has(n) || keep.has(n)) continue;
-      const score = this.policy === "lfu" ? (this.uses.get(n) ?? 0) * 1e12 + (this.lastUse.get(n) ?? 0) : (this.lastUse.get(n) ?? 0);
-      if (score < best || (score === best && victim !== undefined && n < victim)) { victim = n; best = score; }
+  /** Make room for expert `e`, keeping `keep`, evicting by the policy; false when what must stay leaves no room. */
+  evictFor(e: string, keep: ReadonlySet<string>): boolean {
+    while (!this.fits(e)) {
+      let victim: string | undefined, best = Infinity;
+      for (const n of this.ready.keys()) {
+        if (this.pinned.has(n) || keep.has(n)) continue;
+        const score = this.policy === "lfu" ? (this.uses.get(n) ?? 0) * 1e12 + (this.lastUse.get(n) ?? 0) : (this.lastUse.get(n) ?? 0);
+        if (score < best || (score === best && victim !== undefined && n < victim)) { victim = n; best = score; }
+      }
+      if (victim === undefined) return false;
+      this.drop(victim);
     }
-    if (victim === undefined) return false;
-    this.ready.delete(victim);
     return true;
   }
-  load(e: string, readyAt: number): void { this.ready.set(e, readyAt); this.lastUse.set(e, readyAt); }
+  load(e: string, readyAt: number): void { this.ready.set(e, readyAt); this.lastUse.set(e, readyAt); this.used += this.bytes(e); }
+  private drop(e: string): void { this.ready.delete(e); this.used -= this.bytes(e); }
 }
 
 /** Experts to instances: each expert on the instance with the fewest requests so far, heaviest first. */
@@ -197,13 +224,17 @@ function partition(requests: readonly EngineRequest[], instances: number): Map<s
   return home;
 }
 
-function assign(requests: readonly Live[], instances: number, single: boolean): Live[][] {
+function assign(requests: readonly Live[], instances: number, single: boolean, given: ReadonlyMap<string, number> | undefined): Live[][] {
   const out: Live[][] = Array.from({ length: instances }, () => []);
-  if (single) {
+  if (single && !given) {
     requests.forEach((x, i) => out[i % instances]!.push(x));
     return out;
   }
-  const home = partition(requests.map((x) => x.r), instances);
+  const home = given ?? partition(requests.map((x) => x.r), instances);
+  for (const x of requests) {
+    const k = home.get(x.r.expert);
+    if (k === undefined || !Number.isInteger(k) || k < 0 || k >= instances) fail(`expert '${x.r.expert}' is assigned to instance ${String(k)}, not one of the ${instances}`);
+  }
   for (const x of requests) out[home.get(x.r.expert)!]!.push(x);
   return out;
 }
@@ -211,6 +242,7 @@ function assign(requests: readonly Live[], instances: number, single: boolean): 
 interface InstanceLog {
   switches: { at: number; expert: string; instance: number }[];
   bytesMoved: number;
+  switchSeconds: number;
   turns: number;
   /** (time, change in HBM bytes) of every instance. */
   occupancyChanges: [number, number][];
@@ -220,15 +252,27 @@ interface InstanceLog {
  * Run one instance over its requests (sorted by `ready`). Prefill instances set each
  * request's `ready` to when its KV cache reaches a decode instance.
  */
-function runInstance(id: number, role: Role, slots: number, maxBatch: number, requests: readonly Live[], c: EngineConfig, log: InstanceLog): void {
+function runInstance(id: number, inst: Instance, requests: readonly Live[], c: EngineConfig, log: InstanceLog): void {
+  const { role, slots, maxBatch } = inst;
+  const capacity = inst.capacityBytes ?? Infinity;
   const costs = (e: string) => c.experts.get(e)!;
   const served = new Set(requests.map((x) => x.r.expert));
   // Served experts in the config's order: ties in heat go to the earlier one.
   const order = [...c.experts.keys()].filter((e) => served.has(e));
   const byHeat = order.map((e, i) => ({ e, i })).sort((a, b) => (costs(b.e).heat ?? 0) - (costs(a.e).heat ?? 0) || a.i - b.i).map((x) => x.e);
-  const pinned = new Set(c.policy === "pin-hot" ? byHeat.slice(0, Math.max(0, slots - 1)) : []);
+  // pin-hot keeps the hottest pinned, leaving room for one more: a slot, and the largest expert's bytes.
+  const pinned = new Set<string>();
+  if (c.policy === "pin-hot") {
+    const room = capacity - order.reduce((m, e) => Math.max(m, costs(e).bytes), 0);
+    let bytes = 0;
+    for (const e of byHeat) {
+      if (pinned.size >= slots - 1 || bytes + costs(e).bytes > room) break;
+      pinned.add(e);
+      bytes += costs(e).bytes;
+    }
+  }
   // Every policy starts from the compiled residency; only pin-hot keeps its hot set pinned.
-  const hbm = new Residency(slots, c.policy, pinned, [...order.filter((e) => costs(e).startsResident), ...pinned]);
+  const hbm = new Residency(slots, capacity, (e) => costs(e).bytes, c.policy, pinned, [...order.filter((e) => costs(e).startsResident), ...pinned]);
   const reserved = c.reservedBytes ?? 0;
   let recorded = 0;
   const record = (at: number) => {
@@ -239,11 +283,12 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
   };
   record(0);
   const copyIn = (e: string, start: number, keep: ReadonlySet<string>): number => {
-    if (!hbm.evictFor(keep)) return NaN;
+    if (!hbm.evictFor(e, keep)) return NaN;
     const done = start + costs(e).switchSeconds;
     hbm.load(e, done);
     log.switches.push({ at: start, expert: e, instance: id });
     log.bytesMoved += costs(e).bytes;
+    log.switchSeconds += costs(e).switchSeconds;
     record(start);
     return done;
   };
@@ -254,6 +299,7 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
   const active: Live[] = [];
   let expert: string | undefined;
   let atStart = 0; // requests of the turn's expert that were waiting when it started and have not joined yet
+  let coldTurn = false; // the turn waited for its expert's copy
   while (next < requests.length || waiting.size > 0 || active.length > 0) {
     arrive();
     if (active.length === 0 && waiting.size === 0) { t = requests[next]!.ready; continue; }
@@ -270,6 +316,7 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
       hbm.touch(expert, t, waiting.count(expert));
       const second = head.r.second;
       if (c.policy === "prefetch" && slots > 1 && second !== undefined && served.has(second) && !hbm.has(second)) copyIn(second, start, new Set([expert]));
+      coldTurn = start > t;
       t = start;
       atStart = Math.min(maxBatch, waiting.count(expert));
       arrive();
@@ -279,7 +326,7 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
     const others = waiting.size - waiting.count(e);
     if (active.length < maxBatch && waiting.count(e) > 0 && (atStart > 0 || others === 0 || role === "prefill")) {
       const x = waiting.take(e)!;
-      if (atStart > 0) atStart--;
+      if (atStart > 0) { atStart--; if (coldTurn) x.cold = true; }
       if (role === "decode") {
         x.generated = 1;
         active.push(x);
@@ -320,14 +367,14 @@ function runInstance(id: number, role: Role, slots: number, maxBatch: number, re
 export function runEngine(requests: readonly EngineRequest[], c: EngineConfig): EngineRun {
   for (const r of requests) if (!c.experts.has(r.expert)) fail(`the trace names expert '${r.expert}', which is not served`);
   if (c.instances.length === 0) fail("no instances to serve the trace");
-  const live: Live[] = requests.map((r, index) => ({ r, index, ready: r.arrival + (c.routerSeconds ?? 0), firstToken: NaN, finish: NaN, generated: 0 }));
-  const log: InstanceLog = { switches: [], bytesMoved: 0, turns: 0, occupancyChanges: [] };
+  const live: Live[] = requests.map((r, index) => ({ r, index, ready: r.arrival + (c.routerSeconds ?? 0), firstToken: NaN, finish: NaN, generated: 0, cold: false }));
+  const log: InstanceLog = { switches: [], bytesMoved: 0, switchSeconds: 0, turns: 0, occupancyChanges: [] };
   const single = c.experts.size === 1;
   const run = (role: Role) => {
     const ids = c.instances.map((s, i) => ({ s, i })).filter((x) => x.s.role === role);
     if (ids.length === 0) return;
-    const shares = assign(live.filter((x) => role !== "decode" || x.r.outputTokens > 1), ids.length, single);
-    ids.forEach(({ s, i }, k) => runInstance(i, role, s.slots, s.maxBatch, [...shares[k]!].sort((a, b) => a.ready - b.ready || a.index - b.index), c, log));
+    const shares = assign(live.filter((x) => role !== "decode" || x.r.outputTokens > 1), ids.length, single, c.assignment);
+    ids.forEach(({ s, i }, k) => runInstance(i, s, [...shares[k]!].sort((a, b) => a.ready - b.ready || a.index - b.index), c, log));
   };
   const roles = new Set(c.instances.map((s) => s.role));
   if (roles.has("both") && roles.size > 1) fail("instances are either all colocated ('both') or split into prefill and decode");
@@ -336,9 +383,9 @@ export function runEngine(requests: readonly EngineRequest[], c: EngineConfig): 
   run("prefill");
   run("decode");
   const occupancy = totalOverTime(log.occupancyChanges);
-  const outcomes = live.map((x) => ({ arrival: x.r.arrival, firstToken: x.firstToken, finish: x.finish, outputTokens: x.r.outputTokens, expert: x.r.expert }));
+  const outcomes = live.map((x) => ({ arrival: x.r.arrival, firstToken: x.firstToken, finish: x.finish, outputTokens: x.r.outputTokens, expert: x.r.expert, cold: x.cold }));
   const makespan = outcomes.reduce((m, o) => Math.max(m, o.finish), 0);
-  return { requests: outcomes, switches: log.switches.sort((a, b) => a.at - b.at || a.instance - b.instance), bytesMoved: log.bytesMoved, turns: log.turns, occupancy, makespanSeconds: makespan };
+  return { requests: outcomes, switches: log.switches.sort((a, b) => a.at - b.at || a.instance - b.instance), bytesMoved: log.bytesMoved, switchSeconds: log.switchSeconds, turns: log.turns, occupancy, makespanSeconds: makespan };
 }
 
 /** Changes of every instance into the total at each time it changes. */

@@ -95,6 +95,23 @@ describe("serving engine", () => {
     expect(Math.abs(area / (horizon - from) - M * (1 - Math.exp(-lambda * T)))).toBeLessThan(1);
   });
 
+  it("shares HBM by bytes among experts of different sizes, and marks the requests that waited for a copy", () => {
+    const experts = new Map([["a", costs({ bytes: 60, startsResident: true })], ["b", costs({ bytes: 30 })], ["c", costs({ bytes: 30 })]]);
+    const run = runEngine([req(0, "a", 2), req(5, "b", 2), req(10, "c", 2), req(15, "b", 2)], {
+      experts, instances: [{ role: "both", slots: 8, capacityBytes: 100, maxBatch: 8 }], policy: "lru",
+    });
+    // a (60) resident; b (30) fits beside it; c (30) needs a out (least recently used); b is still there at 15 s.
+    expect(run.switches.map((s) => s.expert)).toEqual(["b", "c"]);
+    expect(run.requests.map((r) => r.cold)).toEqual([false, true, true, false]);
+    expect(run.switchSeconds).toBe(2);
+  });
+
+  it("serves each expert where the caller assigns it", () => {
+    const c: EngineConfig = { experts: new Map([["a", costs()], ["b", costs()]]), instances: both(2, 2), policy: "lru", assignment: new Map([["a", 1], ["b", 1]]) };
+    expect(runEngine([req(0, "a", 2), req(0, "b", 2)], c).switches.map((s) => s.instance)).toEqual([1, 1]);
+    expectTierflowError(() => runEngine([req(0, "a", 2)], { ...c, assignment: new Map([["a", 2]]) }), /expert 'a' is assigned to instance 2, not one of the 2/);
+  });
+
   it("refuses a trace naming an expert not served, and mixed or one-sided roles", () => {
     const c: EngineConfig = { experts: new Map([["a", costs()]]), instances: both(), policy: "lru" };
     expectTierflowError(() => runEngine([req(0, "z", 2)], c), /the trace names expert 'z', which is not served/);
