@@ -10,7 +10,7 @@ import { compileCoe } from "../coe/compile-coe.js";
 import { readManifest } from "../coe/manifest.js";
 import { readCoePlan, writeCoe } from "../coe/write.js";
 import { POLICIES, simulate } from "../coe/simulate.js";
-import type { Policy, SimResult } from "../coe/simulate.js";
+import type { Policy, SimOptions, SimResult } from "../coe/simulate.js";
 import { parseSweep, sweepExperts } from "../coe/sweep.js";
 import type { SweepRow } from "../coe/sweep.js";
 import { MAX_TRACE_REQUESTS, generateTrace, traceToJsonl } from "../coe/trace.js";
@@ -70,6 +70,42 @@ interface SimulateFlags extends SyntheticFlags {
   sweepExperts?: string;
   json?: string;
   viz?: boolean;
+  nodes?: string;
+  keepAlive?: string;
+  ttft?: string;
+  tpot?: string;
+  findNodes?: string | boolean;
+}
+
+/** The serving options the flags give: nodes, keep-alive, latency targets. */
+function simOptions(flags: SimulateFlags): SimOptions {
+  if ((flags.ttft === undefined) !== (flags.tpot === undefined)) fail("--ttft and --tpot set the latency targets together: give both");
+  if (flags.findNodes !== undefined && flags.ttft === undefined) fail("--find-nodes searches for the nodes meeting the latency targets: give --ttft and --tpot");
+  if (flags.findNodes !== undefined && flags.nodes !== undefined) fail("--find-nodes chooses the number of nodes: leave out --nodes");
+  const nodes = flags.nodes !== undefined ? positiveInt(flags.nodes, "--nodes") : undefined;
+  if (nodes !== undefined && nodes > MAX_NODES) fail(`--nodes ${flags.nodes}: at most ${MAX_NODES}`);
+  return {
+    ...(nodes !== undefined ? { nodes } : {}),
+    ...(flags.keepAlive !== undefined ? { keepAliveSeconds: positiveNumber(flags.keepAlive, "--keep-alive") } : {}),
+    ...(flags.ttft !== undefined ? { slo: { ttftSeconds: positiveNumber(flags.ttft, "--ttft"), tpotSeconds: positiveNumber(flags.tpot!, "--tpot") } } : {}),
+  };
+}
+
+const MAX_NODES = 1024;
+
+/** The fewest nodes (doubling, then bisection) whose simulation meets the targets for `fraction` of requests. */
+function findNodes(run: (nodes: number) => { result: SimResult; tried: readonly SimResult[] }, fraction: number): { nodes: number; found: boolean; sim: { result: SimResult; tried: readonly SimResult[] } } {
+  const ok = (s: { result: SimResult }) => (s.result.attainment ?? 0) >= fraction;
+  let hi = 1, at = run(1);
+  while (!ok(at) && hi < MAX_NODES) { hi = Math.min(MAX_NODES, hi * 2); at = run(hi); }
+  if (!ok(at)) return { nodes: hi, found: false, sim: at };
+  let lo = Math.floor(hi / 2); // lo fails (or is 0), hi meets
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    const s = run(mid);
+    if (ok(s)) { hi = mid; at = s; } else lo = mid;
+  }
+  return { nodes: hi, found: true, sim: at };
 }
 
 /** A trace file in any format, shaped as the flags say, over the plan's experts; and the line that says what was read. */
@@ -126,7 +162,9 @@ export function formatSim(r: SimResult): string {
   return [
     `policy ${r.policy}: ${r.requests} requests in ${r.batches} batches over ${r.makespanSeconds.toFixed(3)} s${r.unservable ? " (UNSERVABLE: an expert does not fit in HBM)" : ""}${r.outOfMemory ? " (OUT OF MEMORY: experts come from storage)" : ""}`,
     `  latency mean ${ms(r.latencyMean)}  p50 ${ms(r.latencyP50)}  p99 ${ms(r.latencyP99)}   time to first token p50 ${ms(r.ttftP50)}  p99 ${ms(r.ttftP99)}`,
-    `  ${r.tokensPerSecond.toFixed(1)} tokens/s   ${r.switches} switches, ${(r.bytesMoved / 1e9).toFixed(3)} GB moved into HBM   ${r.hbmSlots} experts fit in HBM, occupancy mean ${(r.hbmOccupancyMeanBytes / 1e9).toFixed(3)} GB, max ${(r.hbmOccupancyMaxBytes / 1e9).toFixed(3)} GB`,
+    `  ${r.tokensPerSecond.toFixed(1)} tokens/s   ${r.switches} switches, ${(r.bytesMoved / 1e9).toFixed(3)} GB moved into HBM   ${r.hbmSlots} experts fit in HBM${r.nodes > 1 ? " per node" : ""}, occupancy mean ${(r.hbmOccupancyMeanBytes / 1e9).toFixed(3)} GB, max ${(r.hbmOccupancyMaxBytes / 1e9).toFixed(3)} GB`,
+    `  ${r.coldStarts} cold starts (requests that waited for their expert's copy), ${r.switchSeconds.toFixed(2)} s copying experts in` +
+      `${r.nodes > 1 ? ` on ${r.nodes} nodes` : ""}${r.attainment !== undefined ? `; ${(100 * r.attainment).toFixed(1)}% of requests within the latency targets` : ""}`,
   ].join("\n");
 }
 
@@ -148,6 +186,11 @@ export function registerCoe(program: Command): void {
     .option("--policy <p>", `residency policy: ${POLICIES.join(", ")} or auto (the best p99 of them)`, "auto")
     .option("--sweep-experts <range>", "latency and throughput against the number of experts, e.g. 1..1000")
     .option("--json <file>", "also write the results as JSON")
+    .option("--nodes <n>", "nodes serving the CoE, each a copy of the compiled node with its own HBM and DDR (experts split across them by their requests)")
+    .option("--keep-alive <seconds>", "serverless: an expert idle this long leaves HBM")
+    .option("--ttft <seconds>", "latency target for the time to first token (with --tpot): print the share of requests meeting both")
+    .option("--tpot <seconds>", "latency target for the time per output token (with --ttft)")
+    .option("--find-nodes [fraction]", "the fewest nodes meeting --ttft and --tpot for this fraction of requests (default 0.9)")
     .option("--viz", "also write OUT/serving.html (latency, HBM occupancy and switches over time, traffic per expert) and link it from OUT/index.html")
     .action(action(async (out: string, flags: SimulateFlags) => {
       const plan = readCoePlan(out);
@@ -158,6 +201,11 @@ export function registerCoe(program: Command): void {
         if (given !== undefined && flags.trace === undefined) fail(`${flag} shapes a trace file: give --trace FILE`);
       }
       if (flags.viz && flags.sweepExperts !== undefined) fail("--viz draws one simulation: leave out --sweep-experts");
+      const options = simOptions(flags);
+      if (flags.sweepExperts !== undefined && Object.keys(options).length > 0) fail("--sweep-experts re-plans one node: leave out --nodes, --keep-alive, --ttft, --tpot and --find-nodes");
+      const fraction = flags.findNodes === undefined ? undefined : flags.findNodes === true ? 0.9 : Number(flags.findNodes);
+      if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) fail(`--find-nodes ${String(flags.findNodes)}: give the fraction of requests to meet, in (0, 1]`);
+      let search: { nodes: number; found: boolean } | undefined;
       // A bar over the sweep's points or auto's policies on a terminal, erased before the table.
       const show = { json: flags.json };
       if (flags.sweepExperts !== undefined) {
@@ -190,7 +238,10 @@ export function registerCoe(program: Command): void {
           trace = await routeTrace(plan, trace);
         }
         progress.stage(`policy ${policy}`);
-        return simulate(plan, trace, policy, progress.stage);
+        if (fraction === undefined) return simulate(plan, trace, policy, progress.stage, options);
+        const found = findNodes((nodes) => { progress.stage(`${nodes} node${nodes === 1 ? "" : "s"}`); return simulate(plan, trace, policy, undefined, { ...options, nodes }); }, fraction);
+        search = found;
+        return found.sim;
       });
       if (flags.trace !== undefined) process.stdout.write(`${traceLine}\n`);
       for (const t of tried) if (t !== result) process.stdout.write(`${formatSim(t)}\n`);
@@ -198,8 +249,14 @@ export function registerCoe(program: Command): void {
       process.stdout.write(`${formatSim(result)}\n`);
       // The number that matters, last: the latency a user sees under the chosen policy, and what switching costs it.
       const worst = tried.length > 1 ? tried.reduce((a, b) => (b.latencyP99 > a.latencyP99 ? b : a)) : undefined;
+      if (search) {
+        const what = `${(100 * fraction!).toFixed(0)}% of requests within TTFT ${options.slo!.ttftSeconds} s and TPOT ${options.slo!.tpotSeconds} s`;
+        process.stdout.write(search.found ? `nodes needed for ${what}: ${search.nodes} (${search.nodes * plan.node.sockets} sockets of ${plan.node.target})\n`
+          : `${MAX_NODES} nodes do not serve ${what}: ${(100 * (result.attainment ?? 0)).toFixed(1)}% meet them\n`);
+      }
       process.stdout.write(`p99 latency ${(result.latencyP99 * 1e3).toFixed(2)} ms with ${result.policy}` +
-        `${worst && worst !== result ? ` (${worst.policy}: ${(worst.latencyP99 * 1e3).toFixed(2)} ms)` : ""}, ${result.switches} switches for ${result.requests} requests\n`);
+        `${worst && worst !== result ? ` (${worst.policy}: ${(worst.latencyP99 * 1e3).toFixed(2)} ms)` : ""}, ${result.switches} switches for ${result.requests} requests` +
+        `${result.nodes > 1 ? ` on ${result.nodes} nodes` : ""}${result.attainment !== undefined ? `, ${(100 * result.attainment).toFixed(1)}% within the targets` : ""}\n`);
       if (flags.json) writeFileTo(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
       if (flags.viz) {
         writeServingPages(out, plan, result, tried, traceLine);

@@ -18,6 +18,7 @@ import { fail } from "../../ir/diagnostics.js";
 import type { CoePlan } from "./compile-coe.js";
 import type { TraceRequest } from "./trace.js";
 import { decodeStepSeconds } from "./decode-steps.js";
+import { planResidency } from "./residency.js";
 import { runEngine } from "../serving/engine.js";
 import type { EngineRun, ExpertCosts } from "../serving/engine.js";
 import type { Check } from "../../ir/arguments.js";
@@ -58,6 +59,13 @@ export interface SimResult {
   readonly tokensPerSecond: number;
   /** Experts copied into HBM. */
   readonly switches: number;
+  /** Requests that waited for their expert's copy (cold starts), and the seconds all copies took. */
+  readonly coldStarts: number;
+  readonly switchSeconds: number;
+  /** Nodes serving the CoE. */
+  readonly nodes: number;
+  /** With latency targets: the fraction of requests meeting both. */
+  readonly attainment?: number;
   /** Bytes those copies moved. */
   readonly bytesMoved: number;
   /** Turns served: an expert's batch, from the switch to it until its batch drains. */
@@ -96,34 +104,85 @@ export function hbmSlots(plan: CoePlan): number {
   return Math.max(0, Math.floor((plan.node.hbmBytes - plan.residency.hbmReservedBytes) / bytes));
 }
 
-function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Exclude<Policy, "auto">): SimResult {
+/** How a CoE is served beyond its compiled node: more nodes, a serverless keep-alive, latency targets. */
+export interface SimOptions {
+  /** Nodes serving the CoE, each a copy of the compiled node with its own HBM and DDR; experts are split across them by their requests. */
+  readonly nodes?: number;
+  /** An expert idle this many seconds leaves HBM, as a serverless pool unloads a model. */
+  readonly keepAliveSeconds?: number;
+  /** Latency targets: the result gives the fraction of requests meeting both. */
+  readonly slo?: { readonly ttftSeconds: number; readonly tpotSeconds: number };
+}
+
+/** Experts to nodes, heaviest first onto the node with the fewest requests; experts with none spread by bytes. */
+function placeOnNodes(plan: CoePlan, counts: ReadonlyMap<string, number>, nodes: number): Map<string, number> {
+  const load = new Array<number>(nodes).fill(0), bytes = new Array<number>(nodes).fill(0);
+  const home = new Map<string, number>();
+  const byRequests = plan.experts.map((e, i) => ({ e, i, n: counts.get(e.name) ?? 0 })).sort((a, b) => b.n - a.n || a.i - b.i);
+  for (const { e, n } of byRequests) {
+    let k = 0;
+    for (let j = 1; j < nodes; j++) if (n > 0 ? load[j]! < load[k]! : bytes[j]! < bytes[k]!) k = j;
+    home.set(e.name, k);
+    load[k]! += n;
+    bytes[k]! += e.bytes;
+  }
+  return home;
+}
+
+function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Exclude<Policy, "auto">, o: SimOptions): SimResult {
   const experts = new Map(plan.experts.map((e) => [e.name, e]));
   const graphs = new Map(plan.graphs.map((g) => [g.id, g]));
   for (const r of trace) if (r.expert === undefined || !experts.has(r.expert)) fail(`trace names expert '${r.expert ?? "(none: route it first)"}', which the CoE plan does not have`);
   const slots = hbmSlots(plan);
+  const nodes = o.nodes ?? 1;
   const counts = new Map<string, number>();
   for (const r of trace) counts.set(r.expert!, (counts.get(r.expert!) ?? 0) + 1);
   // pin-hot ranks by the manifest's shares when they differ, else by the trace's counts.
   const uneven = new Set(plan.experts.map((e) => e.share)).size > 1;
+  const heat = (e: CoePlan["experts"][number]) => (uneven ? e.share : (counts.get(e.name) ?? 0));
+  // One node keeps the compiled homes; several each place their own experts in their own HBM, DDR and storage.
+  const assignment = nodes > 1 ? placeOnNodes(plan, counts, nodes) : undefined;
+  const homes = new Map<string, { home: "hbm" | "ddr" | "storage"; switchSeconds: number }>(plan.experts.map((e) => [e.name, { home: e.home, switchSeconds: copySeconds(plan, e) }]));
+  let spilled = plan.residency.spilledToStorage;
+  if (assignment) {
+    spilled = 0;
+    for (let k = 0; k < nodes; k++) {
+      const mine = plan.experts.filter((e) => assignment.get(e.name) === k).map((e) => ({ name: e.name, bytes: e.bytes, share: heat(e) }));
+      const r = planResidency(plan.node, mine, plan.residency.hbmReservedBytes, 0);
+      spilled += r.spilledToStorage;
+      for (const x of r.experts) homes.set(x.name, { home: x.home, switchSeconds: x.home === "hbm" ? copySeconds(plan, { ...experts.get(x.name)!, home: "ddr" }) : x.switchSeconds });
+    }
+  }
   const costs = new Map<string, ExpertCosts>(plan.experts.map((e) => {
     const g = graphs.get(e.graph)!;
+    const h = homes.get(e.name)!;
     return [e.name, {
       prefillSeconds: (tokens: number) => g.prefillSeconds * (tokens / plan.options.seq),
       decodeSeconds: (batch: number) => decodeStepSeconds(g.decodeSteps, batch),
-      switchSeconds: copySeconds(plan, e), bytes: e.bytes,
-      startsResident: e.home === "hbm", heat: uneven ? e.share : (counts.get(e.name) ?? 0),
+      switchSeconds: h.switchSeconds, bytes: e.bytes, startsResident: h.home === "hbm", heat: heat(e),
     }];
   }));
   const unservable = !plan.residency.fitsHbm || slots < 1;
+  const capacityBytes = plan.node.hbmBytes - plan.residency.hbmReservedBytes;
   const run = runEngine(unservable ? [] : trace.map((r) => ({ ...r, expert: r.expert! })), {
-    experts: costs, instances: [{ role: "both", slots: Math.max(1, slots), maxBatch: plan.options.batch }], policy,
-    routerSeconds: plan.router.seconds, reservedBytes: plan.residency.hbmReservedBytes,
+    experts: costs, policy, routerSeconds: plan.router.seconds, reservedBytes: plan.residency.hbmReservedBytes,
+    // HBM is shared by bytes: experts of different graphs differ in size.
+    instances: Array.from({ length: nodes }, () => ({ role: "both" as const, slots: Number.MAX_SAFE_INTEGER, capacityBytes, maxBatch: plan.options.batch })),
+    ...(assignment ? { assignment } : {}), ...(o.keepAliveSeconds !== undefined ? { keepAliveSeconds: o.keepAliveSeconds } : {}),
   });
-  return { ...summarize(run, trace, policy, slots, plan.experts.map((e) => e.name)), outOfMemory: plan.residency.spilledToStorage > 0, unservable };
+  return { ...summarize(run, trace, policy, slots, plan.experts.map((e) => e.name), o), nodes, outOfMemory: spilled > 0, unservable };
+}
+
+/** The fraction of requests whose TTFT and TPOT meet the targets (a one-token request has no TPOT to miss). */
+function attainment(run: EngineRun, slo: NonNullable<SimOptions["slo"]>): number {
+  if (run.requests.length === 0) return 1;
+  const met = run.requests.filter((r) => r.firstToken - r.arrival <= slo.ttftSeconds &&
+    (r.outputTokens <= 1 || (r.finish - r.firstToken) / (r.outputTokens - 1) <= slo.tpotSeconds)).length;
+  return met / run.requests.length;
 }
 
 /** The figures of one engine run over the trace it served. */
-function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclude<Policy, "auto">, slots: number, names: readonly string[]): Omit<SimResult, "outOfMemory" | "unservable"> {
+function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclude<Policy, "auto">, slots: number, names: readonly string[], o: SimOptions): Omit<SimResult, "nodes" | "outOfMemory" | "unservable"> {
   const latencies = run.requests.map((r) => r.finish - r.arrival).sort((a, b) => a - b);
   const ttfts = run.requests.map((r) => r.firstToken - r.arrival).sort((a, b) => a - b);
   const tpots = run.requests.filter((r) => r.outputTokens > 1).map((r) => (r.finish - r.firstToken) / (r.outputTokens - 1)).sort((a, b) => a - b);
@@ -156,6 +215,8 @@ function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclu
     tpotP50: percentile(tpots, 0.5), tpotP90: percentile(tpots, 0.9), tpotP99: percentile(tpots, 0.99),
     tokensPerSecond: span > 0 ? tokens / span : 0,
     switches: run.switches.length, bytesMoved: run.bytesMoved, batches: run.turns, hbmSlots: slots,
+    coldStarts: run.requests.filter((r) => r.cold).length, switchSeconds: run.switchSeconds,
+    ...(o.slo ? { attainment: attainment(run, o.slo) } : {}),
     hbmOccupancyMeanBytes: end > 0 ? area / end : max, hbmOccupancyMaxBytes: max,
     occupancy: occ.filter((_, i) => i % step === 0).map(([t, b]) => [t, b] as const),
     switchesOverTime: { binSeconds, counts: switchesOverTime },
@@ -189,16 +250,20 @@ const TRACE_REQUEST: Check = {
  * console.log(`auto picks ${result.policy}`);
  * ```
  */
-export function simulate(plan: CoePlan, trace: readonly TraceRequest[], policy: Policy, onStage?: OnStage): { result: SimResult; tried: readonly SimResult[] } {
+export function simulate(plan: CoePlan, trace: readonly TraceRequest[], policy: Policy, onStage?: OnStage, options: SimOptions = {}): { result: SimResult; tried: readonly SimResult[] } {
   checkArg("simulate", "plan", plan, { what: "a CoePlan (compileCoe(...).plan or readCoePlan(...))", ok: (v) => isObject(v) && isObject(v.residency) });
   checkArg("simulate", "trace", trace, { what: "an array", ok: Array.isArray });
   trace.forEach((r, i) => checkArg("simulate", `trace[${i}]`, r, TRACE_REQUEST));
   checkArg("simulate", "policy", policy, oneOf([...POLICIES, "auto"]));
   if (onStage !== undefined) checkArg("simulate", "onStage", onStage, FUNCTION);
-  if (policy !== "auto") return { result: simulateOne(plan, trace, policy), tried: [] };
+  checkArg("simulate", "options", options, { what: "{nodes?, keepAliveSeconds?, slo?: {ttftSeconds, tpotSeconds}} (nodes a whole number 1..1024, seconds > 0)", ok: (v) => isObject(v) &&
+    (v.nodes === undefined || (Number.isSafeInteger(v.nodes) && (v.nodes as number) >= 1 && (v.nodes as number) <= 1024)) &&
+    (v.keepAliveSeconds === undefined || (NUMBER.ok(v.keepAliveSeconds) && (v.keepAliveSeconds as number) > 0)) &&
+    (v.slo === undefined || (isObject(v.slo) && NUMBER.ok(v.slo.ttftSeconds) && NUMBER.ok(v.slo.tpotSeconds) && (v.slo.ttftSeconds as number) > 0 && (v.slo.tpotSeconds as number) > 0)) });
+  if (policy !== "auto") return { result: simulateOne(plan, trace, policy, options), tried: [] };
   const tried = POLICIES.map((p, i) => {
     onStage?.(`policy ${p}`, { done: i, total: POLICIES.length, unit: "policies" });
-    return simulateOne(plan, trace, p);
+    return simulateOne(plan, trace, p, options);
   });
   const best = tried.reduce((a, b) => (b.latencyP99 < a.latencyP99 - 1e-12 ? b : a));
   return { result: best, tried };

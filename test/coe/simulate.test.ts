@@ -118,6 +118,19 @@ describe("simulation", () => {
     expect(prefetch.latencyP99).toBeLessThan(plain.latencyP99);
   });
 
+  it("splits experts across nodes, each holding its own in HBM", () => {
+    const p = plan("h100", 4, 300 * GB); // 687 GB of HBM a node: 2 experts of 300 GB
+    const trace = [0, 1, 2, 3, 0, 1, 2, 3].map((k, i) => req(10 * i, `x-${k}`));
+    // One node: x-0 starts in HBM; every later request evicts the least recently used.
+    expect(simulate(p, trace, "lru").result.switches).toBe(7);
+    // Two nodes: x-0 and x-2 on one, x-1 and x-3 on the other; each node pins one and copies the other in once.
+    const two = simulate(p, trace, "lru", undefined, { nodes: 2, slo: { ttftSeconds: 1, tpotSeconds: 1 } }).result;
+    expect([two.nodes, two.switches, two.coldStarts]).toEqual([2, 2, 2]);
+    expect(two.switchSeconds).toBeCloseTo(2 * 300 / 55, 6);
+    // The two cold requests wait 5.5 s for their copy: 6 of 8 meet a 1 s TTFT.
+    expect(two.attainment).toBe(6 / 8);
+  });
+
   it("is deterministic and auto picks the best p99", () => {
     const p = plan("h100", 80, 13.48 * GB, 8);
     const trace = generateTrace({ experts: p.experts.map((e) => e.name), requests: 300, rate: 2, distribution: "zipf", seed: 7 });

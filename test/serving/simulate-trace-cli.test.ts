@@ -69,4 +69,20 @@ describe("tierflow simulate --trace", () => {
     expectDiagnostic([...base, "--trace", join(DATA, "azure-conv-head.csv"), "--requests", "10"], /--requests sets the synthetic stream; --trace gives the requests/);
     expectDiagnostic([...base, "--window", "0:5"], /--window shapes a trace file: give --trace FILE/);
   }, 120_000);
+
+  it("serves over several nodes with a keep-alive, reports cold starts and the share within targets, and finds the nodes needed", () => {
+    const trace = join(DATA, "azure-conv-head.csv");
+    const r = runCli(["simulate", coe, "--trace", trace, "--policy", "lru", "--nodes", "2", "--keep-alive", "5", "--ttft", "1", "--tpot", "0.05"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}\d+ cold starts \(requests that waited for their expert's copy\), [\d.]+ s copying experts in on 2 nodes; [\d.]+% of requests within the latency targets$/m);
+    const f = runCli(["simulate", coe, "--trace", trace, "--policy", "lru", "--ttft", "1", "--tpot", "0.05", "--find-nodes", "0.5"]);
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stdout).toMatch(/^nodes needed for 50% of requests within TTFT 1 s and TPOT 0\.05 s: \d+ \(\d+ sockets of /m);
+    expectDiagnostic(["simulate", coe, "--ttft", "1"], /--ttft and --tpot set the latency targets together: give both/);
+    expectDiagnostic(["simulate", coe, "--find-nodes"], /--find-nodes searches for the nodes meeting the latency targets: give --ttft and --tpot/);
+    expectDiagnostic(["simulate", coe, "--ttft", "1", "--tpot", "1", "--find-nodes", "--nodes", "2"], /--find-nodes chooses the number of nodes: leave out --nodes/);
+    expectDiagnostic(["simulate", coe, "--ttft", "1", "--tpot", "1", "--find-nodes", "1.5"], /--find-nodes 1\.5: give the fraction of requests to meet, in \(0, 1\]/);
+    expectDiagnostic(["simulate", coe, "--nodes", "2000"], /--nodes 2000: at most 1024/);
+    expectDiagnostic(["simulate", coe, "--nodes", "2", "--sweep-experts", "1..10"], /--sweep-experts re-plans one node/);
+  }, 120_000);
 });
