@@ -5,7 +5,8 @@
 // coe compiles Llama-2-7B CoEs and simulates serving them in this process;
 // node-parallel plans Llama shapes over a node's sockets and simulates serving;
 // deploy-forms compares bf16 and int4 Llama-2-7B decode and lists the deployed forms' fusions;
-// compile-scale compiles chains of 20,000 and 200,000 nodes and verifies a 20 MB plan (built CLI).
+// compile-scale compiles chains of 20,000 and 200,000 nodes and verifies a 20 MB plan (built CLI);
+// serverless compiles a 3,000-model fleet for sn40l-node and dgx-h100 and serves an hour of a real trace.
 
 import { benchImportScale, GOAL_RSS_MIB, GOAL_WALL_MS } from "./import-scale.js";
 import { benchReferenceVsOrt } from "./reference-vs-ort.js";
@@ -14,6 +15,7 @@ import { benchNodeParallel } from "./node-parallel.js";
 import { benchCoe } from "./coe.js";
 import { benchDeployForms } from "./deploy-forms.js";
 import { benchCompileScale } from "./compile-scale.js";
+import { benchServerless } from "./serverless.js";
 
 const scale = benchImportScale();
 console.log(`import-scale  Llama-2-7B graph, ${scale.nodes} nodes, weights absent: inspect ${scale.wallMs.toFixed(0)} ms (goal < ${GOAL_WALL_MS} ms), peak RSS ${scale.maxRssMiB.toFixed(0)} MiB (goal < ${GOAL_RSS_MIB} MiB)  ${scale.pass ? "PASS" : "FAIL"}`);
@@ -28,3 +30,5 @@ console.log("");
 for (const line of await benchDeployForms()) console.log(line);
 console.log("");
 for (const line of benchCompileScale()) console.log(line);
+console.log("");
+for (const line of await benchServerless()) console.log(line);
