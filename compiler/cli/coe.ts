@@ -68,7 +68,7 @@ interface SimulateFlags extends SyntheticFlags {
   mapExperts?: string;
   policy: string;
   sweepExperts?: string;
-  json?: string;
+  json?: boolean;
   viz?: boolean;
   nodes?: string;
   keepAlive?: string;
@@ -185,7 +185,7 @@ export function registerCoe(program: Command): void {
     .option("--map-experts <how>", "with --trace: model (the trace's names), uniform, zipf or zipf:S (seeded by --seed); default model where every request names one, else zipf"), "synthetic trace: ")
     .option("--policy <p>", `residency policy: ${POLICIES.join(", ")} or auto (the best p99 of them)`, "auto")
     .option("--sweep-experts <range>", "latency and throughput against the number of experts, e.g. 1..1000")
-    .option("--json <file>", "also write the results as JSON")
+    .option("--json", "print the results as JSON (compiler/cli/schemas/simulate.schema.json) instead of text")
     .option("--nodes <n>", "nodes serving the CoE, each a copy of the compiled node with its own HBM and DDR (experts split across them by their requests)")
     .option("--keep-alive <seconds>", "serverless: an expert idle this long leaves HBM")
     .option("--ttft <seconds>", "latency target for the time to first token (with --tpot): print the share of requests meeting both")
@@ -217,8 +217,8 @@ export function registerCoe(program: Command): void {
           progress.stage("", step());
           return swept;
         });
-        process.stdout.write(`${formatSweep(rows)}\n`);
-        if (flags.json) writeFileTo(flags.json, `${JSON.stringify(rows.map((r) => ({ experts: r.experts, pinned: r.pinned, ...r.result, occupancy: undefined })), null, 2)}\n`);
+        if (flags.json) process.stdout.write(`${JSON.stringify({ plan: out, target: plan.target, sweep: rows.map((r) => ({ experts: r.experts, pinned: r.pinned, result: r.result })) }, null, 2)}\n`);
+        else process.stdout.write(`${formatSweep(rows)}\n`);
         return;
       }
       let traceLine = `synthetic ${synth.distribution} trace: ${synth.requests} requests at ${synth.rate} per second (seed ${synth.seed})`;
@@ -243,6 +243,12 @@ export function registerCoe(program: Command): void {
         search = found;
         return found.sim;
       });
+      if (flags.viz) writeServingPages(out, plan, result, tried, traceLine);
+      if (flags.json) {
+        const found = search ? { findNodes: { fraction: fraction!, nodes: search.nodes, found: search.found } } : {};
+        process.stdout.write(`${JSON.stringify({ plan: out, target: plan.target, trace: traceLine, ...found, ...(flags.viz ? { page: join(out, "serving.html") } : {}), result, tried }, null, 2)}\n`);
+        return;
+      }
       if (flags.trace !== undefined) process.stdout.write(`${traceLine}\n`);
       for (const t of tried) if (t !== result) process.stdout.write(`${formatSim(t)}\n`);
       if (tried.length > 0) process.stdout.write(`auto picks ${result.policy} (lowest p99 latency):\n`);
@@ -257,11 +263,7 @@ export function registerCoe(program: Command): void {
       process.stdout.write(`p99 latency ${(result.latencyP99 * 1e3).toFixed(2)} ms with ${result.policy}` +
         `${worst && worst !== result ? ` (${worst.policy}: ${(worst.latencyP99 * 1e3).toFixed(2)} ms)` : ""}, ${result.switches} switches for ${result.requests} requests` +
         `${result.nodes > 1 ? ` on ${result.nodes} nodes` : ""}${result.attainment !== undefined ? `, ${(100 * result.attainment).toFixed(1)}% within the targets` : ""}\n`);
-      if (flags.json) writeFileTo(flags.json, `${JSON.stringify({ result, tried }, null, 2)}\n`);
-      if (flags.viz) {
-        writeServingPages(out, plan, result, tried, traceLine);
-        process.stdout.write(`wrote ${join(out, "serving.html")}\n`);
-      }
+      if (flags.viz) process.stdout.write(`wrote ${join(out, "serving.html")}\n`);
     }));
   syntheticTraceOptions(program
     .command("trace")

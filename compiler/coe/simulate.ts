@@ -64,8 +64,9 @@ export interface SimResult {
   readonly switchSeconds: number;
   /** Nodes serving the CoE. */
   readonly nodes: number;
-  /** With latency targets: the fraction of requests meeting both. */
+  /** With latency targets: the fraction of requests meeting both, and those requests per second of the run (goodput). */
   readonly attainment?: number;
+  readonly goodput?: number;
   /** Bytes those copies moved. */
   readonly bytesMoved: number;
   /** Turns served: an expert's batch, from the switch to it until its batch drains. */
@@ -216,7 +217,7 @@ function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclu
     tokensPerSecond: span > 0 ? tokens / span : 0,
     switches: run.switches.length, bytesMoved: run.bytesMoved, batches: run.turns, hbmSlots: slots,
     coldStarts: run.requests.filter((r) => r.cold).length, switchSeconds: run.switchSeconds,
-    ...(o.slo ? { attainment: attainment(run, o.slo) } : {}),
+    ...(o.slo ? { attainment: attainment(run, o.slo), goodput: span > 0 ? (attainment(run, o.slo) * run.requests.length) / span : 0 } : {}),
     hbmOccupancyMeanBytes: end > 0 ? area / end : max, hbmOccupancyMaxBytes: max,
     occupancy: occ.filter((_, i) => i % step === 0).map(([t, b]) => [t, b] as const),
     switchesOverTime: { binSeconds, counts: switchesOverTime },

@@ -57,4 +57,23 @@ describe("--json", () => {
     expect(files.outputs[0]!.file).toBe(join(dir, "out", "logits.npy"));
     expect(files.outputs[0]!.values).toBeUndefined();
   });
+
+  it("simulate prints one document following its schema, for a run, auto's policies, a node search and a sweep", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "tierflow-sim-json-")), "coe");
+    expect(runCli(["compile", join(ROOT, "examples/coe/coe.json"), "-o", out, "-q"]).code).toBe(0);
+    const a = runCli(["simulate", out, "--requests", "60", "--json", "--ttft", "1", "--tpot", "0.1"]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toBe("");
+    const doc = JSON.parse(a.stdout) as { result: { policy: string; latencyP99: number; requests: number; attainment: number }; tried: { latencyP99: number }[] };
+    expect(validateJson(doc, schema("simulate"))).toBeUndefined();
+    expect(doc.tried).toHaveLength(4);
+    expect(doc.result.latencyP99).toBe(Math.min(...doc.tried.map((t) => t.latencyP99)));
+    expect(doc.result.requests).toBe(60);
+    const f = JSON.parse(runCli(["simulate", out, "--requests", "60", "--json", "--policy", "lru", "--ttft", "1", "--tpot", "0.1", "--find-nodes"]).stdout) as { findNodes: { nodes: number } };
+    expect(validateJson(f, schema("simulate"))).toBeUndefined();
+    expect(f.findNodes.nodes).toBeGreaterThanOrEqual(1);
+    const w = JSON.parse(runCli(["simulate", out, "--sweep-experts", "1,10", "--requests", "20", "--json"]).stdout) as { sweep: { experts: number }[] };
+    expect(validateJson(w, schema("simulate"))).toBeUndefined();
+    expect(w.sweep.map((r) => r.experts)).toEqual([1, 10]);
+  }, 120_000);
 });
