@@ -75,19 +75,36 @@ interface SimulateFlags extends SyntheticFlags {
   ttft?: string;
   tpot?: string;
   findNodes?: string | boolean;
+  disaggregate?: string;
+  kvBandwidth?: string;
 }
+
+/** "prefill=P,decode=D" in nodes. */
+function parseNodeGroups(text: string): { prefillNodes: number; decodeNodes: number } {
+  const m = /^prefill=(\d+),decode=(\d+)$/.exec(text.replace(/\s/g, ""));
+  const [p, d] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || p < 1 || d < 1) fail(`--disaggregate '${text}': expected prefill=P,decode=D, nodes of each group (at least one each, e.g. prefill=1,decode=2)`);
+  if (p + d > MAX_NODES) fail(`--disaggregate '${text}': at most ${MAX_NODES} nodes`);
+  return { prefillNodes: p, decodeNodes: d };
+}
+
+/** The KV hand-over between nodes, when --kv-bandwidth is not given: one 800 Gb/s network link per node (an assumption). */
+const DEFAULT_KV_GBPS = 100;
 
 /** The serving options the flags give: nodes, keep-alive, latency targets. */
 function simOptions(flags: SimulateFlags): SimOptions {
   if ((flags.ttft === undefined) !== (flags.tpot === undefined)) fail("--ttft and --tpot set the latency targets together: give both");
   if (flags.findNodes !== undefined && flags.ttft === undefined) fail("--find-nodes searches for the nodes meeting the latency targets: give --ttft and --tpot");
   if (flags.findNodes !== undefined && flags.nodes !== undefined) fail("--find-nodes chooses the number of nodes: leave out --nodes");
+  if (flags.disaggregate !== undefined && (flags.nodes !== undefined || flags.findNodes !== undefined)) fail("--disaggregate gives the nodes of each group: leave out --nodes and --find-nodes");
+  if (flags.kvBandwidth !== undefined && flags.disaggregate === undefined) fail("--kv-bandwidth prices the KV hand-over of --disaggregate: give --disaggregate prefill=P,decode=D");
   const nodes = flags.nodes !== undefined ? positiveInt(flags.nodes, "--nodes") : undefined;
   if (nodes !== undefined && nodes > MAX_NODES) fail(`--nodes ${flags.nodes}: at most ${MAX_NODES}`);
   return {
     ...(nodes !== undefined ? { nodes } : {}),
     ...(flags.keepAlive !== undefined ? { keepAliveSeconds: positiveNumber(flags.keepAlive, "--keep-alive") } : {}),
     ...(flags.ttft !== undefined ? { slo: { ttftSeconds: positiveNumber(flags.ttft, "--ttft"), tpotSeconds: positiveNumber(flags.tpot!, "--tpot") } } : {}),
+    ...(flags.disaggregate !== undefined ? { disaggregate: { ...parseNodeGroups(flags.disaggregate), kvBandwidth: 1e9 * positiveNumber(flags.kvBandwidth ?? String(DEFAULT_KV_GBPS), "--kv-bandwidth") } } : {}),
   };
 }
 
@@ -188,6 +205,8 @@ export function registerCoe(program: Command): void {
     .option("--json", "print the results as JSON (compiler/cli/schemas/simulate.schema.json) instead of text")
     .option("--nodes <n>", "nodes serving the CoE, each a copy of the compiled node with its own HBM and DDR (experts split across them by their requests)")
     .option("--keep-alive <seconds>", "serverless: an expert idle this long leaves HBM")
+    .option("--disaggregate <groups>", "prefill=P,decode=D: prefill on P nodes and decode on D, each holding the CoE as compiled, the KV cache handed over")
+    .option("--kv-bandwidth <GB/s>", `with --disaggregate: bandwidth of the KV hand-over between nodes (default ${DEFAULT_KV_GBPS}, one 800 Gb/s link: an assumption)`)
     .option("--ttft <seconds>", "latency target for the time to first token (with --tpot): print the share of requests meeting both")
     .option("--tpot <seconds>", "latency target for the time per output token (with --ttft)")
     .option("--find-nodes [fraction]", "the fewest nodes meeting --ttft and --tpot for this fraction of requests (default 0.9)")
@@ -202,7 +221,7 @@ export function registerCoe(program: Command): void {
       }
       if (flags.viz && flags.sweepExperts !== undefined) fail("--viz draws one simulation: leave out --sweep-experts");
       const options = simOptions(flags);
-      if (flags.sweepExperts !== undefined && Object.keys(options).length > 0) fail("--sweep-experts re-plans one node: leave out --nodes, --keep-alive, --ttft, --tpot and --find-nodes");
+      if (flags.sweepExperts !== undefined && Object.keys(options).length > 0) fail("--sweep-experts re-plans one node: leave out --nodes, --keep-alive, --ttft, --tpot, --find-nodes and --disaggregate");
       const fraction = flags.findNodes === undefined ? undefined : flags.findNodes === true ? 0.9 : Number(flags.findNodes);
       if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) fail(`--find-nodes ${String(flags.findNodes)}: give the fraction of requests to meet, in (0, 1]`);
       let search: { nodes: number; found: boolean } | undefined;
@@ -262,7 +281,7 @@ export function registerCoe(program: Command): void {
       }
       process.stdout.write(`p99 latency ${(result.latencyP99 * 1e3).toFixed(2)} ms with ${result.policy}` +
         `${worst && worst !== result ? ` (${worst.policy}: ${(worst.latencyP99 * 1e3).toFixed(2)} ms)` : ""}, ${result.switches} switches for ${result.requests} requests` +
-        `${result.nodes > 1 ? ` on ${result.nodes} nodes` : ""}${result.attainment !== undefined ? `, ${(100 * result.attainment).toFixed(1)}% within the targets` : ""}\n`);
+        `${result.nodes > 1 ? ` on ${options.disaggregate ? `${options.disaggregate.prefillNodes} prefill + ${options.disaggregate.decodeNodes} decode` : result.nodes} nodes` : ""}${result.attainment !== undefined ? `, ${(100 * result.attainment).toFixed(1)}% within the targets` : ""}\n`);
       if (flags.viz) process.stdout.write(`wrote ${join(out, "serving.html")}\n`);
     }));
   syntheticTraceOptions(program

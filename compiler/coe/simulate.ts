@@ -113,6 +113,11 @@ export interface SimOptions {
   readonly keepAliveSeconds?: number;
   /** Latency targets: the result gives the fraction of requests meeting both. */
   readonly slo?: { readonly ttftSeconds: number; readonly tpotSeconds: number };
+  /**
+   * Prefill on some nodes and decode on others, each node holding the CoE as compiled; a
+   * prompt's KV cache goes to a decode node at `kvBandwidth` bytes per second.
+   */
+  readonly disaggregate?: { readonly prefillNodes: number; readonly decodeNodes: number; readonly kvBandwidth: number };
 }
 
 /** Experts to nodes, heaviest first onto the node with the fewest requests; experts with none spread by bytes. */
@@ -135,14 +140,15 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
   const graphs = new Map(plan.graphs.map((g) => [g.id, g]));
   for (const r of trace) if (r.expert === undefined || !experts.has(r.expert)) fail(`trace names expert '${r.expert ?? "(none: route it first)"}', which the CoE plan does not have`);
   const slots = hbmSlots(plan);
-  const nodes = o.nodes ?? 1;
+  const split = o.disaggregate;
+  const nodes = split ? split.prefillNodes + split.decodeNodes : (o.nodes ?? 1);
   const counts = new Map<string, number>();
   for (const r of trace) counts.set(r.expert!, (counts.get(r.expert!) ?? 0) + 1);
   // pin-hot ranks by the manifest's shares when they differ, else by the trace's counts.
   const uneven = new Set(plan.experts.map((e) => e.share)).size > 1;
   const heat = (e: CoePlan["experts"][number]) => (uneven ? e.share : (counts.get(e.name) ?? 0));
   // One node keeps the compiled homes; several each place their own experts in their own HBM, DDR and storage.
-  const assignment = nodes > 1 ? placeOnNodes(plan, counts, nodes) : undefined;
+  const assignment = nodes > 1 && !split ? placeOnNodes(plan, counts, nodes) : undefined;
   const homes = new Map<string, { home: "hbm" | "ddr" | "storage"; switchSeconds: number }>(plan.experts.map((e) => [e.name, { home: e.home, switchSeconds: copySeconds(plan, e) }]));
   let spilled = plan.residency.spilledToStorage;
   if (assignment) {
@@ -157,7 +163,10 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
   const costs = new Map<string, ExpertCosts>(plan.experts.map((e) => {
     const g = graphs.get(e.graph)!;
     const h = homes.get(e.name)!;
+    // KV cache per token: the graph's cache at the compiled batch and context, spread over them.
+    const kvPerToken = g.kvBytes / (plan.options.batch * plan.options.context);
     return [e.name, {
+      ...(split ? { kvTransferSeconds: (tokens: number) => (kvPerToken * tokens) / split.kvBandwidth } : {}),
       prefillSeconds: (tokens: number) => g.prefillSeconds * (tokens / plan.options.seq),
       decodeSeconds: (batch: number) => decodeStepSeconds(g.decodeSteps, batch),
       switchSeconds: h.switchSeconds, bytes: e.bytes, startsResident: h.home === "hbm", heat: heat(e),
@@ -168,7 +177,10 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
   const run = runEngine(unservable ? [] : trace.map((r) => ({ ...r, expert: r.expert! })), {
     experts: costs, policy, routerSeconds: plan.router.seconds, reservedBytes: plan.residency.hbmReservedBytes,
     // HBM is shared by bytes: experts of different graphs differ in size.
-    instances: Array.from({ length: nodes }, () => ({ role: "both" as const, slots: Number.MAX_SAFE_INTEGER, capacityBytes, maxBatch: plan.options.batch })),
+    instances: split
+      ? [...Array.from({ length: split.prefillNodes }, () => ({ role: "prefill" as const, slots: Number.MAX_SAFE_INTEGER, capacityBytes, maxBatch: plan.options.batch })),
+        ...Array.from({ length: split.decodeNodes }, () => ({ role: "decode" as const, slots: Number.MAX_SAFE_INTEGER, capacityBytes, maxBatch: plan.options.batch }))]
+      : Array.from({ length: nodes }, () => ({ role: "both" as const, slots: Number.MAX_SAFE_INTEGER, capacityBytes, maxBatch: plan.options.batch })),
     ...(assignment ? { assignment } : {}), ...(o.keepAliveSeconds !== undefined ? { keepAliveSeconds: o.keepAliveSeconds } : {}),
   });
   return { ...summarize(run, trace, policy, slots, plan.experts.map((e) => e.name), o), nodes, outOfMemory: spilled > 0, unservable };
@@ -257,7 +269,10 @@ export function simulate(plan: CoePlan, trace: readonly TraceRequest[], policy: 
   trace.forEach((r, i) => checkArg("simulate", `trace[${i}]`, r, TRACE_REQUEST));
   checkArg("simulate", "policy", policy, oneOf([...POLICIES, "auto"]));
   if (onStage !== undefined) checkArg("simulate", "onStage", onStage, FUNCTION);
-  checkArg("simulate", "options", options, { what: "{nodes?, keepAliveSeconds?, slo?: {ttftSeconds, tpotSeconds}} (nodes a whole number 1..1024, seconds > 0)", ok: (v) => isObject(v) &&
+  const nodeCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 1024;
+  checkArg("simulate", "options", options, { what: "{nodes?, keepAliveSeconds?, slo?: {ttftSeconds, tpotSeconds}, disaggregate?: {prefillNodes, decodeNodes, kvBandwidth}} (nodes whole numbers 1..1024, seconds and bandwidth > 0, nodes or disaggregate)", ok: (v) => isObject(v) &&
+    (v.disaggregate === undefined || (v.nodes === undefined && isObject(v.disaggregate) && nodeCount(v.disaggregate.prefillNodes) && nodeCount(v.disaggregate.decodeNodes) &&
+      NUMBER.ok(v.disaggregate.kvBandwidth) && (v.disaggregate.kvBandwidth as number) > 0)) &&
     (v.nodes === undefined || (Number.isSafeInteger(v.nodes) && (v.nodes as number) >= 1 && (v.nodes as number) <= 1024)) &&
     (v.keepAliveSeconds === undefined || (NUMBER.ok(v.keepAliveSeconds) && (v.keepAliveSeconds as number) > 0)) &&
     (v.slo === undefined || (isObject(v.slo) && NUMBER.ok(v.slo.ttftSeconds) && NUMBER.ok(v.slo.tpotSeconds) && (v.slo.ttftSeconds as number) > 0 && (v.slo.tpotSeconds as number) > 0)) });

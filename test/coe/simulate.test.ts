@@ -131,6 +131,17 @@ describe("simulation", () => {
     expect(two.attainment).toBe(6 / 8);
   });
 
+  it("serves a CoE disaggregated: prefill on one node, decode on another, the KV cache handed over", () => {
+    const base = plan("h100", 1, 55 * GB);
+    // KV cache of 1 MB a token (512 tokens of context at batch 1): a 100-token prompt's 100 MB at 100 GB/s takes 1 ms.
+    const p: CoePlan = { ...base, graphs: [{ ...base.graphs[0]!, kvBytes: 512e6 }] };
+    const r = simulate(p, [req(0, "x-0")], "lru", undefined, { disaggregate: { prefillNodes: 1, decodeNodes: 1, kvBandwidth: 100e9 } }).result;
+    // Prefill 10 ms gives the first token; 1 ms hand-over; 9 decode steps of 1 ms.
+    expect(r.ttftP50).toBeCloseTo(0.01, 9);
+    expect(r.latencyP50).toBeCloseTo(0.01 + 0.001 + 0.009, 9);
+    expect(r.nodes).toBe(2);
+  });
+
   it("is deterministic and auto picks the best p99", () => {
     const p = plan("h100", 80, 13.48 * GB, 8);
     const trace = generateTrace({ experts: p.experts.map((e) => e.name), requests: 300, rate: 2, distribution: "zipf", seed: 7 });

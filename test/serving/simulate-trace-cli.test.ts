@@ -85,4 +85,13 @@ describe("tierflow simulate --trace", () => {
     expectDiagnostic(["simulate", coe, "--nodes", "2000"], /--nodes 2000: at most 1024/);
     expectDiagnostic(["simulate", coe, "--nodes", "2", "--sweep-experts", "1..10"], /--sweep-experts re-plans one node/);
   }, 120_000);
+
+  it("serves a CoE disaggregated over nodes, and refuses groups it cannot make", () => {
+    const r = runCli(["simulate", coe, "--trace", join(DATA, "azure-conv-head.csv"), "--policy", "lru", "--disaggregate", "prefill=1,decode=2", "--kv-bandwidth", "50"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/switches for 40 requests on 1 prefill \+ 2 decode nodes$/m);
+    expectDiagnostic(["simulate", coe, "--disaggregate", "prefill=0,decode=2"], /--disaggregate 'prefill=0,decode=2': expected prefill=P,decode=D, nodes of each group/);
+    expectDiagnostic(["simulate", coe, "--disaggregate", "prefill=1,decode=1", "--nodes", "3"], /--disaggregate gives the nodes of each group: leave out --nodes/);
+    expectDiagnostic(["simulate", coe, "--kv-bandwidth", "50"], /--kv-bandwidth prices the KV hand-over of --disaggregate/);
+  }, 120_000);
 });
