@@ -22,6 +22,31 @@ export interface NodeSpec {
   readonly loadBandwidth: number;
 }
 
+/** What a curve's x measures: bytes a kernel moves, rows (M) of a matrix product, or FLOPs of a kernel. */
+export type CurveAxis = "bytes" | "rows" | "flops";
+
+/**
+ * A measured efficiency curve (targets/target.schema.json, `efficiency.curves`): points [x, y] with
+ * x strictly increasing; y is the fraction of hbm.bandwidth ("bandwidth") or of the bf16 peak
+ * ("compute") a kernel of that size achieved.
+ */
+export interface EfficiencyCurve {
+  readonly x: CurveAxis;
+  readonly y: "bandwidth" | "compute";
+  readonly points: readonly (readonly [number, number])[];
+  /** Where and how the points were measured. */
+  readonly source: string;
+}
+
+/** Measured efficiency curves and launch costs for a kernel-by-kernel cost model. */
+export interface Efficiency {
+  readonly source: string;
+  /** By kernel class: elementwise, copy, reduction, gemv, gemm, attention-decode-mha, ... */
+  readonly curves: Readonly<Record<string, EfficiencyCurve>>;
+  /** Seconds: a tiny kernel replayed from a CUDA graph, launched eagerly, and one graph launch waited for. */
+  readonly launch?: { readonly graphKernelSeconds: number; readonly eagerKernelSeconds: number; readonly syncSeconds?: number };
+}
+
 export interface Tier {
   readonly bytes: number;
   /** Bytes per second. */
@@ -49,6 +74,8 @@ export interface Target {
   readonly overheads: { readonly launchSeconds: number; readonly sectionSwitchSeconds: number };
   /** Present for a node of several sockets; the other figures describe one socket. */
   readonly node?: NodeSpec;
+  /** Measured efficiency curves (bench/device/measure_h100.py --calibrate); absent: peaks alone. */
+  readonly efficiency?: Efficiency;
   /** Where the figures come from: figure -> citation. */
   readonly sources: Readonly<Record<string, string>>;
 }
@@ -70,6 +97,10 @@ export function validateTarget(value: unknown, file: string): Target {
   if (err) fail(`not a valid target description: ${err}`, { file });
   const t = value as Target;
   if (!t.compute.flopsPerCycle.f32) fail("not a valid target description: $.compute.flopsPerCycle needs an f32 rate", { file });
+  for (const [name, curve] of Object.entries(t.efficiency?.curves ?? {})) {
+    const at = curve.points.findIndex((p, i) => i > 0 && !(p[0] > curve.points[i - 1]![0]));
+    if (at > 0) fail(`not a valid target description: $.efficiency.curves.${name}.points[${at}]: x ${curve.points[at]![0]} does not increase on ${curve.points[at - 1]![0]}`, { file });
+  }
   return { ...t, description: t.description ?? "", sources: t.sources ?? {} };
 }
 
