@@ -6,7 +6,8 @@
 // node-parallel plans Llama shapes over a node's sockets and simulates serving;
 // deploy-forms compares bf16 and int4 Llama-2-7B decode and lists the deployed forms' fusions;
 // compile-scale compiles chains of 20,000 and 200,000 nodes and verifies a 20 MB plan (built CLI);
-// serverless compiles a 3,000-model fleet for sn40l-node and dgx-h100 and serves an hour of a real trace.
+// serverless compiles a 3,000-model fleet for sn40l-node and dgx-h100 and serves an hour of a real trace;
+// h100-grid compiles each point measured on an H100 (bench/device/h100-grid.json) on h100 -O0 and prints the errors.
 
 import { benchImportScale, GOAL_RSS_MIB, GOAL_WALL_MS } from "./import-scale.js";
 import { benchReferenceVsOrt } from "./reference-vs-ort.js";
@@ -15,6 +16,7 @@ import { benchNodeParallel } from "./node-parallel.js";
 import { benchCoe } from "./coe.js";
 import { benchDeployForms } from "./deploy-forms.js";
 import { benchCompileScale } from "./compile-scale.js";
+import { benchH100Grid } from "./h100-grid.js";
 import { benchServerless } from "./serverless.js";
 
 const scale = benchImportScale();
@@ -32,3 +34,5 @@ console.log("");
 for (const line of benchCompileScale()) console.log(line);
 console.log("");
 for (const line of await benchServerless()) console.log(line);
+console.log("");
+for (const line of await benchH100Grid()) console.log(line);
