@@ -130,6 +130,12 @@ function nodeFlops(node: Node, ctx: LowerContext, types: readonly (TensorType | 
 export function lowerNode(node: Node, ctx: LowerContext): void {
   const key = opKey(node.domain, node.op);
   const kind = isShapeArithmetic(node, ctx.graph) ? KERNEL_KINDS.host! : kindOfOp(key);
+  if (!kind) {
+    const def = opOf(node);
+    // expand-ops rewrites every op outside tierflow's domain that has an expansion or a decomposition.
+    const expands = node.domain !== "tierflow" && (def.expand !== undefined || def.decompose !== undefined);
+    fail(`op ${key} has no lowering to the dataflow level${expands ? " (the expand-ops pass rewrites it into ops that have one: keep it in --passes)" : ""}`, { node: node.name });
+  }
   const operands = node.inputs.map((i) => (i === "" ? undefined : ctx.tensor(i)));
   const inputs = operands.filter((t): t is DfTensor => t !== undefined);
   const outputs = node.outputs.filter((o) => o !== "").map((o) => ctx.tensor(o));

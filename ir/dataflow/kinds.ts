@@ -27,8 +27,24 @@ export const KERNEL_KINDS: Readonly<Record<string, KernelKind>> = {
   host: { name: "host", doc: "Shape arithmetic on a few int64 elements, done by the host at compile or launch time.", device: false, weighted: false },
 };
 
-/** Graph op (domain-qualified key) -> kernel kind; ops not listed are elementwise. */
+/** Pointwise ops: each output element from the elements at its index (broadcast). */
+const ELEMENTWISE = [
+  "Abs", "Add", "And", "Cast", "CastLike", "Ceil", "Clip", "Cos", "DequantizeLinear", "Div", "Equal", "Erf", "Exp", "Floor", "Gelu",
+  "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Less", "LessOrEqual", "Log", "Max", "Min", "Mul", "Neg", "Not", "Or", "Pow",
+  "QuantizeLinear", "Reciprocal", "Relu", "Sigmoid", "Sin", "Sqrt", "Sub", "Sum", "Tanh", "Where", "Xor",
+  "tierflow.Rotary", "tierflow.SiLU", "tierflow.SwiGLU",
+  // Known weakness: the experts of a MoE layer are costed as one pointwise pass over their weights.
+  "tierflow.MoEExperts",
+];
+
+/**
+ * Graph op (domain-qualified key) -> kernel kind. Every op that reaches lowering is listed;
+ * ops the graph passes rewrite first (imported attention and normalisation forms, which
+ * `expand-ops` replaces; Constant, which import folds into literals) have none, and lowering
+ * refuses them by name rather than guess a kind.
+ */
 const KIND_OF_OP: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(ELEMENTWISE.map((op) => [op, "elementwise"])),
   MatMul: "matmul", Gemm: "matmul", "tierflow.MatMulBias": "matmul",
   // Products over quantized weights: the weight is read at its quantized bytes and dequantized on the way.
   "tierflow.DequantMatMul": "matmul", "com.microsoft.MatMulNBits": "matmul",
@@ -46,8 +62,10 @@ const KIND_OF_OP: Readonly<Record<string, string>> = {
   Shape: "host", Size: "host",
 };
 
-export function kindOfOp(opKey: string): KernelKind {
-  return KERNEL_KINDS[KIND_OF_OP[opKey] ?? "elementwise"]!;
+/** The kind of kernel an op lowers to; undefined for an op with no lowering (see KIND_OF_OP). */
+export function kindOfOp(opKey: string): KernelKind | undefined {
+  const kind = Object.hasOwn(KIND_OF_OP, opKey) ? KIND_OF_OP[opKey] : undefined;
+  return kind !== undefined ? KERNEL_KINDS[kind] : undefined;
 }
 
 export function kernelKind(name: string): KernelKind | undefined {
