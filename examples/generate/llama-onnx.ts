@@ -36,6 +36,7 @@ export interface LlamaConfig {
 export const LLAMA_PRESETS: Readonly<Record<string, LlamaConfig>> = {
   // Touvron et al., "Llama 2" (2023), Table 1 / the released config.json files.
   "llama-2-7b": { vocab: 32000, hidden: 4096, intermediate: 11008, layers: 32, heads: 32, kvHeads: 32, ropeTheta: 10000, weightType: 10 },
+  "llama-2-13b": { vocab: 32000, hidden: 5120, intermediate: 13824, layers: 40, heads: 40, kvHeads: 40, ropeTheta: 10000, weightType: 10 },
   "llama-2-70b": { vocab: 32000, hidden: 8192, intermediate: 28672, layers: 80, heads: 64, kvHeads: 8, ropeTheta: 10000, weightType: 10 },
   // Llama 3.1 model card: 8B and 70B configurations.
   "llama-3.1-8b": { vocab: 128256, hidden: 4096, intermediate: 14336, layers: 32, heads: 32, kvHeads: 8, ropeTheta: 500000, weightType: 16 },
