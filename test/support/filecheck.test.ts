@@ -130,6 +130,13 @@ describe("{{regex}} and [[NAME]] variables", () => {
     expect(fileCheck("a.b", checks("CHECK: a.b"))).toBeNull();
     failure("axb", checks("CHECK: a.b"));
   });
+  it("reads brackets inside a capture's regex and right after it", () => {
+    expect(fileCheck("i64[unk__3] i64[unk__3]", checks("CHECK: i64[[[R:unk__[0-9]+]]] i64[[[R]]]"))).toBeNull();
+    failure("i64[unk__3] i64[unk__4]", checks("CHECK: i64[[[R:unk__[0-9]+]]] i64[[[R]]]"));
+    expect(fileCheck("ab}", checks("CHECK: {{[a-z]{2}}}}"))).toBeNull();
+    failure("ab", checks("CHECK: {{[a-z]{2}}}}"));
+    expect(fileCheck("x = [1]", checks("CHECK: x = [[[V:[0-9\\]]+]]]"))).toBeNull();
+  });
   it("captures a value and matches its later uses exactly", () => {
     const ir = ["%3 = Relu(%x)", "%4 = Exp(%3)", "return %4"].join("\n");
     expect(fileCheck(ir, checks("CHECK: %[[R:[0-9]+]] = Relu", "CHECK: %[[E:[0-9]+]] = Exp(%[[R]])", "CHECK: return %[[E]]"))).toBeNull();
@@ -159,7 +166,8 @@ describe("{{regex}} and [[NAME]] variables", () => {
     failure("a a", checks("CHECK: [[X]]", "CHECK: [[X:a]]"));
   });
   it("refuses malformed patterns and directives", () => {
-    expect(failure(out, checks("CHECK: {{[a-}}"))).toContain("invalid regex");
+    expect(failure(out, checks("CHECK: {{a(}}"))).toContain("invalid regex");
+    expect(failure(out, checks("CHECK: {{[a-}}"))).toContain("unclosed");
     expect(failure(out, checks("CHECK: {{oops"))).toContain("unclosed '{{'");
     expect(failure(out, checks("CHECK: [[9X:a]]"))).toContain("not a variable name");
     expect(failure(out, checks("CHECK: [[X:a]] [[X:b]]"))).toContain("captured twice");

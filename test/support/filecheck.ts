@@ -38,12 +38,23 @@ const KINDS = new Set<string>(["CHECK", "CHECK-NEXT", "CHECK-SAME", "CHECK-NOT",
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** Where `{{regex}}` or `[[NAME:regex]]` closes: the last two of the first run of closing brackets. */
-function closing(text: string, from: number, bracket: "}" | "]"): number {
-  let at = text.indexOf(bracket + bracket, from);
-  if (at < 0) return -1;
-  while (text[at + 2] === bracket) at++;
-  return at;
+/**
+ * Where the regex starting at `from` ends with `close` ("}}" or "]]"): the first `close`
+ * outside an escape, a character class and a {n,m} quantifier, so `{{[0-9]{2}}}` and
+ * `[[N:[a-z]+]]]` read as a regex and what follows it.
+ */
+function regexEnd(text: string, from: number, close: "}}" | "]]"): number {
+  let depth = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\\") i++;
+    else if (c === "[") {
+      for (i++; i < text.length && text[i] !== "]"; i++) if (text[i] === "\\") i++;
+    } else if (close === "}}" && c === "{") depth++;
+    else if (close === "}}" && c === "}" && depth > 0) depth--;
+    else if (text.startsWith(close, i)) return i;
+  }
+  return -1;
 }
 
 function parsePattern(text: string, line: number): Piece[] {
@@ -59,7 +70,7 @@ function parsePattern(text: string, line: number): Piece[] {
   };
   while (i < text.length) {
     if (text.startsWith("{{", i)) {
-      const end = closing(text, i + 2, "}");
+      const end = regexEnd(text, i + 2, "}}");
       if (end < 0) bad(`unclosed '{{' in '${text}'`);
       const regex = text.slice(i + 2, end);
       if (!regex) bad(`empty '{{}}' in '${text}'`);
@@ -71,8 +82,11 @@ function parsePattern(text: string, line: number): Piece[] {
       flush();
       pieces.push({ regex });
       i = end + 2;
-    } else if (text.startsWith("[[", i)) {
-      const end = closing(text, i + 2, "]");
+    } else if (text.startsWith("[[", i) && text[i + 2] !== "[") {
+      // A capture's regex may hold brackets of its own; a use ends at the first "]]".
+      const sep = text.indexOf(":", i + 2);
+      const close = text.indexOf("]]", i + 2);
+      const end = sep >= 0 && (close < 0 || sep < close) ? regexEnd(text, sep + 1, "]]") : close;
       if (end < 0) bad(`unclosed '[[' in '${text}'`);
       const body = text.slice(i + 2, end);
       const colon = body.indexOf(":");
