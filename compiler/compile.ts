@@ -25,9 +25,12 @@ import { lookupPass } from "./passes/pass.js";
 import type { OptLevel } from "./schedule/sections.js";
 import { checkFitsSomewhere } from "./place/placement.js";
 import { rooflineFloor, tokensPerPass } from "./cost/cost-model.js";
-import { lowerForTarget, planSocket } from "./plan-socket.js";
+import type { LowerRequest } from "./plan-socket.js";
+import { lowerForTargetRecorded, planSocket } from "./plan-socket.js";
+import { registerStage, runStages } from "./passes/stage.js";
+import { printPlacement } from "../ir/placement/text.js";
 import { hasTokenAxis, resolveRequest } from "./lower/bind.js";
-import type { LayoutTrial } from "./node/compile-node.js";
+import type { LayoutTrial, NodeCompileOptions, NodeCompileResult } from "./node/compile-node.js";
 import { checkSingleSocketFits, compileNodePlan } from "./node/compile-node.js";
 import type { ParallelRequest } from "./node/layout.js";
 import type { OnStage } from "./stage.js";
@@ -190,8 +193,12 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
   stage("lower");
   const tokenAxis = hasTokenAxis(mainGraph(graph));
   const lowerRequest = { phase, batch, seq, dtype: options.dtype, opt, tokenAxis, ...(options.dims ? { dims: options.dims } : {}) };
+  const stageRun = { ...(options.recordIR ? { recordIR: true, print: printPlanState } : {}), ...(options.onPass ? { onPass: options.onPass } : {}) };
   if (options.parallel !== undefined || options.disaggregate !== undefined) {
-    const node = compileNodePlan(graph, target, lowerRequest, { parallel: options.parallel, disaggregate: options.disaggregate, onStage: stage });
+    const parallel = runStages<PlanState>({
+      target, graph, request: lowerRequest, layout: { parallel: options.parallel, disaggregate: options.disaggregate, onStage: stage },
+    }, [PLAN_PARALLEL], {});
+    const node = parallel.state.node!;
     const plan: Plan = {
       version: PLAN_VERSION,
       model: { file: model.file, sha256: model.sha256, given: model.given },
@@ -201,14 +208,15 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
       fusion: fused.counts,
       ...node.planParts,
     };
-    verifyPlan(plan, target);
-    checkRunnable(plan, target, graph);
-    return { plan, graph, dataflow: node.dataflow, records: fused.records, target, ...(node.search ? { search: node.search } : {}) };
+    const verified = runStages<PlanState>({ target, graph, plan }, [VERIFY_PLACEMENT], stageRun);
+    return { plan, graph, dataflow: node.dataflow, records: [...fused.records, ...parallel.records, ...verified.records], target, ...(node.search ? { search: node.search } : {}) };
   }
-  const dataflow = lowerForTarget(graph, target, lowerRequest);
+  const lowered = lowerForTargetRecorded(graph, target, lowerRequest, { ...(options.recordIR ? { recordIR: true } : {}), ...(options.onPass ? { onPass: options.onPass } : {}) });
+  const dataflow = lowered.dataflow;
   checkFitsSomewhere(dataflow, target);
   checkSingleSocketFits(dataflow, target, graph, lowerRequest);
-  const { sections, placement } = planSocket(dataflow, target, opt, { onStage: stage });
+  const socket = planSocket(dataflow, target, opt, { onStage: stage, ...(options.recordIR ? { recordIR: true } : {}), ...(options.onPass ? { onPass: options.onPass } : {}) }, lowerRequest);
+  const { sections, placement } = socket;
   const seconds = sections.reduce((s, x) => s + x.cost.seconds, 0);
   const floor = rooflineFloor(dataflow, target);
   const plan: Plan = {
@@ -231,10 +239,51 @@ export function compileModule(fused: FusedModel, model: ModelSource, options: Co
       ratioToFloor: floor.seconds > 0 ? seconds / floor.seconds : 1,
     },
   };
-  verifyPlan(plan, target);
-  checkRunnable(plan, target, graph);
-  return { plan, graph, dataflow, records: fused.records, target };
+  const verified = runStages<PlanState>({ target, graph, plan }, [VERIFY_PLACEMENT], stageRun);
+  return { plan, graph, dataflow, records: [...fused.records, ...lowered.records, ...socket.records, ...verified.records], target };
 }
+
+/** The plan level's state: the graph, a node-level layout's request and result, and the plan once assembled. */
+interface PlanState {
+  readonly target: Target;
+  readonly graph: Module;
+  readonly request?: LowerRequest;
+  readonly layout?: NodeCompileOptions;
+  readonly node?: NodeCompileResult;
+  readonly plan?: Plan;
+}
+
+const printPlanState = (s: PlanState): string | undefined => (s.plan ? printPlacement(s.plan) : undefined);
+
+const PLAN_PARALLEL = registerStage<PlanState>({
+  name: "plan-parallel",
+  summary: "plan a node-level layout (--parallel, --disaggregate): shard, insert collectives, cut pipeline stages, plan each socket",
+  description: `The node-level passes (compiler/node): for the layout asked for, or each layout --parallel auto tries,
+shard the graph's weights by tensor and expert parallelism with the collectives that join them,
+cut pipeline stages, and plan every stage's socket program with the socket stages
+(lower-to-dataflow ... cost); the plan's parallel block records the layout and each stage's sockets.`,
+  from: "graph", to: "placement",
+  run: (s) => {
+    if (!s.request || !s.layout) fail("stage 'plan-parallel' needs a request and a layout");
+    return { ...s, node: compileNodePlan(s.graph, s.target, s.request, s.layout) };
+  },
+});
+
+const VERIFY_PLACEMENT = registerStage<PlanState>({
+  name: "verify-placement",
+  summary: "check the plan against the target and that the runtime would run it as placed",
+  description: `The placement level's verifier (ir/placement/verify.ts: schema-level consistency, tier capacities,
+sections and allocations) and the legality checks the runtime applies (ir/placement/legality.ts:
+every tensor resident where and when it is read, in the runtime's words). A plan that would be
+refused when run is never written. It changes nothing.`,
+  from: "placement", to: "placement",
+  run: (s) => {
+    if (!s.plan) fail("stage 'verify-placement' runs on an assembled plan");
+    verifyPlan(s.plan, s.target);
+    checkRunnable(s.plan, s.target, s.graph);
+    return s;
+  },
+});
 
 /** Never hand out a plan the runtime would refuse: its legality, in the runtime's words; nor one whose prediction is not a number. */
 function checkRunnable(plan: Plan, target: Target, graph: Module): void {

@@ -34,13 +34,22 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
 const registerPasses: Register = (program) => {
   program
     .command("passes")
-    .description("list the registered passes")
-    .action(async () => {
+    .description("list the registered passes: the graph passes, then the compile stages in the order compile runs them")
+    .option("-v, --verbose", "also each stage's description, with a sample of the IR it produces")
+    .action(async (flags: { verbose?: boolean }) => {
       await import("../passes/all.js");
+      await import("../compile.js"); // registers the compile stages
       const { allPasses } = await import("../passes/pass.js");
-      const passes = allPasses();
-      const width = Math.max(...passes.map((p) => p.name.length));
-      for (const p of passes) process.stdout.write(`${p.name.padEnd(width)}  ${p.summary}\n`);
+      const { allStages } = await import("../passes/stage.js");
+      const passes = allPasses(), stages = allStages();
+      const width = Math.max(...passes.map((p) => p.name.length), ...stages.map((s) => s.name.length));
+      process.stdout.write("graph passes (--passes runs them after import; graph -> graph):\n");
+      for (const p of passes) process.stdout.write(`  ${p.name.padEnd(width)}  ${p.summary}\n`);
+      process.stdout.write("compile stages (after the graph passes and fusion, in this order):\n");
+      for (const s of stages) {
+        process.stdout.write(`  ${s.name.padEnd(width)}  ${s.from} -> ${s.to}: ${s.summary}\n`);
+        if (flags.verbose) process.stdout.write(`${s.description.split("\n").map((l) => `  ${" ".repeat(width)}    ${l}`).join("\n")}\n`);
+      }
     });
 };
 
