@@ -71,8 +71,10 @@ export const LOWER_TO_DATAFLOW = registerStage<SocketState>({
   description: `Binds the symbolic dims (batch, sequence, past) for the phase, lowers each node to a kernel of the kind
 the dataflow op table gives (ir/dataflow/kinds.ts) with its FLOPs, bytes read and written and stream
 tiles sized to half the chip's SRAM, and moves shape arithmetic the host computes to the host
-(compiler/schedule/host-device.ts). An op with no lowering is refused by name. Output:
-  dataflow @main phase=decode { tensor %x: f32[1, 64] ... kernel %mm = matmul(%x, %w) {flops = 8192, ...} }`,
+(compiler/schedule/host-device.ts). An op with no lowering is refused by name. Output (llama-tiny, decode):
+  tensor %mul_115: f32[1, 1, 64] {role = "activation", bytes = 256}
+  kernel @k56 "matmul" (%mul_115, %val_93) -> (%linear) {dtype = "f32", flops = 8192, streaming = "matmul",
+      tile = [1, 64], tiles = 1, blocks = 1, buffer_bytes = 33792, reads = {%mul_115 = 256, %val_93 = 16384}, ...}`,
   from: "graph", to: "dataflow",
   run: (s) => {
     const graph = need(s.graph, "lower-to-dataflow", "the graph"), r = need(s.request, "lower-to-dataflow", "the request");
@@ -103,8 +105,9 @@ export const PARTITION_SECTIONS = registerStage<SocketState>({
   description: `Cuts the kernel sequence into sections: at -O2 on a dataflow target, the longest runs whose buffers
 fit the chip's SRAM and units, chosen by the quick section estimate (compiler/schedule/estimate.ts);
 one kernel per section at -O0/-O1 or on a kernel-by-kernel target (a GPU). Weakness: sections
-follow program order. Output, in the placement IR (units and costs come from the next stages):
-  section @s0 { kernel @mm ... kernel @add ... }`,
+follow program order. Output, in the placement IR (units and costs are 0 until the next stages):
+  section @s0 {initiation_interval = 0, compute_units = 0, memory_units = 0, sram_bytes = 0} {
+    kernel @k0 {compute_units = 0, memory_units = 0, utilisation = 0, seconds = 0} ...`,
   from: "dataflow", to: "placement",
   run: (s) => {
     const dataflow = need(s.dataflow, "partition-sections", "the dataflow module");
@@ -117,8 +120,9 @@ export const ALLOCATE_UNITS = registerStage<SocketState>({
   summary: "give each section's kernels compute and memory units so the pipeline stages balance",
   description: `For each section, gives every kernel compute units in proportion to its work and memory units for its
 buffers (compiler/schedule/allocate.ts), and sets the pipeline's initiation interval and time.
-Output: each section's compute_units, memory_units and initiation_interval, and per kernel its units,
-utilisation and seconds.`,
+Output: each section's units and initiation interval, and each kernel's units, utilisation and seconds:
+  section @s0 {initiation_interval = 1.52e-9, compute_units = 1040, memory_units = 75, sram_bytes = 0} {
+    kernel @k56 {compute_units = 212, memory_units = 1, utilisation = 0.98, seconds = 3.4e-8} ...`,
   from: "placement", to: "placement",
   run: (s) => ({ ...s, allocations: need(s.spans, "allocate-units", "sections").map((span) => allocateSection(span.kernels, s.target)) }),
 });
@@ -129,8 +133,8 @@ export const PLACE_TENSORS = registerStage<SocketState>({
   description: `Computes each tensor's live range over the sections, keeps stream-internal tensors on chip, and places
 the rest in the fastest tier with room at its size (compiler/place/placement.ts), assigning
 addresses and the transfers a spilled or host-read tensor needs. Output:
-  alloc %w {tier = "hbm", offset = 0, bytes = 8192, live = [0, 3]}
-  transfer %logits {from = "hbm", to = "host", ...}`,
+  alloc %model.model.embed_tokens.weight {tier = "hbm", offset = 0, bytes = 131072, live = [0, 0]}
+  transfer %input_ids {from = "host", to = "hbm", bytes = 8, before_section = 0, seconds = 2.5e-10}`,
   from: "placement", to: "placement",
   run: (s) => ({ ...s, placement: placeTensors(need(s.dataflow, "place-tensors", "the dataflow module"), need(s.spans, "place-tensors", "sections"), s.target) }),
 });
@@ -141,7 +145,8 @@ export const COST = registerStage<SocketState>({
   description: `Prices each section with the cost model (compiler/cost/cost-model.ts): the pipeline's compute time,
 the bytes it moves in each tier over that tier's bandwidth, collectives over the links, launch and
 section-switch overheads, and host read-backs. Output: each section's cost line,
-  cost {compute_seconds = ..., hbm_seconds = ..., seconds = ..., bound = "hbm", ...}`,
+  cost {compute_seconds = 3.6e-8, hbm_seconds = 2.4e-7, ddr_seconds = 0, sram_seconds = 2.6e-9,
+      overhead_seconds = 0.00003, seconds = 0.0000302, bound = "overhead", hbm_bytes = 438457, ddr_bytes = 0}`,
   from: "placement", to: "placement",
   run: (s) => ({ ...s, sections: costSections(s) }),
 });
