@@ -37,7 +37,9 @@ export function eliminateCommonSubexpressions(module: Module): Module {
     const node = { ...original, inputs: original.inputs.map((i) => constantAlias.get(i) ?? i) };
     const key = `${node.domain}.${node.op}(${node.inputs.join(",")}){${attrsKey(node.attrs)}}#${node.outputs.length}`;
     const earlier = seen.get(key);
-    if (earlier === undefined || !forwardable(node, graph)) {
+    // An output the earlier node omits ("") cannot stand in for one this node writes.
+    const covered = earlier !== undefined && node.outputs.every((o, i) => o === "" || earlier[i] !== "");
+    if (earlier === undefined || !covered || !forwardable(node, graph)) {
       if (earlier === undefined) seen.set(key, node.outputs);
       return node.inputs.some((v, i) => v !== original.inputs[i]) ? { kind: "nodes", nodes: [node] } : KEEP;
     }

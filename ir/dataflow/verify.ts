@@ -1,6 +1,7 @@
 // Dataflow-level verifier: the boundary check after lowering. Every kernel has
 // a known kind, reads only tensors that exist and are produced before it (or
-// are inputs, weights, constants or KV caches), FLOPs and bytes are finite and
+// are inputs, weights, constants or KV caches), writes each tensor alone and
+// never an input, weight or constant, FLOPs and bytes are finite and
 // non-negative, and streams join real kernels.
 
 import type { DataflowModule } from "./dataflow.js";
@@ -9,12 +10,15 @@ import { kernelKind } from "./kinds.js";
 import { fail } from "../diagnostics.js";
 
 const AVAILABLE_FROM_START = new Set(["input", "weight", "constant", "kv-cache"]);
+/** Roles no kernel writes: the module's inputs and what the plan loads. */
+const READ_ONLY = new Set(["input", "weight", "constant"]);
 
 export function verifyDataflow(m: DataflowModule): void {
   const tensors = new Map(m.tensors.map((t) => [t.name, t]));
   if (tensors.size !== m.tensors.length) fail("dataflow module defines a tensor twice");
   const available = new Set(m.tensors.filter((t) => AVAILABLE_FROM_START.has(t.role)).map((t) => t.name));
   const kernels = new Set<string>();
+  const writer = new Map<string, string>(); // tensor -> the kernel that writes it
   for (const k of m.kernels) {
     const where = { node: k.nodes[0] ?? k.name };
     if (kernels.has(k.name)) fail(`kernel ${k.name} is defined twice`, where);
@@ -35,7 +39,12 @@ export function verifyDataflow(m: DataflowModule): void {
       if (!(bytes >= 0)) fail(`kernel ${k.name} reads a negative byte count of '${t}'`, where);
     }
     for (const o of k.outputs) {
-      if (!tensors.has(o)) fail(`kernel ${k.name} writes '${o}', which is not a tensor of the module`, where);
+      const t = tensors.get(o);
+      if (!t) fail(`kernel ${k.name} writes '${o}', which is not a tensor of the module`, where);
+      if (READ_ONLY.has(t.role)) fail(`kernel ${k.name} writes '${o}', a ${t.role}: only activations, outputs and KV caches are written`, where);
+      const first = writer.get(o);
+      if (first !== undefined) fail(`kernel ${k.name} writes '${o}', which kernel ${first} already writes`, where);
+      writer.set(o, k.name);
       available.add(o);
     }
   }
