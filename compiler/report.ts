@@ -6,7 +6,7 @@ import type { Plan, Section } from "../ir/placement/plan.js";
 import type { DfKernel } from "../ir/dataflow/dataflow.js";
 import type { Target } from "../targets/target.js";
 import { sramBytes } from "../targets/target.js";
-import { formatBytes } from "./cli/format.js";
+import { formatBytes } from "./format.js";
 import type { LayoutTrial } from "./node/compile-node.js";
 import { kvReportLines, nodeReportLines } from "./node/report-node.js";
 import { floorBytes, workWords } from "./work-words.js";

@@ -1,6 +1,6 @@
-// Target descriptions: what a chip offers the compiler (compute units, on-chip
-// SRAM, HBM, DDR, host link, overheads). Presets live in targets/presets/*.json;
-// users add a target by writing a file that follows targets/target.schema.json.
+// Target files: the presets in targets/presets/*.json and a user's own file,
+// read and checked against targets/target.schema.json into the description
+// ir/target.ts defines (re-exported here for the drivers).
 
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -9,76 +9,9 @@ import { readJsonFile } from "../ir/json-file.js";
 import type { Schema } from "../ir/json-schema.js";
 import { validateJson } from "../ir/json-schema.js";
 
-export type Execution = "dataflow" | "kernel-by-kernel";
-
-/** How the sockets of a node are joined (targets/target.schema.json, `node`). */
-export interface NodeSpec {
-  readonly sockets: number;
-  /** Per socket and direction (bytes/s); latency of one step of a collective (s). */
-  readonly link: { readonly bandwidth: number; readonly latencySeconds: number };
-  /** streamed: collectives are stages of a fused section (dataflow); kernel: each its own kernel (NCCL). */
-  readonly collectives: "streamed" | "kernel";
-  /** DDR or host -> HBM copies summed over the node (bytes/s). */
-  readonly loadBandwidth: number;
-}
-
-/** What a curve's x measures: bytes a kernel moves, rows (M) of a matrix product, or FLOPs of a kernel. */
-export type CurveAxis = "bytes" | "rows" | "flops";
-
-/**
- * A measured efficiency curve (targets/target.schema.json, `efficiency.curves`): points [x, y] with
- * x strictly increasing; y is the fraction of hbm.bandwidth ("bandwidth") or of the bf16 peak
- * ("compute") a kernel of that size achieved.
- */
-export interface EfficiencyCurve {
-  readonly x: CurveAxis;
-  readonly y: "bandwidth" | "compute";
-  readonly points: readonly (readonly [number, number])[];
-  /** Where and how the points were measured. */
-  readonly source: string;
-}
-
-/** Measured efficiency curves and launch costs for a kernel-by-kernel cost model. */
-export interface Efficiency {
-  readonly source: string;
-  /** By kernel class: elementwise, copy, reduction, gemv, gemm, attention-decode-mha, ... */
-  readonly curves: Readonly<Record<string, EfficiencyCurve>>;
-  /** Seconds: a tiny kernel replayed from a CUDA graph, launched eagerly, and one graph launch waited for. */
-  readonly launch?: { readonly graphKernelSeconds: number; readonly eagerKernelSeconds: number; readonly syncSeconds?: number };
-}
-
-export interface Tier {
-  readonly bytes: number;
-  /** Bytes per second. */
-  readonly bandwidth: number;
-}
-
-/**
- * A hardware target as the compiler and the cost model see it (a preset in targets/presets,
- * or a file following targets/target.schema.json): compute units and their rate, the SRAM,
- * HBM and DDR tiers, host bandwidth and overheads. See {@link loadTarget}.
- */
-export interface Target {
-  readonly name: string;
-  readonly description: string;
-  /** How kernels run: "dataflow" (sections of kernels streaming between units) or "kernel-by-kernel". */
-  readonly execution: Execution;
-  /** Compute units, their clock, and FLOPs per cycle per unit by dtype (f32 always given). */
-  readonly compute: { readonly units: number; readonly clockHz: number; readonly flopsPerCycle: Readonly<Record<string, number>> };
-  /** On-chip memory: units, bytes and bytes per second per unit. */
-  readonly sram: { readonly units: number; readonly bytesPerUnit: number; readonly bandwidthPerUnit: number };
-  readonly hbm: Tier;
-  readonly ddr: Tier;
-  /** Host link bandwidth, bytes per second. */
-  readonly host: { readonly bandwidth: number };
-  readonly overheads: { readonly launchSeconds: number; readonly sectionSwitchSeconds: number };
-  /** Present for a node of several sockets; the other figures describe one socket. */
-  readonly node?: NodeSpec;
-  /** Measured efficiency curves (bench/device/measure_h100.py --calibrate); absent: peaks alone. */
-  readonly efficiency?: Efficiency;
-  /** Where the figures come from: figure -> citation. */
-  readonly sources: Readonly<Record<string, string>>;
-}
+export type { CurveAxis, Efficiency, EfficiencyCurve, Execution, NodeSpec, Target, Tier } from "../ir/target.js";
+export { peakFlops, sramBytes, socketCount } from "../ir/target.js";
+import type { Target } from "../ir/target.js";
 
 const HERE = import.meta.dirname;
 // Built code runs from dist/targets: the JSON files stay in the source tree.
@@ -132,19 +65,4 @@ export function loadTarget(nameOrPath: string): Target {
   }
   const json = readJsonFile(file, "target file", nameOrPath);
   return validateTarget(json, nameOrPath);
-}
-
-/** Peak FLOP/s for a dtype (f32 rate when the dtype has none). */
-export function peakFlops(t: Target, dtype: string): number {
-  const perCycle = t.compute.flopsPerCycle[dtype] ?? t.compute.flopsPerCycle.f32!;
-  return t.compute.units * t.compute.clockHz * perCycle;
-}
-
-export function sramBytes(t: Target): number {
-  return t.sram.units * t.sram.bytesPerUnit;
-}
-
-/** Sockets of the target: 1 unless it describes a node. */
-export function socketCount(t: Target): number {
-  return t.node?.sockets ?? 1;
 }

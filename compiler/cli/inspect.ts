@@ -13,7 +13,7 @@ import { loadModel } from "../load.js";
 import { writeAtomically } from "../emit.js";
 import { formatTimings } from "../passes/pipeline.js";
 import { action } from "./run-command.js";
-import { formatBytes, formatCount, formatDimCount, formatShape } from "./format.js";
+import { formatBytes, formatCount, formatDimCount, formatShape } from "../format.js";
 import { addPipelineOptions, pipelineOptions } from "./pipeline-options.js";
 import type { PipelineFlags } from "./pipeline-options.js";
 

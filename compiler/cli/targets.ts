@@ -3,7 +3,7 @@
 
 import type { Command } from "commander";
 import { action } from "./run-command.js";
-import { formatBytes } from "./format.js";
+import { formatBytes } from "../format.js";
 import { loadTarget, peakFlops, presetNames, socketCount, sramBytes } from "../../targets/target.js";
 import type { Target } from "../../targets/target.js";
 

@@ -20,7 +20,7 @@ import type { ModelFacts, ParallelLayout, ParallelRequest } from "./layout.js";
 import { enumerateLayouts, formatLayout, groupSize, modelFacts, parseParallel, resolveLayout } from "./layout.js";
 import type { LayoutContext, PlanParts } from "./node-plan.js";
 import { planLayout, shardedProgram } from "./node-plan.js";
-import { formatBytes as gib } from "../cli/format.js";
+import { formatBytes as gib } from "../format.js";
 import { attrsLookup } from "./tensor-parallel.js";
 import type { OnStage } from "../stage.js";
 

@@ -11,7 +11,7 @@ import type { Allocation, ParallelPlan, Plan, Section, StageSend, TierName, Tran
 import type { Target } from "../../targets/target.js";
 import { peakFlops } from "../../targets/target.js";
 import { tokensPerPass } from "../cost/cost-model.js";
-import { formatBytes as gib } from "../cli/format.js";
+import { formatBytes as gib } from "../format.js";
 import type { LowerRequest } from "../plan-socket.js";
 import { kernelBufferBudget, planSocket } from "../plan-socket.js";
 import { collectiveCost, collectiveSeconds } from "./collectives.js";

@@ -5,7 +5,7 @@
 // it opens from disk like the plan pages it ties together.
 
 import type { CoePlan } from "../coe/compile-coe.js";
-import { formatBytes } from "../cli/format.js";
+import { formatBytes } from "../format.js";
 import { formatSeconds } from "../report.js";
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -6,7 +6,7 @@
 
 import type { CoePlan } from "../coe/compile-coe.js";
 import type { SimResult } from "../coe/simulate.js";
-import { formatBytes } from "../cli/format.js";
+import { formatBytes } from "../format.js";
 import { formatSeconds } from "../report.js";
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

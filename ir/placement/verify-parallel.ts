@@ -6,8 +6,8 @@
 // each, and shards and collectives must name what the program holds.
 
 import { fail } from "../diagnostics.js";
-import type { Target } from "../../targets/target.js";
-import { sramBytes } from "../../targets/target.js";
+import type { Target } from "../target.js";
+import { sramBytes } from "../target.js";
 import type { Plan, TierName } from "./plan.js";
 
 function tierCapacity(target: Target, tier: TierName): number {

@@ -7,8 +7,8 @@
 
 import type { Plan, TierName } from "./plan.js";
 import { fail } from "../diagnostics.js";
-import type { Target } from "../../targets/target.js";
-import { sramBytes } from "../../targets/target.js";
+import type { Target } from "../target.js";
+import { sramBytes } from "../target.js";
 import { verifyParallel } from "./verify-parallel.js";
 import { ownValue } from "../name-record.js";
 

@@ -15,7 +15,7 @@ import type { Module } from "../../graph/graph.js";
 import { byteSize } from "../../dtype.js";
 import type { DType } from "../../dtype.js";
 import { elementCount } from "../../tensor.js";
-import type { Target } from "../../../targets/target.js";
+import type { Target } from "../../target.js";
 import type { Plan, TensorShard } from "../plan.js";
 import { checkParallelPlan, groupOf } from "../parallel-checks.js";
 import { biasColumns, memberOperands, outputStages, socketNodes, stageScope } from "../socket-scope.js";

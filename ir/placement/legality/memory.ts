@@ -5,7 +5,7 @@
 
 import type { DfTensor } from "../../dataflow/dataflow.js";
 import { cachesOf, viewAliases } from "../../dataflow/dataflow.js";
-import type { Target } from "../../../targets/target.js";
+import type { Target } from "../../target.js";
 import type { Allocation, Plan, Transfer } from "../plan.js";
 import { ALIGNMENT } from "../plan.js";
 import type { StageScope } from "../socket-scope.js";

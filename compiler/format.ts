@@ -1,6 +1,6 @@
 // Human-readable numbers for reports.
 
-import type { Dim } from "../../ir/symbolic.js";
+import type { Dim } from "../ir/symbolic.js";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
