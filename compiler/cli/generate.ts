@@ -5,8 +5,8 @@
 
 import type { Command } from "commander";
 import { fail } from "../../ir/diagnostics.js";
-import { generateGreedy } from "../../targets/runtime/generate.js";
-import { openPlan } from "../../targets/runtime/open.js";
+import { generateGreedy } from "../generate.js";
+import { openPlan } from "../open-plan.js";
 import { action } from "./run-command.js";
 import { withProgress } from "./progress.js";
 

@@ -12,7 +12,7 @@ import type { Plan } from "../../ir/placement/plan.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { SectionTiming } from "../../targets/runtime/execute.js";
 import { executePlan } from "../../targets/runtime/execute.js";
-import { openPlan } from "../../targets/runtime/open.js";
+import { openPlan } from "../open-plan.js";
 import { TraceRecorder } from "../../targets/runtime/trace.js";
 import { ensureDir, writeAtomically } from "../emit.js";
 import type { RunFlags } from "./run.js";

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { checkPlanLegality, runsPlan } from "../../ir/placement/legality.js";
 import { mainGraph } from "../../ir/graph/graph.js";
-import { openPlan } from "../../targets/runtime/open.js";
+import { openPlan } from "../open-plan.js";
 import { action } from "./run-command.js";
 
 export function registerVerify(program: Command): void {

@@ -11,7 +11,7 @@ import { kindOfJson, refuseOtherKind } from "../file-kind.js";
 import { readJsonFile } from "../../ir/json-file.js";
 import type { Schema } from "../../ir/json-schema.js";
 import { validateJson } from "../../ir/json-schema.js";
-import { checkRelativeLocation, resolveInside } from "../onnx/external-data.js";
+import { checkRelativeLocation, resolveInside } from "../../ir/contained-path.js";
 
 export interface ManifestExpert {
   readonly name: string;

@@ -15,7 +15,7 @@ import type { Plan } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor } from "../../ir/tensor.js";
 import { executePlan } from "../../targets/runtime/execute.js";
-import { argmaxLastRow } from "../../targets/runtime/generate.js";
+import { argmaxLastRow } from "../generate.js";
 import type { Target } from "../../targets/target.js";
 import { loadTarget } from "../../targets/target.js";
 import { compile } from "../compile.js";

@@ -8,60 +8,13 @@ import { byteSize, dtypeFromOnnx, isSubByte, onnxTypeName } from "../../ir/dtype
 import { TierflowError, fail } from "../../ir/diagnostics.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { elementCount, makeTensor, tensorFromValues, unpackNibbles } from "../../ir/tensor.js";
+import { bf16ToF32, decodeBytes, f16ToF32 } from "../../ir/tensor-bytes.js";
 import type { TensorProto } from "./proto.js";
 import { toBigInt, toNumber } from "./proto.js";
 import { externalDataRef } from "./external-data.js";
 
 /** Tensors up to this many bytes are kept as literals in the IR. */
 export const LITERAL_LIMIT_BYTES = 4096;
-
-function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
-
-const scratch = new DataView(new ArrayBuffer(4));
-function bf16ToF32(bits: number): number {
-  scratch.setUint32(0, (bits & 0xffff) << 16);
-  return scratch.getFloat32(0);
-}
-
-/** Little-endian bytes -> tensor storage; f16/bf16 are widened to f32 values, int4/uint4 unpacked one to an element. */
-export function decodeBytes(dtype: DType, dims: readonly number[], bytes: Uint8Array): Tensor {
-  const t = makeTensor(dtype, dims);
-  const n = t.data.length;
-  if (bytes.byteLength !== byteSize(dtype, n)) {
-    fail(`tensor data has ${bytes.byteLength} bytes, ${dtype}[${dims.join(", ")}] needs ${byteSize(dtype, n)}`);
-  }
-  if (isSubByte(dtype)) {
-    unpackNibbles(bytes, n, dtype === "i4", t.data as Int8Array | Uint8Array);
-    return t;
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = t.data;
-  for (let i = 0; i < n; i++) {
-    switch (dtype) {
-      case "f32": (out as Float32Array)[i] = view.getFloat32(4 * i, true); break;
-      case "f64": (out as Float64Array)[i] = view.getFloat64(8 * i, true); break;
-      case "f16": (out as Float32Array)[i] = f16ToF32(view.getUint16(2 * i, true)); break;
-      case "bf16": (out as Float32Array)[i] = bf16ToF32(view.getUint16(2 * i, true)); break;
-      case "i8": (out as Int8Array)[i] = view.getInt8(i); break;
-      case "u8": case "bool": (out as Uint8Array)[i] = view.getUint8(i); break;
-      case "i16": (out as Int16Array)[i] = view.getInt16(2 * i, true); break;
-      case "u16": (out as Uint16Array)[i] = view.getUint16(2 * i, true); break;
-      case "i32": (out as Int32Array)[i] = view.getInt32(4 * i, true); break;
-      case "u32": (out as Uint32Array)[i] = view.getUint32(4 * i, true); break;
-      case "i64": (out as BigInt64Array)[i] = view.getBigInt64(8 * i, true); break;
-      case "u64": (out as BigUint64Array)[i] = view.getBigUint64(8 * i, true); break;
-      case "i4": case "u4": break; // unpacked above
-      case "str": fail("string tensors are not supported");
-    }
-  }
-  return t;
-}
 
 export function tensorDType(proto: TensorProto, what: string): DType {
   const code = proto.dataType ?? 0;

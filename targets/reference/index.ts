@@ -2,5 +2,3 @@
 export { run, checkInputs, lastUses } from "./interpreter.js";
 export type { RunOptions, RunResult, NodeTiming } from "./interpreter.js";
 export { loadWeight, WeightCache } from "./weights.js";
-export { readTensorFile, writeTensorFile, encodeTensor, decodeTensor, TENSOR_FORMATS } from "./tensor-files.js";
-export type { TensorFormat } from "./tensor-files.js";

@@ -10,8 +10,8 @@ import { openRegularFile } from "../../ir/read-file.js";
 import { byteSize } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { elementCount } from "../../ir/tensor.js";
-import { checkRelativeLocation, resolveInside } from "../../compiler/onnx/external-data.js";
-import { decodeBytes } from "../../compiler/onnx/tensors.js";
+import { checkRelativeLocation, resolveInside } from "../../ir/contained-path.js";
+import { decodeBytes } from "../../ir/tensor-bytes.js";
 
 export type WeightConstant = Extract<Constant, { kind: "weight" }>;
 

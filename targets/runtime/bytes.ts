@@ -8,8 +8,8 @@ import type { DType } from "../../ir/dtype.js";
 import { byteSize, dtypeBytes } from "../../ir/dtype.js";
 import type { Tensor, TensorData } from "../../ir/tensor.js";
 import { elementCount } from "../../ir/tensor.js";
-import { decodeBytes } from "../../compiler/onnx/tensors.js";
-import { encodeBytes } from "../reference/tensor-files.js";
+import { decodeBytes } from "../../ir/tensor-bytes.js";
+import { encodeBytes } from "../../ir/tensor-bytes.js";
 
 type ArrayCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorData;
 

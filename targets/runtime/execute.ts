@@ -22,7 +22,7 @@ import { cachesOf } from "../../ir/dataflow/dataflow.js";
 import { fail } from "../../ir/diagnostics.js";
 import { RESIDENT_ROLES, checkPlanLegality, decodeRefusal, message } from "../../ir/placement/legality.js";
 import { checkInputs } from "../reference/interpreter.js";
-import type { Target } from "../target.js";
+import type { Target } from "../../ir/target.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";
 import type { Block } from "./arena.js";
 import type { KernelEnv } from "./kernel-env.js";

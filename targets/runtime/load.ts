@@ -14,7 +14,7 @@
 import type { Graph } from "../../ir/graph/graph.js";
 import type { Allocation, Plan, Transfer } from "../../ir/placement/plan.js";
 import { TierflowError } from "../../ir/diagnostics.js";
-import { decodeBytes } from "../../compiler/onnx/tensors.js";
+import { decodeBytes } from "../../ir/tensor-bytes.js";
 import { readWeightBytes } from "../reference/weights.js";
 import { ResidencyError } from "./arena.js";
 import { tensorToBytes } from "./bytes.js";

@@ -16,7 +16,7 @@ import type { Allocation, Plan, Transfer } from "../../ir/placement/plan.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tierCapacity } from "../../ir/placement/verify.js";
 import { align, memoryIndex, message, sectionLabel } from "../../ir/placement/legality.js";
-import type { Target } from "../target.js";
+import type { Target } from "../../ir/target.js";
 import type { ArenaName, Block } from "./arena.js";
 import { ResidencyError, TierArena } from "./arena.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";

@@ -14,7 +14,7 @@ import type { StreamKind } from "../../ir/dataflow/streaming.js";
 import type { KernelOperands, MatmulStep, StreamOperand, StreamStep } from "../../ir/dataflow/stream-steps.js";
 import { MOVED_INPUTS, lastOf, product, rowMapping } from "../../ir/dataflow/streaming.js";
 import { matmulSteps, streamSteps, tileGrid, tilingProblem } from "../../ir/dataflow/stream-steps.js";
-import { weightBlockColumns } from "../../compiler/lower/to-dataflow.js";
+import { weightBlockColumns } from "../../ir/dataflow/streaming.js";
 import { RESIDENT_ROLES } from "./memory.js";
 import { ResidencyError } from "./arena.js";
 import { bytesToTensor, tensorToBytes } from "./bytes.js";

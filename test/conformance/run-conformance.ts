@@ -20,10 +20,10 @@ import type { DType } from "../../ir/dtype.js";
 import { isFloat } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { decodeModel } from "../../compiler/onnx/proto.js";
-import { decodeBytes } from "../../compiler/onnx/tensors.js";
+import { decodeBytes } from "../../ir/tensor-bytes.js";
 import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/interpreter.js";
-import { readTensorFile } from "../../targets/reference/tensor-files.js";
+import { readTensorFile } from "../../compiler/tensor-files.js";
 
 /** Where Debian's libonnx-testdata (ONNX 1.12) installs the single-op cases. */
 export const NODE_TEST_DIR = "/usr/include/onnx/backend/test/data/node";

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { isTargetPath, parseManifest } from "../../compiler/coe/manifest.js";
 import type { Manifest } from "../../compiler/coe/manifest.js";
 import { loadTarget } from "../../targets/target.js";
-import { fileSha256, openPlan } from "../../targets/runtime/open.js";
+import { fileSha256, openPlan } from "../../compiler/open-plan.js";
 import { PROTO_NAMES, Rng, setOwnKey } from "./harness.js";
 import { holdFifo, makeFifo } from "./files.js";
 

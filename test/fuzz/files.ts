@@ -22,8 +22,8 @@ import { readTrace } from "../../compiler/coe/trace.js";
 import { decodeModel, encodeModel } from "../../compiler/onnx/proto.js";
 import { importOnnxFile } from "../../compiler/onnx/import-file.js";
 import { loadTarget } from "../../targets/target.js";
-import { readTensorFile } from "../../targets/reference/tensor-files.js";
-import { openPlan } from "../../targets/runtime/open.js";
+import { readTensorFile } from "../../compiler/tensor-files.js";
+import { openPlan } from "../../compiler/open-plan.js";
 import type { Corpus } from "./kinds.js";
 import type { FuzzOptions } from "./harness.js";
 

@@ -19,8 +19,8 @@ import { tensorFromValues } from "../../ir/tensor.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { run } from "../../targets/reference/index.js";
 import { executePlan, runPlacedPlan } from "../../targets/runtime/execute.js";
-import { generateGreedy } from "../../targets/runtime/generate.js";
-import type { OpenedPlan } from "../../targets/runtime/open.js";
+import { generateGreedy } from "../../compiler/generate.js";
+import type { OpenedPlan } from "../../compiler/open-plan.js";
 import { ONNX_FLOAT, floatTensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tierflow-api-"));

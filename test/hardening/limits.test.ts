@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_DIM_NESTING, MAX_DIM_TERMS, MAX_DIM_TEXT, mulDims, parseDim } from "../../ir/symbolic.js";
-import { decodeTensor } from "../../targets/reference/tensor-files.js";
+import { decodeTensor } from "../../compiler/tensor-files.js";
 import { encodeModel } from "../../compiler/onnx/proto.js";
 import { importOnnxFile } from "../../compiler/onnx/import-file.js";
 import { expectTierflowError } from "../support/errors.js";

@@ -21,7 +21,7 @@ vi.mock("node:crypto", async (original) => {
 });
 
 const { writeAtomically } = await import("../../compiler/emit.js");
-const { writeTensorFile } = await import("../../targets/reference/tensor-files.js");
+const { writeTensorFile } = await import("../../compiler/tensor-files.js");
 const { tensorFromValues } = await import("../../ir/tensor.js");
 const { TierflowError } = await import("../../ir/diagnostics.js");
 

@@ -35,7 +35,7 @@ import { compile } from "../../compiler/compile.js";
 import { nodeFlops, summarize } from "../../compiler/analysis/summary.js";
 import { seededRandom } from "../../compiler/seeded-random.js";
 import type { NodeProto, TensorProto } from "../../compiler/onnx/proto.js";
-import { decodeBytes } from "../../compiler/onnx/tensors.js";
+import { decodeBytes } from "../../ir/tensor-bytes.js";
 import type { DType } from "../../ir/dtype.js";
 import { DTYPES, integerRange, isFloat } from "../../ir/dtype.js";
 import { mainGraph } from "../../ir/graph/graph.js";
@@ -45,7 +45,7 @@ import { tensorFromValues } from "../../ir/tensor.js";
 import { run } from "../../targets/reference/index.js";
 import { executePlan } from "../../targets/runtime/index.js";
 import { parseGraphText } from "../../compiler/parse-text.js";
-import { f16Bits } from "../../targets/reference/tensor-files.js";
+import { f16Bits } from "../../ir/tensor-bytes.js";
 import { castTensor } from "../../ir/graph/kernels/cast.js";
 import { model, node, typedTensor, valueInfo, writeModel } from "../support/onnx-builder.js";
 

@@ -16,7 +16,7 @@ import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
 import { WeightCache, run } from "../../targets/reference/index.js";
-import { readTensorFile } from "../../targets/reference/tensor-files.js";
+import { readTensorFile } from "../../compiler/tensor-files.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 import type { ModelSpec } from "../support/onnx-builder.js";
 

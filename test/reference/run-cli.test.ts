@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { tensorFromValues } from "../../ir/tensor.js";
-import { readTensorFile, writeTensorFile } from "../../targets/reference/tensor-files.js";
+import { readTensorFile, writeTensorFile } from "../../compiler/tensor-files.js";
 import { expectDiagnostic, runCli } from "../support/cli.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 

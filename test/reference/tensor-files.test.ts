@@ -11,7 +11,8 @@ import { TierflowError } from "../../ir/diagnostics.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
 import { onnx } from "../../compiler/onnx/proto.js";
-import { TENSOR_FORMATS, bf16Bits, decodeTensor, f16Bits, readTensorFile, writeTensorFile } from "../../targets/reference/tensor-files.js";
+import { TENSOR_FORMATS, decodeTensor, readTensorFile, writeTensorFile } from "../../compiler/tensor-files.js";
+import { bf16Bits, f16Bits } from "../../ir/tensor-bytes.js";
 
 let dir: string;
 beforeAll(() => {

@@ -20,8 +20,8 @@ import type { Plan } from "../../ir/placement/plan.js";
 import { makeTensor, tensorFromValues } from "../../ir/tensor.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { executePlan } from "../../targets/runtime/execute.js";
-import { generateGreedy } from "../../targets/runtime/generate.js";
-import { openPlan } from "../../targets/runtime/open.js";
+import { generateGreedy } from "../../compiler/generate.js";
+import { openPlan } from "../../compiler/open-plan.js";
 import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
 import { onnxruntimeCachedGreedy } from "../support/ort-greedy.js";
 

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { planToJson } from "../../compiler/plan-json.js";
-import { generateGreedy } from "../../targets/runtime/generate.js";
-import { openPlan } from "../../targets/runtime/open.js";
+import { generateGreedy } from "../../compiler/generate.js";
+import { openPlan } from "../../compiler/open-plan.js";
 import { ROOT } from "../support/cli.js";
 
 describe("generate's progress", () => {

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { planToJson } from "../../compiler/plan-json.js";
 import type { Plan } from "../../ir/placement/plan.js";
-import { readTensorFile } from "../../targets/reference/tensor-files.js";
+import { readTensorFile } from "../../compiler/tensor-files.js";
 import type { ChromeTrace } from "../../targets/runtime/trace.js";
 import { expectDiagnostic, runCli } from "../support/cli.js";
 import type { Writable } from "./support.js";

@@ -13,7 +13,7 @@ import { DTYPES } from "../../ir/dtype.js";
 import { compile } from "../../compiler/compile.js";
 import { planToJson } from "../../compiler/plan-json.js";
 import { traceSpans } from "../../compiler/viz/trace.js";
-import { readTensorFile } from "../../targets/reference/tensor-files.js";
+import { readTensorFile } from "../../compiler/tensor-files.js";
 import type { ChromeTrace, TraceEvent } from "../../targets/runtime/trace.js";
 import { PID } from "../../targets/runtime/trace.js";
 import { ROOT, expectDiagnostic, runCli } from "../support/cli.js";

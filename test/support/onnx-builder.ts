@@ -7,7 +7,7 @@ import type { ModelProto, NodeProto, TensorProto, ValueInfoProto, FunctionProto 
 import type { DType } from "../../ir/dtype.js";
 import { DTYPES, isSubByte } from "../../ir/dtype.js";
 import { packNibbles, tensorFromValues } from "../../ir/tensor.js";
-import { bf16Bits, encodeBytes, f16Bits } from "../../targets/reference/tensor-files.js";
+import { bf16Bits, encodeBytes, f16Bits } from "../../ir/tensor-bytes.js";
 
 export const ONNX_FLOAT = 1;
 export const ONNX_INT64 = 7;

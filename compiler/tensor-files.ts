@@ -4,15 +4,16 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname, extname } from "node:path";
-import type { DType } from "../../ir/dtype.js";
-import { DTYPES, dtypeBytes, isDType, isFloat, isSubByte } from "../../ir/dtype.js";
-import { TierflowError, fail, withLocation } from "../../ir/diagnostics.js";
-import type { Tensor } from "../../ir/tensor.js";
-import { elementCount, packNibbles, tensorFromValues } from "../../ir/tensor.js";
-import { onnx } from "../../compiler/onnx/proto.js";
-import { decodeBytes, importLiteral } from "../../compiler/onnx/tensors.js";
-import { replaceFile } from "../../compiler/emit.js";
-import { readUserFile } from "../../ir/read-file.js";
+import type { DType } from "../ir/dtype.js";
+import { DTYPES, dtypeBytes, isDType, isFloat, isSubByte } from "../ir/dtype.js";
+import { TierflowError, fail, withLocation } from "../ir/diagnostics.js";
+import type { Tensor } from "../ir/tensor.js";
+import { elementCount, packNibbles, tensorFromValues } from "../ir/tensor.js";
+import { onnx } from "./onnx/proto.js";
+import { importLiteral } from "./onnx/tensors.js";
+import { decodeBytes, encodeBytes } from "../ir/tensor-bytes.js";
+import { replaceFile } from "./emit.js";
+import { readUserFile } from "../ir/read-file.js";
 
 /** A tensor file's format: NumPy `.npy`, ONNX TensorProto `.pb`, or JSON. */
 export type TensorFormat = "npy" | "pb" | "json";
@@ -25,71 +26,6 @@ export function formatOfPath(path: string): TensorFormat {
 }
 
 // ---- raw little-endian bytes ------------------------------------------------
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 value -> IEEE half bits, round to nearest even (subnormals and overflow to inf included). */
-export function f16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1), mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // a carry into the exponent rounds up correctly
-  return sign | half;
-}
-
-/** float32 value -> bfloat16 bits, round to nearest even. */
-export function bf16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  if (Number.isNaN(v)) return ((x >>> 16) & 0x8000) | 0x7fc0;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** Tensor storage -> little-endian bytes in the dtype's ONNX/numpy layout. */
-export function encodeBytes(t: Tensor): Uint8Array {
-  if (isSubByte(t.dtype)) return packNibbles(t.data as Int8Array | Uint8Array);
-  const n = t.data.length;
-  const out = new Uint8Array(n * dtypeBytes(t.dtype));
-  const view = new DataView(out.buffer);
-  const d = t.data;
-  for (let i = 0; i < n; i++) {
-    switch (t.dtype) {
-      case "f32": view.setFloat32(4 * i, d[i] as number, true); break;
-      case "f64": view.setFloat64(8 * i, d[i] as number, true); break;
-      case "f16": view.setUint16(2 * i, f16Bits(d[i] as number), true); break;
-      case "bf16": view.setUint16(2 * i, bf16Bits(d[i] as number), true); break;
-      case "i8": view.setInt8(i, d[i] as number); break;
-      case "u8": view.setUint8(i, d[i] as number); break;
-      case "bool": view.setUint8(i, d[i] ? 1 : 0); break;
-      case "i16": view.setInt16(2 * i, d[i] as number, true); break;
-      case "u16": view.setUint16(2 * i, d[i] as number, true); break;
-      case "i32": view.setInt32(4 * i, d[i] as number, true); break;
-      case "u32": view.setUint32(4 * i, d[i] as number, true); break;
-      case "i64": view.setBigInt64(8 * i, d[i] as bigint, true); break;
-      case "u64": view.setBigUint64(8 * i, d[i] as bigint, true); break;
-      case "i4": case "u4": break; // packed above
-      case "str": fail("string tensors are not supported");
-    }
-  }
-  return out;
-}
 
 // ---- ONNX TensorProto (.pb) ---------------------------------------------------
 

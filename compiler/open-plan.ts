@@ -9,14 +9,14 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { Module } from "../../ir/graph/graph.js";
-import type { Plan } from "../../ir/placement/plan.js";
-import { fail } from "../../ir/diagnostics.js";
-import { openRegularFile } from "../../ir/read-file.js";
-import { readPlan } from "../../compiler/plan-json.js";
-import { loadFused } from "../../compiler/compile.js";
-import type { Target } from "../target.js";
-import { loadTarget } from "../target.js";
+import type { Module } from "../ir/graph/graph.js";
+import type { Plan } from "../ir/placement/plan.js";
+import { fail } from "../ir/diagnostics.js";
+import { openRegularFile } from "../ir/read-file.js";
+import { readPlan } from "./plan-json.js";
+import { loadFused } from "./compile.js";
+import type { Target } from "../targets/target.js";
+import { loadTarget } from "../targets/target.js";
 
 export interface OpenedPlan {
   readonly plan: Plan;

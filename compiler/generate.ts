@@ -17,20 +17,20 @@
 // dtype and batch (a compile per step, tens of milliseconds for the examples),
 // which computes what a KV-cached decode would, token for token.
 
-import { mainGraph } from "../../ir/graph/graph.js";
-import type { Module } from "../../ir/graph/graph.js";
-import type { Plan } from "../../ir/placement/plan.js";
-import type { Tensor } from "../../ir/tensor.js";
-import { makeTensor } from "../../ir/tensor.js";
-import { fail } from "../../ir/diagnostics.js";
-import type { DType } from "../../ir/dtype.js";
-import { compile } from "../../compiler/compile.js";
-import { PlanSession, executePlan } from "./execute.js";
-import { cachesOf } from "../../ir/dataflow/dataflow.js";
-import { checkPlanLegality } from "../../ir/placement/legality.js";
-import { cachePast } from "../../compiler/lower/bind.js";
-import type { OpenedPlan } from "./open.js";
-import { COUNT, MODULE, arrayOf, checkArg, isObject } from "../../ir/arguments.js";
+import { mainGraph } from "../ir/graph/graph.js";
+import type { Module } from "../ir/graph/graph.js";
+import type { Plan } from "../ir/placement/plan.js";
+import type { Tensor } from "../ir/tensor.js";
+import { makeTensor } from "../ir/tensor.js";
+import { fail } from "../ir/diagnostics.js";
+import type { DType } from "../ir/dtype.js";
+import { compile } from "./compile.js";
+import { PlanSession, executePlan } from "../targets/runtime/execute.js";
+import { cachesOf } from "../ir/dataflow/dataflow.js";
+import { checkPlanLegality } from "../ir/placement/legality.js";
+import { cachePast } from "./lower/bind.js";
+import type { OpenedPlan } from "./open-plan.js";
+import { COUNT, MODULE, arrayOf, checkArg, isObject } from "../ir/arguments.js";
 
 /** Index of the largest of the last row's values (the first on ties, as numpy's argmax). */
 export function argmaxLastRow(logits: Tensor): number {
