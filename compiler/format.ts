@@ -30,3 +30,11 @@ export function formatDimCount(d: Dim, unit: "bytes" | "count"): string {
 export function formatShape(shape: readonly Dim[] | null): string {
   return shape ? `[${shape.join(", ")}]` : "[*]";
 }
+
+/** Seconds in the unit that reads best: s, ms, us or ns. */
+export function formatSeconds(s: number): string {
+  if (s >= 1) return `${s.toFixed(3)} s`;
+  if (s >= 1e-3) return `${(s * 1e3).toFixed(3)} ms`;
+  if (s >= 1e-6 || s === 0) return `${(s * 1e6).toFixed(2)} us`;
+  return `${(s * 1e9).toFixed(2)} ns`;
+}

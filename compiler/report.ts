@@ -6,19 +6,14 @@ import type { Plan, Section } from "../ir/placement/plan.js";
 import type { DfKernel } from "../ir/dataflow/dataflow.js";
 import type { Target } from "../targets/target.js";
 import { sramBytes } from "../targets/target.js";
-import { formatBytes } from "./format.js";
+import { formatBytes, formatSeconds } from "./format.js";
 import type { LayoutTrial } from "./node/compile-node.js";
 import { kvReportLines, nodeReportLines } from "./node/report-node.js";
 import { floorBytes, workWords } from "./work-words.js";
 
 const SECTIONS_LISTED = 24;
 
-export function formatSeconds(s: number): string {
-  if (s >= 1) return `${s.toFixed(3)} s`;
-  if (s >= 1e-3) return `${(s * 1e3).toFixed(3)} ms`;
-  if (s >= 1e-6 || s === 0) return `${(s * 1e6).toFixed(2)} us`;
-  return `${(s * 1e9).toFixed(2)} ns`;
-}
+export { formatSeconds } from "./format.js";
 
 function percent(part: number, whole: number): string {
   return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : "-";

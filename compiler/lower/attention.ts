@@ -14,9 +14,9 @@ import type { Node } from "../../ir/graph/graph.js";
 import { dtypeBytes } from "../../ir/dtype.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { DfTensor, StreamKind } from "../../ir/dataflow/dataflow.js";
-import type { LowerContext } from "./to-dataflow.js";
-import { tileKernel } from "./to-dataflow.js";
-import type { LowerContext as Ctx } from "./to-dataflow.js";
+import type { LowerContext } from "./tiles.js";
+import { tileKernel } from "./tiles.js";
+import type { LowerContext as Ctx } from "./tiles.js";
 import { recordOf } from "../../ir/name-record.js";
 
 const budget = (ctx: Ctx) => (ctx.options.kernelBufferBudget !== undefined ? { budget: ctx.options.kernelBufferBudget } : {});

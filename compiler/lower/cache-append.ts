@@ -8,8 +8,8 @@
 
 import type { Node } from "../../ir/graph/graph.js";
 import { fail } from "../../ir/diagnostics.js";
-import type { LowerContext } from "./to-dataflow.js";
-import { tileKernel } from "./to-dataflow.js";
+import type { LowerContext } from "./tiles.js";
+import { tileKernel } from "./tiles.js";
 
 export function lowerCacheAppend(node: Node, ctx: LowerContext): void {
   const [pastName, addedName] = node.inputs as [string, string];

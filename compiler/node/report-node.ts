@@ -7,7 +7,7 @@ import { cachesOf } from "../../ir/dataflow/dataflow.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { formatBytes } from "../format.js";
-import { formatSeconds } from "../report.js";
+import { formatSeconds } from "../format.js";
 import { floorBytes, workWords } from "../work-words.js";
 import { kvSummary } from "./kv-cache.js";
 import type { LayoutTrial } from "./compile-node.js";

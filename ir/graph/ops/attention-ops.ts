@@ -17,7 +17,7 @@ import { fail } from "../../diagnostics.js";
 import { FLOATS, broadcastShapes, checkDType, defineOp, floatAttr, hasInput, inputType, intAttr, knownDims, numel, stringAttr } from "./util.js";
 import type { Shape } from "./util.js";
 import { checkDim } from "./decompose.js";
-import { CONTRIB_DOMAIN } from "./expanded.js";
+import { CONTRIB_DOMAIN } from "./util.js";
 import { contribRotaryEmbedding, groupQueryAttention, multiHeadAttention, onnxAttention, onnxRotaryEmbedding } from "../kernels/attention-ops.js";
 import { expandAttention, expandContribRotary, expandGroupQueryAttention, expandMultiHeadAttention, expandRotaryEmbedding } from "./attention-expand.js";
 

@@ -15,9 +15,8 @@ import { mulDims } from "../../symbolic.js";
 import { fail } from "../../diagnostics.js";
 import { FLOATS, broadcastShapes, checkDType, checkSameDType, floatAttr, hasInput, inputType, intAttr, normalizeAxis, numel } from "./util.js";
 import { Decomposition, attr, evaluateDecomposition } from "./decompose.js";
-import { defineOp } from "./util.js";
+import { CONTRIB_DOMAIN, defineOp } from "./util.js";
 
-export const CONTRIB_DOMAIN = "com.microsoft";
 
 type ExpandedSpec = Omit<Parameters<typeof defineOp>[0], "kernel"> & { decompose(node: Node): Node[] };
 

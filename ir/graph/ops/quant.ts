@@ -16,7 +16,7 @@ import { addDims, mulDims } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
 import { checkDType, defineOp, hasInput, inputType, intAttr, normalizeAxis, numel } from "./util.js";
 import type { Shape } from "./util.js";
-import { CONTRIB_DOMAIN } from "./expanded.js";
+import { CONTRIB_DOMAIN } from "./util.js";
 import type { Granularity, NBitsLayout } from "../kernels/quant.js";
 import { dequantizeLinear, matmulNBits, nbitsBlocks, quantizeLinear, zeroPointBytes } from "../kernels/quant.js";
 

@@ -150,3 +150,6 @@ export function defineOp(def: Partial<Pick<OpDef, "domain" | "attrs" | "kernel" 
     ...(def.cost ? { cost: def.cost } : {}),
   };
 }
+
+/** onnxruntime's contrib ops' domain. */
+export const CONTRIB_DOMAIN = "com.microsoft";

@@ -1,0 +1,115 @@
+// The layers import downwards, and no module imports itself through others:
+//   ir/                 the three IR levels, the target description, tensor bytes,
+//                       diagnostics: imports nothing of tierflow outside ir/
+//   targets/reference/  the CPU reference backend: ir/ only
+//   targets/runtime/    executes plans on it: ir/ and targets/reference/ only
+//   targets/*.ts        reads target files: ir/ only
+//   compiler/           imports any of these; the CLI (compiler/cli/) is imported by
+//                       nothing else, and the runtime only by the drivers that run plans.
+
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(ROOT, dir))) {
+    const path = join(dir, name);
+    if (statSync(join(ROOT, path)).isDirectory()) out.push(...sources(path));
+    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) out.push(path);
+  }
+  return out;
+}
+
+/** Each source file's relative imports (static, re-exports and dynamic), as repository paths; `value` false for `import type`. */
+function importsOf(file: string): { to: string; value: boolean }[] {
+  const text = readFileSync(join(ROOT, file), "utf8");
+  const resolve = (spec: string) => normalize(join(dirname(file), spec)).replace(/\.js$/, ".ts");
+  const found: { to: string; value: boolean }[] = [];
+  for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?\s+from\s+"(\.[^"]+)"/gm)) found.push({ to: resolve(m[2]!), value: m[1] === undefined });
+  for (const m of text.matchAll(/import\("(\.[^"]+)"\)/g)) found.push({ to: resolve(m[1]!), value: true });
+  return found;
+}
+
+const FILES = [...sources("ir"), ...sources("targets"), ...sources("compiler")];
+const IMPORTS = new Map(FILES.map((f) => [f, importsOf(f)]));
+
+/** The drivers that run plans on the runtime. */
+const RUNTIME_DRIVERS = ["compiler/generate.ts", "compiler/coe/run-coe.ts"];
+
+function layer(file: string): string {
+  if (file.startsWith("targets/reference/")) return "reference";
+  if (file.startsWith("targets/runtime/")) return "runtime";
+  if (file.startsWith("targets/")) return "targets";
+  if (file.startsWith("compiler/cli/")) return "cli";
+  return file.split("/")[0]!;
+}
+
+const ALLOWED: Readonly<Record<string, readonly string[]>> = {
+  ir: ["ir"],
+  reference: ["ir", "reference"],
+  runtime: ["ir", "reference", "runtime"],
+  targets: ["ir", "targets"],
+};
+
+/** The imports that break the rules above. */
+function violations(imports: ReadonlyMap<string, readonly { to: string }[]>): string[] {
+  const wrong: string[] = [];
+  for (const [file, list] of imports) {
+    const from = layer(file);
+    for (const { to } of list) {
+      const into = layer(to);
+      const allowed = ALLOWED[from];
+      if (allowed && !allowed.includes(into)) wrong.push(`${file} -> ${to}`);
+      if (into === "cli" && from !== "cli") wrong.push(`${file} -> ${to} (library code imports the CLI)`);
+      if (into === "runtime" && from === "compiler" && !RUNTIME_DRIVERS.includes(file)) wrong.push(`${file} -> ${to} (only the drivers that run plans import the runtime)`);
+    }
+  }
+  return wrong;
+}
+
+describe("layers", () => {
+  it("import downwards", () => {
+    expect(violations(IMPORTS)).toEqual([]);
+  });
+
+  it("the rules catch an upward import (the check is not vacuous)", () => {
+    expect(violations(new Map([
+      ["ir/graph/graph.ts", [{ to: "compiler/compile.ts" }]],
+      ["targets/runtime/execute.ts", [{ to: "compiler/plan-json.ts" }]],
+      ["compiler/report.ts", [{ to: "compiler/cli/format.ts" }, { to: "targets/runtime/execute.ts" }]],
+      ["compiler/generate.ts", [{ to: "targets/runtime/execute.ts" }]],
+    ]))).toHaveLength(4);
+  });
+
+  it("form no cycle of value imports between files", () => {
+    const index = new Map<string, number>(), low = new Map<string, number>(), onStack = new Set<string>(), stack: string[] = [];
+    const cycles: string[][] = [];
+    let counter = 0;
+    const visit = (v: string): void => {
+      index.set(v, counter); low.set(v, counter); counter++;
+      stack.push(v); onStack.add(v);
+      for (const { to, value } of IMPORTS.get(v) ?? []) {
+        if (!value || !IMPORTS.has(to)) continue;
+        if (!index.has(to)) { visit(to); low.set(v, Math.min(low.get(v)!, low.get(to)!)); }
+        else if (onStack.has(to)) low.set(v, Math.min(low.get(v)!, index.get(to)!));
+      }
+      if (low.get(v) === index.get(v)) {
+        const component: string[] = [];
+        let w: string;
+        do { w = stack.pop()!; onStack.delete(w); component.push(w); } while (w !== v);
+        if (component.length > 1) cycles.push(component.sort());
+      }
+    };
+    for (const f of IMPORTS.keys()) if (!index.has(f)) visit(f);
+    expect(cycles).toEqual([]);
+  });
+
+  it("sees every source file's imports (the scan is not vacuous)", () => {
+    expect(FILES.length).toBeGreaterThan(200);
+    expect(IMPORTS.get("compiler/compile.ts")!.some((i) => i.to === "compiler/plan-socket.ts")).toBe(true);
+    expect(relative(ROOT, join(ROOT, "ir"))).toBe("ir");
+  });
+});
