@@ -1,16 +1,21 @@
 // Lit tests: every .tfg, .tfd and .tfp file under test/lit, split into its `// -----`
 // cases, each run as its RUN line says and held to its CHECK or expected-error lines
-// (README.md here). Every registered pass has a file named after it.
+// (README.md here). Every registered pass and compile stage has a file named after it.
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { allPasses } from "../../compiler/passes/pass.js";
 import "../../compiler/passes/all.js";
+import { allStages } from "../../compiler/passes/stage.js";
+import { planSocket } from "../../compiler/plan-socket.js";
+import type { SocketState } from "../../compiler/plan-socket.js";
+import { parseDataflow } from "../../ir/dataflow/text.js";
+import { loadTarget } from "../../targets/target.js";
 import type { LitCase } from "../support/lit-cases.js";
 import { splitCases } from "../support/lit-cases.js";
 import type { Run } from "../support/lit.js";
-import { levelOf, runCase, runOf } from "../support/lit.js";
+import { levelOf, printSocketIR, runCase, runOf } from "../support/lit.js";
 
 const dir = import.meta.dirname;
 const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => levelOf(f) !== undefined).sort();
@@ -126,9 +131,34 @@ describe("the runner", () => {
   });
 });
 
+describe("the runner's stages", () => {
+  const DATAFLOW = readFileSync(join(dir, "partition-sections.tfd"), "utf8").split("// -----")[0]!;
+  it("prints a state as compile's --print-ir-after-all does", () => {
+    const target = loadTarget("toy"), dataflow = parseDataflow(DATAFLOW);
+    const { records, spans, placement, sections } = planSocket(dataflow, target, 2, { recordIR: true });
+    expect(records.map((r) => r.pass)).toEqual(["partition-sections", "allocate-units", "place-tensors", "cost"]);
+    const state: SocketState = { target, opt: 2, dataflow, spans };
+    expect(printSocketIR(state, "placement")).toBe(records[0]!.after);
+    expect(printSocketIR({ ...state, placement, sections }, "placement")).toBe(records[3]!.after);
+  });
+  it("refuses RUN lines it cannot run", () => {
+    const run = (words: string) => runCase("t.tfd", one(`// RUN: ${words}\n// CHECK: section\n${DATAFLOW.replace(/^\/\/.*$/gm, "")}`), undefined);
+    expect(run("stages=partition-sections")).toMatch(/no target=/);
+    expect(run("stages=partition-sections target=toy colour=red")).toMatch(/unknown option 'colour'/);
+    expect(run("stages=partition-sections target=toy opt=3")).toMatch(/opt=3 is not 0, 1 or 2/);
+    expect(run("stages=partition-sections target=toy")).toBeNull();
+    expect(run("stages=no-such-stage target=toy")).toMatch(/unexpected error at no line: unknown stage 'no-such-stage'/);
+    expect(() => run("stages=lower-to-dataflow,cost,verify-placement target=toy")).toThrow(/use a \.tfg file/);
+  });
+});
+
 describe("lit coverage", () => {
   it("every registered pass has a lit file named after it", () => {
     const missing = allPasses().map((p) => p.name).filter((p) => !existsSync(join(dir, `${p}.tfg`)));
+    expect(missing).toEqual([]);
+  });
+  it("every registered stage has a lit file named after it", () => {
+    const missing = allStages().map((s) => s.name).filter((s) => ![".tfg", ".tfd", ".tfp"].some((ext) => existsSync(join(dir, `${s}${ext}`))));
     expect(missing).toEqual([]);
   });
   it("each level has a verifier file", () => {

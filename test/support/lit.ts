@@ -1,10 +1,24 @@
 // Running one case of a lit file (test/lit/README.md): parse the case's IR at the file's
 // level (.tfg graph, .tfd dataflow, .tfp placement), do what its RUN line says, then hold
-// the outcome to its expected-error lines or to its CHECK lines on the printed IR.
+// the outcome to its expected-error lines or to its CHECK lines on the printed IR, which
+// is at the level the run leaves (a stage from dataflow to placement prints a plan).
 
+import { basename } from "node:path";
+import { compileModule } from "../../compiler/compile.js";
+import { hasTokenAxis, resolveRequest } from "../../compiler/lower/bind.js";
 import { parseGraphText } from "../../compiler/parse-text.js";
 import { runPipeline } from "../../compiler/passes/pipeline.js";
-import { TierflowError } from "../../ir/diagnostics.js";
+import type { IrLevel, Stage } from "../../compiler/passes/stage.js";
+import { findStage, runStages } from "../../compiler/passes/stage.js";
+import type { LowerRequest, SocketState } from "../../compiler/plan-socket.js";
+import type { OptLevel } from "../../compiler/schedule/sections.js";
+import type { Phase } from "../../ir/dataflow/dataflow.js";
+import type { DType } from "../../ir/dtype.js";
+import type { Module } from "../../ir/graph/graph.js";
+import { mainGraph } from "../../ir/graph/graph.js";
+import type { Section, SectionCost } from "../../ir/placement/plan.js";
+import { PLAN_VERSION } from "../../ir/placement/plan.js";
+import { TierflowError, fail } from "../../ir/diagnostics.js";
 import { parseDataflow, printDataflow } from "../../ir/dataflow/text.js";
 import { verifyDataflow } from "../../ir/dataflow/verify.js";
 import { printModule } from "../../ir/graph/printer.js";
@@ -44,8 +58,66 @@ export function levelOf(file: string): Level | undefined {
   return (Object.keys(LEVELS) as Level[]).find((l) => file.endsWith(LEVELS[l].extension));
 }
 
-/** What a RUN line asks for: `verify`, or `passes=a,b` (graph level; the input is verified first). */
-export type Run = { readonly command: "verify" } | { readonly command: "passes"; readonly pipeline: string };
+/** What a RUN line asks for: `verify`, `passes=a,b` (graph level; the input is verified first) or `stages=a,b ...`. */
+export type Run =
+  | { readonly command: "verify" }
+  | { readonly command: "passes"; readonly pipeline: string }
+  | { readonly command: "stages"; readonly stages: readonly string[]; readonly options: StageOptions };
+
+/**
+ * What a `stages=` RUN line plans for, as compile's options: `target=` (required), `opt=`
+ * (default 2), `phase=`, `batch=`, `seq=`, `dtype=`, `parallel=`, `disaggregate=`, and
+ * `passes=` (graph passes run first, as compile's load does).
+ */
+export interface StageOptions {
+  readonly target: string;
+  readonly opt: OptLevel;
+  readonly phase?: Phase;
+  readonly batch?: number;
+  readonly seq?: number;
+  readonly dtype?: DType;
+  readonly parallel?: string;
+  readonly disaggregate?: string;
+  readonly passes?: string;
+}
+
+/** The stages over compile's plan (compiler/compile.ts) rather than one socket's program: a list naming one runs compile's path. */
+const PLAN_STAGES = new Set(["plan-parallel", "verify-placement"]);
+
+function stageRun(words: string, line: number): Run {
+  const bad = (what: string): never => { throw new Error(`line ${line}: ${what} in RUN line '${words}'`); };
+  const options: Record<string, string> = {};
+  for (const word of words.split(/\s+/)) {
+    const [key, value] = [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)];
+    if (!word.includes("=") || value === "") bad(`'${word}' is not key=value`);
+    if (!["stages", "target", "opt", "phase", "batch", "seq", "dtype", "parallel", "disaggregate", "passes"].includes(key)) bad(`unknown option '${key}'`);
+    if (key in options) bad(`'${key}' given twice`);
+    options[key] = value;
+  }
+  const count = (key: string) => {
+    const v = options[key];
+    if (v === undefined) return undefined;
+    if (!/^[1-9][0-9]*$/.test(v)) bad(`${key}=${v} is not a positive integer`);
+    return Number(v);
+  };
+  if (options.target === undefined) bad("no target=");
+  const opt = options.opt ?? "2";
+  if (!["0", "1", "2"].includes(opt)) bad(`opt=${opt} is not 0, 1 or 2`);
+  if (options.phase !== undefined && options.phase !== "prefill" && options.phase !== "decode") bad(`phase=${options.phase} is not prefill or decode`);
+  const { batch, seq } = { batch: count("batch"), seq: count("seq") };
+  return {
+    command: "stages", stages: options.stages!.split(","),
+    options: {
+      target: options.target!, opt: Number(opt) as OptLevel,
+      ...(options.phase !== undefined ? { phase: options.phase as Phase } : {}),
+      ...(batch !== undefined ? { batch } : {}), ...(seq !== undefined ? { seq } : {}),
+      ...(options.dtype !== undefined ? { dtype: options.dtype as DType } : {}),
+      ...(options.parallel !== undefined ? { parallel: options.parallel } : {}),
+      ...(options.disaggregate !== undefined ? { disaggregate: options.disaggregate } : {}),
+      ...(options.passes !== undefined ? { passes: options.passes } : {}),
+    },
+  };
+}
 
 /** The case's RUN line, if it has one. More than one, or one the runner does not know, throws. */
 export function runOf(text: string): Run | undefined {
@@ -56,7 +128,8 @@ export function runOf(text: string): Run | undefined {
   if (words === "verify") return { command: "verify" };
   const passes = /^passes=(\S+)$/.exec(words);
   if (passes) return { command: "passes", pipeline: passes[1]! };
-  throw new Error(`line ${line}: unknown RUN line '${words}' (expected 'verify' or 'passes=a,b,...')`);
+  if (/^stages=\S/.test(words)) return stageRun(words, line);
+  throw new Error(`line ${line}: unknown RUN line '${words}' (expected 'verify', 'passes=a,b,...' or 'stages=a,b,... target=...')`);
 }
 
 /** The line a diagnostic points at: its own line, else the line naming its node (loc or kernel). */
@@ -74,17 +147,93 @@ export function diagnosticLine(err: TierflowError, text: string): number | undef
   return at < 0 ? undefined : at + 1;
 }
 
-function execute(level: Level, run: Run, text: string, file: string): string {
+/** The printed result of a case and the level it is at. */
+interface Output {
+  readonly text: string;
+  readonly level: Level;
+}
+
+function execute(level: Level, run: Run, text: string, file: string): Output {
   const ir = LEVELS[level];
   if (run.command === "verify") {
     const parsed = ir.parse(text, file);
     ir.verify(parsed);
-    return ir.print(parsed);
+    return { text: ir.print(parsed), level };
   }
+  if (run.command === "stages") return executeStages(level, run.stages, run.options, text, file);
   if (level !== "graph") throw new Error("passes= runs graph-level passes: use a .tfg file");
   const module = parseGraphText(text, file);
   verifyModule(module);
-  return printModule(runPipeline(module, run.pipeline, { verifyEach: true }).module);
+  return { text: printModule(runPipeline(module, run.pipeline, { verifyEach: true }).module), level };
+}
+
+/**
+ * Run registered stages over a case's IR: a dataflow module (.tfd), or a graph (.tfg)
+ * after the case's `passes=`; print what the last stage leaves, at its level. A list
+ * naming a plan stage (plan-parallel, verify-placement) runs compile's path from the
+ * graph (compileModule), whose stages must be the ones listed.
+ */
+function executeStages(level: Level, names: readonly string[], o: StageOptions, text: string, file: string): Output {
+  const stages = names.map((n) => findStage(n) ?? fail(`unknown stage '${n}'`));
+  const target = loadTarget(o.target);
+  let graph: Module | undefined;
+  let state: SocketState = { target, opt: o.opt };
+  if (level === "graph") {
+    const parsed = parseGraphText(text, file);
+    verifyModule(parsed);
+    graph = o.passes !== undefined ? runPipeline(parsed, o.passes, { verifyEach: true }).module : parsed;
+    const phase = o.phase ?? "prefill";
+    const { batch, seq } = resolveRequest(mainGraph(graph), { phase, ...(o.batch !== undefined ? { batch: o.batch } : {}), ...(o.seq !== undefined ? { seq: o.seq } : {}) });
+    const request: LowerRequest = { phase, batch, seq, dtype: o.dtype, opt: o.opt, tokenAxis: hasTokenAxis(mainGraph(graph)) };
+    state = { ...state, graph, request };
+  } else if (level === "dataflow") {
+    const dataflow = parseDataflow(text, file);
+    verifyDataflow(dataflow);
+    state = { ...state, dataflow };
+  } else {
+    throw new Error("stages= starts from a graph (.tfg) or a dataflow module (.tfd)");
+  }
+  if (names.some((n) => PLAN_STAGES.has(n))) {
+    if (!graph) throw new Error(`${names.filter((n) => PLAN_STAGES.has(n)).join(", ")} run on compile's plan of a graph: use a .tfg file`);
+    const result = compileModule({ graph, records: [], counts: {} }, { file: basename(file), sha256: "", given: basename(file) }, {
+      target, opt: o.opt, ...(o.phase !== undefined ? { phase: o.phase } : {}), ...(o.batch !== undefined ? { batch: o.batch } : {}),
+      ...(o.seq !== undefined ? { seq: o.seq } : {}), ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
+      ...(o.parallel !== undefined ? { parallel: o.parallel } : {}), ...(o.disaggregate !== undefined ? { disaggregate: o.disaggregate } : {}),
+    });
+    const ran = result.records.map((r) => r.pass).filter((p) => findStage(p) !== undefined);
+    if (ran.join(",") !== names.join(",")) throw new Error(`compile's path runs stages=${ran.join(",")}, not stages=${names.join(",")}`);
+    return { text: printPlacement(result.plan), level: "placement" };
+  }
+  const done = runStages(state, stages as Stage<SocketState>[]).state;
+  const to = stages.at(-1)!.to;
+  const printed = printSocketIR(done, to);
+  if (printed === undefined) fail(`stage '${names.at(-1)}' left no IR to print`);
+  return { text: printed, level: to };
+}
+
+const UNCOSTED: SectionCost = { computeSeconds: 0, hbmSeconds: 0, ddrSeconds: 0, sramSeconds: 0, overheadSeconds: 0, seconds: 0, bound: "compute", hbmBytes: 0, ddrBytes: 0 };
+
+/**
+ * The IR a socket's state holds at a level, as compile's --print-ir-after-all prints it
+ * (printSocketState in compiler/plan-socket.ts, which is not exported; lit.test.ts checks
+ * the two agree): the dataflow module, or the sections so far in the placement IR's form,
+ * units and costs 0 until the stages that set them.
+ */
+export function printSocketIR(s: SocketState, level: IrLevel): string | undefined {
+  if (!s.dataflow) return undefined;
+  if (level === "dataflow") return printDataflow(s.dataflow);
+  const sections = s.sections ?? (s.spans ?? []).map((span, i): Section => {
+    const a = s.allocations?.[i];
+    const kernels = a?.kernels ?? span.kernels.map((k) => ({ kernel: k.name, computeUnits: 0, memoryUnits: 0, utilisation: 0, seconds: 0 }));
+    return { name: `s${(s.options?.sectionBase ?? 0) + i}`, kernels, initiationInterval: a?.initiationInterval ?? 0, computeUnits: a?.computeUnits ?? 0, memoryUnits: a?.memoryUnits ?? 0, sramBytes: 0, cost: UNCOSTED };
+  });
+  return printPlacement({
+    version: PLAN_VERSION, model: { file: "", sha256: "" }, target: s.target.name,
+    options: { opt: s.opt, phase: s.dataflow.phase, batch: s.request?.batch ?? 1, seq: s.request?.seq ?? 1, dtype: s.request?.dtype ?? "f32" },
+    bindings: s.dataflow.bindings, fusion: {}, dataflow: s.dataflow, sections: [...sections],
+    allocations: s.placement?.allocations ?? [], transfers: s.placement?.transfers ?? [], occupancy: s.placement?.occupancy ?? { sram: 0, hbm: 0, ddr: 0 },
+    prediction: { seconds: sections.reduce((t, x) => t + x.cost.seconds, 0), tokensPerSecond: 0, floorSeconds: 0, floorBound: "memory", ratioToFloor: 0 },
+  });
 }
 
 /**
@@ -108,7 +257,7 @@ export function runCase(file: string, c: LitCase, fallback: Run | undefined): st
     throw err;
   }
   if (!run) return `${where}: no RUN line in this case or the file's first`;
-  let output: string | undefined;
+  let output: Output | undefined;
   const produced: Diagnostic[] = [];
   try {
     output = execute(level, run, c.text, file);
@@ -125,10 +274,11 @@ export function runCase(file: string, c: LitCase, fallback: Run | undefined): st
   }
   if (!hasChecks && run.command !== "verify") return `${where}: the case checks nothing (no CHECK or expected-error lines)`;
   if (hasChecks) {
-    const failed = fileCheck(output!, c.text, { checkFile: file });
-    if (failed) return `${failed}\n--- printed IR ---\n${output}`;
+    const failed = fileCheck(output!.text, c.text, { checkFile: file });
+    if (failed) return `${failed}\n--- printed IR ---\n${output!.text}`;
   }
   // What a case prints is valid IR of its level: it reads back and prints the same.
-  const again = LEVELS[level].print(LEVELS[level].parse(output!, file));
-  return again === output ? null : `${where}: the printed IR does not print the same after reading it back`;
+  const out = LEVELS[output!.level];
+  const again = out.print(out.parse(output!.text, file));
+  return again === output!.text ? null : `${where}: the printed IR does not print the same after reading it back`;
 }
