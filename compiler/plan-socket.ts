@@ -158,8 +158,12 @@ function socketStages(state: SocketState, stages: readonly Stage<SocketState>[],
   });
 }
 
-/** The IR a state holds at a level: the dataflow module, or the sections so far in the placement IR's form. */
-function printSocketState(s: SocketState, level: IrLevel): string | undefined {
+/**
+ * The IR a state holds at a level, as --print-ir-after-all prints it after each stage: the
+ * dataflow module, or the sections so far in the placement IR's form (units and costs 0
+ * until the stages that set them).
+ */
+export function printSocketState(s: SocketState, level: IrLevel): string | undefined {
   if (!s.dataflow) return undefined;
   if (level === "dataflow") return printDataflow(s.dataflow);
   const sections = s.sections ?? (s.spans ?? []).map((span, i): Section => {

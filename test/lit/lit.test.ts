@@ -15,7 +15,7 @@ import { loadTarget } from "../../targets/target.js";
 import type { LitCase } from "../support/lit-cases.js";
 import { splitCases } from "../support/lit-cases.js";
 import type { Run } from "../support/lit.js";
-import { levelOf, printSocketIR, runCase, runOf } from "../support/lit.js";
+import { levelOf, runCase, runOf } from "../support/lit.js";
 
 const dir = import.meta.dirname;
 const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => levelOf(f) !== undefined).sort();
@@ -133,14 +133,6 @@ describe("the runner", () => {
 
 describe("the runner's stages", () => {
   const DATAFLOW = readFileSync(join(dir, "partition-sections.tfd"), "utf8").split("// -----")[0]!;
-  it("prints a state as compile's --print-ir-after-all does", () => {
-    const target = loadTarget("toy"), dataflow = parseDataflow(DATAFLOW);
-    const { records, spans, placement, sections } = planSocket(dataflow, target, 2, { recordIR: true });
-    expect(records.map((r) => r.pass)).toEqual(["partition-sections", "allocate-units", "place-tensors", "cost"]);
-    const state: SocketState = { target, opt: 2, dataflow, spans };
-    expect(printSocketIR(state, "placement")).toBe(records[0]!.after);
-    expect(printSocketIR({ ...state, placement, sections }, "placement")).toBe(records[3]!.after);
-  });
   it("refuses RUN lines it cannot run", () => {
     const run = (words: string) => runCase("t.tfd", one(`// RUN: ${words}\n// CHECK: section\n${DATAFLOW.replace(/^\/\/.*$/gm, "")}`), undefined);
     expect(run("stages=partition-sections")).toMatch(/no target=/);

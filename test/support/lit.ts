@@ -11,13 +11,12 @@ import { runPipeline } from "../../compiler/passes/pipeline.js";
 import type { IrLevel, Stage } from "../../compiler/passes/stage.js";
 import { findStage, runStages } from "../../compiler/passes/stage.js";
 import type { LowerRequest, SocketState } from "../../compiler/plan-socket.js";
+import { printSocketState } from "../../compiler/plan-socket.js";
 import type { OptLevel } from "../../compiler/schedule/sections.js";
 import type { Phase } from "../../ir/dataflow/dataflow.js";
 import type { DType } from "../../ir/dtype.js";
 import type { Module } from "../../ir/graph/graph.js";
 import { mainGraph } from "../../ir/graph/graph.js";
-import type { Section, SectionCost } from "../../ir/placement/plan.js";
-import { PLAN_VERSION } from "../../ir/placement/plan.js";
 import { TierflowError, fail } from "../../ir/diagnostics.js";
 import { parseDataflow, printDataflow } from "../../ir/dataflow/text.js";
 import { verifyDataflow } from "../../ir/dataflow/verify.js";
@@ -206,34 +205,9 @@ function executeStages(level: Level, names: readonly string[], o: StageOptions, 
   }
   const done = runStages(state, stages as Stage<SocketState>[]).state;
   const to = stages.at(-1)!.to;
-  const printed = printSocketIR(done, to);
+  const printed = printSocketState(done, to);
   if (printed === undefined) fail(`stage '${names.at(-1)}' left no IR to print`);
   return { text: printed, level: to };
-}
-
-const UNCOSTED: SectionCost = { computeSeconds: 0, hbmSeconds: 0, ddrSeconds: 0, sramSeconds: 0, overheadSeconds: 0, seconds: 0, bound: "compute", hbmBytes: 0, ddrBytes: 0 };
-
-/**
- * The IR a socket's state holds at a level, as compile's --print-ir-after-all prints it
- * (printSocketState in compiler/plan-socket.ts, which is not exported; lit.test.ts checks
- * the two agree): the dataflow module, or the sections so far in the placement IR's form,
- * units and costs 0 until the stages that set them.
- */
-export function printSocketIR(s: SocketState, level: IrLevel): string | undefined {
-  if (!s.dataflow) return undefined;
-  if (level === "dataflow") return printDataflow(s.dataflow);
-  const sections = s.sections ?? (s.spans ?? []).map((span, i): Section => {
-    const a = s.allocations?.[i];
-    const kernels = a?.kernels ?? span.kernels.map((k) => ({ kernel: k.name, computeUnits: 0, memoryUnits: 0, utilisation: 0, seconds: 0 }));
-    return { name: `s${(s.options?.sectionBase ?? 0) + i}`, kernels, initiationInterval: a?.initiationInterval ?? 0, computeUnits: a?.computeUnits ?? 0, memoryUnits: a?.memoryUnits ?? 0, sramBytes: 0, cost: UNCOSTED };
-  });
-  return printPlacement({
-    version: PLAN_VERSION, model: { file: "", sha256: "" }, target: s.target.name,
-    options: { opt: s.opt, phase: s.dataflow.phase, batch: s.request?.batch ?? 1, seq: s.request?.seq ?? 1, dtype: s.request?.dtype ?? "f32" },
-    bindings: s.dataflow.bindings, fusion: {}, dataflow: s.dataflow, sections: [...sections],
-    allocations: s.placement?.allocations ?? [], transfers: s.placement?.transfers ?? [], occupancy: s.placement?.occupancy ?? { sram: 0, hbm: 0, ddr: 0 },
-    prediction: { seconds: sections.reduce((t, x) => t + x.cost.seconds, 0), tokensPerSecond: 0, floorSeconds: 0, floorBound: "memory", ratioToFloor: 0 },
-  });
 }
 
 /**
