@@ -8,6 +8,11 @@
 // targets every section is one kernel, so every intermediate goes through HBM.
 // The floor is the roofline: max(all FLOPs / peak, weight and KV bytes / HBM BW).
 // Node-level plans add the link term of their collective kernels (compiler/node).
+// A target with an efficiency section is priced by it instead: a kernel-by-kernel
+// target's measured curves kernel by kernel (measured-cost.ts); a dataflow target's
+// sections stream HBM at most at the share of its bandwidth the chip reaches, and pay
+// argument load and synchronisation per kernel call, a section of L decoder layers
+// being L calls unless the target loops them (kernel-calls.ts).
 
 import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
@@ -15,6 +20,10 @@ import type { Prediction, SectionCost, TierName } from "../../ir/placement/plan.
 import type { Target } from "../../targets/target.js";
 import { peakFlops } from "../../targets/target.js";
 import type { SectionSpan } from "../schedule/sections.js";
+import { dataflowEfficiency, measuredCurves } from "./efficiency.js";
+import type { DataflowEfficiency } from "./efficiency.js";
+import { sectionCalls } from "./kernel-calls.js";
+import { measuredSectionCost } from "./measured-cost.js";
 
 /** Link time of a collective kernel (node-level plans): the transfer and the latency of its steps. */
 export type LinkCost = (kernel: DfKernel) => { readonly transferSeconds: number; readonly latencySeconds: number } | undefined;
@@ -35,6 +44,8 @@ export function sectionCost(
   tierOf: ReadonlyMap<string, TierName>, consumersOutside: (tensor: string) => boolean, target: Target,
   linkCost?: LinkCost,
 ): SectionCost {
+  const curves = measuredCurves(target);
+  if (curves) return measuredSectionCost(span, m, tierOf, target, curves, linkCost);
   const inSection = new Set(span.kernels.flatMap((k) => k.outputs));
   const bytes: Record<TierName, number> = { sram: 0, hbm: 0, ddr: 0 };
   const { sizes, caches } = tensorIndex(m);
@@ -55,12 +66,14 @@ export function sectionCost(
       else streamBytes += size;
     }
   }
-  const hbmSeconds = bytes.hbm / target.hbm.bandwidth;
+  const published = dataflowEfficiency(target);
+  const calls = published && device.length > 0 ? callCosts(span, m, published, target) : undefined;
+  const hbmSeconds = bytes.hbm / (target.hbm.bandwidth * (calls?.hbmFraction ?? 1));
   const ddrSeconds = bytes.ddr / target.ddr.bandwidth;
   const sramBandwidth = Math.max(1, memoryUnits) * target.sram.bandwidthPerUnit;
   const sramSeconds = streamBytes / sramBandwidth;
   const launches = target.execution === "dataflow" ? (device.length > 0 ? 1 : 0) : device.length;
-  const overheadSeconds = launches * target.overheads.launchSeconds + (device.length > 0 ? target.overheads.sectionSwitchSeconds : 0);
+  const overheadSeconds = calls?.overheadSeconds ?? launches * target.overheads.launchSeconds + (device.length > 0 ? target.overheads.sectionSwitchSeconds : 0);
   // Collectives (node-level plans only): streamed ones overlap the other terms
   // and add only their latency; a collective kernel (NCCL) pays both.
   let link = 0, latency = 0;
@@ -81,6 +94,25 @@ export function sectionCost(
     computeSeconds, hbmSeconds, ddrSeconds, sramSeconds, overheadSeconds,
     seconds: busy + addedLatency + overheadSeconds, bound, hbmBytes: bytes.hbm, ddrBytes: bytes.ddr,
     ...(collectives.length > 0 ? { linkSeconds: link, linkLatencySeconds: latency } : {}),
+  };
+}
+
+/**
+ * A dataflow section's share of HBM bandwidth and its call overhead: one program load
+ * (sectionSwitchSeconds) and, per kernel call, an argument load and synchronisation
+ * (launchSeconds). Looped, consecutive calls of one program are one call, and a section
+ * continuing the loop of the one before pays nothing; a looped section streams at the
+ * looped decoder's share.
+ */
+function callCosts(span: SectionSpan, m: DataflowModule, published: DataflowEfficiency, target: Target): { hbmFraction: number; overheadSeconds: number } {
+  const c = sectionCalls(span, m);
+  const loop = published.loop?.enabled === true ? published.loop : undefined;
+  const { launchSeconds, sectionSwitchSeconds } = target.overheads;
+  if (!loop) return { hbmFraction: published.hbmFraction, overheadSeconds: sectionSwitchSeconds + c.calls * launchSeconds };
+  const looped = c.calls > 1 || c.continuesLoop || c.loopsOn;
+  return {
+    hbmFraction: looped ? loop.hbmFraction : published.hbmFraction,
+    overheadSeconds: c.continuesLoop ? 0 : sectionSwitchSeconds + launchSeconds,
   };
 }
 
