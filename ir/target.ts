@@ -32,13 +32,47 @@ export interface EfficiencyCurve {
   readonly source: string;
 }
 
-/** Measured efficiency curves and launch costs for a kernel-by-kernel cost model. */
+/** How the framework a kernel-by-kernel target's curves describe runs a model (`efficiency.framework`). */
+export interface FrameworkSpec {
+  readonly name: string;
+  readonly source: string;
+  /** Per phase: replayed from a CUDA graph (the default) or issued eagerly by the host. */
+  readonly launch?: { readonly prefill?: LaunchMode; readonly decode?: LaunchMode };
+  /** Seconds per kernel of a graph-replayed step whose kernels do next to no work: the least a kernel of the framework costs. */
+  readonly graphKernelSeconds?: number;
+  /** Host seconds per kernel of an eager forward, as the framework issues them. */
+  readonly eagerKernelSeconds?: number;
+  /** Host seconds of an eager forward outside its kernels' launches, before the first kernel. */
+  readonly eagerForwardSeconds?: number;
+  /** Grouped KV heads are copied to every query head before a multi-head attention kernel (repeat_kv). */
+  readonly repeatKvHeads?: boolean;
+  /** New keys and values reach the KV cache through copy kernels of their own. */
+  readonly cacheWriteKernels?: boolean;
+}
+
+export type LaunchMode = "graph" | "eager";
+
+/** What a dataflow chip's sections reach (`efficiency.dataflow`). */
+export interface DataflowEfficiency {
+  /** The largest share of hbm.bandwidth a section streams at. */
+  readonly hbmFraction: number;
+  /** The looped decoder: consecutive calls of one section as one call with a pipelined outer loop. */
+  readonly loop?: { readonly enabled: boolean; readonly hbmFraction: number };
+}
+
+/**
+ * What the cost model prices kernels and sections with beyond the peaks (targets/target.schema.json,
+ * `efficiency`): a kernel-by-kernel target's measured curves, launch costs and framework; a
+ * dataflow target's section efficiencies.
+ */
 export interface Efficiency {
   readonly source: string;
   /** By kernel class: elementwise, copy, reduction, gemv, gemm, attention-decode-mha, ... */
-  readonly curves: Readonly<Record<string, EfficiencyCurve>>;
+  readonly curves?: Readonly<Record<string, EfficiencyCurve>>;
   /** Seconds: a tiny kernel replayed from a CUDA graph, launched eagerly, and one graph launch waited for. */
   readonly launch?: { readonly graphKernelSeconds: number; readonly eagerKernelSeconds: number; readonly syncSeconds?: number };
+  readonly framework?: FrameworkSpec;
+  readonly dataflow?: DataflowEfficiency;
 }
 
 export interface Tier {

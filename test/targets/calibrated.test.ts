@@ -24,7 +24,7 @@ function numericPaths(v: unknown, prefix = ""): string[] {
 
 describe("the calibrated H100 target", () => {
   const t = loadTarget(FILE);
-  const curves = t.efficiency!.curves;
+  const curves = t.efficiency!.curves!;
 
   it("loads through --target FILE's path, with every figure outside the curves sourced", () => {
     expect(t.name).toBe("h100-measured");
@@ -103,7 +103,7 @@ describe("the efficiency section of a target file", () => {
   });
 
   it("refuses curves that are not [x, y] points on an increasing axis, naming the field", () => {
-    const curve = calibrated.efficiency!.curves.copy!;
+    const curve = calibrated.efficiency!.curves!.copy!;
     const withCurve = (c: unknown) => ({ ...calibrated, efficiency: { ...calibrated.efficiency, curves: { copy: c } } });
     expect(() => loadTarget(write("descending.json", withCurve({ ...curve, points: [[2, 0.5], [1, 0.6]] }))))
       .toThrow(/\$\.efficiency\.curves\.copy\.points\[1\]: x 1 does not increase on 2/);
