@@ -8,7 +8,8 @@
 // deploy-forms compares bf16 and int4 Llama-2-7B decode and lists the deployed forms' fusions;
 // compile-scale compiles chains of 20,000 and 200,000 nodes and verifies a 20 MB plan (built CLI);
 // serverless compiles a 3,000-model fleet for sn40l-node and dgx-h100 and serves an hour of a real trace;
-// h100-grid compiles each point measured on an H100 (bench/device/h100-grid.json) on h100 -O0 and prints the errors.
+// h100-grid compiles each point measured on an H100 (bench/device/h100-grid.json) before (h100 -O0, the peaks) and after
+// (targets/calibrated/h100.json, measured curves) and prints both errors; --write-docs writes docs/VALIDATION.md.
 
 import { benchImportScale, GOAL_RSS_MIB, GOAL_WALL_MS } from "./import-scale.js";
 import { benchReferenceVsOrt } from "./reference-vs-ort.js";
