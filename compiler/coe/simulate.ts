@@ -19,6 +19,7 @@ import type { CoePlan } from "./compile-coe.js";
 import type { TraceRequest } from "./trace.js";
 import { decodeStepSeconds } from "./decode-steps.js";
 import { planResidency } from "./residency.js";
+import { attainment, requestLatencies } from "../serving/slo.js";
 import { runEngine } from "../serving/engine.js";
 import type { EngineRun, ExpertCosts } from "../serving/engine.js";
 import type { Check } from "../../ir/arguments.js";
@@ -186,13 +187,13 @@ function simulateOne(plan: CoePlan, trace: readonly TraceRequest[], policy: Excl
   return { ...summarize(run, trace, policy, slots, plan.experts.map((e) => e.name), o), nodes, outOfMemory: spilled > 0, unservable };
 }
 
-/** The fraction of requests whose TTFT and TPOT meet the targets (a one-token request has no TPOT to miss). */
-function attainment(run: EngineRun, slo: NonNullable<SimOptions["slo"]>): number {
-  if (run.requests.length === 0) return 1;
-  const met = run.requests.filter((r) => r.firstToken - r.arrival <= slo.ttftSeconds &&
-    (r.outputTokens <= 1 || (r.finish - r.firstToken) / (r.outputTokens - 1) <= slo.tpotSeconds)).length;
-  return met / run.requests.length;
+/** The fraction of requests whose TTFT and TPOT meet the targets (a one-token request has no TPOT to miss); 1 when none ran. */
+function sloShare(run: EngineRun, slo: NonNullable<SimOptions["slo"]>): number {
+  return run.requests.length === 0 ? 1 : attainment(requestLatencies(run.requests), slo).both;
 }
+
+/** The share within the targets and those requests per second of the run (goodput). */
+const withinTargets = (share: number, requests: number, span: number) => ({ attainment: share, goodput: span > 0 ? (share * requests) / span : 0 });
 
 /** The figures of one engine run over the trace it served. */
 function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclude<Policy, "auto">, slots: number, names: readonly string[], o: SimOptions): Omit<SimResult, "nodes" | "outOfMemory" | "unservable"> {
@@ -229,7 +230,7 @@ function summarize(run: EngineRun, trace: readonly TraceRequest[], policy: Exclu
     tokensPerSecond: span > 0 ? tokens / span : 0,
     switches: run.switches.length, bytesMoved: run.bytesMoved, batches: run.turns, hbmSlots: slots,
     coldStarts: run.requests.filter((r) => r.cold).length, switchSeconds: run.switchSeconds,
-    ...(o.slo ? { attainment: attainment(run, o.slo), goodput: span > 0 ? (attainment(run, o.slo) * run.requests.length) / span : 0 } : {}),
+    ...(o.slo ? withinTargets(sloShare(run, o.slo), run.requests.length, span) : {}),
     hbmOccupancyMeanBytes: end > 0 ? area / end : max, hbmOccupancyMaxBytes: max,
     occupancy: occ.filter((_, i) => i % step === 0).map(([t, b]) => [t, b] as const),
     switchesOverTime: { binSeconds, counts: switchesOverTime },
