@@ -69,20 +69,7 @@ def micro_repeat_kv(dev) -> tuple[list, bool]:
 
 
 def tiny_llama(dev, layers: int, kv_heads: int):
-    torch = mh.torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-    cfg = LlamaConfig(**TINY, num_key_value_heads=kv_heads, num_hidden_layers=layers, max_position_embeddings=512,
-                      rms_norm_eps=1e-5, tie_word_embeddings=False, attention_bias=False, mlp_bias=False)
-    cfg._attn_implementation = "sdpa"
-    torch.manual_seed(0)
-    prev = torch.get_default_dtype()
-    torch.set_default_dtype(torch.bfloat16)
-    try:
-        with torch.device(dev):
-            model = LlamaForCausalLM(cfg)
-    finally:
-        torch.set_default_dtype(prev)
-    return model.eval(), cfg
+    return mh.llama_bf16(dev, **TINY, num_key_value_heads=kv_heads, num_hidden_layers=layers, max_position_embeddings=512)
 
 
 def eager_forwards(dev, rounds: int = 31, reps: int = 20) -> list:

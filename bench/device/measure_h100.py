@@ -258,13 +258,10 @@ def kernel_profile(step_fn, steps: int) -> dict:
 
 # ---------------------------------------------------------------- the grid
 
-def build_model(name: str, dev, layers: int | None):
+def llama_bf16(dev, **config):
+    """A LlamaForCausalLM with seeded random bf16 weights built on `dev`, SDPA attention, in eval mode; and its config."""
     from transformers import LlamaConfig, LlamaForCausalLM
-    shape = dict(MODELS[name])
-    if layers is not None:
-        shape["num_hidden_layers"] = layers
-    cfg = LlamaConfig(**shape, max_position_embeddings=8192, rms_norm_eps=1e-5, tie_word_embeddings=False,
-                      attention_bias=False, mlp_bias=False)
+    cfg = LlamaConfig(**config, rms_norm_eps=1e-5, tie_word_embeddings=False, attention_bias=False, mlp_bias=False)
     cfg._attn_implementation = "sdpa"
     torch.manual_seed(0)
     prev = torch.get_default_dtype()
@@ -274,7 +271,14 @@ def build_model(name: str, dev, layers: int | None):
             model = LlamaForCausalLM(cfg)
     finally:
         torch.set_default_dtype(prev)
-    model.eval()
+    return model.eval(), cfg
+
+
+def build_model(name: str, dev, layers: int | None):
+    shape = dict(MODELS[name])
+    if layers is not None:
+        shape["num_hidden_layers"] = layers
+    model, cfg = llama_bf16(dev, **shape, max_position_embeddings=8192)
     for p in model.parameters():
         if p.dtype != torch.bfloat16:
             p.data = p.data.to(torch.bfloat16)
