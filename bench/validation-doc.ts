@@ -167,7 +167,7 @@ export async function validationDoc(grid: Grid, target: Target, rows: readonly G
     "",
     "## SN40L: published figures",
     "",
-    "The `sn40l` presets model what the papers publish, each figure cited in the preset's `sources`: a fused section streams HBM at most at 85% of its bandwidth (Prabhakar et al., MICRO 2024); a section's program loads once and each kernel call loads its arguments and synchronises, a section of L decoder layers being L calls (one layer is one kernel call on SN40L); and, as an option (`efficiency.dataflow.loop.enabled` in a target file), the looped decoder of Kernel Looping (arXiv 2410.23668): consecutive calls of one layer's program become one call, and the looped sections stream at up to 90% of peak. Figures from `bench/sn40l-figures.ts`.",
+    "The `sn40l` presets model what the papers publish, each figure cited in the preset's `sources`: a fused section streams HBM at most at 85% of its bandwidth (Prabhakar et al., MICRO 2024); a section's program loads once and each kernel call loads its arguments and synchronises, a section of L decoder layers being L calls (one layer is one kernel call on SN40L); and, as an option (`tierflow compile --kernel-looping`, or `efficiency.dataflow.loop.enabled` in a target file), the looped decoder of Kernel Looping (arXiv 2410.23668): consecutive calls of one layer's program become one call, and the looped sections stream at up to 90% of peak. Figures from `bench/sn40l-figures.ts`.",
     "",
     ...sn40lSection(figures),
     "",

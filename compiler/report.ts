@@ -10,6 +10,7 @@ import { formatBytes, formatSeconds } from "./format.js";
 import type { LayoutTrial } from "./node/compile-node.js";
 import { kvReportLines, nodeReportLines } from "./node/report-node.js";
 import { floorBytes, workWords } from "./work-words.js";
+import { kernelLooping } from "./cost/efficiency.js";
 
 const SECTIONS_LISTED = 24;
 
@@ -70,7 +71,7 @@ export function formatReport(plan: Plan, target: Target, search?: readonly Layou
   const lines: string[] = [];
   const words = workWords(plan);
   const what = o.phase === "decode" ? `decode, batch ${o.batch}, context ${o.seq}` : words.tokens ? `prefill, batch ${o.batch}, prompt ${o.seq} tokens` : `batch of ${o.batch} ${o.batch === 1 ? words.items.replace(/s$/, "") : words.items}`;
-  lines.push(`tierflow plan: ${plan.model.file} on ${target.name} (${target.execution}), -O${o.opt}, ${what}, ${dataLine(plan)}`);
+  lines.push(`tierflow plan: ${plan.model.file} on ${target.name} (${target.execution}${kernelLooping(target) ? ", looped decoder" : ""}), -O${o.opt}, ${what}, ${dataLine(plan)}`);
   const fused = Object.entries(plan.fusion);
   lines.push(`fused ops: ${fused.length ? fused.map(([k, v]) => `${k.replace(/^tierflow\./, "")} ${v}`).join(", ") : "none"}`);
   const device = plan.dataflow.kernels.filter((k) => k.kind !== "view" && k.kind !== "host").length;

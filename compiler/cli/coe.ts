@@ -24,6 +24,8 @@ import { action } from "./run-command.js";
 import { withProgress } from "./progress.js";
 import { parsePlanDType, positiveInt } from "./options.js";
 import { writeAtomically } from "../emit.js";
+import { withKernelLooping } from "../cost/efficiency.js";
+import { loadTarget } from "../../targets/target.js";
 
 export interface ManifestFlags {
   target?: string;
@@ -35,15 +37,18 @@ export interface ManifestFlags {
   output: string;
   quiet?: boolean;
   viz?: boolean;
+  kernelLooping?: boolean;
 }
 
 /** `tierflow compile coe.json`: a bar over the expert graphs on a terminal, then the report. */
 export async function compileManifest(path: string, flags: ManifestFlags): Promise<void> {
   parsePlanDType(flags.dtype);
   const manifest = readManifest(path);
+  const spec = flags.target ?? manifest.target;
+  const target = flags.kernelLooping && spec !== undefined ? withKernelLooping(loadTarget(spec)) : spec;
   const report = await withProgress("compile", { quiet: flags.quiet }, async (progress) => {
     const result = await compileCoe(manifest, {
-      ...(flags.target !== undefined ? { target: flags.target } : {}), opt: flags.opt, batch: flags.batch, seq: flags.seq,
+      ...(target !== undefined ? { target } : {}), opt: flags.opt, batch: flags.batch, seq: flags.seq,
       ...(flags.sockets !== undefined ? { sockets: flags.sockets } : {}), ...(flags.dtype ? { dtype: flags.dtype as DType } : {}), onStage: progress.stage,
     });
     progress.stage("write");

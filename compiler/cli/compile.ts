@@ -21,6 +21,7 @@ import { compileManifest } from "./coe.js";
 import { parseParallel } from "../node/layout.js";
 import { parseDisaggregate } from "../node/compile-node.js";
 import { loadTarget } from "../../targets/target.js";
+import { withKernelLooping } from "../cost/efficiency.js";
 
 interface CompileFlags extends PipelineFlags {
   target?: string;
@@ -37,6 +38,7 @@ interface CompileFlags extends PipelineFlags {
   parallel?: string;
   disaggregate?: string;
   sockets?: string;
+  kernelLooping?: boolean;
 }
 
 export function registerCompile(program: Command): void {
@@ -57,7 +59,8 @@ export function registerCompile(program: Command): void {
     .option("--viz", "also write plan.html, the plan visualiser")
     .option("--parallel <layout>", "node targets: tp=N,pp=N,ep=N,dp=N,mb=N (e.g. tp=4,pp=2), or auto to try every layout and print the table")
     .option("--disaggregate <groups>", "node targets: prefill=P,decode=D plans prefill and decode on separate groups of sockets")
-    .option("--sockets <n>", "CoE manifests on a single-socket target: sockets (or GPUs) in the node (default 8)");
+    .option("--sockets <n>", "CoE manifests on a single-socket target: sockets (or GPUs) in the node (default 8)")
+    .option("--kernel-looping", "dataflow targets with a looped decoder (the sn40l presets): plan a repeated layer's kernel calls as one pipelined loop (Kernel Looping, arXiv 2410.23668)");
   addPipelineOptions(cmd);
   cmd.action(action(async (modelPath: string, flags: CompileFlags) => {
     const opt = parseOptLevel(flags.O);
@@ -72,7 +75,7 @@ export function registerCompile(program: Command): void {
         fail(`${oneModel.join(", ")}: not for a CoE manifest, which plans each expert's prefill and decode itself over the manifest's target (docs/COE.md); give ${oneModel.length > 1 ? "them" : "it"} when compiling one model`, { file: modelPath });
       }
       await compileManifest(modelPath, {
-        ...(flags.target !== undefined ? { target: flags.target } : {}), opt, batch: positiveInt(flags.batch ?? "1", "--batch"), seq: positiveInt(flags.seq ?? "128", "--seq"), output: flags.output,
+        ...(flags.target !== undefined ? { target: flags.target } : {}), ...(flags.kernelLooping ? { kernelLooping: true } : {}), opt, batch: positiveInt(flags.batch ?? "1", "--batch"), seq: positiveInt(flags.seq ?? "128", "--seq"), output: flags.output,
         ...(flags.sockets !== undefined ? { sockets: positiveInt(flags.sockets, "--sockets") } : {}), ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
         ...(flags.quiet ? { quiet: true } : {}), ...(flags.viz ? { viz: true } : {}),
       });
@@ -80,20 +83,21 @@ export function registerCompile(program: Command): void {
     }
     const targetSpec = flags.target;
     if (targetSpec === undefined) fail("no target: give one with --target (e.g. sn40l; `tierflow targets` lists them)");
+    const target = flags.kernelLooping ? withKernelLooping(loadTarget(targetSpec)) : targetSpec;
     if (flags.sockets !== undefined) fail("--sockets: only for a CoE manifest on a single-socket target; for one model, use a node target (sn40l-node, dgx-h100, ...) with --parallel");
     // Layout mistakes are caught before the model is read, not after it is lowered.
     if (flags.parallel !== undefined || flags.disaggregate !== undefined) {
       if (flags.parallel !== undefined) parseParallel(flags.parallel);
-      const target = loadTarget(targetSpec);
-      if (flags.disaggregate !== undefined) parseDisaggregate(flags.disaggregate, target.node?.sockets ?? 1);
-      if (!target.node) fail(`${given("parallel", "disaggregate").join(", ")} needs a node target (one with several sockets); ${target.name} is one socket: try sn40l-node, dgx-h100 or dgx-a100`);
+      const node = typeof target === "string" ? loadTarget(target) : target;
+      if (flags.disaggregate !== undefined) parseDisaggregate(flags.disaggregate, node.node?.sockets ?? 1);
+      if (!node.node) fail(`${given("parallel", "disaggregate").join(", ")} needs a node target (one with several sockets); ${node.name} is one socket: try sn40l-node, dgx-h100 or dgx-a100`);
     }
     // Progress is for a person at a terminal (progress.ts): piped into a script, stderr carries only diagnostics,
     // and with --print-ir-after-all it carries the IR.
     const show = { quiet: flags.quiet || flags.printIrAfterAll, json: flags.json };
     const { result, report } = await withProgress("compile", show, async (progress) => {
       const result = await compile(modelPath, {
-        target: targetSpec, opt, phase,
+        target, opt, phase,
         ...(flags.batch !== undefined ? { batch: positiveInt(flags.batch, "--batch") } : {}),
         ...(flags.seq !== undefined ? { seq: positiveInt(flags.seq, "--seq") } : {}),
         ...(flags.dtype ? { dtype: flags.dtype as DType } : {}),

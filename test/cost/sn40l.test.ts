@@ -3,18 +3,19 @@
 // L decoder layers makes L kernel calls, and the looped decoder (efficiency.dataflow.loop) makes
 // them one, within the speedup the Kernel Looping paper reports.
 
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { sectionCalls } from "../../compiler/cost/kernel-calls.js";
+import { kernelLooping, withKernelLooping } from "../../compiler/cost/efficiency.js";
 import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
 import { loadTarget } from "../../targets/target.js";
 import { LLAMA_PRESETS, writeLlama } from "../../examples/generate/llama-onnx.js";
-import { ROOT } from "../support/cli.js";
+import { ROOT, expectDiagnostic, runCli } from "../support/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tierflow-sn40l-cost-"));
 const llama7b = join(dir, "llama-2-7b.onnx");
@@ -23,10 +24,7 @@ const tiny = join(ROOT, "examples", "models", "llama-tiny.dynamo.onnx");
 
 interface Published { hbmFraction: number; loop: { enabled: boolean; hbmFraction: number } }
 const publishedOf = (t: Target) => (t.efficiency as unknown as { dataflow: Published }).dataflow;
-function looped(t: Target): Target {
-  const d = publishedOf(t);
-  return { ...t, efficiency: { ...t.efficiency!, dataflow: { ...d, loop: { ...d.loop, enabled: true } } } } as unknown as Target;
-}
+const looped = withKernelLooping;
 /** The largest share of HBM bandwidth any section of the plan streams at. */
 const peakShare = (p: Plan, t: Target) => Math.max(...p.sections.filter((s) => s.cost.seconds > 0).map((s) => s.cost.hbmBytes / s.cost.seconds / t.hbm.bandwidth));
 
@@ -96,5 +94,23 @@ describe("sn40l against its published figures", () => {
     // Sections of one layer each: every one after the first continues the loop.
     expect(sectionCalls({ kernels: layers.slice(0, 2) }, m)).toEqual({ calls: 1, continuesLoop: false, loopsOn: true });
     expect(sectionCalls({ kernels: layers.slice(2, 4) }, m)).toEqual({ calls: 1, continuesLoop: true, loopsOn: true });
+  });
+
+  it("--kernel-looping plans the looped decoder: the library's withKernelLooping, named in the report; refused on a target without one", async () => {
+    expect(kernelLooping(sn40l)).toBe(false);
+    expect(kernelLooping(looped(sn40l))).toBe(true);
+    expect(publishedOf(sn40l).loop.enabled).toBe(false); // the preset itself is untouched
+    const flags = ["--target", "sn40l", "--phase", "decode", "--seq", "128", "--dtype", "bf16", "-q"];
+    const plain = join(dir, "plain"), loop = join(dir, "looped");
+    expect(runCli(["compile", llama7b, ...flags, "-o", plain]).code).toBe(0);
+    expect(runCli(["compile", llama7b, ...flags, "--kernel-looping", "-o", loop]).code).toBe(0);
+    const predicted = (folder: string) => (JSON.parse(readFileSync(join(folder, "plan.json"), "utf8")) as Plan).prediction.seconds;
+    const lib = (await compile(llama7b, { target: looped(sn40l), opt: 2, phase: "decode", seq: 128, dtype: "bf16" })).plan;
+    expect(predicted(loop)).toBe(lib.prediction.seconds);
+    expect(predicted(loop)).toBeLessThan(predicted(plain));
+    expect(readFileSync(join(loop, "report.txt"), "utf8")).toMatch(/^tierflow plan: .* on sn40l \(dataflow, looped decoder\), -O2, decode/);
+    expect(readFileSync(join(plain, "report.txt"), "utf8")).toMatch(/^tierflow plan: .* on sn40l \(dataflow\), -O2, decode/);
+    expectDiagnostic(["compile", tiny, "--target", "h100", "--kernel-looping", "-o", join(dir, "h100")],
+      /^tierflow: error: --kernel-looping: target 'h100' has no looped decoder to turn on \(efficiency\.dataflow\.loop/, [join(dir, "h100")]);
   });
 });
