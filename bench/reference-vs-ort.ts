@@ -21,9 +21,9 @@ import { mainGraph } from "../ir/graph/graph.js";
 import type { Module } from "../ir/graph/graph.js";
 import type { Tensor } from "../ir/tensor.js";
 import { makeTensor } from "../ir/tensor.js";
-import { gemmFloat, gemmFloatBatch } from "../ir/graph/kernels/gemm.js";
-import { gemmThreads, gemmWorkerChunks, setGemmThreads } from "../ir/graph/kernels/gemm-pool.js";
-import { BufferPool } from "../ir/graph/kernels/buffers.js";
+import { gemmFloat, gemmFloatBatch } from "../targets/reference/kernels/gemm.js";
+import { gemmThreads, gemmWorkerChunks, setGemmThreads } from "../targets/reference/kernels/gemm-pool.js";
+import { BufferPool } from "../targets/reference/kernels/buffers.js";
 import { WeightCache, run } from "../targets/reference/index.js";
 import { median } from "./support/measure.js";
 

@@ -114,3 +114,8 @@ export function integerRange(dtype: DType): readonly [number, number] {
 export const NUMERIC_DTYPES: readonly DType[] = (Object.keys(DTYPES) as DType[]).filter((d) => d !== "str" && !isSubByte(d));
 export const FLOAT_DTYPES: readonly DType[] = ["f32", "f16", "bf16", "f64"];
 export const INT_DTYPES: readonly DType[] = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"];
+
+/** The most negative finite value of a float dtype: onnxruntime's value for ONNX Attention's masked scores. */
+export function lowestOf(dtype: DType): number {
+  return dtype === "f16" ? -65504 : dtype === "bf16" ? -3.3895313892515355e38 : -3.4028234663852886e38;
+}

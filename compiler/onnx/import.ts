@@ -7,7 +7,7 @@ import { fail, withLocation } from "../../ir/diagnostics.js";
 import { dtypeFromOnnx, onnxTypeName } from "../../ir/dtype.js";
 import type { Dim } from "../../ir/symbolic.js";
 import { isSymbolName, parseDim } from "../../ir/symbolic.js";
-import { opOf } from "../../ir/graph/ops.js";
+import { kernelFor } from "../../targets/reference/kernel-table.js";
 import type { FunctionProto, ModelProto, ValueInfoProto } from "./proto.js";
 import { toNumber } from "./proto.js";
 import type { ImportContext } from "./tensors.js";
@@ -112,7 +112,7 @@ export function importModelProto(model: ModelProto, bytes: Uint8Array, source: I
   for (const n of raw) {
     if (n.op === "Constant" && n.domain === "") {
       const out = n.outputs[0] ?? "";
-      const tensor = withLocation({ file, node: n.name }, () => opOf(n).kernel!([], { attrs: n.attrs, opset, outputCount: 1 })[0]!);
+      const tensor = withLocation({ file, node: n.name }, () => kernelFor(n)!([], { attrs: n.attrs, opset, outputCount: 1 })[0]!);
       if (constants.has(out) || types.has(out)) fail(`value '${out}' is defined twice`, { file, node: n.name });
       constants.set(out, { kind: "literal", tensor });
       types.set(out, { dtype: tensor.dtype, shape: [...tensor.dims] });

@@ -3,8 +3,8 @@
 // first. Equal small literal constants are merged first so that the
 // expressions over them match too.
 
-import type { Attrs, Constant, Module } from "../../ir/graph/graph.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import type { Attrs, Constant, Graph, Module } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { KEEP, forwardable, pruneTypes, rewriteGraph } from "./rewrite.js";
 import { registerPass } from "./pass.js";
 
@@ -22,7 +22,10 @@ function literalKey(c: Constant): string | undefined {
 }
 
 export function eliminateCommonSubexpressions(module: Module): Module {
-  const graph = mainGraph(module);
+  return mapGraphs(module, cseGraph);
+}
+
+function cseGraph(graph: Graph): Graph {
   const canonicalConstant = new Map<string, string>();
   const constantAlias = new Map<string, string>();
   for (const [name, c] of graph.constants) {
@@ -47,7 +50,7 @@ export function eliminateCommonSubexpressions(module: Module): Module {
   });
   const constants = new Map(rewritten.constants);
   for (const name of constantAlias.keys()) constants.delete(name);
-  return withGraph(module, 0, pruneTypes({ ...rewritten, constants }));
+  return pruneTypes({ ...rewritten, constants });
 }
 
 registerPass({ name: "cse", summary: "merge nodes and small constants that compute the same values", run: eliminateCommonSubexpressions });

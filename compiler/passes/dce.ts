@@ -1,12 +1,16 @@
 // dce: drop nodes and constants that no graph output depends on.
 
-import type { Constant, Module, Node } from "../../ir/graph/graph.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import type { Constant, Graph, Module, Node } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { pruneTypes } from "./rewrite.js";
 import { registerPass } from "./pass.js";
 
 export function eliminateDeadCode(module: Module): Module {
-  const graph = mainGraph(module);
+  return mapGraphs(module, dceGraph);
+}
+
+// Each graph is rooted at its own outputs; its inputs are its signature and stay.
+function dceGraph(graph: Graph): Graph {
   const live = new Set(graph.outputs);
   const kept: Node[] = [];
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
@@ -18,7 +22,7 @@ export function eliminateDeadCode(module: Module): Module {
   kept.reverse();
   const constants = new Map<string, Constant>();
   for (const [name, c] of graph.constants) if (live.has(name)) constants.set(name, c);
-  return withGraph(module, 0, pruneTypes({ ...graph, nodes: kept, constants }));
+  return pruneTypes({ ...graph, nodes: kept, constants });
 }
 
 registerPass({ name: "dce", summary: "remove nodes and constants no output depends on", run: eliminateDeadCode });

@@ -10,19 +10,23 @@
 
 import type { Graph, Module, Node } from "../../ir/graph/graph.js";
 import type { ExpandContext } from "../../ir/graph/op-def.js";
-import { DTYPES } from "../../ir/dtype.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { lookupOp } from "../../ir/graph/ops.js";
 import { withLocation } from "../../ir/diagnostics.js";
 import { inferGraph } from "../../ir/graph/infer.js";
 import { valuesAsNumbers } from "../../ir/tensor.js";
-import { inferShapes } from "./infer-shapes.js";
-import { foldConstants } from "./fold-constants.js";
-import { KEEP, definedNames, forwardable, pruneTypes, rewriteGraph, withFreshNames } from "./rewrite.js";
+import { settleDecomposition } from "./settle-decomposition.js";
+import { KEEP, definedNames, rewriteGraph, withFreshNames } from "./rewrite.js";
 import { registerPass } from "./pass.js";
 
 export function expandOps(module: Module): Module {
-  const graph = mainGraph(module);
+  const expanded = mapGraphs(module, (graph) => expandGraph(graph, module));
+  // Expansions may write tierflow's composites: the module then imports its domain.
+  const composites = expanded.graphs.some((g) => g.nodes.some((n) => n.domain === "tierflow")) && module.opsets["tierflow"] === undefined;
+  return expanded !== module && composites ? { ...expanded, opsets: { ...module.opsets, tierflow: 1 } } : expanded;
+}
+
+function expandGraph(graph: Graph, module: Module): Graph {
   const written = new Set<string>();
   const context = expandContext(module, graph);
   const taken = definedNames(graph);
@@ -34,16 +38,7 @@ export function expandOps(module: Module): Module {
     for (const n of nodes) written.add(n.name);
     return { kind: "nodes", nodes };
   });
-  if (written.size === 0) return module;
-  // Expansions may write tierflow's composites: the module then imports its domain.
-  const composites = rewritten.nodes.some((n) => n.domain === "tierflow") && module.opsets["tierflow"] === undefined;
-  const imported = composites ? { ...module, opsets: { ...module.opsets, tierflow: 1 } } : module;
-  const typed = inferShapes(withGraph(imported, 0, pruneTypes(rewritten)));
-  // Decompositions spell their constants as Constant nodes and their casts as
-  // Cast to f32 or CastLike (they are written before types are known): once
-  // types are known, the casts settle and the constants fold into literals, so
-  // the graph reads as an exporter writes it.
-  return inferShapes(foldConstants(withGraph(typed, 0, pruneTypes(settleCasts(mainGraph(typed), written)))));
+  return written.size === 0 ? graph : settleDecomposition(rewritten, written, module.opsets[""] ?? 0);
 }
 
 /** Types and small int values of the graph as imported, inferred once, when the first expansion asks. */
@@ -60,22 +55,6 @@ function expandContext(module: Module, graph: Graph): () => ExpandContext {
       },
     });
   };
-}
-
-/**
- * In the nodes a decomposition wrote: a cast to the dtype its input already has
- * forwards its input, and CastLike(x, like) is Cast(x, to = like's dtype).
- */
-function settleCasts(graph: Graph, written: ReadonlySet<string>): Graph {
-  return rewriteGraph(graph, (node, view) => {
-    if (!written.has(node.name) || node.domain !== "" || (node.op !== "Cast" && node.op !== "CastLike")) return KEEP;
-    const from = graph.types.get(node.inputs[0]!)?.dtype;
-    const to = graph.types.get(node.outputs[0]!)?.dtype;
-    if (!from || !to) return KEEP;
-    if (from === to && forwardable(node, graph)) return { kind: "forward", to: new Map([[node.outputs[0]!, view.resolve(node.inputs[0]!)]]) };
-    if (node.op === "Cast") return KEEP;
-    return { kind: "nodes", nodes: [{ ...node, op: "Cast", inputs: [node.inputs[0]!], attrs: { to: { type: "int", value: DTYPES[to].onnx } } }] };
-  });
 }
 
 registerPass({

@@ -1,15 +1,15 @@
 // fold-constants: evaluate nodes whose inputs are all known, with the same
-// kernels the reference backend runs. "Known" includes int tensors whose
+// kernels the reference backend runs (its kernel table). "Known" includes int tensors whose
 // elements shape inference resolved to integers (Shape of a static shape).
 // Weights are never read: folding stays a compile-time-only operation.
 // DequantizeLinear is never folded: a quantized weight keeps its quantized
 // bytes in the plan (fusion makes it a DequantMatMul) even when it is small
 // enough to be a literal.
 
-import type { Constant, Module } from "../../ir/graph/graph.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import type { Constant, Graph, Module } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { inferNode, initialState, recordResult } from "../../ir/graph/infer.js";
-import { opOf } from "../../ir/graph/ops.js";
+import { kernelFor } from "../../targets/reference/kernel-table.js";
 import { withLocation } from "../../ir/diagnostics.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
@@ -20,8 +20,12 @@ import { registerPass } from "./pass.js";
 export const FOLD_LIMIT_ELEMENTS = 65536;
 
 export function foldConstants(module: Module): Module {
-  const graph = mainGraph(module);
   const opset = module.opsets[""] ?? 0;
+  return mapGraphs(module, (graph) => foldGraphConstants(graph, opset));
+}
+
+/** One graph with its known values folded (fold-constants of one graph of a module of that opset). */
+export function foldGraphConstants(graph: Graph, opset: number): Graph {
   const state = initialState(graph);
   let fresh = 0;
   const folded = rewriteGraph(graph, (node) => {
@@ -37,21 +41,21 @@ export function foldConstants(module: Module): Module {
       values.set(out, { kind: "literal", tensor: tensorFromValues(t.dtype, t.shape as number[], sym as number[]) });
     });
     if (values.size === node.outputs.filter((o) => o !== "").length) return keepLiterals(values, state.literals);
-    const def = opOf(node);
+    const kernel = kernelFor(node);
     if (node.domain === "" && node.op === "DequantizeLinear") return KEEP;
     const inputs = node.inputs.map((i) => (i === "" ? undefined : state.literals.get(i)));
-    if (!def.kernel || node.inputs.some((i, k) => i !== "" && inputs[k] === undefined)) return KEEP;
+    if (!kernel || node.inputs.some((i, k) => i !== "" && inputs[k] === undefined)) return KEEP;
     const small = node.outputs.every((o, i) => {
       const s = result.types[i]?.shape;
       return o === "" || (s && s.every((d) => typeof d === "number") && (s as number[]).reduce((p, d) => p * d, 1) <= FOLD_LIMIT_ELEMENTS);
     });
     if (!small) return KEEP;
     const outputs = withLocation({ node: node.name }, () =>
-      def.kernel!(inputs, { attrs: node.attrs, opset, outputCount: node.outputs.length }));
+      kernel(inputs, { attrs: node.attrs, opset, outputCount: node.outputs.length }));
     node.outputs.forEach((out, i) => out !== "" && values.set(out, { kind: "literal", tensor: outputs[i]! }));
     return keepLiterals(values, state.literals);
   });
-  return withGraph(module, 0, pruneTypes(folded));
+  return pruneTypes(folded);
 }
 
 function keepLiterals(values: Map<string, Constant>, literals: Map<string, Tensor>) {

@@ -5,7 +5,7 @@
 // patterns in compiler/fusion/patterns applied to a fixed point.
 
 import type { Module } from "../../ir/graph/graph.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { COMPOSITE_DOMAIN } from "../../ir/graph/ops/decompose.js";
 import type { FusionCounts } from "../fusion/driver.js";
 import { fuseGraph } from "../fusion/driver.js";
@@ -18,10 +18,15 @@ export type { FusionCounts } from "../fusion/driver.js";
 const COUNTS = new WeakMap<Module, FusionCounts>();
 
 export function fusePatterns(module: Module): { module: Module; counts: FusionCounts } {
-  const { graph, counts } = fuseGraph(mainGraph(module), module.opsets[""] ?? 0);
-  const usesComposites = graph.nodes.some((n) => n.domain === COMPOSITE_DOMAIN);
+  const counts = new Map<string, number>();
+  const rewritten = mapGraphs(module, (graph) => {
+    const r = fuseGraph(graph, module.opsets[""] ?? 0);
+    for (const [name, n] of r.counts) counts.set(name, (counts.get(name) ?? 0) + n);
+    return r.graph;
+  });
+  const usesComposites = rewritten.graphs.some((g) => g.nodes.some((n) => n.domain === COMPOSITE_DOMAIN));
   const opsets = usesComposites && module.opsets[COMPOSITE_DOMAIN] === undefined ? { ...module.opsets, [COMPOSITE_DOMAIN]: 1 } : module.opsets;
-  const fused = { ...withGraph(module, 0, graph), opsets };
+  const fused = { ...rewritten, opsets };
   COUNTS.set(fused, counts);
   return { module: fused, counts };
 }

@@ -2,14 +2,19 @@
 // on inputs. Shape arithmetic (Shape -> Gather -> Concat -> Reshape) is
 // followed through small int tensors, as ONNX's data propagation does.
 
-import type { Module, TensorType } from "../../ir/graph/graph.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import type { Graph, Module, TensorType } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { inferGraph } from "../../ir/graph/infer.js";
 import { registerPass } from "./pass.js";
 
 export function inferShapes(module: Module): Module {
-  const graph = mainGraph(module);
-  const state = inferGraph(graph, module.opsets[""] ?? 0);
+  const opset = module.opsets[""] ?? 0;
+  return mapGraphs(module, (graph) => inferGraphShapes(graph, opset));
+}
+
+/** One graph with every value typed (infer-shapes of one graph of a module of that opset). */
+export function inferGraphShapes(graph: Graph, opset: number): Graph {
+  const state = inferGraph(graph, opset);
   const types = new Map<string, TensorType>();
   for (const name of graph.inputs) types.set(name, state.types.get(name)!);
   for (const name of graph.constants.keys()) types.set(name, state.types.get(name)!);
@@ -19,7 +24,7 @@ export function inferShapes(module: Module): Module {
       if (out !== "" && t) types.set(out, t);
     }
   }
-  return withGraph(module, 0, { ...graph, types });
+  return { ...graph, types };
 }
 
 registerPass({ name: "infer-shapes", summary: "infer dtypes and (symbolic) shapes of every value", run: inferShapes });

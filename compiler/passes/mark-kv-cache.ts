@@ -9,7 +9,7 @@
 // output copied out. The graph computes the same values either way.
 
 import type { Graph, Module, Node } from "../../ir/graph/graph.js";
-import { attrInt, mainGraph, withGraph } from "../../ir/graph/graph.js";
+import { attrInt, mapGraphs } from "../../ir/graph/graph.js";
 import { isFloat } from "../../ir/dtype.js";
 import { COMPOSITE_DOMAIN } from "../../ir/graph/ops/decompose.js";
 import { KEEP, rewriteGraph } from "./rewrite.js";
@@ -34,16 +34,20 @@ export function isCacheConcat(node: Node, graph: Graph): boolean {
 }
 
 export function markKvCache(module: Module): Module {
-  const graph = mainGraph(module);
+  const marked = mapGraphs(module, markGraphKvCache);
+  if (marked === module) return module;
+  const opsets = module.opsets[COMPOSITE_DOMAIN] === undefined ? { ...module.opsets, [COMPOSITE_DOMAIN]: 1 } : module.opsets;
+  return { ...marked, opsets };
+}
+
+function markGraphKvCache(graph: Graph): Graph {
   let found = false;
   const rewritten = rewriteGraph(graph, (node) => {
     if (!isCacheConcat(node, graph)) return KEEP;
     found = true;
     return { kind: "nodes", nodes: [{ ...node, op: "CacheAppend", domain: COMPOSITE_DOMAIN, attrs: {} }] };
   });
-  if (!found) return module;
-  const opsets = module.opsets[COMPOSITE_DOMAIN] === undefined ? { ...module.opsets, [COMPOSITE_DOMAIN]: 1 } : module.opsets;
-  return { ...withGraph(module, 0, rewritten), opsets };
+  return found ? rewritten : graph;
 }
 
 registerPass({

@@ -5,12 +5,15 @@
 // (values are SSA, so that is free unless a node already took it), else after
 // its op and position.
 
-import type { Module, Node } from "../../ir/graph/graph.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import type { Graph, Module, Node } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { registerPass } from "./pass.js";
 
 export function nameNodes(module: Module): Module {
-  const graph = mainGraph(module);
+  return mapGraphs(module, nameGraphNodes);
+}
+
+function nameGraphNodes(graph: Graph): Graph {
   const taken = new Set<string>();
   const wanted = new Set(graph.nodes.map((n) => n.name).filter((n) => n !== ""));
   let changed = false;
@@ -26,7 +29,7 @@ export function nameNodes(module: Module): Module {
     changed = true;
     return { ...node, name };
   });
-  return changed ? withGraph(module, 0, { ...graph, nodes }) : module;
+  return changed ? { ...graph, nodes } : graph;
 }
 
 registerPass({ name: "name-nodes", summary: "give every node a name of its own (a plan's kernels find their nodes by name)", run: nameNodes });

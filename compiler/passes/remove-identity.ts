@@ -6,7 +6,7 @@
 // A node whose output is a graph output stays, so graph outputs keep their names.
 
 import type { Graph, Module, Node } from "../../ir/graph/graph.js";
-import { mainGraph, withGraph } from "../../ir/graph/graph.js";
+import { mapGraphs } from "../../ir/graph/graph.js";
 import { KEEP, forwardable, pruneTypes, rewriteGraph } from "./rewrite.js";
 import { registerPass } from "./pass.js";
 
@@ -27,14 +27,17 @@ function identityDropout(node: Node, graph: Graph): boolean {
 }
 
 export function removeIdentity(module: Module): Module {
-  const graph = mainGraph(module);
+  return mapGraphs(module, removeGraphIdentities);
+}
+
+function removeGraphIdentities(graph: Graph): Graph {
   const rewritten = rewriteGraph(graph, (node) => {
     const isIdentity = node.domain === "" &&
       (node.op === "Identity" || (node.op === "Dropout" && !usesMask(node.outputs) && identityDropout(node, graph)) || (node.op === "Concat" && node.inputs.length === 1));
     if (!isIdentity || !forwardable(node, graph) || node.inputs[0] === undefined || node.inputs[0] === "") return KEEP;
     return { kind: "forward", to: new Map([[node.outputs[0]!, node.inputs[0]]]) };
   });
-  return withGraph(module, 0, pruneTypes(rewritten));
+  return pruneTypes(rewritten);
 }
 
 registerPass({ name: "remove-identity", summary: "forward Identity, inference Dropout and one-input Concat to their input", run: removeIdentity });

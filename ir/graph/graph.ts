@@ -101,6 +101,17 @@ export function withGraph(module: Module, index: number, graph: Graph): Module {
   return { ...module, graphs };
 }
 
+/**
+ * The module with `f` applied to each of its graphs; the module itself when `f` returns
+ * every graph unchanged. A module's graphs are independent: none refers to another (the
+ * importer inlines functions and refuses control flow; the text names no graph in a node),
+ * so a graph pass rewrites each on its own and keeps each one's inputs and outputs.
+ */
+export function mapGraphs(module: Module, f: (graph: Graph, index: number) => Graph): Module {
+  const graphs = module.graphs.map(f);
+  return graphs.every((g, i) => g === module.graphs[i]) ? module : { ...module, graphs };
+}
+
 /** Map from value name to the nodes that read it (graph outputs are not nodes). */
 export function usersOf(graph: Graph): Map<string, Node[]> {
   const users = new Map<string, Node[]>();

@@ -1,11 +1,12 @@
-// The shape of one entry in the graph-level op table. Everything that needs to
-// know about an op (importer, printer/parser, verifier, shape inference, constant
-// folding, the reference backend, cost analysis) reads it from here.
+// The shape of one entry in the graph-level op table: an op's semantics (arity,
+// attributes, type inference, cost, decomposition, documentation). Everything
+// that needs to know about an op (importer, printer/parser, verifier, shape
+// inference, cost analysis) reads it from here; the kernels that execute ops
+// live with the reference backend, in a table under the same key.
 
 import type { Attr, AttrType, Attrs, Node, TensorType } from "./graph.js";
 import type { Dim } from "../symbolic.js";
 import type { Tensor } from "../tensor.js";
-import type { DType } from "../dtype.js";
 
 export interface AttrSpec {
   readonly type: AttrType;
@@ -45,14 +46,6 @@ export interface InferContext {
   fresh(hint: string): string;
 }
 
-export interface KernelContext {
-  readonly attrs: Attrs;
-  readonly opset: number;
-  readonly outputCount: number;
-  /** Declared output dtypes, when the caller knows them. */
-  readonly outputDTypes?: readonly DType[];
-}
-
 /**
  * What an expansion (OpDef.expand) knows about the values its node reads, from
  * type inference over the graph as imported.
@@ -77,19 +70,17 @@ export interface OpDef {
   readonly doc: string;
   /** Check input types and compute output types (throw TierflowError when inconsistent). */
   infer(ctx: InferContext): InferResult;
-  /** Compute outputs from concrete inputs; shared by constant folding and the reference backend. */
-  readonly kernel?: (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
   readonly cost?: (inputs: readonly (TensorType | undefined)[], outputs: readonly TensorType[], attrs: Attrs) => OpCost;
   /**
    * Composite ops only: the primitive nodes that compute the same outputs from
-   * the same inputs. Executable documentation, and what the reference kernel runs.
+   * the same inputs. Executable documentation, and what the reference backend runs.
    */
   readonly decompose?: (node: Node) => Node[];
   /**
    * Ops of other domains that `expand-ops` rewrites on import into tierflow's own ops,
    * composites included (an attention op becomes one tierflow.Attention with the reshapes,
    * cache concatenations and masks around it), so it is not a decomposition into primitives:
-   * the op's `kernel` is a direct one, and this the graph-level form. It may read the
+   * the op's reference kernel is a direct one, and this the graph-level form. It may read the
    * inferred types of the node's inputs (head sizes, head counts) and refuses, by name,
    * what it cannot write exactly.
    */

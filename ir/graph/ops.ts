@@ -1,6 +1,7 @@
 // The graph-level op table: one entry per (domain, op type). The importer,
-// parser, verifier, shape inference, constant folding and cost analysis all
-// look ops up here; nothing else switches on op names.
+// parser, verifier, shape inference and cost analysis all look ops up here;
+// nothing else switches on op names. The reference backend keys its kernels
+// the same way (targets/reference/kernel-table.ts).
 
 import type { Attr, AttrType, Attrs, Node } from "./graph.js";
 import { opKey } from "./graph.js";
@@ -28,7 +29,8 @@ const TABLE = new Map<string, OpDef>();
  * ```ts
  * import { lookupOp, registerOps } from "tierflow";
  *
- * // A copy of Relu under another domain, with the same arity, inference and kernel.
+ * // A copy of Relu under another domain, with the same arity and inference (its kernel, if it
+ * // is to run, goes in the reference backend's kernel table: registerKernels).
  * const relu = lookupOp("", "Relu")!;
  * registerOps([{ ...relu, domain: "com.example" }]);
  * ```
@@ -45,7 +47,7 @@ registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE
 
 /**
  * The op table's definition of `op` in `domain` ("" is ai.onnx): arity, attributes, doc
- * string, type inference, kernel and cost; undefined when tierflow does not know the op.
+ * string, type inference and cost; undefined when tierflow does not know the op.
  *
  * @example
  * ```ts

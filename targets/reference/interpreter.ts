@@ -1,12 +1,13 @@
 // The reference backend: runs a graph-level module node by node on concrete
-// tensors with the op table's kernels, the same ones constant folding uses, so
+// tensors with the kernel table's kernels, the same ones constant folding uses, so
 // the two cannot disagree. It is the numerical oracle for later lowering stages,
 // so it favours clear failures over speed: inputs are checked against the
 // graph's types, and every kernel error names its node.
 
 import type { Graph, Module, Node, TensorType } from "../../ir/graph/graph.js";
 import { mainGraph } from "../../ir/graph/graph.js";
-import type { KernelContext, OpDef } from "../../ir/graph/op-def.js";
+import type { KernelContext, OpKernel } from "./kernel-table.js";
+import { kernelFor } from "./kernel-table.js";
 import { opOf } from "../../ir/graph/ops.js";
 import type { DType } from "../../ir/dtype.js";
 import { TierflowError, fail, withLocation } from "../../ir/diagnostics.js";
@@ -14,8 +15,8 @@ import type { Dim } from "../../ir/symbolic.js";
 import { evaluateDim, isSymbolName } from "../../ir/symbolic.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { allocate } from "../../ir/tensor.js";
-import { BufferPool, withBufferPool } from "../../ir/graph/kernels/buffers.js";
-import { workspace } from "../../ir/graph/kernels/gemm-pool.js";
+import { BufferPool, withBufferPool } from "./kernels/buffers.js";
+import { workspace } from "./kernels/gemm-pool.js";
 import type { WeightCache } from "./weights.js";
 import { loadWeight } from "./weights.js";
 import { fuseSteps } from "./fusions.js";
@@ -138,9 +139,10 @@ function lastReads(readers: readonly { readonly inputs: readonly string[] }[]): 
   return last;
 }
 
-function kernelOf(node: Node): NonNullable<OpDef["kernel"]> {
+function kernelOf(node: Node): OpKernel {
   return withLocation({ node: node.name }, () => {
-    const kernel = opOf(node).kernel;
+    opOf(node);
+    const kernel = kernelFor(node);
     if (!kernel) fail(`no kernel for op '${node.op}'${node.domain ? ` in domain '${node.domain}'` : ""} in the reference backend`);
     return kernel;
   });

@@ -1,6 +1,6 @@
 // Run one kernel of the plan. A kernel implements graph node(s) by name
 // (kernel.nodes); the graph module is the one compile() lowered the plan's
-// dataflow from, so every kernel computes with the op table's kernel for its
+// dataflow from, so every kernel computes with the reference kernel for its
 // node. Views do no work (their bytes are their input's); host kernels run on
 // the host with host values and the shapes of device tensors; device kernels
 // read and write memory under the plan's residency rules and run tiled where

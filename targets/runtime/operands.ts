@@ -1,9 +1,10 @@
 // What a kernel computes on: operands read from memory (bytes in the plan's
 // dtype), launch constants, and destinations for its results; plus the one
-// place that calls the graph op table's kernels.
+// place that calls the reference backend's kernels (its kernel table).
 
 import type { Node } from "../../ir/graph/graph.js";
 import { opOf } from "../../ir/graph/ops.js";
+import { kernelFor } from "../reference/kernel-table.js";
 import type { DType } from "../../ir/dtype.js";
 import { dtypeBytes } from "../../ir/dtype.js";
 import { TierflowError, fail } from "../../ir/diagnostics.js";
@@ -49,12 +50,13 @@ export const elemBytes = (o: { storage: DType }) => dtypeBytes(o.storage);
 export const lastOf = (shape: readonly number[]) => (shape.length === 0 ? 1 : shape[shape.length - 1]!);
 export const leadingOf = (shape: readonly number[]) => shape.slice(0, -1);
 
-/** Run a node with the op table's kernel; errors name the node. */
+/** Run a node with the reference backend's kernel; errors name the node. */
 export function invoke(node: OpNode, inputs: readonly (Tensor | undefined)[], opset: number, outputDTypes?: readonly DType[]): Tensor[] {
-  const def = opOf(node);
-  if (!def.kernel) fail(`no kernel for op '${node.op}' in the reference backend`, { node: node.name });
+  opOf(node);
+  const kernel = kernelFor(node);
+  if (!kernel) fail(`no kernel for op '${node.op}' in the reference backend`, { node: node.name });
   try {
-    return def.kernel(inputs, {
+    return kernel(inputs, {
       attrs: node.attrs, opset, outputCount: node.outputs.length, ...(outputDTypes ? { outputDTypes } : {}),
     });
   } catch (err) {

@@ -3,7 +3,7 @@
 // productOperands): per tile of A's rows and block of output columns, the
 // block's weights are staged at their stored bytes (packed rows of B for
 // MatMulNBits; the [K, columns] slice of the quantized weight, repacked, for
-// DequantMatMul), and the op table's kernel runs on the block with its slice
+// DequantMatMul), and the op's reference kernel runs on the block with its slice
 // of the scales, zero points and bias (read from their tier), as a product
 // with that many output columns. Each output column depends only on its own
 // weights, scales and zero points, so the blocks give the whole op's values.

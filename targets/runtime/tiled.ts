@@ -1,7 +1,7 @@
 // Kernels run tile by tile as the plan's streaming and tiling say. The steps,
 // and what each stages, come from ir/dataflow/stream-steps.ts, the description the
 // lowering sized the stage buffer by; here each step's operands are copied into
-// one half of the buffer, computed on there with the op table's kernel, and the
+// one half of the buffer, computed on there with the reference kernel of its op, and the
 // result copied out to the output's tier or stream. A tiling that cannot run
 // (no tile shape, rows cut that must stay whole, elements left unwritten) is
 // refused before the first step, as the legality check refuses it.

@@ -16,6 +16,7 @@ import { mainGraph } from "../../ir/graph/graph.js";
 import type { Module } from "../../ir/graph/graph.js";
 import { inferGraph } from "../../ir/graph/infer.js";
 import { lookupOp } from "../../ir/graph/ops.js";
+import { lookupKernel } from "../../targets/reference/kernel-table.js";
 import type { DType } from "../../ir/dtype.js";
 import { isFloat } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
@@ -110,7 +111,7 @@ function opsOf(modelPath: string): { op: string; unsupported?: string } {
   const op = nodes.length === 1 && only ? label(only) : MULTI_NODE;
   const unknown = [...new Set(nodes.filter((n) => !lookupOp(n.domain, n.op)).map(label))];
   if (unknown.length > 0) return { op, unsupported: `not in the op table: ${unknown.join(", ")}` };
-  const noKernel = [...new Set(nodes.filter((n) => n.op !== "Constant" && !lookupOp(n.domain, n.op)!.kernel).map(label))];
+  const noKernel = [...new Set(nodes.filter((n) => n.op !== "Constant" && !lookupKernel(n.domain, n.op)).map(label))];
   if (noKernel.length > 0) return { op, unsupported: `no kernel for ${noKernel.join(", ")}` };
   return { op };
 }

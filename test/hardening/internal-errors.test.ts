@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { lookupOp } from "../../ir/graph/ops.js";
+import { lookupKernel } from "../../targets/reference/kernel-table.js";
 import { parseModule } from "../../ir/graph/parser.js";
 import { MAX_DENSE_ELEMENTS, MAX_DENSE_TOTAL, checkDenseLiterals } from "../../ir/graph/text/dense-limits.js";
 import { allocating, makeTensor, tensorFromValues } from "../../ir/tensor.js";
@@ -64,7 +64,7 @@ describe("tensors over 2 GiB", () => {
     const big = makeTensor("f32", [n]);
     big.data[n - 1] = 7;
     const i64 = (v: number): Tensor => tensorFromValues("i64", [1], [v]);
-    const [out] = lookupOp("", "Slice")!.kernel!([big, i64(n - 2), i64(n)], { attrs: {}, opset: 17, outputCount: 1 });
+    const [out] = lookupKernel("", "Slice")!([big, i64(n - 2), i64(n)], { attrs: {}, opset: 17, outputCount: 1 });
     expect(Array.from(out!.data as Float32Array)).toEqual([0, 7]);
   });
   it("storage the engine cannot allocate is a diagnostic", () => {

@@ -9,10 +9,10 @@
 import { describe, expect, it } from "vitest";
 import type { Tensor } from "../../ir/tensor.js";
 import { elementCount, makeTensor } from "../../ir/tensor.js";
-import { SKC } from "../../ir/graph/kernels/gemm-f32-wasm.js";
-import { gemmFloat } from "../../ir/graph/kernels/gemm.js";
-import { gemmKernel, matmulKernel } from "../../ir/graph/kernels/matmul.js";
-import { broadcastDims, broadcastIndex } from "../../ir/graph/kernels/broadcast.js";
+import { SKC } from "../../targets/reference/kernels/gemm-f32-wasm.js";
+import { gemmFloat } from "../../targets/reference/kernels/gemm.js";
+import { gemmKernel, matmulKernel } from "../../targets/reference/kernels/matmul.js";
+import { broadcastDims, broadcastIndex } from "../../targets/reference/kernels/broadcast.js";
 
 function random(seed: number): () => number {
   let s = seed;

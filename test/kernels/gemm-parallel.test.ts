@@ -7,16 +7,16 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GemmBatch, MatView, StoreC } from "../../ir/graph/kernels/gemm.js";
-import { GEMM_PARALLEL_MIN_FLOPS, GEMM_WASM_MIN_FLOPS, gemmFloat, gemmFloatBatch } from "../../ir/graph/kernels/gemm.js";
-import { gemmWorkerChunks, setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
-import { softmaxKernel } from "../../ir/graph/kernels/softmax.js";
-import { unaryOp } from "../../ir/graph/kernels/pointwise.js";
-import { layerNormKernel } from "../../ir/graph/kernels/normalize.js";
-import { KC } from "../../ir/graph/kernels/gemm-wasm.js";
-import { SKC } from "../../ir/graph/kernels/gemm-f32-wasm.js";
-import { convKernel } from "../../ir/graph/kernels/conv.js";
-import { gemmKernel, matmulKernel } from "../../ir/graph/kernels/matmul.js";
+import type { GemmBatch, MatView, StoreC } from "../../targets/reference/kernels/gemm.js";
+import { GEMM_PARALLEL_MIN_FLOPS, GEMM_WASM_MIN_FLOPS, gemmFloat, gemmFloatBatch } from "../../targets/reference/kernels/gemm.js";
+import { gemmWorkerChunks, setGemmThreads } from "../../targets/reference/kernels/gemm-pool.js";
+import { softmaxKernel } from "../../targets/reference/kernels/softmax.js";
+import { unaryOp } from "../../targets/reference/kernels/pointwise.js";
+import { layerNormKernel } from "../../targets/reference/kernels/normalize.js";
+import { KC } from "../../targets/reference/kernels/gemm-wasm.js";
+import { SKC } from "../../targets/reference/kernels/gemm-f32-wasm.js";
+import { convKernel } from "../../targets/reference/kernels/conv.js";
+import { gemmKernel, matmulKernel } from "../../targets/reference/kernels/matmul.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor } from "../../ir/tensor.js";
 
@@ -217,8 +217,8 @@ describe("worker threads", () => {
   it("do not keep the process alive", () => {
     const root = join(import.meta.dirname, "..", "..");
     const script = `
-      import { gemmFloatBatch } from "./ir/graph/kernels/gemm.ts";
-      import { gemmWorkerChunks, setGemmThreads } from "./ir/graph/kernels/gemm-pool.ts";
+      import { gemmFloatBatch } from "./targets/reference/kernels/gemm.ts";
+      import { gemmWorkerChunks, setGemmThreads } from "./targets/reference/kernels/gemm-pool.ts";
       setGemmThreads(2);
       const n = 256, a = new Float32Array(n * n).fill(1);
       const view = { data: a, offset: 0, rowStride: n, colStride: 1 };

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { DType } from "../../ir/dtype.js";
 import type { TensorData } from "../../ir/tensor.js";
 import { allocate } from "../../ir/tensor.js";
-import { concatKernel, copyStrided, expandKernel, sliceKernel, stridesOf, transposeKernel } from "../../ir/graph/kernels/layout.js";
+import { concatKernel, copyStrided, expandKernel, sliceKernel, stridesOf, transposeKernel } from "../../targets/reference/kernels/layout.js";
 
 const DTYPES: DType[] = ["f32", "f64", "i64", "u64", "i32", "u32", "i16", "u16", "i8", "u8", "bool"];
 

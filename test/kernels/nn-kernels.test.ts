@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { lookupOp } from "../../ir/graph/ops.js";
+import { lookupKernel } from "../../targets/reference/kernel-table.js";
 import type { DType } from "../../ir/dtype.js";
 import { DTYPES } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
@@ -35,7 +35,7 @@ const tensor = (t: TensorCase): Tensor => tensorFromValues(t.dtype ?? "f32", t.d
 
 function runKernel(op: string, inputs: (Tensor | undefined)[], attrs: Record<string, AttrValue> = {}, outputCount = 1,
   opset = 17): Tensor[] {
-  return lookupOp("", op)!.kernel!(inputs, { attrs: toAttrs(attrs), opset, outputCount });
+  return lookupKernel("", op)!(inputs, { attrs: toAttrs(attrs), opset, outputCount });
 }
 
 function expectClose(actual: Tensor, expected: TensorCase, tol = 1e-5): void {

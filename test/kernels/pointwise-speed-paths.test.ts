@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import type { DType } from "../../ir/dtype.js";
 import type { Tensor, TensorData } from "../../ir/tensor.js";
 import { allocate, makeTensor } from "../../ir/tensor.js";
-import { broadcastDims } from "../../ir/graph/kernels/broadcast.js";
-import { binaryOp, nonzeroBytes, unaryOp, whereOp } from "../../ir/graph/kernels/pointwise.js";
+import { broadcastDims } from "../../targets/reference/kernels/broadcast.js";
+import { binaryOp, nonzeroBytes, unaryOp, whereOp } from "../../targets/reference/kernels/pointwise.js";
 
 function generator(seed: number): () => number {
   let s = seed >>> 0 || 1;

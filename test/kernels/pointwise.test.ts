@@ -8,14 +8,15 @@
 
 import { describe, expect, it } from "vitest";
 import { lookupOp } from "../../ir/graph/ops.js";
+import { lookupKernel } from "../../targets/reference/kernel-table.js";
 import type { DType } from "../../ir/dtype.js";
 import { DTYPES } from "../../ir/dtype.js";
 import type { Tensor, TensorData } from "../../ir/tensor.js";
 import { allocate, makeTensor, tensorFromValues } from "../../ir/tensor.js";
-import { broadcastDims } from "../../ir/graph/kernels/broadcast.js";
-import { castValue } from "../../ir/graph/kernels/cast.js";
-import { erf, fastExp, fastSigmoid, fastTanh, sigmoid } from "../../ir/graph/kernels/math.js";
-import { decompositionKernel } from "../../ir/graph/ops/decompose.js";
+import { broadcastDims } from "../../targets/reference/kernels/broadcast.js";
+import { castValue } from "../../targets/reference/kernels/cast.js";
+import { erf, fastExp, fastSigmoid, fastTanh, sigmoid } from "../../targets/reference/kernels/math.js";
+import { decompositionKernel } from "../../targets/reference/op-kernels/decomposition.js";
 import { toAttrs } from "../support/attrs.js";
 
 type Value = number | bigint;
@@ -23,7 +24,7 @@ type Value = number | bigint;
 
 function run(op: string, inputs: (Tensor | undefined)[], attrs: Record<string, number | number[] | string> = {}, outputCount = 1,
   domain = ""): Tensor[] {
-  return lookupOp(domain, op)!.kernel!(inputs, { attrs: toAttrs(attrs), opset: domain === "" ? 18 : 20, outputCount });
+  return lookupKernel(domain, op)!(inputs, { attrs: toAttrs(attrs), opset: domain === "" ? 18 : 20, outputCount });
 }
 
 /** Deterministic values for a dtype, with the awkward ones (NaN, -0, infinities, int extremes) mixed in. */
@@ -676,7 +677,7 @@ describe("direct composite kernels equal their decompositions", () => {
   const composite = (op: string) => lookupOp("tierflow", op)!;
   const bothWays = (op: string, inputs: Tensor[], attrs: Record<string, number> = {}) => {
     const ctx = { attrs: toAttrs(attrs), opset: 20, outputCount: 1 };
-    return [composite(op).kernel!(inputs, ctx)[0]!, decompositionKernel(composite(op))(inputs, ctx)[0]!] as const;
+    return [lookupKernel("tierflow", op)!(inputs, ctx)[0]!, decompositionKernel(composite(op))(inputs, ctx)[0]!] as const;
   };
   for (const dtype of ["f32", "f64", "f16"] as DType[]) {
     it(`SiLU and SwiGLU ${dtype}`, () => {

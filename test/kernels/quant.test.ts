@@ -46,7 +46,7 @@ import { run } from "../../targets/reference/index.js";
 import { executePlan } from "../../targets/runtime/index.js";
 import { parseGraphText } from "../../compiler/parse-text.js";
 import { f16Bits } from "../../ir/tensor-bytes.js";
-import { castTensor } from "../../ir/graph/kernels/cast.js";
+import { castTensor } from "../../targets/reference/kernels/cast.js";
 import { model, node, typedTensor, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tierflow-quant-"));

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { lookupOp } from "../../ir/graph/ops.js";
+import { lookupKernel } from "../../targets/reference/kernel-table.js";
 import { DTYPES } from "../../ir/dtype.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
@@ -15,7 +15,7 @@ import type { PlainAttr } from "../support/attrs.js";
 import { toAttrs } from "../support/attrs.js";
 
 const scatter = (inputs: Tensor[], attrs: Record<string, PlainAttr> = {}): Tensor =>
-  lookupOp("", "ScatterElements")!.kernel!(inputs, { attrs: toAttrs(attrs), opset: 18, outputCount: 1 })[0]!;
+  lookupKernel("", "ScatterElements")!(inputs, { attrs: toAttrs(attrs), opset: 18, outputCount: 1 })[0]!;
 const f32 = (dims: number[], data: number[]) => tensorFromValues("f32", dims, data);
 const i64 = (dims: number[], data: number[]) => tensorFromValues("i64", dims, data.map(BigInt));
 

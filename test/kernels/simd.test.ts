@@ -1,4 +1,4 @@
-// The float32 WebAssembly SIMD kernels (ir/graph/kernels/simd.ts): binary ops
+// The float32 WebAssembly SIMD kernels (targets/reference/kernels/simd.ts): binary ops
 // must give exactly the JavaScript loop's bits on every broadcast shape
 // (same shape, scalars either side, rows, columns, leading axes, zero-size,
 // NaN, -0, infinities); exp must stay within float32 rounding over its whole
@@ -8,13 +8,13 @@
 import { describe, expect, it } from "vitest";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
-import { binaryOp } from "../../ir/graph/kernels/pointwise.js";
-import { binaryF32, expF32, layerNormF32, softmaxF32, unaryF32 } from "../../ir/graph/kernels/simd.js";
-import { erf, laneErf, laneSigmoid, laneTanh, sigmoid } from "../../ir/graph/kernels/math.js";
-import { softmaxKernel } from "../../ir/graph/kernels/softmax.js";
-import { layerNormKernel } from "../../ir/graph/kernels/normalize.js";
-import { broadcastDims } from "../../ir/graph/kernels/broadcast.js";
-import { broadcastStrides, collapseStrides, contiguousStrides } from "../../ir/graph/kernels/strided.js";
+import { binaryOp } from "../../targets/reference/kernels/pointwise.js";
+import { binaryF32, expF32, layerNormF32, softmaxF32, unaryF32 } from "../../targets/reference/kernels/simd.js";
+import { erf, laneErf, laneSigmoid, laneTanh, sigmoid } from "../../targets/reference/kernels/math.js";
+import { softmaxKernel } from "../../targets/reference/kernels/softmax.js";
+import { layerNormKernel } from "../../targets/reference/kernels/normalize.js";
+import { broadcastDims } from "../../targets/reference/kernels/broadcast.js";
+import { broadcastStrides, collapseStrides, contiguousStrides } from "../../targets/reference/kernels/strided.js";
 import { elementCount } from "../../ir/tensor.js";
 
 function sample(count: number, seed: number): Float32Array {

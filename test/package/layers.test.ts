@@ -1,11 +1,14 @@
 // The layers import downwards, and no module imports itself through others:
 //   ir/                 the three IR levels, the target description, tensor bytes,
 //                       diagnostics: imports nothing of tierflow outside ir/
-//   targets/reference/  the CPU reference backend: ir/ only
+//   targets/reference/  the CPU reference backend (its kernel table, kernels,
+//                       interpreter and fusions): ir/ only
 //   targets/runtime/    executes plans on it: ir/ and targets/reference/ only
 //   targets/*.ts        reads target files: ir/ only
-//   compiler/           imports any of these; the CLI (compiler/cli/) is imported by
-//                       nothing else, and the runtime only by the drivers that run plans.
+//   compiler/           ir/, targets/reference/ (its kernels fold constants) and
+//                       targets/*.ts
+//   the drivers that run plans (generate, the CoE runner): compiler/ and the runtime
+//   compiler/cli/       the CLI, on top of everything; imported by nothing else.
 
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
@@ -44,14 +47,19 @@ function layer(file: string): string {
   if (file.startsWith("targets/runtime/")) return "runtime";
   if (file.startsWith("targets/")) return "targets";
   if (file.startsWith("compiler/cli/")) return "cli";
+  if (RUNTIME_DRIVERS.includes(file)) return "driver";
   return file.split("/")[0]!;
 }
 
+/** What each layer may import: no file is excepted. */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   ir: ["ir"],
   reference: ["ir", "reference"],
   runtime: ["ir", "reference", "runtime"],
   targets: ["ir", "targets"],
+  compiler: ["ir", "reference", "targets", "compiler"],
+  driver: ["ir", "reference", "targets", "compiler", "runtime", "driver"],
+  cli: ["ir", "reference", "targets", "compiler", "runtime", "driver", "cli"],
 };
 
 /** The imports that break the rules above. */
@@ -61,10 +69,10 @@ function violations(imports: ReadonlyMap<string, readonly { to: string }[]>): st
     const from = layer(file);
     for (const { to } of list) {
       const into = layer(to);
-      const allowed = ALLOWED[from];
-      if (allowed && !allowed.includes(into)) wrong.push(`${file} -> ${to}`);
-      if (into === "cli" && from !== "cli") wrong.push(`${file} -> ${to} (library code imports the CLI)`);
-      if (into === "runtime" && from === "compiler" && !RUNTIME_DRIVERS.includes(file)) wrong.push(`${file} -> ${to} (only the drivers that run plans import the runtime)`);
+      if (ALLOWED[from]!.includes(into)) continue;
+      if (into === "cli") wrong.push(`${file} -> ${to} (library code imports the CLI)`);
+      else if (into === "runtime" && from === "compiler") wrong.push(`${file} -> ${to} (only the drivers that run plans import the runtime)`);
+      else wrong.push(`${file} -> ${to}`);
     }
   }
   return wrong;
@@ -81,7 +89,9 @@ describe("layers", () => {
       ["targets/runtime/execute.ts", [{ to: "compiler/plan-json.ts" }]],
       ["compiler/report.ts", [{ to: "compiler/cli/format.ts" }, { to: "targets/runtime/execute.ts" }]],
       ["compiler/generate.ts", [{ to: "targets/runtime/execute.ts" }]],
-    ]))).toHaveLength(4);
+      ["targets/reference/interpreter.ts", [{ to: "compiler/passes/fold-constants.ts" }]],
+      ["targets/runtime/operands.ts", [{ to: "targets/target.ts" }]],
+    ]))).toHaveLength(6);
   });
 
   it("form no cycle of value imports between files", () => {

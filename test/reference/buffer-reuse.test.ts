@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Constant, Module, Node, TensorType } from "../../ir/graph/graph.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { tensorFromValues } from "../../ir/tensor.js";
-import { BufferPool, allocateOutput, allocateOverwritten, withBufferPool } from "../../ir/graph/kernels/buffers.js";
+import { BufferPool, allocateOutput, allocateOverwritten, withBufferPool } from "../../targets/reference/kernels/buffers.js";
 import { run } from "../../targets/reference/index.js";
 
 const f32 = (dims: number[], values: number[]) => tensorFromValues("f32", dims, values);

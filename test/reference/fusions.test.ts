@@ -17,10 +17,10 @@ import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor, tensorFromValues } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/index.js";
-import { setGemmThreads } from "../../ir/graph/kernels/gemm-pool.js";
-import { gemmKernel } from "../../ir/graph/kernels/matmul.js";
-import { ACTIVATIONS, COMMUTATIVE } from "../../ir/graph/kernels/activation-patterns.js";
-import type { ActivationPattern, Expr } from "../../ir/graph/kernels/activation-patterns.js";
+import { setGemmThreads } from "../../targets/reference/kernels/gemm-pool.js";
+import { gemmKernel } from "../../targets/reference/kernels/matmul.js";
+import { ACTIVATIONS, COMMUTATIVE } from "../../targets/reference/kernels/activation-patterns.js";
+import type { ActivationPattern, Expr } from "../../targets/reference/kernels/activation-patterns.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 let dir: string;

@@ -13,7 +13,7 @@ import type { Module } from "../../ir/graph/graph.js";
 import type { Tensor } from "../../ir/tensor.js";
 import { makeTensor } from "../../ir/tensor.js";
 import { loadModel } from "../../compiler/load.js";
-import { BufferPool } from "../../ir/graph/kernels/buffers.js";
+import { BufferPool } from "../../targets/reference/kernels/buffers.js";
 import { run } from "../../targets/reference/index.js";
 import { ONNX_FLOAT, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 

@@ -3,17 +3,7 @@
 import type { OpDef } from "../op-def.js";
 import type { Dim } from "../../symbolic.js";
 import { mulDims } from "../../symbolic.js";
-import { unaryOp } from "../kernels/pointwise.js";
-import { erf } from "../kernels/math.js";
-import { FLOATS, checkDType, defineOp, inputType, numel, stringAttr } from "./util.js";
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-/** Gelu of one value (the kernel is UNARY_OPS.Gelu / GeluTanh in kernels/pointwise.ts, the same formulas). */
-export function gelu(x: number, approximate: string): number {
-  if (approximate === "tanh") return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
-  return 0.5 * x * (1 + erf(x / Math.SQRT2));
-}
+import { FLOATS, checkDType, defineOp, inputType, numel } from "./util.js";
 
 export const ACTIVATION_OPS: readonly OpDef[] = [
   defineOp({
@@ -23,10 +13,6 @@ export const ACTIVATION_OPS: readonly OpDef[] = [
       const t = inputType(ctx, 0, "X");
       checkDType(t.dtype, FLOATS, "X");
       return { types: [t] };
-    },
-    kernel: ([x], { attrs }) => {
-      const approximate = stringAttr(attrs, "approximate", "none");
-      return [unaryOp(approximate === "tanh" ? "GeluTanh" : "Gelu", x!)];
     },
     cost: (_, [out]) => ({ flops: out?.shape ? mulDims(8, numel(out.shape as Dim[])) : 0 }),
   }),

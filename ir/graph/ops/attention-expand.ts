@@ -24,10 +24,9 @@
 
 import type { Node, TensorType } from "../graph.js";
 import type { ExpandContext } from "../op-def.js";
-import { DTYPES } from "../../dtype.js";
+import { DTYPES, lowestOf } from "../../dtype.js";
 import { fail } from "../../diagnostics.js";
 import { tensorFromValues } from "../../tensor.js";
-import { lowestOf } from "../kernels/sdpa.js";
 import { Decomposition, attr } from "./decompose.js";
 import { floatAttr, intAttr } from "./util.js";
 

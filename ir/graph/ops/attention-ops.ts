@@ -2,8 +2,8 @@
 // (opset 23, and 24 without nonpad_kv_seqlen) and RotaryEmbedding (opset 23),
 // and onnxruntime's RotaryEmbedding, MultiHeadAttention and GroupQueryAttention
 // (domain com.microsoft, following its contrib-op documentation and its CPU
-// kernels). Each entry's kernel is a direct one (kernels/attention-ops.ts) that
-// computes what onnxruntime 1.30 does; its `expand` (attention-expand.ts) is
+// kernels). Each op's reference kernel is a direct one (in the reference backend)
+// that computes what onnxruntime 1.30 does; its `expand` (attention-expand.ts) is
 // what `expand-ops` writes on import: one tierflow.Attention or Rotary with the
 // head reshapes, the KV cache concatenation and the mask around it. Attribute
 // values and input forms neither computes are refused here, by name, when the
@@ -18,7 +18,6 @@ import { FLOATS, broadcastShapes, checkDType, defineOp, floatAttr, hasInput, inp
 import type { Shape } from "./util.js";
 import { checkDim } from "./decompose.js";
 import { CONTRIB_DOMAIN } from "./util.js";
-import { contribRotaryEmbedding, groupQueryAttention, multiHeadAttention, onnxAttention, onnxRotaryEmbedding } from "../kernels/attention-ops.js";
 import { expandAttention, expandContribRotary, expandGroupQueryAttention, expandMultiHeadAttention, expandRotaryEmbedding } from "./attention-expand.js";
 
 type Types = readonly (TensorType | undefined)[];
@@ -167,7 +166,6 @@ const ATTENTION = defineOp({
     return { types: all.slice(0, ctx.outputCount).map((shape) => ({ dtype: q.dtype, shape })) };
   },
   cost: (inputs, _, attrs) => attentionCost(onnxGeometry(inputs, attrs, () => "unk")),
-  kernel: onnxAttention,
 });
 
 // ---------------------------------------------------------------- RotaryEmbedding (both domains)
@@ -226,7 +224,6 @@ const ROTARY_EMBEDDING = defineOp({
     return { types: [x] };
   },
   cost: ROTARY_COST,
-  kernel: onnxRotaryEmbedding,
 });
 
 const CONTRIB_ROTARY_EMBEDDING = defineOp({
@@ -279,7 +276,6 @@ const CONTRIB_ROTARY_EMBEDDING = defineOp({
     return { types: [x] };
   },
   cost: ROTARY_COST,
-  kernel: contribRotaryEmbedding,
 });
 
 // ---------------------------------------------------------------- MultiHeadAttention
@@ -376,7 +372,6 @@ const MULTI_HEAD_ATTENTION = defineOp({
     return { types: all.slice(0, ctx.outputCount).map((shape) => ({ dtype: q.dtype, shape })) };
   },
   cost: (inputs, _, attrs) => attentionCost(mhaGeometry(inputs, attrs, () => "unk")),
-  kernel: multiHeadAttention,
 });
 
 // ---------------------------------------------------------------- GroupQueryAttention
@@ -473,7 +468,6 @@ const GROUP_QUERY_ATTENTION = defineOp({
     return { types: all.slice(0, ctx.outputCount).map((shape) => ({ dtype: q.dtype, shape })) };
   },
   cost: (inputs, outputs, attrs) => attentionCost(gqaGeometry({ attrs, fresh: () => "unk", types: inputs, total: outputs[1]?.shape?.[2] })),
-  kernel: groupQueryAttention,
 });
 
 const withExpansion = (def: OpDef, expand: NonNullable<OpDef["expand"]>): OpDef => ({ ...def, expand });

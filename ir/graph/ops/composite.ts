@@ -1,17 +1,14 @@
 // Composite ops: what fusion (compiler/fusion) turns exported decompositions
 // into, so later stages see one node per normalisation, activation, attention
 // or MoE block. Domain "tierflow". Each has a decomposition into primitive ONNX
-// nodes (ops/decompose.ts) that is both its specification and its reference
-// kernel. Normalisations and activations live here; rotary and attention in
+// nodes (ops/decompose.ts) that is its specification, and what the reference
+// backend runs. Normalisations and activations live here; rotary and attention in
 // composite-attention.ts, MoE routing and experts in composite-moe.ts.
 
 import type { OpDef } from "../op-def.js";
 import type { Dim } from "../../symbolic.js";
 import { addDims, mulDims } from "../../symbolic.js";
 import { fail } from "../../diagnostics.js";
-import type { Tensor } from "../../tensor.js";
-import { makeTensor } from "../../tensor.js";
-import { binaryOp, unaryOp } from "../kernels/pointwise.js";
 import { FLOATS, broadcastShapes, checkDType, checkSameDType, floatAttr, inputType, numel } from "./util.js";
 import type { Shape } from "./util.js";
 import { matmulShape } from "./nn.js";
@@ -30,26 +27,6 @@ function checkChannelVector(x: Shape | null, v: Shape | null, what: string): voi
 const flopsPerElement = (k: number) => (_: unknown, [out]: readonly { shape: readonly Dim[] | null }[]) =>
   ({ flops: out?.shape ? mulDims(k, numel(out.shape)) : 0 });
 
-/**
- * RMSNorm on float32 x with a float32 weight over the last axis, rounding every step to
- * float32 as the decomposition's tensors do: squares, their mean (summed in float64, in
- * order), mean + epsilon, its square root and reciprocal, x * that, times the weight.
- */
-function rmsNormF32(x: Tensor, weight: Tensor, epsilon: number): Tensor[] | undefined {
-  const n = x.dims[x.dims.length - 1];
-  if (x.dtype !== "f32" || weight.dtype !== "f32" || n === undefined || weight.dims.length !== 1 || weight.dims[0] !== n) return undefined;
-  const out = makeTensor("f32", x.dims);
-  const xd = x.data as Float32Array, wd = weight.data as Float32Array, od = out.data as Float32Array;
-  const eps = Math.fround(epsilon), fr = Math.fround;
-  for (let base = 0; base < xd.length; base += n) {
-    let sum = 0;
-    for (let j = 0; j < n; j++) sum += fr(xd[base + j]! * xd[base + j]!);
-    const inv = fr(1 / fr(Math.sqrt(fr(fr(sum / n) + eps))));
-    for (let j = 0; j < n; j++) od[base + j] = fr(xd[base + j]! * inv) * wd[j]!;
-  }
-  return [out];
-}
-
 const RMS_NORM = defineComposite({
   op: "RMSNorm", inputs: [2, 2],
   doc: `RMSNorm(x, weight): root-mean-square normalisation over the last axis, statistics in f32.
@@ -64,7 +41,6 @@ const RMS_NORM = defineComposite({
     return { types: [x] };
   },
   cost: flopsPerElement(4),
-  direct: ([x, weight], { attrs }) => (x && weight ? rmsNormF32(x, weight, floatAttr(attrs, "epsilon", 1e-6)) : undefined),
   decompose(node) {
     const d = new Decomposition(node);
     const [x, weight] = node.inputs as [string, string];
@@ -87,7 +63,6 @@ const SILU = defineComposite({
     return { types: [x] };
   },
   cost: flopsPerElement(4),
-  direct: ([x]) => (x && FLOATS.includes(x.dtype) ? [unaryOp("SiLU", x)] : undefined),
   decompose(node) {
     const d = new Decomposition(node);
     const x = node.inputs[0]!;
@@ -108,7 +83,6 @@ const SWIGLU = defineComposite({
     return { types: [{ dtype: gate.dtype, shape: gate.shape && up.shape ? broadcastShapes(gate.shape, up.shape) : null }] };
   },
   cost: flopsPerElement(5),
-  direct: ([gate, up]) => (gate && up && FLOATS.includes(gate.dtype) && up.dtype === gate.dtype ? [binaryOp("SwiGLU", gate, up, gate.dtype)] : undefined),
   decompose(node) {
     const d = new Decomposition(node);
     const [gate, up] = node.inputs as [string, string];

@@ -5,21 +5,15 @@ import type { OpDef, SymbolicValue } from "../op-def.js";
 import { fail } from "../../diagnostics.js";
 import type { Dim } from "../../symbolic.js";
 import { addDims, divDimsExact, subDims } from "../../symbolic.js";
-import { tensorFromValues, valuesAsNumbers, makeTensor } from "../../tensor.js";
-import type { Tensor } from "../../tensor.js";
-import {
-  concatKernel, gatherElementsKernel, gatherKernel, gatherNDKernel, rangeKernel, scatterElementsKernel, scatterNDKernel, sliceKernel,
-  splitKernel, stridesOf, transposeKernel, triluKernel,
-} from "../kernels/layout.js";
 import { sliceLength, sliceParams, sliceSymbolic } from "./shape.js";
 import {
   NUMERIC, checkDType, checkSameDType, defineOp, hasInput, inputType, intAttr, intsAttr, knownDims, knownInts,
-  normalizeAxis, stringAttr,
+  normalizeAxis,
 } from "./util.js";
 
 const INDEX: readonly ["i32", "i64"] = ["i32", "i64"];
 
-function splitSizes(dim: Dim, count: number, explicit: number[] | undefined, ctx: { fresh(h: string): string }): Dim[] {
+export function splitSizes(dim: Dim, count: number, explicit: number[] | undefined, ctx: { fresh(h: string): string }): Dim[] {
   if (explicit) return explicit;
   if (typeof dim === "number") {
     const chunk = Math.ceil(dim / count);
@@ -29,30 +23,11 @@ function splitSizes(dim: Dim, count: number, explicit: number[] | undefined, ctx
   return Array.from({ length: count }, () => even ?? ctx.fresh("split"));
 }
 
-function checkSplitSizes(sizes: readonly number[], dim: Dim, outputs: number): void {
+export function checkSplitSizes(sizes: readonly number[], dim: Dim, outputs: number): void {
   if (sizes.length !== outputs) fail(`split has ${sizes.length} sizes for ${outputs} outputs`);
   if (sizes.some((s) => s < 0)) fail(`split sizes [${sizes.join(", ")}] must not be negative`);
   const total = sizes.reduce((a, b) => a + b, 0);
   if (typeof dim === "number" && total !== dim) fail(`split sizes [${sizes.join(", ")}] add up to ${total}, the axis has ${dim}`);
-}
-
-function cumsum(x: Tensor, axis: number, exclusive: boolean, reverse: boolean): Tensor {
-  const out = makeTensor(x.dtype, x.dims);
-  const strides = stridesOf(x.dims);
-  const len = x.dims[axis]!, stride = strides[axis]!;
-  const big = x.data instanceof BigInt64Array;
-  for (let base = 0; base < x.data.length; base++) {
-    if (Math.floor(base / stride) % len !== 0) continue; // visit each line along `axis` once
-    let acc: number | bigint = big ? 0n : 0;
-    for (let k = 0; k < len; k++) {
-      const j = reverse ? len - 1 - k : k;
-      const at = base + j * stride;
-      const v = x.data[at]!;
-      if (exclusive) { (out.data as unknown as (number | bigint)[])[at] = acc; acc = (acc as number) + (v as number); }
-      else { acc = (acc as number) + (v as number); (out.data as unknown as (number | bigint)[])[at] = acc; }
-    }
-  }
-  return out;
 }
 
 export const DATA_OPS: readonly OpDef[] = [
@@ -69,7 +44,6 @@ export const DATA_OPS: readonly OpDef[] = [
       }
       return { types: [{ dtype: t.dtype, shape: perm.map((p) => t.shape![p]!) }] };
     },
-    kernel: ([x], { attrs }) => [transposeKernel(x!, intsAttr(attrs, "perm") ?? [...Array(x!.dims.length).keys()].reverse())],
   }),
   defineOp({
     op: "Concat", doc: "Concat(x0, x1, ...) along `axis`.", inputs: [1, Infinity],
@@ -93,10 +67,6 @@ export const DATA_OPS: readonly OpDef[] = [
       }
       return { types: [{ dtype, shape: out }], symbolic: [sym] };
     },
-    kernel: (inputs, { attrs }) => {
-      const ts = inputs as Tensor[];
-      return [concatKernel(ts, normalizeAxis(intAttr(attrs, "axis", 0), ts[0]!.dims.length))];
-    },
   }),
   defineOp({
     op: "Split", doc: "Split(x, split?) along `axis` into sizes `split`, or evenly into the outputs.",
@@ -113,13 +83,6 @@ export const DATA_OPS: readonly OpDef[] = [
         ? Array.from({ length: ctx.outputCount }, () => ctx.fresh("split"))
         : splitSizes(t.shape[axis]!, ctx.outputCount, explicit ? [...explicit] : undefined, ctx);
       return { types: sizes.map((s) => ({ dtype: t.dtype, shape: t.shape!.map((d, i) => (i === axis ? s : d)) })) };
-    },
-    kernel: ([x, split], { attrs, outputCount }) => {
-      const axis = normalizeAxis(intAttr(attrs, "axis", 0), x!.dims.length);
-      const explicit = intsAttr(attrs, "split") ?? (split ? valuesAsNumbers(split) : undefined);
-      if (explicit) checkSplitSizes(explicit, x!.dims[axis]!, outputCount);
-      const sizes = splitSizes(x!.dims[axis]!, outputCount, explicit ? [...explicit] : undefined, { fresh: () => "" });
-      return splitKernel(x!, axis, sizes as number[]);
     },
   }),
   defineOp({
@@ -141,15 +104,6 @@ export const DATA_OPS: readonly OpDef[] = [
         sym = sliceSymbolic(data, start, end, params.steps[0]!);
       }
       return { types: [{ dtype: t.dtype, shape }], symbolic: [sym] };
-    },
-    kernel: ([x, starts, ends, axes, steps]) => {
-      const s = valuesAsNumbers(starts!);
-      const rank = x!.dims.length;
-      return [sliceKernel(x!, {
-        starts: s, ends: valuesAsNumbers(ends!),
-        axes: (axes ? valuesAsNumbers(axes) : s.map((_, i) => i)).map((a) => normalizeAxis(a, rank)),
-        steps: steps ? valuesAsNumbers(steps) : s.map(() => 1),
-      })];
     },
   }),
   defineOp({
@@ -173,8 +127,6 @@ export const DATA_OPS: readonly OpDef[] = [
       }
       return { types: [{ dtype: t.dtype, shape }], symbolic: [sym] };
     },
-    kernel: ([data, indices], { attrs }) =>
-      [gatherKernel(data!, indices!, normalizeAxis(intAttr(attrs, "axis", 0), data!.dims.length))],
   }),
   defineOp({
     op: "GatherElements", doc: "GatherElements(data, indices) along `axis`.", inputs: [2, 2],
@@ -185,8 +137,6 @@ export const DATA_OPS: readonly OpDef[] = [
       if (t.shape && idx.shape && t.shape.length !== idx.shape.length) fail("data and indices must have the same rank");
       return { types: [{ dtype: t.dtype, shape: idx.shape }] };
     },
-    kernel: ([data, indices], { attrs }) =>
-      [gatherElementsKernel(data!, indices!, normalizeAxis(intAttr(attrs, "axis", 0), data!.dims.length))],
   }),
   defineOp({
     op: "GatherND", doc: "GatherND(data, indices) with `batch_dims` leading batch axes.", inputs: [2, 2],
@@ -201,7 +151,6 @@ export const DATA_OPS: readonly OpDef[] = [
       if (b + k > t.shape.length) fail(`GatherND index depth ${k} exceeds data rank ${t.shape.length}`);
       return { types: [{ dtype: t.dtype, shape: [...idx.shape.slice(0, -1), ...t.shape.slice(b + k)] }] };
     },
-    kernel: ([data, indices], { attrs }) => [gatherNDKernel(data!, indices!, intAttr(attrs, "batch_dims", 0))],
   }),
   defineOp({
     op: "ScatterND", doc: "ScatterND(data, indices, updates): a copy of data with updates written at indices.",
@@ -212,7 +161,6 @@ export const DATA_OPS: readonly OpDef[] = [
       if (inputType(ctx, 2, "updates").dtype !== t.dtype) fail("updates must have the dtype of data");
       return { types: [t] };
     },
-    kernel: ([d, i, u], { attrs }) => [scatterNDKernel(d!, i!, u!, stringAttr(attrs, "reduction", "none"))],
   }),
   defineOp({
     op: "ScatterElements",
@@ -230,8 +178,6 @@ export const DATA_OPS: readonly OpDef[] = [
       if (t.shape) normalizeAxis(intAttr(ctx.attrs, "axis", 0), t.shape.length);
       return { types: [t] };
     },
-    kernel: ([d, i, u], { attrs }) =>
-      [scatterElementsKernel(d!, i!, u!, normalizeAxis(intAttr(attrs, "axis", 0), d!.dims.length), stringAttr(attrs, "reduction", "none"))],
   }),
   defineOp({
     op: "Range", doc: "Range(start, limit, delta): a 1-D sequence.", inputs: [3, 3],
@@ -249,7 +195,6 @@ export const DATA_OPS: readonly OpDef[] = [
       } else len = ctx.fresh("range");
       return { types: [{ dtype, shape: [len] }] };
     },
-    kernel: ([s, l, d]) => [rangeKernel(s!.dtype, s!.data[0]!, l!.data[0]!, d!.data[0]!)],
   }),
   defineOp({
     op: "Trilu", doc: "Trilu(x, k?): keep the upper (upper=1) or lower triangle of the last two axes.",
@@ -259,7 +204,6 @@ export const DATA_OPS: readonly OpDef[] = [
       if (t.shape && t.shape.length < 2) fail("Trilu needs rank >= 2");
       return { types: [t] };
     },
-    kernel: ([x, k], { attrs }) => [triluKernel(x!, k ? Number(k.data[0]!) : 0, intAttr(attrs, "upper", 1) === 1)],
   }),
   defineOp({
     op: "CumSum", doc: "CumSum(x, axis): running sum along axis (exclusive/reverse attributes).", inputs: [2, 2],
@@ -270,7 +214,5 @@ export const DATA_OPS: readonly OpDef[] = [
       checkDType(inputType(ctx, 1, "axis").dtype, INDEX, "axis");
       return { types: [t] };
     },
-    kernel: ([x, axis], { attrs }) => [cumsum(x!, normalizeAxis(Number(axis!.data[0]!), x!.dims.length),
-      intAttr(attrs, "exclusive", 0) === 1, intAttr(attrs, "reverse", 0) === 1)],
   }),
 ];

@@ -1,12 +1,11 @@
 // Composite ops (domain "tierflow") are defined by their decomposition into
-// primitive ONNX nodes. This module builds those node lists and evaluates them:
-// a composite's reference kernel is its decomposition run through the primitive
-// kernels, so a fused graph computes exactly what its decomposition says.
+// primitive ONNX nodes. This module builds those node lists; the reference
+// backend runs them through its primitive kernels, so a fused graph computes
+// exactly what its decomposition says.
 
 import type { Attr, Attrs, Node } from "../graph.js";
-import type { KernelContext, OpDef } from "../op-def.js";
+import type { OpDef } from "../op-def.js";
 import { DTYPES } from "../../dtype.js";
-import type { Tensor } from "../../tensor.js";
 import { tensorFromValues } from "../../tensor.js";
 import type { Dim } from "../../symbolic.js";
 import { fail } from "../../diagnostics.js";
@@ -34,6 +33,11 @@ const PRIMITIVES = new Map<string, OpDef>(
   [...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...QUANT_OPS.filter((d) => d.domain === "")]
     .map((d) => [d.op, d]),
 );
+
+/** Whether a decomposition may use `op` (of domain ""): a primitive, not a composite or an expanded op. */
+export function isPrimitive(op: string): boolean {
+  return PRIMITIVES.has(op);
+}
 
 /** A primitive op's definition (composites reuse their parts' inference). */
 export function lookupPrimitive(op: string): OpDef {
@@ -105,60 +109,15 @@ export class Decomposition {
   }
 }
 
-/** Run a decomposition on concrete tensors with the primitive kernels (a tiny interpreter). */
-export function evaluateDecomposition(op: string, decompose: (node: Node) => Node[], inputs: readonly (Tensor | undefined)[],
-  ctx: KernelContext): Tensor[] {
-  const composite: Node = {
-    op, domain: COMPOSITE_DOMAIN, attrs: ctx.attrs, name: op,
-    inputs: inputs.map((t, i) => (t ? `in${i}` : "")),
-    outputs: Array.from({ length: ctx.outputCount }, (_, i) => `out${i}`),
-  };
-  const values = new Map<string, Tensor>();
-  inputs.forEach((t, i) => t && values.set(composite.inputs[i]!, t));
-  for (const node of decompose(composite)) {
-    const def = node.domain === "" ? PRIMITIVES.get(node.op) : undefined;
-    if (!def?.kernel) throw new Error(`${op} decomposes into '${node.op}', which is not a primitive op with a kernel`);
-    const args = node.inputs.map((name) => {
-      if (name === "") return undefined;
-      const v = values.get(name);
-      if (!v) throw new Error(`${op} decomposition reads '${name}' before it is defined`);
-      return v;
-    });
-    const results = def.kernel(args, { attrs: node.attrs, opset: DECOMPOSITION_OPSET, outputCount: node.outputs.length });
-    node.outputs.forEach((out, i) => out !== "" && values.set(out, results[i]!));
-  }
-  return composite.outputs.map((out) => {
-    const v = values.get(out);
-    if (!v) throw new Error(`${op} decomposition does not define its output '${out}'`);
-    return v;
-  });
-}
+type CompositeSpec = Omit<Parameters<typeof defineOp>[0], "domain"> & { decompose(node: Node): Node[] };
 
 /**
- * A direct kernel for a composite: it must compute exactly what the decomposition computes
- * (the tests check them equal), or return undefined to leave a case to the decomposition.
- */
-export type DirectKernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[] | undefined;
-
-type CompositeSpec = Omit<Parameters<typeof defineOp>[0], "domain" | "kernel"> & { decompose(node: Node): Node[]; direct?: DirectKernel };
-
-/**
- * A composite op: in the tierflow domain, with a decomposition that is its specification and
- * its reference kernel; a direct kernel, where given, computes the same in fewer passes.
+ * A composite op: in the tierflow domain, with a decomposition that is its specification
+ * (the reference backend runs it, or a direct kernel that computes the same).
  */
 export function defineComposite(spec: CompositeSpec): OpDef {
-  const { decompose, direct, ...rest } = spec;
-  const viaDecomposition = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => evaluateDecomposition(spec.op, decompose, inputs, ctx);
-  const kernel = direct ? (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => direct(inputs, ctx) ?? viaDecomposition(inputs, ctx) : viaDecomposition;
-  const def = defineOp({ ...rest, domain: COMPOSITE_DOMAIN, kernel });
-  return { ...def, decompose };
-}
-
-/** A composite's kernel through its decomposition only (tests compare direct kernels with it). */
-export function decompositionKernel(def: OpDef): NonNullable<OpDef["kernel"]> {
-  const decompose = def.decompose;
-  if (!decompose) throw new Error(`${def.op} is not a composite`);
-  return (inputs, ctx) => evaluateDecomposition(def.op, decompose, inputs, ctx);
+  const { decompose, ...rest } = spec;
+  return { ...defineOp({ ...rest, domain: COMPOSITE_DOMAIN }), decompose };
 }
 
 /** Shape check shared by composite inference: fail when two dims are both known and differ. */

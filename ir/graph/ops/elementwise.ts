@@ -3,17 +3,11 @@
 
 import type { OpDef, InferContext, InferResult, SymbolicValue } from "../op-def.js";
 import type { DType } from "../../dtype.js";
-import { isFloat } from "../../dtype.js";
 import { fail } from "../../diagnostics.js";
 import type { Dim } from "../../symbolic.js";
 import { addDims, divDimsExact, mulDims, subDims } from "../../symbolic.js";
-import type { Tensor } from "../../tensor.js";
-import { isBigTensor } from "../kernels/broadcast.js";
-import { castTensor } from "../kernels/cast.js";
-import type { BinaryOpName, UnaryOpName } from "../kernels/pointwise.js";
-import { binaryOp, unaryOp, whereOp } from "../kernels/pointwise.js";
 import {
-  FLOATS, NUMERIC, broadcastInputs, checkDType, checkSameDType, defineOp, floatAttr, inputType, knownDims, numel,
+  FLOATS, NUMERIC, broadcastInputs, checkDType, checkSameDType, defineOp, inputType, knownDims, numel,
 } from "./util.js";
 
 const SIGNED: readonly DType[] = NUMERIC.filter((d) => !d.startsWith("u"));
@@ -22,7 +16,7 @@ const BOOL: readonly DType[] = ["bool"];
 const elementwiseCost = (_: unknown, outputs: readonly { shape: readonly Dim[] | null }[]) =>
   ({ flops: outputs[0]?.shape ? numel(outputs[0].shape) : 0 });
 
-function unary(op: UnaryOpName, allowed: readonly DType[], doc = `${op}(x) elementwise.`): OpDef {
+function unary(op: string, allowed: readonly DType[], doc = `${op}(x) elementwise.`): OpDef {
   return defineOp({
     op, doc, inputs: [1, 1],
     infer(ctx) {
@@ -30,7 +24,6 @@ function unary(op: UnaryOpName, allowed: readonly DType[], doc = `${op}(x) eleme
       checkDType(t.dtype, allowed, "x");
       return { types: [t] };
     },
-    kernel: ([x]) => [unaryOp(op, x!)],
     cost: elementwiseCost,
   });
 }
@@ -49,7 +42,7 @@ function symbolicBinary(ctx: InferContext, f: (a: Dim, b: Dim) => Dim | undefine
   return out;
 }
 
-function binary(op: BinaryOpName, allowed: readonly DType[], symbolic?: (a: Dim, b: Dim) => Dim | undefined): OpDef {
+function binary(op: string, allowed: readonly DType[], symbolic?: (a: Dim, b: Dim) => Dim | undefined): OpDef {
   return defineOp({
     op, doc: `${op}(a, b) elementwise with numpy broadcasting.`, inputs: [2, 2],
     infer(ctx): InferResult {
@@ -60,12 +53,11 @@ function binary(op: BinaryOpName, allowed: readonly DType[], symbolic?: (a: Dim,
         ? symbolicBinary(ctx, symbolic) : undefined;
       return { types: [{ dtype, shape }], symbolic: [sym] };
     },
-    kernel: ([a, b]) => [binaryOp(op, a!, b!, a!.dtype)],
     cost: elementwiseCost,
   });
 }
 
-function compare(op: BinaryOpName, allowed: readonly DType[]): OpDef {
+function compare(op: string, allowed: readonly DType[]): OpDef {
   return defineOp({
     op, doc: `${op}(a, b) -> bool, elementwise with broadcasting.`, inputs: [2, 2],
     infer(ctx) {
@@ -77,7 +69,6 @@ function compare(op: BinaryOpName, allowed: readonly DType[]): OpDef {
         : undefined;
       return { types: [{ dtype: "bool", shape }], symbolic: [sym] };
     },
-    kernel: ([a, b]) => [binaryOp(op, a!, b!, "bool")],
     cost: elementwiseCost,
   });
 }
@@ -90,7 +81,7 @@ function dimsEqual(a: Dim, b: Dim): Dim | undefined {
   return undefined;
 }
 
-function variadic(op: string, pairwise: BinaryOpName): OpDef {
+function variadic(op: string): OpDef {
   return defineOp({
     op, doc: `${op}(x0, x1, ...) elementwise with broadcasting.`, inputs: [1, Infinity],
     infer(ctx) {
@@ -99,33 +90,8 @@ function variadic(op: string, pairwise: BinaryOpName): OpDef {
       checkDType(dtype, NUMERIC, "x0");
       return { types: [{ dtype, shape: broadcastInputs(ctx, indices) }] };
     },
-    kernel: (inputs) => [(inputs as Tensor[]).reduce((acc, t) => binaryOp(pairwise, acc, t, acc.dtype))],
     cost: elementwiseCost,
   });
-}
-
-const asF64 = (t: Tensor): Tensor => ({ dtype: "f64", dims: t.dims, data: Float64Array.from(t.data as ArrayLike<number | bigint>, Number) });
-
-function pow(base: Tensor, exponent: Tensor): Tensor {
-  if (isBigTensor(base)) {
-    // int64 bases stay exact in BigInt for integer exponents; a float exponent goes through f64.
-    if (isFloat(exponent.dtype)) return castTensor(binaryOp("Pow", asF64(base), exponent, "f64"), base.dtype);
-    const e = isBigTensor(exponent) ? exponent : castTensor(exponent, "i64");
-    return binaryOp("Pow", base, e, base.dtype);
-  }
-  if (isFloat(base.dtype) && exponent.data.length === 1 && exponent.dims.every((d) => d === 1) && exponent.dims.length <= base.dims.length) {
-    // A scalar 2 or 3 (RMSNorm's and tanh-Gelu's powers) multiplies, as onnxruntime does.
-    const e = Number(exponent.data[0]!);
-    if (e === 2) return unaryOp("Square", base);
-    if (e === 3) return unaryOp("Cube", base);
-  }
-  // Number storage (float or int exponents) is read as is; an int64 exponent goes through f64.
-  return binaryOp("Pow", base, isBigTensor(exponent) ? asF64(exponent) : exponent, base.dtype);
-}
-
-function clip(x: Tensor, lo: Tensor | undefined, hi: Tensor | undefined): Tensor {
-  // Missing bounds are -+Infinity, which compare as never binding for numbers and bigints alike.
-  return unaryOp("Clip", x, x.dtype, lo ? lo.data[0]! : -Infinity, hi ? hi.data[0]! : Infinity);
 }
 
 export const ELEMENTWISE_OPS: readonly OpDef[] = [
@@ -152,10 +118,6 @@ export const ELEMENTWISE_OPS: readonly OpDef[] = [
       checkDType(t.dtype, FLOATS, "x");
       return { types: [t] };
     },
-    kernel: ([x], { attrs }) => {
-      const alpha = floatAttr(attrs, "alpha", 0.2), beta = floatAttr(attrs, "beta", 0.5);
-      return [unaryOp("HardSigmoid", x!, x!.dtype, alpha, beta)];
-    },
     cost: elementwiseCost,
   }),
   unary("HardSwish", FLOATS, "x * max(0, min(1, x / 6 + 1/2))."),
@@ -172,12 +134,11 @@ export const ELEMENTWISE_OPS: readonly OpDef[] = [
       checkDType(y.dtype, NUMERIC, "y");
       return { types: [{ dtype: x.dtype, shape: broadcastInputs(ctx, [0, 1]) }] };
     },
-    kernel: ([x, y]) => [pow(x!, y!)],
     cost: elementwiseCost,
   }),
-  variadic("Max", "Max"),
-  variadic("Min", "Min"),
-  variadic("Sum", "Add"),
+  variadic("Max"),
+  variadic("Min"),
+  variadic("Sum"),
   compare("Equal", [...NUMERIC, "bool"]),
   compare("Less", NUMERIC),
   compare("LessOrEqual", NUMERIC),
@@ -202,7 +163,6 @@ export const ELEMENTWISE_OPS: readonly OpDef[] = [
       }
       return { types: [{ dtype, shape }], symbolic: [sym] };
     },
-    kernel: ([c, x, y]) => [whereOp(c!, x!, y!)],
     cost: elementwiseCost,
   }),
   defineOp({
@@ -217,7 +177,6 @@ export const ELEMENTWISE_OPS: readonly OpDef[] = [
       }
       return { types: [t] };
     },
-    kernel: ([x, lo, hi]) => [clip(x!, lo, hi)],
     cost: elementwiseCost,
   }),
 ];

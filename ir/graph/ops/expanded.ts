@@ -14,17 +14,16 @@ import type { Dim } from "../../symbolic.js";
 import { mulDims } from "../../symbolic.js";
 import { fail } from "../../diagnostics.js";
 import { FLOATS, broadcastShapes, checkDType, checkSameDType, floatAttr, hasInput, inputType, intAttr, normalizeAxis, numel } from "./util.js";
-import { Decomposition, attr, evaluateDecomposition } from "./decompose.js";
+import { Decomposition, attr } from "./decompose.js";
 import { CONTRIB_DOMAIN, defineOp } from "./util.js";
 
 
-type ExpandedSpec = Omit<Parameters<typeof defineOp>[0], "kernel"> & { decompose(node: Node): Node[] };
+type ExpandedSpec = Parameters<typeof defineOp>[0] & { decompose(node: Node): Node[] };
 
-/** An op defined by its decomposition: the reference kernel runs it, and `expand-ops` writes it into the graph. */
+/** An op defined by its decomposition: the reference backend runs it, and `expand-ops` writes it into the graph. */
 function defineExpanded(spec: ExpandedSpec): OpDef {
   const { decompose, ...rest } = spec;
-  const def = defineOp({ ...rest, kernel: (inputs, ctx) => evaluateDecomposition(spec.op, decompose, inputs, ctx) });
-  return { ...def, decompose };
+  return { ...defineOp(rest), decompose };
 }
 
 const flopsPerElement = (k: number) => (_: unknown, [out]: readonly { shape: readonly Dim[] | null }[]) =>

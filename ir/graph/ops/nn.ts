@@ -1,5 +1,5 @@
 // Compute-heavy ops: MatMul, Gemm, Conv, pooling, normalisation, softmax.
-// Shape inference and FLOP counts live here; their kernels are in ../kernels/.
+// Shape inference and FLOP counts live here; their kernels are in the reference backend.
 
 import type { OpDef } from "../op-def.js";
 import type { TensorType } from "../graph.js";
@@ -8,14 +8,9 @@ import type { Dim } from "../../symbolic.js";
 import { addDims, divDimsExact, mulDims, productOfDims, subDims } from "../../symbolic.js";
 import {
   FLOATS, NUMERIC, broadcastShapes, checkDType, checkSameDType, defineOp, inputType, intAttr, intsAttr,
-  floatAttr, normalizeAxis, numel, stringAttr,
+  normalizeAxis, numel, stringAttr,
 } from "./util.js";
 import type { Shape } from "./util.js";
-import { gemmKernel, matmulKernel } from "../kernels/matmul.js";
-import { convKernel } from "../kernels/conv.js";
-import { globalAveragePoolKernel, poolKernel } from "../kernels/pool.js";
-import { batchNormKernel, layerNormKernel } from "../kernels/normalize.js";
-import { softmaxKernel } from "../kernels/softmax.js";
 
 /** Output shape of numpy-style matmul (1-D operands are promoted and the added axis removed). */
 export function matmulShape(a: Shape, b: Shape): Dim[] {
@@ -88,7 +83,6 @@ export const NN_OPS: readonly OpDef[] = [
       const a = inputType(ctx, 0).shape, b = inputType(ctx, 1).shape;
       return { types: [{ dtype, shape: a && b ? matmulShape(a, b) : null }] };
     },
-    kernel: ([a, b]) => [matmulKernel(a!, b!)],
     cost: ([a], [out]) => ({ flops: matmulFlops(shapeOf(a), shapeOf(out)) }),
   }),
   defineOp({
@@ -110,8 +104,6 @@ export const NN_OPS: readonly OpDef[] = [
       if (c) broadcastShapes([m, n], c);
       return { types: [{ dtype, shape: [m, n] }] };
     },
-    kernel: ([a, b, c], { attrs }) => [gemmKernel(a!, b!, c, floatAttr(attrs, "alpha", 1), floatAttr(attrs, "beta", 1),
-      intAttr(attrs, "transA", 0) !== 0, intAttr(attrs, "transB", 0) !== 0)],
     cost: ([a], [out], attrs) => {
       const s = shapeOf(a);
       const k = s ? s[intAttr(attrs, "transA", 0) ? 0 : 1]! : 0;
@@ -138,7 +130,6 @@ export const NN_OPS: readonly OpDef[] = [
       });
       return { types: [{ dtype, shape: [x[0]!, w[0]!, ...poolShape(x, ctx.attrs, [...kernel])] }] };
     },
-    kernel: ([x, w, b], { attrs }) => [convKernel(x!, w!, b, attrs)],
     cost: ([, w], [out]) => {
       const ws = shapeOf(w);
       if (!ws || !out?.shape) return { flops: 0 };
@@ -161,7 +152,6 @@ export const NN_OPS: readonly OpDef[] = [
       const types: TensorType[] = [{ dtype: t.dtype, shape }, { dtype: "i64", shape }];
       return { types: types.slice(0, ctx.outputCount) };
     },
-    kernel: ([x], { attrs, outputCount }) => poolKernel(op as "MaxPool" | "AveragePool", x!, attrs, outputCount),
     cost: (_, [out], attrs) => ({
       flops: out?.shape ? mulDims(numel(out.shape), (intsAttr(attrs, "kernel_shape") ?? [1]).reduce((p, k) => p * k, 1)) : 0,
     }),
@@ -175,7 +165,6 @@ export const NN_OPS: readonly OpDef[] = [
       if (t.shape.length < 3) fail("GlobalAveragePool needs rank >= 3");
       return { types: [{ dtype: t.dtype, shape: [t.shape[0]!, t.shape[1]!, ...t.shape.slice(2).map(() => 1)] }] };
     },
-    kernel: ([x]) => [globalAveragePoolKernel(x!)],
     cost: ([x]) => ({ flops: x?.shape ? numel(x.shape) : 0 }),
   }),
   defineOp({
@@ -192,8 +181,6 @@ export const NN_OPS: readonly OpDef[] = [
       }
       return { types: [t] };
     },
-    kernel: ([x, scale, b, mean, variance], { attrs, outputCount }) => [batchNormKernel(x!, scale!, b!, mean!, variance!,
-      floatAttr(attrs, "epsilon", 1e-5), intAttr(attrs, "training_mode", 0), outputCount)],
     cost: ([x]) => ({ flops: x?.shape ? mulDims(2, numel(x.shape)) : 0 }),
   }),
   defineOp({
@@ -209,8 +196,6 @@ export const NN_OPS: readonly OpDef[] = [
       const types: TensorType[] = [t, { dtype: "f32", shape: statShape }, { dtype: "f32", shape: statShape }];
       return { types: types.slice(0, ctx.outputCount) };
     },
-    kernel: ([x, scale, b], { attrs, outputCount }) =>
-      layerNormKernel(x!, scale!, b, intAttr(attrs, "axis", -1), floatAttr(attrs, "epsilon", 1e-5), outputCount),
     cost: ([x]) => ({ flops: x?.shape ? mulDims(8, numel(x.shape)) : 0 }),
   }),
   ...["Softmax", "LogSoftmax"].map((op) => defineOp({
@@ -221,7 +206,6 @@ export const NN_OPS: readonly OpDef[] = [
       if (t.shape) normalizeAxis(intAttr(ctx.attrs, "axis", -1), t.shape.length);
       return { types: [t] };
     },
-    kernel: ([x], { attrs, opset }) => [softmaxKernel(x!, attrs, opset, op === "LogSoftmax")],
     cost: ([x]) => ({ flops: x?.shape ? mulDims(5, numel(x.shape)) : 0 }),
   })),
 ];

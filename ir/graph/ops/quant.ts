@@ -17,8 +17,8 @@ import type { Tensor } from "../../tensor.js";
 import { checkDType, defineOp, hasInput, inputType, intAttr, normalizeAxis, numel } from "./util.js";
 import type { Shape } from "./util.js";
 import { CONTRIB_DOMAIN } from "./util.js";
-import type { Granularity, NBitsLayout } from "../kernels/quant.js";
-import { dequantizeLinear, matmulNBits, nbitsBlocks, quantizeLinear, zeroPointBytes } from "../kernels/quant.js";
+import type { Granularity, NBitsLayout } from "./quant-layout.js";
+import { nbitsBlocks, zeroPointBytes } from "./quant-layout.js";
 
 /** Types a quantized tensor (QuantizeLinear's output, DequantizeLinear's input) can have. */
 const QUANTIZED: readonly DType[] = ["i8", "u8", "i16", "u16", "i4", "u4"];
@@ -91,14 +91,14 @@ function checkParameters(op: string, ctx: InferContext, x: TensorType, zeroPoint
   else blockSizeOf(op, ctx.attrs, ctx.opset);
 }
 
-function granularityOfTensors(op: string, x: Tensor, scale: Tensor, attrs: Attrs, opset: number): Granularity {
+export function granularityOfTensors(op: string, x: Tensor, scale: Tensor, attrs: Attrs, opset: number): Granularity {
   return granularityOf(op, x.dims, scale.dims, intAttr(attrs, "axis", 1), blockSizeOf(op, attrs, opset));
 }
 
 const elementwiseCost = (flops: number) => (_: unknown, [out]: readonly TensorType[]) => ({ flops: out?.shape ? mulDims(flops, numel(out.shape)) : 0 });
 
 /** QuantizeLinear's output type: output_dtype, else the zero point's, else uint8. */
-function quantizedType(ctx: { attrs: Attrs }, zeroPoint: DType | undefined): DType {
+export function quantizedType(ctx: { attrs: Attrs }, zeroPoint: DType | undefined): DType {
   const code = intAttr(ctx.attrs, "output_dtype", 0);
   if (code === 0) return zeroPoint ?? "u8";
   const to = dtypeFromOnnx(code);
@@ -107,7 +107,7 @@ function quantizedType(ctx: { attrs: Attrs }, zeroPoint: DType | undefined): DTy
   return to;
 }
 
-function checkPrecision(attrs: Attrs): void {
+export function checkPrecision(attrs: Attrs): void {
   const precision = intAttr(attrs, "precision", 0);
   if (precision !== 0 && precision !== 1) fail(`QuantizeLinear with precision ${onnxTypeName(precision)} is not supported (it divides in float32)`);
 }
@@ -132,23 +132,18 @@ const QUANTIZE_LINEAR = defineOp({
     checkParameters("QuantizeLinear", ctx, x, to);
     return { types: [{ dtype: to, shape: x.shape }] };
   },
-  kernel: ([x, scale, zp], { attrs, opset }) => {
-    checkPrecision(attrs);
-    const to = quantizedType({ attrs }, zp?.dtype);
-    return [quantizeLinear(x!, scale!, zp, granularityOfTensors("QuantizeLinear", x!, scale!, attrs, opset), to)];
-  },
   cost: elementwiseCost(QUANTIZE_FLOPS),
 });
 
 /** ONNX gives int32 no zero point; onnxruntime's quantizer writes zeros, the only value tierflow takes. */
-function checkInt32ZeroPoint(x: DType, zeroPoint: Tensor | undefined): void {
+export function checkInt32ZeroPoint(x: DType, zeroPoint: Tensor | undefined): void {
   if (x === "i32" && zeroPoint && (zeroPoint.data as Int32Array).some((v) => v !== 0)) {
     fail("DequantizeLinear of int32 with a non-zero zero point is not supported (ONNX defines int32 without one)");
   }
 }
 
 /** DequantizeLinear's output type: output_dtype (opset 23), else the scale's. */
-function dequantizedType(attrs: Attrs, scale: DType): DType {
+export function dequantizedType(attrs: Attrs, scale: DType): DType {
   const code = intAttr(attrs, "output_dtype", 0);
   if (code === 0) return scale;
   const to = dtypeFromOnnx(code);
@@ -170,17 +165,13 @@ const DEQUANTIZE_LINEAR = defineOp({
     checkParameters("DequantizeLinear", ctx, x, x.dtype);
     return { types: [{ dtype: dequantizedType(ctx.attrs, inputType(ctx, 1).dtype), shape: x.shape }] };
   },
-  kernel: ([x, scale, zp], { attrs, opset }) => {
-    checkInt32ZeroPoint(x!.dtype, zp);
-    return [dequantizeLinear(x!, scale!, zp, granularityOfTensors("DequantizeLinear", x!, scale!, attrs, opset), dequantizedType(attrs, scale!.dtype))];
-  },
   cost: elementwiseCost(DEQUANTIZE_FLOPS),
 });
 
 const ACCURACY_LEVELS = "0 (unset), 1 (fp32), 2 (fp16), 3 (bf16) or 4 (int8)";
 
 /** MatMulNBits' attributes, checked: bits 2, 4 or 8; block_size a power of two of at least 16. */
-function nbitsLayout(attrs: Attrs): NBitsLayout {
+export function nbitsLayout(attrs: Attrs): NBitsLayout {
   const k = intAttr(attrs, "K", 0), n = intAttr(attrs, "N", 0), bits = intAttr(attrs, "bits", 4), blockSize = intAttr(attrs, "block_size", 0);
   if (k < 1 || n < 1) fail(`MatMulNBits needs K and N of at least 1, got K = ${k}, N = ${n}`);
   if (![2, 4, 8].includes(bits)) fail(`MatMulNBits with bits = ${bits} is not supported (2, 4 or 8)`);
@@ -198,7 +189,7 @@ function checkShapeOneOf(what: string, shape: Shape | null, options: readonly (r
   }
 }
 
-interface NBitsOperands {
+export interface NBitsOperands {
   readonly a: TensorType;
   readonly b: TensorType;
   readonly scales: TensorType;
@@ -207,7 +198,7 @@ interface NBitsOperands {
   readonly bias: TensorType | undefined;
 }
 
-function checkNBits(l: NBitsLayout, o: NBitsOperands): void {
+export function checkNBits(l: NBitsLayout, o: NBitsOperands): void {
   if (o.gIdx) fail("MatMulNBits with g_idx (act-order) is not supported");
   const { blocks, blob } = nbitsBlocks(l);
   checkDType(o.a.dtype, SCALES, "MatMulNBits A");
@@ -231,8 +222,6 @@ function checkNBits(l: NBitsLayout, o: NBitsOperands): void {
   }
 }
 
-const typeOf = (t: Tensor | undefined): TensorType | undefined => (t ? { dtype: t.dtype, shape: t.dims } : undefined);
-
 const MATMUL_NBITS = defineOp({
   op: "MatMulNBits", domain: CONTRIB_DOMAIN, inputs: [3, 6],
   doc: `MatMulNBits(A, B, scales, zero_points?, g_idx?, bias?) (onnxruntime): Y = A @ W' + bias, W [N, K] dequantized from B blockwise along K:
@@ -253,11 +242,6 @@ const MATMUL_NBITS = defineOp({
       zeroPoints: hasInput(ctx, 3) ? inputType(ctx, 3) : undefined, gIdx: hasInput(ctx, 4), bias: hasInput(ctx, 5) ? inputType(ctx, 5) : undefined,
     });
     return { types: [{ dtype: a.dtype, shape: a.shape ? [...a.shape.slice(0, -1), l.n] : null }] };
-  },
-  kernel: ([a, b, scales, zeroPoints, gIdx, bias], { attrs }) => {
-    const l = nbitsLayout(attrs);
-    checkNBits(l, { a: typeOf(a)!, b: typeOf(b)!, scales: typeOf(scales)!, zeroPoints: typeOf(zeroPoints), gIdx: gIdx !== undefined, bias: typeOf(bias) });
-    return [matmulNBits(a!, b!, scales!, zeroPoints, bias, l)];
   },
   // The product's FLOPs plus dequantizing every weight once (and the bias).
   cost: ([, , , , , bias], [out], attrs) => {

@@ -6,9 +6,6 @@ import type { Dim } from "../../symbolic.js";
 import { mulDims } from "../../symbolic.js";
 import { NUMERIC, checkDType, defineOp, hasInput, inputType, intAttr, intsAttr, knownDims, knownInts, normalizeAxis, numel } from "./util.js";
 import type { Shape } from "./util.js";
-import { argKernel, reduceKernel } from "../kernels/reduce.js";
-import type { ReduceOp } from "../kernels/reduce.js";
-import { topkKernel } from "../kernels/topk.js";
 
 /**
  * Reduced axes for Reduce* ops: attribute (older opsets) or input 1; undefined means all (or none).
@@ -44,7 +41,7 @@ export function reducedShape(shape: Shape, axes: readonly number[] | undefined, 
   return keepDims ? shape.map((d, i) => (reduced(i) ? 1 : d)) : shape.filter((_, i) => !reduced(i));
 }
 
-function reduce(op: ReduceOp): OpDef {
+function reduce(op: string): OpDef {
   return defineOp({
     op, doc: `${op}(data, axes?) with keepdims (default 1).`, inputs: [1, 2],
     attrs: { axes: { type: "ints" }, keepdims: { type: "int", default: 1 }, noop_with_empty_axes: { type: "int", default: 0 } },
@@ -57,13 +54,6 @@ function reduce(op: ReduceOp): OpDef {
       const keepDims = intAttr(ctx.attrs, "keepdims", 1) === 1, noop = intAttr(ctx.attrs, "noop_with_empty_axes", 0) === 1;
       const shape = axes === "runtime" ? runtimeReducedShape(ctx, t.shape, keepDims, noop) : reducedShape(t.shape, axes, keepDims, noop);
       return { types: [{ dtype: t.dtype, shape }] };
-    },
-    kernel: ([x, axes], { attrs }) => {
-      const literal = axes && { type: undefined, value: axes, symbolic: undefined };
-      const known = reduceAxes({ attrs, inputs: [undefined, literal] }, x!.dims.length);
-      if (known === "runtime") fail("reduction axes are not known"); // unreachable: a tensor's values are known
-      return [reduceKernel(op, x!, known,
-        intAttr(attrs, "keepdims", 1) === 1, intAttr(attrs, "noop_with_empty_axes", 0) === 1)];
     },
     cost: ([x]) => ({ flops: x?.shape ? numel(x.shape) : 0 }),
   });
@@ -94,7 +84,6 @@ export const REDUCE_OPS: readonly OpDef[] = [
       const shape = t.shape.map((d, i) => (i === axis ? k : d));
       return { types: [{ dtype: t.dtype, shape }, { dtype: "i64", shape }] };
     },
-    kernel: ([x, k], { attrs }) => topkKernel(x!, k!, intAttr(attrs, "axis", -1), intAttr(attrs, "largest", 1) === 1),
     cost: ([x]) => ({ flops: x?.shape ? mulDims(2, numel(x.shape)) : 0 }),
   }),
   ...["ArgMax", "ArgMin"].map((op) => defineOp({
@@ -107,8 +96,6 @@ export const REDUCE_OPS: readonly OpDef[] = [
       const axis = normalizeAxis(intAttr(ctx.attrs, "axis", 0), t.shape.length);
       return { types: [{ dtype: "i64", shape: reducedShape(t.shape, [axis], intAttr(ctx.attrs, "keepdims", 1) === 1, false) }] };
     },
-    kernel: ([x], { attrs }) => [argKernel(op === "ArgMax", x!, normalizeAxis(intAttr(attrs, "axis", 0), x!.dims.length),
-      intAttr(attrs, "keepdims", 1) === 1, intAttr(attrs, "select_last_index", 0) === 1)],
     cost: ([x]) => ({ flops: x?.shape ? numel(x.shape) : 0 }),
   })),
 ];

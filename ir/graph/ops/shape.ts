@@ -9,9 +9,7 @@ import { dtypeFromOnnx, INT_DTYPES, isSubByte, onnxTypeName } from "../../dtype.
 import type { Dim } from "../../symbolic.js";
 import { addDims, divDimsExact, productOfDims, subDims } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
-import { makeTensor, tensorFromValues, valuesAsNumbers } from "../../tensor.js";
-import { castTensor } from "../kernels/cast.js";
-import { expandKernel, reshapeKernel } from "../kernels/layout.js";
+import { tensorFromValues, valuesAsNumbers } from "../../tensor.js";
 import {
   broadcastShapes, checkShapeValues, defineOp, hasInput, inputShape, inputType, intAttr, intsAttr, knownDims, knownInts,
   normalizeAxis, numel,
@@ -157,7 +155,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
   defineOp({
     op: "Identity", doc: "Identity(x) = x.", inputs: [1, 1],
     infer: (ctx) => ({ types: [inputType(ctx, 0, "x")], symbolic: [passSymbolic(ctx)] }),
-    kernel: ([x]) => [x!],
   }),
   defineOp({
     op: "Dropout", doc: "Dropout(x, ratio?, training_mode?) at inference is the identity; mask is all true.",
@@ -168,10 +165,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       if (training && (!ratio || ratio.value)) checkNotTraining(training, ratio?.value);
       const mask: TensorType = { dtype: "bool", shape: t.shape };
       return { types: [t, mask].slice(0, ctx.outputCount) };
-    },
-    kernel: ([x, ratio, training], { outputCount }) => {
-      checkNotTraining(training, ratio);
-      return [x!, makeTensor("bool", x!.dims, new Uint8Array(x!.data.length).fill(1))].slice(0, outputCount);
     },
   }),
   defineOp({
@@ -185,7 +178,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const sym = INT_DTYPES.includes(to) ? passSymbolic(ctx) : undefined;
       return { types: [{ dtype: to, shape: t.shape }], symbolic: [sym] };
     },
-    kernel: ([x], { attrs }) => [castTensor(x!, dtypeFromOnnx(intAttr(attrs, "to", 1))!)],
   }),
   defineOp({
     op: "CastLike", doc: "CastLike(x, target): x cast to target's dtype.", inputs: [2, 2],
@@ -195,7 +187,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       refuseCastToSubByte("CastLike", to);
       return { types: [{ dtype: to, shape: inputType(ctx, 0, "x").shape }] };
     },
-    kernel: ([x, like]) => [castTensor(x!, like!.dtype)],
   }),
   defineOp({
     op: "Shape", doc: "Shape(x)[start:end] as an int64 vector.", inputs: [1, 1],
@@ -210,13 +201,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const dims = shape.slice(start, Math.max(start, end));
       return { types: [{ dtype: "i64", shape: [dims.length] }], symbolic: [dims] };
     },
-    kernel: ([x], { attrs }) => {
-      const rank = x!.dims.length;
-      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + rank : v, 0), rank);
-      const start = clamp(intAttr(attrs, "start", 0)), end = clamp(attrs.end ? intAttr(attrs, "end", rank) : rank);
-      const dims = x!.dims.slice(start, Math.max(start, end));
-      return [tensorFromValues("i64", [dims.length], dims)];
-    },
   }),
   defineOp({
     op: "Size", doc: "Size(x): the element count as an int64 scalar.", inputs: [1, 1],
@@ -224,7 +208,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const shape = inputShape(ctx, 0, "x");
       return { types: [{ dtype: "i64", shape: [] }], symbolic: [shape ? [numel(shape)] : undefined] };
     },
-    kernel: ([x]) => [tensorFromValues("i64", [], [x!.data.length])],
   }),
   defineOp({
     op: "Reshape", doc: "Reshape(data, shape): 0 copies the input dim (unless allowzero), -1 is inferred.",
@@ -242,14 +225,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const sym = shape && shape.length <= 1 ? passSymbolic(ctx) : undefined;
       return { types: [{ dtype: t.dtype, shape }], symbolic: [sym] };
     },
-    kernel: ([x, shape], { attrs }) => {
-      const requested = valuesAsNumbers(shape!);
-      const allowZero = intAttr(attrs, "allowzero", 0) === 1;
-      const dims = requested.map((d, i) => (d === 0 && !allowZero ? x!.dims[i]! : d));
-      const at = dims.indexOf(-1);
-      if (at >= 0) dims[at] = x!.data.length / dims.filter((_, i) => i !== at).reduce((p, d) => p * d, 1);
-      return [reshapeKernel(x!, dims)];
-    },
   }),
   defineOp({
     op: "Flatten", doc: "Flatten(x) to 2-D: [prod(dims[:axis]), prod(dims[axis:])].", inputs: [1, 1],
@@ -262,14 +237,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       if (axis < -rank || axis > rank) fail(`axis ${axis} is out of range for rank ${rank}`);
       if (axis < 0) axis += rank;
       return { types: [{ dtype: t.dtype, shape: [productOfDims(t.shape.slice(0, axis)), productOfDims(t.shape.slice(axis))] }] };
-    },
-    kernel: ([x], { attrs }) => {
-      const rank = x!.dims.length;
-      let axis = intAttr(attrs, "axis", 1);
-      if (axis < 0) axis += rank;
-      // Both products from the dims: dividing the element count would lose the trailing size of zero-size tensors.
-      const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
-      return [reshapeKernel(x!, [product(x!.dims.slice(0, axis)), product(x!.dims.slice(axis))])];
     },
   }),
   defineOp({
@@ -287,12 +254,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       }
       const keep = shape.filter((d, i) => (axes ? !axes.includes(i) : d !== 1));
       return { types: [{ dtype: t.dtype, shape: keep }], symbolic: [passSymbolic(ctx)] };
-    },
-    kernel: ([x, axesT], { attrs }) => {
-      const rank = x!.dims.length;
-      const axes = (intsAttr(attrs, "axes") ?? (axesT ? valuesAsNumbers(axesT) : undefined))?.map((a) => normalizeAxis(a, rank));
-      for (const a of axes ?? []) if (x!.dims[a] !== 1) fail(`cannot squeeze axis ${a} of size ${x!.dims[a]}`);
-      return [reshapeKernel(x!, x!.dims.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)))];
     },
   }),
   defineOp({
@@ -312,16 +273,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : t.shape[src++]!);
       return { types: [{ dtype: t.dtype, shape: out }], symbolic: [passSymbolic(ctx)] };
     },
-    kernel: ([x, axesT], { attrs }) => {
-      const axes = intsAttr(attrs, "axes") ?? valuesAsNumbers(axesT!);
-      const rank = x!.dims.length + axes.length;
-      const norm = axes.map((a) => normalizeAxis(a, rank));
-      if (new Set(norm).size !== norm.length) fail("Unsqueeze axes repeat");
-      const out: number[] = [];
-      let src = 0;
-      for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : x!.dims[src++]!);
-      return [reshapeKernel(x!, out)];
-    },
   }),
   defineOp({
     op: "Expand", doc: "Expand(input, shape): broadcast input to shape.", inputs: [2, 2],
@@ -336,7 +287,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       }
       return { types: [{ dtype: t.dtype, shape: broadcastShapes(t.shape, target) }] };
     },
-    kernel: ([x, shape]) => [expandKernel(x!, valuesAsNumbers(shape!))],
   }),
   defineOp({
     op: "ConstantOfShape", doc: "ConstantOfShape(shape): a tensor of that shape filled with `value` (default 0.0f).",
@@ -353,12 +303,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
       }
       return { types: [{ dtype: value.dtype, shape }], symbolic: [sym] };
     },
-    kernel: ([shape], { attrs }) => {
-      const value = constantOfShapeValue(attrs);
-      const out = makeTensor(value.dtype, valuesAsNumbers(shape!));
-      (out.data as unknown as { fill(v: number | bigint): void }).fill(value.data[0]!);
-      return [out];
-    },
   }),
   defineOp({
     op: "Constant", doc: "Constant: a tensor from its value attribute.", inputs: [0, 0],
@@ -372,8 +316,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
       const small = INT_DTYPES.includes(v.dtype) && v.dims.length <= 1 && v.data.length <= 64;
       return { types: [{ dtype: v.dtype, shape: [...v.dims] }], symbolic: [small ? valuesAsNumbers(v) : undefined] };
     },
-    kernel: (_, { attrs }) => [constantValue(attrs)],
   }),
 ];
 
-export { axesOf, sliceLength, sliceSymbolic };
+export { axesOf, checkNotTraining, constantOfShapeValue, constantValue, sliceLength, sliceSymbolic };

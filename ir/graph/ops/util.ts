@@ -136,7 +136,7 @@ export function tensorShape(t: Tensor): number[] {
 }
 
 /** Declare an op with sensible defaults for arity and attributes. */
-export function defineOp(def: Partial<Pick<OpDef, "domain" | "attrs" | "kernel" | "cost">> &
+export function defineOp(def: Partial<Pick<OpDef, "domain" | "attrs" | "cost">> &
   Pick<OpDef, "op" | "doc" | "infer"> & { inputs: [number, number]; outputs?: [number, number] }): OpDef {
   return {
     op: def.op,
@@ -146,7 +146,6 @@ export function defineOp(def: Partial<Pick<OpDef, "domain" | "attrs" | "kernel" 
     attrs: def.attrs ?? {},
     doc: def.doc,
     infer: def.infer,
-    ...(def.kernel ? { kernel: def.kernel } : {}),
     ...(def.cost ? { cost: def.cost } : {}),
   };
 }

@@ -1,11 +1,11 @@
 // The attention fusion: MatMul(Q, K^T), a scale, a mask, Softmax, Casts and
-// MatMul(P, V) as one kernel (ir/graph/kernels/attention.ts).
+// MatMul(P, V) as one kernel (targets/reference/kernels/attention.ts).
 
 import type { Graph } from "../../../ir/graph/graph.js";
 import type { Tensor } from "../../../ir/tensor.js";
 import { intAttr, normalizeAxis } from "../../../ir/graph/ops/util.js";
-import { fusedAttention } from "../../../ir/graph/kernels/attention.js";
-import { scaledMaskedSoftmax } from "../../../ir/graph/kernels/scaled-softmax.js";
+import { fusedAttention } from "../kernels/attention.js";
+import { scaledMaskedSoftmax } from "../kernels/scaled-softmax.js";
 import type { Fusion, Kernel, Step, Uses } from "./match.js";
 import { floatCasts, matmulOfViews, soleOp, transposedView } from "./match.js";
 

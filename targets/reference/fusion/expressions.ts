@@ -1,12 +1,12 @@
 // Fusions matched as expressions: the activation patterns
-// (ir/graph/kernels/activation-patterns.ts) and the rotary embedding.
+// (targets/reference/kernels/activation-patterns.ts) and the rotary embedding.
 
 import type { Tensor } from "../../../ir/tensor.js";
 import { intAttr, normalizeAxis } from "../../../ir/graph/ops/util.js";
-import { ACTIVATIONS } from "../../../ir/graph/kernels/activation-patterns.js";
-import type { Expr } from "../../../ir/graph/kernels/activation-patterns.js";
-import { runActivation } from "../../../ir/graph/kernels/activation.js";
-import { rotateHalf } from "../../../ir/graph/kernels/rotary.js";
+import { ACTIVATIONS } from "../kernels/activation-patterns.js";
+import type { Expr } from "../kernels/activation-patterns.js";
+import { runActivation } from "../kernels/activation.js";
+import { rotateHalf } from "../kernels/rotary.js";
 import type { Fusion } from "./match.js";
 import { expressionFusion } from "./match.js";
 

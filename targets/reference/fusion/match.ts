@@ -4,13 +4,13 @@
 // its kernel does not apply.
 
 import type { Graph, Node } from "../../../ir/graph/graph.js";
-import type { KernelContext } from "../../../ir/graph/op-def.js";
+import type { KernelContext } from "../op-kernels/op-kernel.js";
 import type { Tensor } from "../../../ir/tensor.js";
 import { intAttr, intsAttr } from "../../../ir/graph/ops/util.js";
-import { matmulStrided, permutedView } from "../../../ir/graph/kernels/matmul.js";
-import type { StridedOperand } from "../../../ir/graph/kernels/matmul.js";
-import { COMMUTATIVE } from "../../../ir/graph/kernels/activation-patterns.js";
-import type { Expr } from "../../../ir/graph/kernels/activation-patterns.js";
+import { matmulStrided, permutedView } from "../kernels/matmul.js";
+import type { StridedOperand } from "../kernels/matmul.js";
+import { COMMUTATIVE } from "../kernels/activation-patterns.js";
+import type { Expr } from "../kernels/activation-patterns.js";
 
 export type Kernel = (inputs: readonly (Tensor | undefined)[], ctx: KernelContext) => Tensor[];
 

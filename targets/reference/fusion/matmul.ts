@@ -3,8 +3,8 @@
 
 import type { Tensor } from "../../../ir/tensor.js";
 import { intAttr } from "../../../ir/graph/ops/util.js";
-import { gatherMatmulKernel } from "../../../ir/graph/kernels/gather-matmul.js";
-import { matmulAndBias } from "../../../ir/graph/kernels/matmul.js";
+import { gatherMatmulKernel } from "../kernels/gather-matmul.js";
+import { matmulAndBias } from "../kernels/matmul.js";
 import type { Fusion, Kernel } from "./match.js";
 import { matmulOfViews, soleOp, soleProducer } from "./match.js";
 

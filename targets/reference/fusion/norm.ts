@@ -1,8 +1,8 @@
-// The RMS normalisation fusion (ir/graph/kernels/rms-norm.ts).
+// The RMS normalisation fusion (targets/reference/kernels/rms-norm.ts).
 
 import type { Tensor } from "../../../ir/tensor.js";
 import { intAttr, intsAttr, normalizeAxis } from "../../../ir/graph/ops/util.js";
-import { rmsNorm as rmsNormKernel } from "../../../ir/graph/kernels/rms-norm.js";
+import { rmsNorm as rmsNormKernel } from "../kernels/rms-norm.js";
 import type { Fusion, Kernel, Step } from "./match.js";
 import { floatCasts, soleOp } from "./match.js";
 

@@ -1,7 +1,7 @@
-// The scaled, masked Softmax fusion (ir/graph/kernels/scaled-softmax.ts).
+// The scaled, masked Softmax fusion (targets/reference/kernels/scaled-softmax.ts).
 
 import type { Tensor } from "../../../ir/tensor.js";
-import { scaledMaskedSoftmax } from "../../../ir/graph/kernels/scaled-softmax.js";
+import { scaledMaskedSoftmax } from "../kernels/scaled-softmax.js";
 import type { Fusion, Kernel } from "./match.js";
 import { soleOp } from "./match.js";
 
