@@ -25,7 +25,7 @@ import { lowerToDataflow } from "./lower/to-dataflow.js";
 import type { OptLevel, SectionSpan } from "./schedule/sections.js";
 import { partitionSections } from "./schedule/sections.js";
 import { allocateSection } from "./schedule/allocate.js";
-import { estimateSection } from "./schedule/estimate.js";
+import { SectionEstimator } from "./schedule/estimate.js";
 import type { Placement } from "./place/placement.js";
 import { placeTensors } from "./place/placement.js";
 import { partitionHostDevice } from "./schedule/host-device.js";
@@ -111,7 +111,7 @@ follow program order. Output, in the placement IR (units and costs are 0 until t
   from: "dataflow", to: "placement",
   run: (s) => {
     const dataflow = need(s.dataflow, "partition-sections", "the dataflow module");
-    return { ...s, spans: partitionSections(dataflow, s.target, s.opt, (ks, external) => estimateSection(ks, s.target, external)) };
+    return { ...s, spans: partitionSections(dataflow, s.target, s.opt, new SectionEstimator(s.target)) };
   },
 });
 

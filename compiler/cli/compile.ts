@@ -108,14 +108,14 @@ export function registerCompile(program: Command): void {
       progress.stage("write");
       const report = formatReport(result.plan, result.target, result.search);
       // The lower levels' text forms share a parser library that is slow to load: only compile pays for it.
-      const { printDataflow } = await import("../../ir/dataflow/text.js");
-      const { printPlacement } = await import("../../ir/placement/text.js");
+      const { printDataflowPieces } = await import("../../ir/dataflow/text.js");
+      const { printPlacementPieces } = await import("../../ir/placement/text.js");
       ensureDir(flags.output); // the plan records its model's path relative to its folder, which must exist
       const plan = planInFolder(result.plan, flags.output);
       // One step: a plan that cannot be written leaves the folder as it was, and plan.json comes last.
       writeFolder(flags.output, [
-        ["graph.tfg", () => printModule(result.graph)], ["dataflow.tfd", () => printDataflow(result.dataflow)],
-        ["placement.tfp", () => printPlacement(plan)], ["report.txt", () => report],
+        ["graph.tfg", () => printModule(result.graph)], ["dataflow.tfd", () => printDataflowPieces(result.dataflow)],
+        ["placement.tfp", () => printPlacementPieces(plan)], ["report.txt", () => report],
         ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target)] as const] : []),
         ["plan.json", () => planJsonChunks(plan)],
       ]);

@@ -57,16 +57,23 @@ export function pipelineSeconds(stages: readonly DfKernel[], seconds: readonly n
  * the `free` largest remainders: found by selection, not a sort, since the
  * sectioning weighs every candidate section with this.
  */
-function computeUnitsOf(device: readonly DfKernel[], target: Target, work = new WorkArrays(device.length)): Int32Array {
-  const n = device.length;
-  work.fit(n);
-  const units = work.units, remainders = work.remainders;
+function computeUnitsOf(device: readonly DfKernel[], target: Target): Int32Array {
+  const work = new WorkArrays(device.length);
   let totalFlops = 0;
-  for (const k of device) totalFlops += k.flops;
+  device.forEach((k, i) => {
+    work.flops[i] = k.flops;
+    totalFlops += k.flops;
+  });
+  return unitsByShare(work, device.length, totalFlops, target);
+}
+
+/** computeUnitsOf over the first `n` FLOP counts in `work.flops`, whose sum (in order) is `totalFlops`. */
+function unitsByShare(work: WorkArrays, n: number, totalFlops: number, target: Target): Int32Array {
+  const units = work.units, remainders = work.remainders, flops = work.flops;
   let free = target.compute.units - n;
   const spread = free;
   for (let i = 0; i < n; i++) {
-    const share = totalFlops > 0 ? (spread * device[i]!.flops) / totalFlops : spread / Math.max(1, n);
+    const share = totalFlops > 0 ? (spread * flops[i]!) / totalFlops : spread / Math.max(1, n);
     const whole = Math.floor(share);
     units[i] = 1 + whole;
     remainders[i] = share % 1;
@@ -83,25 +90,29 @@ function computeUnitsOf(device: readonly DfKernel[], target: Target, work = new 
   return units;
 }
 
-/** Arrays of computeUnitsOf, kept across calls by the sectioning's estimate (hundreds of thousands of calls). */
+/** Per-kernel numbers of unitsByShare and GrowingSection, kept across calls (the sectioning makes hundreds of thousands). */
 class WorkArrays {
+  flops: Float64Array;
   units: Int32Array;
   remainders: Float64Array;
   select: Float64Array;
+  /** Per stage: FLOPs per second of one compute unit, tiles and blocks (GrowingSection). */
+  rate: Float64Array;
+  tiles: Float64Array;
+  blocks: Float64Array;
   constructor(n: number) {
-    this.units = new Int32Array(n);
-    this.remainders = new Float64Array(n);
-    this.select = new Float64Array(n);
+    [this.flops, this.units, this.remainders, this.select] = [new Float64Array(n), new Int32Array(n), new Float64Array(n), new Float64Array(n)];
+    [this.rate, this.tiles, this.blocks] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
   }
 
-  fit(n: number): void {
+  /** Room for `n` kernels, keeping the first `keep` of each array. */
+  fit(n: number, keep: number): void {
     if (this.units.length >= n) return;
-    const size = Math.max(n, 2 * this.units.length);
-    [this.units, this.remainders, this.select] = [new Int32Array(size), new Float64Array(size), new Float64Array(size)];
+    const grown = new WorkArrays(Math.max(n, 2 * this.units.length));
+    for (const key of ["flops", "units", "remainders", "select", "rate", "tiles", "blocks"] as const) grown[key].set(this[key].subarray(0, keep));
+    Object.assign(this, grown);
   }
 }
-
-const ESTIMATE_WORK = new WorkArrays(1024);
 
 /** The k-th largest of the first `n` values (1-based), by quickselect; reorders them. */
 function kthLargest(values: Float64Array, n: number, k: number): number {
@@ -134,30 +145,81 @@ function stageSeconds(device: readonly DfKernel[], units: Int32Array, target: Ta
 }
 
 /**
- * A section's pipeline time alone (what the sectioning weighs for every
- * candidate section): the same arithmetic as allocateSection's computeSeconds,
- * in the same order, over numbers gathered once per kernel.
+ * A section's pipeline time alone: the same arithmetic as allocateSection's
+ * computeSeconds, in the same order, over numbers gathered once per kernel.
  */
 export function sectionComputeSeconds(kernels: readonly DfKernel[], target: Target): number {
-  const device = kernels.every(isStage) ? kernels : kernels.filter(isStage);
-  const n = device.length;
-  if (n === 0) return 0;
-  const units = computeUnitsOf(device, target, ESTIMATE_WORK);
-  let slowestSeconds = 0, ii = -Infinity, slowest = 0, tiles = 1;
-  // The remainders are spent once units are handed out: their array holds each stage's first block.
-  const firstBlock = ESTIMATE_WORK.remainders;
-  for (let i = 0; i < n; i++) {
-    const k = device[i]!;
-    const seconds = k.flops / (units[i]! * (peakFlops(target, k.dtype) / target.compute.units));
-    const perTile = seconds / Math.max(1, k.tiling.tiles);
-    firstBlock[i] = perTile / Math.max(1, k.tiling.blocks);
-    if (seconds > slowestSeconds) slowestSeconds = seconds;
-    if (perTile > ii) { ii = perTile; slowest = i; }
-    tiles = Math.max(tiles, k.tiling.tiles);
+  const section = new GrowingSection(target);
+  for (const k of kernels) section.add(k);
+  return section.seconds();
+}
+
+/**
+ * sectionComputeSeconds of a section that grows a kernel at a time, and of it
+ * with one more kernel, without gathering its kernels' numbers again: the
+ * sectioning weighs every kernel's joining the open section.
+ */
+export class GrowingSection {
+  private readonly work = new WorkArrays(64);
+  private n = 0;
+  /** The stages' FLOPs summed in order, as computeUnitsOf sums them. */
+  private totalFlops = 0;
+
+  constructor(private readonly target: Target) {}
+
+  /** The section is empty again. */
+  clear(): void {
+    this.n = 0;
+    this.totalFlops = 0;
   }
-  let fill = ii;
-  for (let i = 0; i < n; i++) if (i !== slowest) fill += firstBlock[i]!;
-  return Math.max(slowestSeconds, fill + (tiles - 1) * ii);
+
+  /** `k` joins the section (only pipeline stages count). */
+  add(k: DfKernel): void {
+    if (!isStage(k)) return;
+    this.put(k, this.n);
+    this.n += 1;
+    this.totalFlops += k.flops;
+  }
+
+  seconds(): number {
+    return this.evaluate(this.n, this.totalFlops);
+  }
+
+  /** The seconds of the section with `k` joined, leaving the section as it is. */
+  secondsWith(k: DfKernel): number {
+    if (!isStage(k)) return this.seconds();
+    this.put(k, this.n);
+    return this.evaluate(this.n + 1, this.totalFlops + k.flops);
+  }
+
+  private put(k: DfKernel, i: number): void {
+    this.work.fit(i + 1, i);
+    const w = this.work;
+    w.flops[i] = k.flops;
+    w.rate[i] = peakFlops(this.target, k.dtype) / this.target.compute.units;
+    w.tiles[i] = k.tiling.tiles;
+    w.blocks[i] = k.tiling.blocks;
+  }
+
+  private evaluate(n: number, totalFlops: number): number {
+    if (n === 0) return 0;
+    const w = this.work;
+    const units = unitsByShare(w, n, totalFlops, this.target);
+    let slowestSeconds = 0, ii = -Infinity, slowest = 0, tiles = 1;
+    // The remainders are spent once units are handed out: their array holds each stage's first block.
+    const firstBlock = w.remainders;
+    for (let i = 0; i < n; i++) {
+      const seconds = w.flops[i]! / (units[i]! * w.rate[i]!);
+      const perTile = seconds / Math.max(1, w.tiles[i]!);
+      firstBlock[i] = perTile / Math.max(1, w.blocks[i]!);
+      if (seconds > slowestSeconds) slowestSeconds = seconds;
+      if (perTile > ii) { ii = perTile; slowest = i; }
+      tiles = Math.max(tiles, w.tiles[i]!);
+    }
+    let fill = ii;
+    for (let i = 0; i < n; i++) if (i !== slowest) fill += firstBlock[i]!;
+    return Math.max(slowestSeconds, fill + (tiles - 1) * ii);
+  }
 }
 
 export function allocateSection(kernels: readonly DfKernel[], target: Target): SectionAllocation {

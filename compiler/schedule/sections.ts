@@ -35,10 +35,22 @@ function isDevice(k: DfKernel): boolean {
 }
 
 /**
- * Estimated seconds of a candidate section (see estimate.ts), given the bytes
- * its kernels read from outside it, which the partition keeps as sections grow.
+ * Estimated seconds of candidate sections (see estimate.ts) as the open section
+ * grows a kernel at a time, given the bytes their kernels read from outside
+ * them, which the partition keeps as sections grow.
  */
-export type SectionEstimate = (kernels: readonly DfKernel[], externalBytes: number) => number;
+export interface SectionEstimate {
+  /** The open section has no kernels again. */
+  clear(): void;
+  /** `k` joins the open section. */
+  add(k: DfKernel): void;
+  /** The open section. */
+  open(externalBytes: number): number;
+  /** The open section with `k` joined (the open section stays as it is). */
+  withKernel(k: DfKernel, externalBytes: number): number;
+  /** `k` alone. */
+  alone(k: DfKernel, externalBytes: number): number;
+}
 
 /** Bytes `k` reads from outside a section that produced `produced` before it. */
 function readsFromOutside(k: DfKernel, produced: ReadonlySet<string>): number {
@@ -70,6 +82,7 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
     else if (open.length > 0) sections.push(open);
     open = [];
     openDevice = [];
+    estimate?.clear();
     openEstimate = undefined;
     openProduced = new Set();
     openExternal = 0;
@@ -90,14 +103,15 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
     let merged: number | undefined;
     const worthIt = () => {
       if (!estimate) return true;
-      merged = estimate([...openDevice, k], openExternal + readsFromOutside(k, openProduced));
-      openEstimate ??= estimate(openDevice, openExternal);
-      return merged <= openEstimate + estimate([k], readsFromOutside(k, new Set()));
+      merged = estimate.withKernel(k, openExternal + readsFromOutside(k, openProduced));
+      openEstimate ??= estimate.open(openExternal);
+      return merged <= openEstimate + estimate.alone(k, readsFromOutside(k, new Set()));
     };
     if (openDevice.length > 0 && (!streaming || !fits || !worthIt())) close();
     else openEstimate = merged;
     open.push(k);
     openDevice.push(k);
+    estimate?.add(k);
     openExternal += readsFromOutside(k, openProduced);
     for (const t of k.outputs) openProduced.add(t);
     compute += 1;

@@ -37,25 +37,53 @@ const STREAM_ATTRS = { tile_bytes: num, tiles: int } satisfies Schema;
 const INDENT = "  ";
 
 export function printDataflow(m: DataflowModule): string {
-  return `// tierflow dataflow IR\n${dataflowLines(m).join("\n")}\n`;
+  return [...printDataflowPieces(m)].join("");
 }
 
-/** The module as lines without a trailing newline; the placement printer indents them. */
-export function dataflowLines(m: DataflowModule): string[] {
+/** printDataflow's text a line at a time, so a module of many kernels is written without holding all of it. */
+export function* printDataflowPieces(m: DataflowModule): Generator<string> {
+  yield "// tierflow dataflow IR\n";
+  for (const line of dataflowLines(m)) yield `${line}\n`;
+}
+
+/** The module as lines without a trailing newline, one at a time; the placement printer indents them. */
+export function* dataflowLines(m: DataflowModule): Generator<string> {
   const owner = `dataflow ${symbolName(m.name)}`;
   const attrs = formatAttrs(MODULE_ATTRS, { source: m.source, phase: m.phase, dtype: m.dtype }, owner);
-  const groups: string[][] = [
+  yield `${statementLine("dataflow", [symbolName(m.name)], attrs)} {`;
+  yield* indentedGroups([
     [
       `bindings ${formatDict(int, "names", m.bindings, `${owner} bindings`)}`,
       `inputs (${m.inputs.map(valueName).join(", ")})`,
       `outputs (${m.outputs.map(valueName).join(", ")})`,
     ],
-    m.tensors.map(printTensor),
-    m.kernels.map(printKernel),
-    m.streams.map(printStream),
-  ];
-  const body = groups.filter((g) => g.length > 0).flatMap((g, i) => (i === 0 ? g : ["", ...g]));
-  return [`${statementLine("dataflow", [symbolName(m.name)], attrs)} {`, ...body.map((l) => (l ? INDENT + l : l)), "}"];
+    lazyLines(m.tensors, printTensor),
+    lazyLines(m.kernels, printKernel),
+    lazyLines(m.streams, printStream),
+  ]);
+  yield "}";
+}
+
+/** A group of lines printed only when iterated, and how many there are. */
+export interface LineGroup {
+  readonly length: number;
+  [Symbol.iterator](): Iterator<string>;
+}
+
+/** `items` printed a line each, on demand. */
+export function lazyLines<T>(items: readonly T[], print: (item: T) => string): LineGroup {
+  return { length: items.length, *[Symbol.iterator]() { for (const item of items) yield print(item); } };
+}
+
+/** The non-empty groups' lines, indented, with a blank line between groups. */
+export function* indentedGroups(groups: readonly LineGroup[]): Generator<string> {
+  let first = true;
+  for (const group of groups) {
+    if (group.length === 0) continue;
+    if (!first) yield "";
+    first = false;
+    for (const line of group) yield line ? INDENT + line : line;
+  }
 }
 
 function printTensor(t: DfTensor): string {

@@ -6,7 +6,7 @@
 import { TierflowError, withLocation } from "../diagnostics.js";
 import type { Location } from "../diagnostics.js";
 import type { Module } from "./graph.js";
-import { buildModule } from "./text/build.js";
+import { StreamedStatements, buildModule } from "./text/build.js";
 import { checkDenseLiterals } from "./text/dense-limits.js";
 import { parseGraphTokens } from "./text/grammar.js";
 import { lexGraphText } from "./text/lexer.js";
@@ -31,11 +31,18 @@ export function parseModule(text: string, options: ParseOptions = {}): Module {
   if ("problem" in lexed) {
     throw new TierflowError(lexed.problem.message, { ...where, ...positionAt(text, lexed.problem.offset) });
   }
-  const parsed = parseGraphTokens(lexed.tokens);
+  const emptyListType = options.emptyListType ?? ((): ListType => "ints");
+  const ctx = { text, emptyListType };
+  // Statements are built as they are parsed, so a large graph's syntax trees are never all held at once.
+  const streamed = new StreamedStatements(ctx);
+  const parsed = parseGraphTokens(lexed.tokens, streamed);
   if ("problem" in parsed) {
     const position = positionOfToken(parsed.problem.token, lexed.tokens);
     throw new TierflowError(parsed.problem.message, { ...where, ...position });
   }
-  const emptyListType = options.emptyListType ?? ((): ListType => "ints");
-  return withLocation(where, () => buildModule(parsed.cst, { text, emptyListType }));
+  if (!streamed.failed) return withLocation(where, () => buildModule(parsed.cst, ctx, streamed));
+  // A statement did not build: build from a whole tree, which meets the errors in the order the text gives them.
+  const whole = parseGraphTokens(lexed.tokens);
+  if ("problem" in whole) throw new Error("internal: the graph text parsed once but not twice");
+  return withLocation(where, () => buildModule(whole.cst, ctx));
 }

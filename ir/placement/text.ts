@@ -9,7 +9,8 @@ import type { IToken } from "chevrotain";
 import { withLocation } from "../diagnostics.js";
 import { errorAt } from "../graph/text/cst.js";
 import { symbolName, valueName } from "../graph/text/format.js";
-import { buildDataflow, dataflowLines, phaseCodec } from "../dataflow/text.js";
+import { buildDataflow, dataflowLines, indentedGroups, lazyLines, phaseCodec } from "../dataflow/text.js";
+import type { LineGroup } from "../dataflow/text.js";
 import { entriesOf, formatAttrs, formatDict, int, intOneOf, listOf, num, oneOf, readAttrs, readDict, statementLine, str } from "../lower-text/attrs.js";
 import { buildParallel, parallelLines } from "./parallel-text.js";
 import type { Schema, ValuesOf } from "../lower-text/attrs.js";
@@ -50,6 +51,11 @@ const PREDICTION_ATTRS = {
 const INDENT = "  ";
 
 export function printPlacement(p: Plan): string {
+  return [...printPlacementPieces(p)].join("");
+}
+
+/** printPlacement's text a line at a time, so a plan of many kernels is written without holding all of it. */
+export function* printPlacementPieces(p: Plan): Generator<string> {
   const { model, options: o, prediction: pr } = p;
   const header = [
     statementLine("model", [], formatAttrs(MODEL_ATTRS, { file: model.file, sha256: model.sha256, given: model.given ?? "", path: model.path ?? "" }, "model")),
@@ -57,19 +63,28 @@ export function printPlacement(p: Plan): string {
     `bindings ${formatDict(int, "names", p.bindings, "bindings")}`,
     `fusion ${formatDict(int, "names", p.fusion, "fusion")}`,
   ];
-  const summary = [
+  // Each group is printed when reached, in the order of the text.
+  const summary = later(2, () => [
     statementLine("occupancy", [], formatAttrs(OCCUPANCY_ATTRS, { ...p.occupancy }, "occupancy")),
     statementLine("prediction", [], formatAttrs(PREDICTION_ATTRS, {
       seconds: pr.seconds, tokens_per_second: pr.tokensPerSecond, floor_seconds: pr.floorSeconds,
       floor_bound: pr.floorBound, ratio_to_floor: pr.ratioToFloor,
     }, "prediction")),
-  ];
-  const parallel = p.parallel ? parallelLines(p.parallel, INDENT) : [];
-  const groups = [header, dataflowLines(p.dataflow), ...p.sections.map(sectionLines), p.allocations.map(printAllocation), p.transfers.map(printTransfer), summary, parallel];
-  const body = groups.filter((g) => g.length > 0).flatMap((g, i) => (i === 0 ? g : ["", ...g]));
+  ]);
+  const parallel = later(p.parallel ? 1 : 0, () => (p.parallel ? parallelLines(p.parallel, INDENT) : []));
+  const dataflow: LineGroup = { length: 1, [Symbol.iterator]: () => dataflowLines(p.dataflow) };
+  const sections = p.sections.map((s) => later(1, () => sectionLines(s)));
+  const groups = [header, dataflow, ...sections, lazyLines(p.allocations, printAllocation), lazyLines(p.transfers, printTransfer), summary, parallel];
   const attrs = formatAttrs(PLACEMENT_ATTRS, { version: p.version, target: p.target }, "placement");
-  const lines = [`${statementLine("placement", [], attrs)} {`, ...body.map((l) => (l ? INDENT + l : l)), "}"];
-  return `// tierflow placement IR\n${lines.join("\n")}\n`;
+  yield "// tierflow placement IR\n";
+  yield `${statementLine("placement", [], attrs)} {\n`;
+  for (const line of indentedGroups(groups)) yield `${line}\n`;
+  yield "}\n";
+}
+
+/** A group of `length` lines or none (0), printed by `lines` when reached. */
+function later(length: number, lines: () => string[]): LineGroup {
+  return { length, [Symbol.iterator]: () => lines()[Symbol.iterator]() };
 }
 
 function sectionLines(s: Section): string[] {

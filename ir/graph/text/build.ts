@@ -8,7 +8,7 @@ import type { Dim } from "../../symbolic.js";
 import { parseDim } from "../../symbolic.js";
 import type { Tensor } from "../../tensor.js";
 import type { Attr, Constant, Graph, Module, Node, TensorType } from "../graph.js";
-import { errorAt, nodeOf, nodesOf, optionalNode, optionalToken, pinnedTo, sigilName, tokenOf, tokensOf, unquote } from "./cst.js";
+import { endOffsetOf, errorAt, nodeOf, nodesOf, optionalNode, optionalToken, pinnedTo, sigilName, tokenOf, tokensOf, unquote } from "./cst.js";
 import type { ListType } from "./literals.js";
 import { readAttrValue, readDense } from "./literals.js";
 import { formatType, quote, valueName } from "./format.js";
@@ -22,10 +22,53 @@ export interface BuildContext {
   readonly emptyListType: (domain: string, op: string, attr: string) => ListType;
 }
 
-export function buildModule(cst: CstNode, ctx: BuildContext): Module {
+/**
+ * The module of a syntax tree. `streamed`: its graphs' statements, already built
+ * while parsing (their syntax trees emptied); absent, they are built from the tree.
+ */
+export function buildModule(cst: CstNode, ctx: BuildContext, streamed?: StreamedStatements): Module {
   const header = readHeader(nodesOf(cst, "header"));
-  const graphs = nodesOf(cst, "graph").map((g) => buildGraph(g, ctx));
+  const graphs = nodesOf(cst, "graph").map((g, i) => buildGraph(g, ctx, streamed?.bodies[i]));
   return { name: sigilName(tokenOf(cst, "AtName")), ...header, graphs };
+}
+
+/** What a graph's statements define: its nodes, its constants and their values' types, in statement order. */
+interface GraphBody {
+  readonly nodes: Node[];
+  readonly constants: Map<string, Constant>;
+  readonly types: Map<string, TensorType>;
+}
+
+/**
+ * Graph statements built as the parser reads them (grammar.ts's StatementSink), so
+ * that the syntax trees of a large graph are not all held at once. A statement
+ * that does not build stops it (`failed`): the caller builds from a whole tree
+ * instead, so the error reported is the one a whole build meets first.
+ */
+export class StreamedStatements {
+  readonly bodies: GraphBody[] = [];
+  failed = false;
+
+  constructor(private readonly ctx: BuildContext) {}
+
+  startGraph(): void {
+    this.bodies.push({ nodes: [], constants: new Map(), types: new Map() });
+  }
+
+  take(statement: CstNode): void {
+    const body = this.bodies.at(-1);
+    if (this.failed || !body) {
+      this.failed = true;
+      return;
+    }
+    try {
+      buildStatement(statement, body, this.ctx);
+    } catch {
+      this.failed = true;
+      return;
+    }
+    (statement as { children: CstNode["children"] }).children = {};
+  }
 }
 
 type Header = Pick<Module, "source" | "irVersion" | "producer" | "opsets">;
@@ -63,20 +106,22 @@ function readHeader(lines: readonly CstNode[]): Header {
   return { ...header, opsets: recordOf(opsets) };
 }
 
-function buildGraph(cst: CstNode, ctx: BuildContext): Graph {
+function buildGraph(cst: CstNode, ctx: BuildContext, streamed?: GraphBody): Graph {
   const types = new Map<string, TensorType>();
-  const constants = new Map<string, Constant>();
-  const nodes: Node[] = [];
   const inputs = nodesOf(cst, "param").map((param) => {
     const name = sigilName(tokenOf(param, "ValueName"));
     types.set(name, buildType(nodeOf(param, "tensorType"), ctx));
     return name;
   });
-  for (const statement of nodesOf(cst, "statement")) {
-    const body = optionalNode(statement, "nodeBody");
-    if (body) nodes.push(buildNode(statement, body, types, ctx));
-    else buildConstant(statement, types, constants, ctx);
+  let body: GraphBody = { nodes: [], constants: new Map(), types };
+  if (streamed) {
+    // As if set after the parameters' types, in statement order.
+    for (const [name, type] of streamed.types) types.set(name, type);
+    body = { ...streamed, types };
+  } else {
+    for (const statement of nodesOf(cst, "statement")) buildStatement(statement, body, ctx);
   }
+  const { nodes, constants } = body;
   const outputs = tokensOf(cst, "outputs").map(sigilName);
   const results = tokensOf(cst, "results");
   const returned = results.map(sigilName);
@@ -84,6 +129,12 @@ function buildGraph(cst: CstNode, ctx: BuildContext): Graph {
     throw errorAt(results[0] ?? tokenOf(cst, "Return"), "return values differ from the outputs in the graph's signature");
   }
   return { name: sigilName(tokenOf(cst, "AtName")), inputs, outputs, constants, nodes, types };
+}
+
+function buildStatement(statement: CstNode, graph: GraphBody, ctx: BuildContext): void {
+  const body = optionalNode(statement, "nodeBody");
+  if (body) graph.nodes.push(buildNode(statement, body, graph.types, ctx));
+  else buildConstant(statement, graph.types, graph.constants, ctx);
 }
 
 /** A name from `valueOrNone`: "" for `none`. */
@@ -178,7 +229,7 @@ function buildDim(cst: CstNode, ctx: BuildContext): Dim {
     return checkedDim(Number(first.image), first);
   }
   if (!last && first.tokenType === Identifier) return first.image;
-  const text = ctx.text.slice(first.startOffset, (last ?? first).endOffset! + 1);
+  const text = ctx.text.slice(first.startOffset, endOffsetOf(last ?? first) + 1);
   return checkedDim(pinnedTo(first, () => parseDim(text)), first);
 }
 

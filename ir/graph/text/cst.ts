@@ -78,5 +78,12 @@ export function positionOfToken(token: IToken, tokens: readonly IToken[]): { lin
   }
   const last = tokens.at(-1);
   if (!last) return { line: 1, column: 1 };
-  return { line: last.endLine ?? 1, column: (last.endColumn ?? 0) + 1 };
+  // A token holds no line break: one that keeps only its start ends on its first line.
+  const endColumn = last.endColumn ?? (last.startColumn === undefined ? 0 : last.startColumn + last.image.length - 1);
+  return { line: last.endLine ?? last.startLine ?? 1, column: endColumn + 1 };
+}
+
+/** The offset of a token's last character (a token holds no line break, so it is image.length - 1 on). */
+export function endOffsetOf(token: IToken): number {
+  return token.endOffset ?? token.startOffset + token.image.length - 1;
 }

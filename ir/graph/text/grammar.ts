@@ -6,7 +6,16 @@ import { CstParser, EOF } from "chevrotain";
 import type { CstNode, IParserErrorMessageProvider, IRecognitionException, IToken, TokenType } from "chevrotain";
 import * as T from "./lexer.js";
 
+/** Receives each statement of a graph's body as soon as it is parsed; `startGraph` comes before a graph's first. */
+export interface StatementSink {
+  startGraph(): void;
+  take(statement: CstNode): void;
+}
+
 class GraphTextGrammar extends CstParser {
+  /** Where statements go as they are parsed, during one parse. */
+  sink: StatementSink | undefined;
+
   constructor() {
     super(T.ALL_TOKENS, { errorMessageProvider: plainMessages, maxLookahead: 3 });
     this.performSelfAnalysis();
@@ -55,7 +64,11 @@ class GraphTextGrammar extends CstParser {
     this.MANY_SEP2({ SEP: T.Comma, DEF: () => this.CONSUME(T.ValueName, { LABEL: "outputs" }) });
     this.CONSUME2(T.RParen);
     this.CONSUME(T.LBrace);
-    this.MANY(() => this.SUBRULE(this.statement));
+    this.ACTION(() => this.sink?.startGraph());
+    this.MANY(() => {
+      const statement = this.SUBRULE(this.statement);
+      this.ACTION(() => this.sink?.take(statement));
+    });
     this.CONSUME(T.Return);
     this.MANY_SEP3({ SEP: T.Comma, DEF: () => this.CONSUME2(T.ValueName, { LABEL: "results" }) });
     this.CONSUME(T.RBrace);
@@ -251,11 +264,22 @@ let grammar: GraphTextGrammar | undefined;
 
 export type ParseResult = { readonly cst: CstNode } | { readonly problem: IRecognitionException };
 
-/** The syntax tree of a whole module, or the first syntax error, as data. */
-export function parseGraphTokens(tokens: IToken[]): ParseResult {
+/**
+ * The syntax tree of a whole module, or the first syntax error, as data. With a
+ * `sink`, each graph statement also goes to it as soon as it is parsed.
+ */
+export function parseGraphTokens(tokens: IToken[], sink?: StatementSink): ParseResult {
   grammar ??= new GraphTextGrammar();
   grammar.input = tokens;
-  const cst = grammar.module();
+  grammar.sink = sink;
+  let cst: CstNode;
+  try {
+    cst = grammar.module();
+  } finally {
+    grammar.sink = undefined;
+  }
   const problem = grammar.errors[0];
+  // The instance outlives the parse: drop its tokens (millions for a large module), which it would otherwise keep.
+  grammar.input = [];
   return problem ? { problem } : { cst };
 }
