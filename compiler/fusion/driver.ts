@@ -1,4 +1,4 @@
-// The fusion driver: applies a list of patterns (patterns/index.ts) to a graph
+// The fusion driver: applies a list of patterns (ir/graph/patterns/index.ts) to a graph
 // until none matches, a fixed point.
 //
 // Each sweep infers types (so matching can read shapes and the values of shape
@@ -19,9 +19,9 @@ import type { InferState } from "../../ir/graph/infer.js";
 import { inferGraph, inferNode, recordResult } from "../../ir/graph/infer.js";
 import { TierflowError } from "../../ir/diagnostics.js";
 import { pruneTypes, rewriteGraph, KEEP } from "../passes/rewrite.js";
-import type { FusionPattern, GraphView } from "./pattern.js";
-import { Matcher } from "./pattern.js";
-import { FUSION_PATTERNS } from "./patterns/index.js";
+import type { FusionPattern, GraphView } from "../../ir/graph/patterns/pattern.js";
+import { Matcher } from "../../ir/graph/patterns/pattern.js";
+import { GRAPH_PATTERNS } from "../../ir/graph/patterns/index.js";
 
 /** Fused nodes in the result, per pattern name (a node later absorbed by another pattern counts for that one). */
 export type FusionCounts = ReadonlyMap<string, number>;
@@ -144,7 +144,7 @@ function applyMatches(graph: Graph, matches: readonly Match[]): Graph {
 }
 
 /** Fuse `graph` to a fixed point; the result has every value typed. */
-export function fuseGraph(graph: Graph, opset: number, patterns: readonly FusionPattern[] = FUSION_PATTERNS): FusionResult {
+export function fuseGraph(graph: Graph, opset: number, patterns: readonly FusionPattern[] = GRAPH_PATTERNS): FusionResult {
   const counts = new Map<string, number>(patterns.map((p) => [p.name, 0]));
   const fusedBy = new Map<string, string>(); // first output of a fused node -> its pattern
   let current = graph;

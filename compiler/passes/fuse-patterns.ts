@@ -2,7 +2,7 @@
 // exporters write for normalisations, activations, rotary embeddings,
 // attention, linear layers and MoE blocks into composite ops (domain
 // "tierflow", ir/graph/ops/composite.ts) or their ONNX fused forms, by the
-// patterns in compiler/fusion/patterns applied to a fixed point.
+// patterns in ir/graph/patterns (GRAPH_PATTERNS) applied to a fixed point.
 
 import type { Module } from "../../ir/graph/graph.js";
 import { mapGraphs } from "../../ir/graph/graph.js";

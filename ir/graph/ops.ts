@@ -18,6 +18,7 @@ import { COMPOSITE_OPS } from "./ops/composite.js";
 import { EXPANDED_OPS } from "./ops/expanded.js";
 import { QUANT_OPS } from "./ops/quant.js";
 import { IMPORTED_ATTENTION_OPS } from "./ops/attention-ops.js";
+import { EXACT_OPS } from "./ops/composite-exact.js";
 
 const TABLE = new Map<string, OpDef>();
 
@@ -43,7 +44,7 @@ export function registerOps(defs: readonly OpDef[]): void {
   }
 }
 
-registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS, ...QUANT_OPS, ...IMPORTED_ATTENTION_OPS]);
+registerOps([...ELEMENTWISE_OPS, ...SHAPE_OPS, ...DATA_OPS, ...NN_OPS, ...REDUCE_OPS, ...ACTIVATION_OPS, ...REPEAT_OPS, ...COMPOSITE_OPS, ...EXPANDED_OPS, ...QUANT_OPS, ...IMPORTED_ATTENTION_OPS, ...EXACT_OPS]);
 
 /**
  * The op table's definition of `op` in `domain` ("" is ai.onnx): arity, attributes, doc

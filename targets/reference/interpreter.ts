@@ -278,7 +278,7 @@ function plannedSteps(graph: Graph, opset: number, fuse: boolean): Planned {
       : { attrs: node.attrs, opset, outputCount: node.outputs.length };
   };
   const nodeSteps = graph.nodes.map((node, i) => ({ node, inputs: node.inputs, kernel: kernels[i]!, ctx: contextOf(node) }));
-  const steps = fuse ? fuseSteps(graph, nodeSteps) : nodeSteps;
+  const steps = fuse ? fuseSteps(graph, opset, nodeSteps) : nodeSteps;
   const derived = shapeDerived(graph), outputs = new Set(graph.outputs);
   const byShape = steps.map(({ node }) => node.outputs.some((o) => o !== "") && node.outputs.every((o) => o === "" || (derived.has(o) && !outputs.has(o))));
   const last = lastReads(steps);

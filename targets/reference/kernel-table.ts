@@ -2,11 +2,14 @@
 // the graph-level op table (ir/graph/ops.ts) keys its definitions. Whatever
 // executes ops looks its kernel up here: the interpreter, the plan runtime,
 // constant folding and the importer's constants. The op table says what an op
-// means; this table how the CPU computes it.
+// means; this table how the CPU computes it. directKernelFor gives the kernel a
+// fused step of the interpreter runs for a node its pattern built.
 
 import type { Node } from "../../ir/graph/graph.js";
 import { opKey } from "../../ir/graph/graph.js";
 import type { KernelEntry, OpKernel } from "./op-kernels/op-kernel.js";
+import type { DirectKernel } from "./op-kernels/decomposition.js";
+import { COMPOSITE_DOMAIN } from "../../ir/graph/ops/decompose.js";
 import { kernelsOf } from "./op-kernels/op-kernel.js";
 import { ELEMENTWISE_KERNELS } from "./op-kernels/elementwise.js";
 import { SHAPE_KERNELS } from "./op-kernels/shape.js";
@@ -15,12 +18,15 @@ import { NN_KERNELS } from "./op-kernels/nn.js";
 import { REDUCE_KERNELS } from "./op-kernels/reduce.js";
 import { ACTIVATION_KERNELS } from "./op-kernels/activation.js";
 import { REPEAT_KERNELS } from "./op-kernels/repeat.js";
-import { COMPOSITE_KERNELS } from "./op-kernels/composite.js";
+import { COMPOSITE_DIRECT_KERNELS, COMPOSITE_KERNELS } from "./op-kernels/composite.js";
 import { EXPANDED_KERNELS } from "./op-kernels/expanded.js";
 import { QUANT_KERNELS } from "./op-kernels/quant.js";
 import { ATTENTION_OP_KERNELS } from "./op-kernels/attention-ops.js";
+import { EXACT_DIRECT_KERNELS, EXACT_KERNELS } from "./op-kernels/exact.js";
+import { EXACT_DOMAIN } from "../../ir/graph/ops/exact.js";
 
 export type { KernelContext, KernelEntry, OpKernel } from "./op-kernels/op-kernel.js";
+export type { DirectKernel } from "./op-kernels/decomposition.js";
 
 const TABLE = new Map<string, OpKernel>();
 
@@ -48,7 +54,7 @@ export function registerKernels(entries: readonly KernelEntry[]): void {
 
 registerKernels([
   ...kernelsOf("", { ...ELEMENTWISE_KERNELS, ...SHAPE_KERNELS, ...DATA_KERNELS, ...NN_KERNELS, ...REDUCE_KERNELS, ...ACTIVATION_KERNELS, ...REPEAT_KERNELS }),
-  ...COMPOSITE_KERNELS, ...EXPANDED_KERNELS, ...QUANT_KERNELS, ...ATTENTION_OP_KERNELS,
+  ...COMPOSITE_KERNELS, ...EXPANDED_KERNELS, ...QUANT_KERNELS, ...ATTENTION_OP_KERNELS, ...EXACT_KERNELS,
 ]);
 
 /**
@@ -77,4 +83,16 @@ export function kernelFor(node: Pick<Node, "domain" | "op">): OpKernel | undefin
 /** The keys (as `opKey` writes them) of every op with a reference kernel. */
 export function kernelKeys(): string[] {
   return [...TABLE.keys()].sort();
+}
+
+/**
+ * The kernel a fused step runs for a node its pattern built: a composite's (tierflow or
+ * tierflow.exact) direct kernel, which gives the bits of the nodes the pattern matched or
+ * undefined for a case it leaves (undefined too for a composite without one: its nodes
+ * run); any other op's own kernel.
+ */
+export function directKernelFor(node: Pick<Node, "domain" | "op">): DirectKernel | undefined {
+  const direct = node.domain === COMPOSITE_DOMAIN ? COMPOSITE_DIRECT_KERNELS : node.domain === EXACT_DOMAIN ? EXACT_DIRECT_KERNELS : undefined;
+  if (!direct) return kernelFor(node);
+  return Object.hasOwn(direct, node.op) ? direct[node.op] : undefined;
 }

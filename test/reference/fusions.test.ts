@@ -19,8 +19,8 @@ import { loadModel } from "../../compiler/load.js";
 import { run } from "../../targets/reference/index.js";
 import { setGemmThreads } from "../../targets/reference/kernels/gemm-pool.js";
 import { gemmKernel } from "../../targets/reference/kernels/matmul.js";
-import { ACTIVATIONS, COMMUTATIVE } from "../../targets/reference/kernels/activation-patterns.js";
-import type { ActivationPattern, Expr } from "../../targets/reference/kernels/activation-patterns.js";
+import { ACTIVATIONS, COMMUTATIVE } from "../../ir/graph/ops/activation-expressions.js";
+import type { ActivationPattern, Expr } from "../../ir/graph/ops/activation-expressions.js";
 import { ONNX_FLOAT, ONNX_INT64, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 let dir: string;

@@ -1,4 +1,4 @@
-// The activation patterns (activation-patterns.ts) compiled into WebAssembly
+// The activation patterns (ir/graph/ops/activation-expressions.ts) compiled into WebAssembly
 // SIMD, one function per pattern: act_<name>(in0, in1, out, n, constants)
 // computes the expression over n float32s (in1 unused with one input;
 // `constants` the address of their float32 values in order), four at a time.
@@ -8,8 +8,8 @@
 
 import type { Code, WasmFunction } from "./wasm-encode.js";
 import { V128, add, cat, f32Load, f32x4Add, f32x4Div, f32x4Mul, f32x4Splat, f32x4Sub, get, i32, set, v128Load, v128Store, vectorLoop } from "./wasm-encode.js";
-import { ACTIVATIONS } from "./activation-patterns.js";
-import type { ActivationPattern, Expr } from "./activation-patterns.js";
+import { ACTIVATIONS } from "../../../ir/graph/ops/activation-expressions.js";
+import type { ActivationPattern, Expr } from "../../../ir/graph/ops/activation-expressions.js";
 import { LANE_FUNCTIONS, LANE_SCRATCH, demoteZero, highHalf, lowHalves, promoteLow } from "./simd-math-wasm.js";
 
 const BINARY: Readonly<Record<string, Code>> = { Add: f32x4Add, Sub: f32x4Sub, Mul: f32x4Mul, Div: f32x4Div };

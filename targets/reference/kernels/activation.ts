@@ -1,10 +1,10 @@
-// Runs an activation pattern (activation-patterns.ts) in one SIMD pass for the
+// Runs an activation pattern (ir/graph/ops/activation-expressions.ts) in one SIMD pass for the
 // reference backend's activation fusion; undefined where it does not apply
 // (the fusion then runs the nodes).
 
 import type { Tensor } from "../../../ir/tensor.js";
 import { allocateOverwritten } from "./buffers.js";
-import type { ActivationPattern } from "./activation-patterns.js";
+import type { ActivationPattern } from "../../../ir/graph/ops/activation-expressions.js";
 import { activationF32 } from "./simd.js";
 
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);

@@ -331,7 +331,7 @@ export function rmsNormF32(x: Float32Array, w: Float32Array, eps: number, out: F
 }
 
 /**
- * out = the activation pattern `name` (activation-patterns.ts) over float32 inputs of out's
+ * out = the activation pattern `name` (ir/graph/ops/activation-expressions.ts) over float32 inputs of out's
  * length and constant values, by activation-wasm.ts's kernel: the nodes' bits. False where
  * SIMD is not available or the operands do not fit.
  */

@@ -1,12 +1,16 @@
 // Reference kernels of the composite ops (domain "tierflow", ir/graph/ops/composite*.ts):
-// each runs its decomposition, and RMSNorm, SiLU and SwiGLU first try a direct
-// kernel that computes the same in one pass.
+// each runs its decomposition, and RMSNorm, SiLU, SwiGLU and Rotary first try a
+// direct kernel that computes the same in one pass. The direct kernels are also
+// what the interpreter's fused steps run (kernel-table.ts, directKernelFor): where
+// one leaves a case, the step runs the nodes its pattern matched instead.
 
 import type { Tensor } from "../../../ir/tensor.js";
 import { makeTensor } from "../../../ir/tensor.js";
 import { FLOATS, floatAttr } from "../../../ir/graph/ops/util.js";
 import { COMPOSITE_OPS } from "../../../ir/graph/ops/composite.js";
 import { binaryOp, unaryOp } from "../kernels/pointwise.js";
+import { rmsNorm } from "../kernels/rms-norm.js";
+import { rotateHalf } from "../kernels/rotary.js";
 import type { KernelEntry } from "./op-kernel.js";
 import type { DirectKernel } from "./decomposition.js";
 import { compositeKernel } from "./decomposition.js";
@@ -31,11 +35,21 @@ function rmsNormF32(x: Tensor, weight: Tensor, epsilon: number): Tensor[] | unde
   return [out];
 }
 
+/** RMSNorm of float32 x: one SIMD pass where it applies (rows a multiple of 4 long), else rmsNormF32. */
+function rmsNormDirect(x: Tensor, weight: Tensor, epsilon: number): Tensor[] | undefined {
+  const simd = rmsNorm(x, weight, Math.fround(epsilon));
+  return simd ? [simd] : rmsNormF32(x, weight, epsilon);
+}
+
 /** The composites with a direct kernel. */
-const DIRECT: Readonly<Record<string, DirectKernel>> = {
-  RMSNorm: ([x, weight], { attrs }) => (x && weight ? rmsNormF32(x, weight, floatAttr(attrs, "epsilon", 1e-6)) : undefined),
+export const COMPOSITE_DIRECT_KERNELS: Readonly<Record<string, DirectKernel>> = {
+  RMSNorm: ([x, weight], { attrs }) => (x && weight ? rmsNormDirect(x, weight, floatAttr(attrs, "epsilon", 1e-6)) : undefined),
   SiLU: ([x]) => (x && FLOATS.includes(x.dtype) ? [unaryOp("SiLU", x)] : undefined),
   SwiGLU: ([gate, up]) => (gate && up && FLOATS.includes(gate.dtype) && up.dtype === gate.dtype ? [binaryOp("SwiGLU", gate, up, gate.dtype)] : undefined),
+  Rotary: ([x, cos, sin]) => {
+    const y = x && cos && sin ? rotateHalf(x, cos, sin) : undefined;
+    return y ? [y] : undefined;
+  },
 };
 
-export const COMPOSITE_KERNELS: readonly KernelEntry[] = COMPOSITE_OPS.map((def) => ({ domain: def.domain, op: def.op, kernel: compositeKernel(def, DIRECT[def.op]) }));
+export const COMPOSITE_KERNELS: readonly KernelEntry[] = COMPOSITE_OPS.map((def) => ({ domain: def.domain, op: def.op, kernel: compositeKernel(def, COMPOSITE_DIRECT_KERNELS[def.op]) }));

@@ -4,8 +4,8 @@
 // so the weight is planned and read at its quantized bytes. A DequantizeLinear
 // of an activation (a quantized activation's round trip) is left alone.
 
-import { attrInt } from "../../../ir/graph/graph.js";
-import { definePattern, fusedNode } from "../pattern.js";
+import { attrInt } from "../graph.js";
+import { definePattern, fusedNode } from "./pattern.js";
 
 interface Bindings { x: string; w: string; scale: string; zp: string | undefined; axis: number; blockSize: number }
 

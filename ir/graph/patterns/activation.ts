@@ -6,9 +6,9 @@
 // The GELU forms match in any association of the three factors (TorchScript
 // writes (x * (1 + erf)) * 0.5, GPT-2's tanh form (0.5 * x) * (1 + tanh)).
 
-import type { Node } from "../../../ir/graph/graph.js";
-import type { Matcher } from "../pattern.js";
-import { definePattern, fusedNode } from "../pattern.js";
+import type { Node } from "../graph.js";
+import type { Matcher } from "./pattern.js";
+import { definePattern, fusedNode } from "./pattern.js";
 
 /** The three factors of a product of two Muls rooted at `root`, offered to `f` (first success wins). */
 function threeFactors<T>(m: Matcher, root: Node, f: (factors: readonly string[]) => T | undefined): T | undefined {

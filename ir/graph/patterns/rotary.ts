@@ -4,10 +4,10 @@
 // the head rotated, the rest passed through) and the interleaved GPT-J form are
 // left as they are.
 
-import type { Node } from "../../../ir/graph/graph.js";
-import { attrInt } from "../../../ir/graph/graph.js";
-import type { Matcher } from "../pattern.js";
-import { definePattern, fusedNode } from "../pattern.js";
+import type { Node } from "../graph.js";
+import { attrInt } from "../graph.js";
+import type { Matcher } from "./pattern.js";
+import { definePattern, fusedNode } from "./pattern.js";
 
 /** [start, end) of a unit-step Slice over the last axis of a tensor whose last dim is `size`. */
 export function lastAxisSlice(m: Matcher, slice: Node, size: number): [number, number] | undefined {

@@ -6,12 +6,12 @@
 // or a Div by the Sqrt; same-dtype Casts anywhere; and for f16/bf16 models the
 // Cast to f32 and back around the statistics that Hugging Face's RMSNorm does.
 
-import type { Node } from "../../../ir/graph/graph.js";
-import { attrInt } from "../../../ir/graph/graph.js";
-import { dtypeFromOnnx } from "../../../ir/dtype.js";
-import type { DType } from "../../../ir/dtype.js";
-import type { Matcher } from "../pattern.js";
-import { definePattern, fusedNode, isLastAxis, reduceAxes } from "../pattern.js";
+import type { Node } from "../graph.js";
+import { attrInt } from "../graph.js";
+import { dtypeFromOnnx } from "../../dtype.js";
+import type { DType } from "../../dtype.js";
+import type { Matcher } from "./pattern.js";
+import { definePattern, fusedNode, isLastAxis, reduceAxes } from "./pattern.js";
 
 /** A 1-D vector as long as the last axis of `x` (norm weight or bias). */
 export function isChannelVector(m: Matcher, vector: string, x: string): boolean {
@@ -99,34 +99,61 @@ function isCentred(m: Matcher, value: string): boolean {
 
 interface RMSNormBindings { x: string; weight: string; epsilon: number }
 
+/** w * x / sqrt(mean(x^2) + eps) rooted at the Mul by the weight, the weight accepted by `weightFits`. */
+function matchRMSNorm(root: Node, m: Matcher, weightFits: (m: Matcher, weight: string, x: string) => boolean): RMSNormBindings | undefined {
+  return m.commute(root, (weight, normed) => {
+    // f16/bf16 models: the normalised value is cast back from f32 before the weight.
+    const back = m.first(() => {
+      const cast = m.def(normed, "Cast");
+      return cast && !m.isNoOpCast(cast) ? cast : undefined;
+    });
+    const scaled = dividedByRoot(m, back ? back.inputs[0]! : normed);
+    const stats = scaled ? meanSquarePlusEps(m, scaled.radicand) : undefined;
+    if (!scaled || !stats || stats.x !== scaled.numerator) return undefined;
+    let x = stats.x;
+    const lead = m.view.producer(x);
+    if (back) {
+      // The statistics run in f32 on Cast(x): x itself is the input, read only here.
+      if (!lead || lead.op !== "Cast" || castTarget(lead) !== "f32" || !m.view.users(x).every((u) => m.interior.includes(u))) return undefined;
+      m.claim(lead);
+      x = lead.inputs[0]!;
+      if (castTarget(back) !== m.type(x)?.dtype) return undefined;
+    } else if (m.type(x)?.dtype !== "f32") {
+      return undefined; // statistics in f16 would not be what RMSNorm computes (f32)
+    }
+    if (!weightFits(m, weight, x) || m.type(weight)?.dtype !== m.type(x)?.dtype || isCentred(m, x)) return undefined;
+    return { x, weight, epsilon: stats.epsilon };
+  });
+}
+
+const rmsNormNode = (root: Node, x: string, weight: string, epsilon: number) =>
+  fusedNode(root, "RMSNorm", [x, weight], { epsilon: { type: "float", value: epsilon } });
+
 export const RMS_NORM = definePattern<RMSNormBindings>({
   name: "RMSNorm", root: "Mul",
-  match(root, m) {
-    return m.commute(root, (weight, normed) => {
-      // f16/bf16 models: the normalised value is cast back from f32 before the weight.
-      const back = m.first(() => {
-        const cast = m.def(normed, "Cast");
-        return cast && !m.isNoOpCast(cast) ? cast : undefined;
-      });
-      const scaled = dividedByRoot(m, back ? back.inputs[0]! : normed);
-      const stats = scaled ? meanSquarePlusEps(m, scaled.radicand) : undefined;
-      if (!scaled || !stats || stats.x !== scaled.numerator) return undefined;
-      let x = stats.x;
-      const lead = m.view.producer(x);
-      if (back) {
-        // The statistics run in f32 on Cast(x): x itself is the input, read only here.
-        if (!lead || lead.op !== "Cast" || castTarget(lead) !== "f32" || !m.view.users(x).every((u) => m.interior.includes(u))) return undefined;
-        m.claim(lead);
-        x = lead.inputs[0]!;
-        if (castTarget(back) !== m.type(x)?.dtype) return undefined;
-      } else if (m.type(x)?.dtype !== "f32") {
-        return undefined; // statistics in f16 would not be what RMSNorm computes (f32)
-      }
-      if (!isChannelVector(m, weight, x) || m.type(weight)?.dtype !== m.type(x)?.dtype || isCentred(m, x)) return undefined;
-      return { x, weight, epsilon: stats.epsilon };
-    });
+  match: (root, m) => matchRMSNorm(root, m, isChannelVector),
+  build: ({ x, weight, epsilon }, root) => [rmsNormNode(root, x, weight, epsilon)],
+});
+
+/** A weight of the last axis' length (more than 1) written with leading 1s, [1, 1, n], and no longer than x. */
+function isRowWithLeadingOnes(m: Matcher, weight: string, x: string): boolean {
+  const w = m.shape(weight), s = m.shape(x);
+  const n = s?.[s.length - 1];
+  return w !== undefined && s !== undefined && w.length > 1 && w.length <= s.length && typeof n === "number" && n > 1 &&
+    w[w.length - 1] === n && w.slice(0, -1).every((d) => d === 1);
+}
+
+/**
+ * RMSNorm whose weight has leading 1s: the weight squeezed to the vector RMSNorm takes.
+ * The reference interpreter runs this form fused; the graph pass leaves it (index.ts).
+ */
+export const RMS_NORM_ROW_WEIGHT = definePattern<RMSNormBindings>({
+  name: "RMSNorm", root: "Mul",
+  match: (root, m) => matchRMSNorm(root, m, isRowWithLeadingOnes),
+  build: ({ x, weight, epsilon }, root) => {
+    const row = `${root.outputs[0]!}/weight_row`;
+    return [fusedNode(root, "Squeeze", [weight], {}, { domain: "", outputs: [row] }), rmsNormNode(root, x, row, epsilon)];
   },
-  build: ({ x, weight, epsilon }, root) => [fusedNode(root, "RMSNorm", [x, weight], { epsilon: { type: "float", value: epsilon } })],
 });
 
 /** (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) over the last axis; returns x and eps. */

@@ -7,10 +7,10 @@
 //            k slots                                                 -> tierflow.MoEExperts
 // The unnormalised gate fuses first; a later sweep absorbs the renormalisation.
 
-import type { Node } from "../../../ir/graph/graph.js";
-import { attrInt, attrInts } from "../../../ir/graph/graph.js";
-import type { Matcher } from "../pattern.js";
-import { definePattern, fusedNode, isLastAxis, reduceAxes } from "../pattern.js";
+import type { Node } from "../graph.js";
+import { attrInt, attrInts } from "../graph.js";
+import type { Matcher } from "./pattern.js";
+import { definePattern, fusedNode, isLastAxis, reduceAxes } from "./pattern.js";
 import { lastAxisSlice } from "./rotary.js";
 
 const sameList = (a: readonly number[] | undefined, b: readonly number[]) => a?.length === b.length && a.every((v, i) => v === b[i]);

@@ -9,11 +9,11 @@
 // `causal = 1` when the mask's construction compares query positions with key
 // positions (maskIsCausal), which is how a decoder hides later keys.
 
-import type { Attrs, Node } from "../../../ir/graph/graph.js";
-import { attrInt, attrInts } from "../../../ir/graph/graph.js";
-import { dtypeFromOnnx } from "../../../ir/dtype.js";
-import type { GraphView, Matcher } from "../pattern.js";
-import { definePattern, fusedNode } from "../pattern.js";
+import type { Attrs, Node } from "../graph.js";
+import { attrInt, attrInts } from "../graph.js";
+import { dtypeFromOnnx } from "../../dtype.js";
+import type { GraphView, Matcher } from "./pattern.js";
+import { definePattern, fusedNode } from "./pattern.js";
 
 interface AttentionBindings {
   q: string; k: string; v: string; mask: string | undefined; scale: number; groups: number; causal: boolean;

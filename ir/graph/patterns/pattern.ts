@@ -3,19 +3,21 @@
 // A pattern is data: a name, the op of the node it is rooted at, a match
 // function that walks producers from the root and returns bindings, and a build
 // function that turns the bindings into the fused node. The matcher records
-// every node a match walks through (its interior); the driver (driver.ts) only
-// applies a match when no interior value other than the root's outputs is read
-// outside the match or is a graph output, so fusing never changes what any
-// other node sees.
+// every node a match walks through (its interior); its users (the compiler's
+// fusion driver, compiler/fusion/driver.ts, and the reference interpreter's
+// fused steps, targets/reference/fusion/pattern-step.ts) only apply a match when
+// no interior value other than the root's outputs is read outside the match or
+// is a graph output, so fusing never changes what any other node sees. It lives
+// in ir/ so that both may import it.
 
-import type { Attrs, Graph, Node, TensorType } from "../../ir/graph/graph.js";
-import { attrInt } from "../../ir/graph/graph.js";
-import type { SymbolicValue } from "../../ir/graph/op-def.js";
-import { dtypeFromOnnx } from "../../ir/dtype.js";
-import type { Dim } from "../../ir/symbolic.js";
-import type { Tensor } from "../../ir/tensor.js";
-import { valuesAsNumbers } from "../../ir/tensor.js";
-import { COMPOSITE_DOMAIN } from "../../ir/graph/ops/decompose.js";
+import type { Attrs, Graph, Node, TensorType } from "../graph.js";
+import { attrInt } from "../graph.js";
+import type { SymbolicValue } from "../op-def.js";
+import { dtypeFromOnnx } from "../../dtype.js";
+import type { Dim } from "../../symbolic.js";
+import type { Tensor } from "../../tensor.js";
+import { valuesAsNumbers } from "../../tensor.js";
+import { COMPOSITE_DOMAIN } from "../ops/decompose.js";
 
 export interface FusionPattern<B = unknown> {
   /** What the fusion counts report ("RMSNorm fused: 5"). */
