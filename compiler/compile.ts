@@ -13,6 +13,7 @@ import type { DType } from "../ir/dtype.js";
 import type { DataflowModule, Phase } from "../ir/dataflow/dataflow.js";
 import type { Plan } from "../ir/placement/plan.js";
 import { PLAN_VERSION } from "../ir/placement/plan.js";
+import { indexBy } from "../ir/dataflow/dataflow.js";
 import { verifyPlan } from "../ir/placement/verify.js";
 import { checkPlanLegality, runsPlan } from "../ir/placement/legality.js";
 import { TierflowError, fail } from "../ir/diagnostics.js";
@@ -292,7 +293,7 @@ function checkRunnable(plan: Plan, target: Target, graph: Module): void {
     fail(`target '${target.name}': the predicted time is ${seconds.find((x) => !Number.isFinite(x))}, not a number of seconds: a figure of the target (a bandwidth, clock or rate) is too small or too large to cost with`);
   }
   // Decode plans of models without their own KV cache I/O are for the cost model: the runtime runs the others.
-  if (!runsPlan(plan, new Map(mainGraph(graph).nodes.map((n) => [n.name, n])))) return;
+  if (!runsPlan(plan, indexBy(mainGraph(graph).nodes, (n) => n.name))) return;
   try {
     checkPlanLegality(plan, target, graph);
   } catch (err) {

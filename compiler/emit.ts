@@ -91,6 +91,32 @@ function lockFolder(dir: string): () => void {
   }
 }
 
+function writeBytes(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+}
+
+/** Bytes of pieces gathered before a write. */
+const WRITE_BUFFER_BYTES = 1 << 20;
+
+/**
+ * Pieces encoded straight into one reused buffer, written when it is full: no
+ * joined string to flatten and no new buffer per write.
+ */
+function writePieces(fd: number, pieces: Iterable<string>): void {
+  const buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+  let used = 0;
+  for (const piece of pieces) {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    if (used + piece.length * 3 > buffer.byteLength) {
+      writeBytes(fd, buffer.subarray(0, used));
+      used = 0;
+    }
+    if (piece.length * 3 > buffer.byteLength) writeBytes(fd, Buffer.from(piece, "utf8"));
+    else used += buffer.write(piece, used, "utf8");
+  }
+  writeBytes(fd, buffer.subarray(0, used));
+}
+
 /**
  * Write `files` into `dir` as one step: all rendered into a staging folder
  * inside `dir` (a render that throws leaves `dir` untouched), then renamed into
@@ -108,20 +134,8 @@ export function writeFolder(dir: string, files: readonly FolderFile[]): string[]
       const fd = openSync(path, "wx", 0o666);
       try {
         const text = render();
-        const put = (piece: string) => {
-          const bytes = Buffer.from(piece, "utf8");
-          for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-        };
-        if (typeof text === "string") put(text);
-        else {
-          // Pieces gathered to about a megabyte a write.
-          let pending = "";
-          for (const piece of text) {
-            pending += piece;
-            if (pending.length >= 1 << 20) { put(pending); pending = ""; }
-          }
-          put(pending);
-        }
+        if (typeof text === "string") writeBytes(fd, Buffer.from(text, "utf8"));
+        else writePieces(fd, text);
       } finally {
         closeSync(fd);
       }

@@ -8,10 +8,24 @@ import type { Plan } from "../ir/placement/plan.js";
 /** Arrays longer than this are written an element at a time; smaller values in one piece. */
 const SPLIT = 256;
 
-/** JSON.stringify(value, null, 1) of a value nested `depth` levels deep: its lines indented by depth. */
+/**
+ * JSON.stringify(value, null, 1) of a value nested `depth` levels deep: its lines indented by depth.
+ * JSON.stringify indents it itself when it sits inside `depth` arrays, which are cut off again,
+ * so the text is not copied a second time to indent it.
+ */
 function nested(value: unknown, depth: number): string {
-  return JSON.stringify(value, null, 1).replace(/\n/g, `\n${" ".repeat(depth)}`);
+  if (depth === 0) return JSON.stringify(value, null, 1);
+  let wrapped: unknown = value;
+  for (let i = 0; i < depth; i++) wrapped = [wrapped];
+  const text = JSON.stringify(wrapped, null, 1);
+  return text.slice(wrapperOpening(depth), text.length - wrapperClosing(depth));
 }
+
+/** Characters before the value in JSON.stringify(wrapped, null, 1): "[\n" and the next level's indent, per level. */
+const wrapperOpening = (depth: number): number => depth * 2 + (depth * (depth + 1)) / 2;
+
+/** Characters after the value: "\n", the level's indent and "]", per level. */
+const wrapperClosing = (depth: number): number => depth * 2 + (depth * (depth - 1)) / 2;
 
 function* pieces(value: unknown, depth: number): Generator<string> {
   const pad = " ".repeat(depth + 1), close = " ".repeat(depth);

@@ -96,8 +96,7 @@ export interface RequestOptions {
  * Every --dim must name a symbol of the graph.
  */
 export function resolveRequest(graph: Graph, options: RequestOptions): { batch: number; seq: number } {
-  const present = new Set<string>();
-  for (const t of graph.types.values()) for (const d of t.shape ?? []) for (const s of dimSymbols(d)) present.add(s);
+  const present = symbolsOf(graph);
   for (const name of options.dims?.keys() ?? []) {
     if (!present.has(name)) {
       const known = [...present].sort();
@@ -141,8 +140,7 @@ export function bindDims(graph: Graph, options: BindOptions): Bindings {
   const setIfFree = (sym: Dim | undefined, v: number) => {
     if (typeof sym === "string" && !values.has(sym) && dimSymbols(sym).length === 1 && dimSymbols(sym)[0] === sym) values.set(sym, v);
   };
-  const present = new Set<string>();
-  for (const t of graph.types.values()) for (const d of t.shape ?? []) for (const s of dimSymbols(d)) present.add(s);
+  const present = symbolsOf(graph);
   for (const [symbol, role] of Object.entries(NAMED_SYMBOLS)) {
     if (!present.has(symbol)) continue;
     const want = role === "batch" ? options.batch : queryLength;
@@ -184,12 +182,22 @@ export function bindDims(graph: Graph, options: BindOptions): Bindings {
   const kvLength = options.phase === "decode" ? options.seq + 1 : options.seq;
   for (const [name, t] of graph.types) {
     for (const d of t.shape ?? []) {
+      if (typeof d === "number") continue;
       for (const s of dimSymbols(d)) {
         if (!values.has(s)) fail(`tensor '${name}' has the symbolic dim '${s}', which has no value: give it one with --dim ${s}=N`);
       }
     }
   }
   return { values, sequenceSymbol, kvLength, queryLength };
+}
+
+/** The symbols of the graph's dims (numbers, most dims, have none). */
+function symbolsOf(graph: Graph): Set<string> {
+  const present = new Set<string>();
+  for (const t of graph.types.values()) {
+    for (const d of t.shape ?? []) if (typeof d !== "number") for (const s of dimSymbols(d)) present.add(s);
+  }
+  return present;
 }
 
 export function concreteShape(shape: readonly Dim[], b: Bindings, what: string): number[] {

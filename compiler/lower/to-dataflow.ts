@@ -154,8 +154,12 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
   }
   for (const name of graph.outputs) ctx.tensor(name);
   const used = new Set<string>([...graph.inputs, ...graph.outputs]);
-  for (const k of kernels) for (const v of [...k.inputs, ...k.outputs]) used.add(v);
-  const kept = [...tensors.values()].filter((t) => used.has(t.name));
+  for (const k of kernels) {
+    for (const v of k.inputs) used.add(v);
+    for (const v of k.outputs) used.add(v);
+  }
+  const kept: DfTensor[] = [];
+  for (const t of tensors.values()) if (used.has(t.name)) kept.push(t);
   return {
     name: module.name, source: module.source, phase: options.phase,
     bindings: Object.fromEntries([...options.bindings.values].sort(([a], [b]) => (a < b ? -1 : 1))),

@@ -17,7 +17,7 @@
 // moved between tiers part-way through the run.
 
 import type { DataflowModule, DfTensor } from "../../ir/dataflow/dataflow.js";
-import { cachesOf, viewAliases } from "../../ir/dataflow/dataflow.js";
+import { cachesOf, tensorMap, viewAliases } from "../../ir/dataflow/dataflow.js";
 import type { Allocation, TierName, Transfer } from "../../ir/placement/plan.js";
 import { fail } from "../../ir/diagnostics.js";
 import type { Target } from "../../targets/target.js";
@@ -58,7 +58,7 @@ export function liveRanges(m: DataflowModule, sections: readonly SectionSpan[]):
     last.set(name, Math.max(last.get(name) ?? section, section));
     traffic.set(name, (traffic.get(name) ?? 0) + bytes);
   };
-  const tensors = new Map(m.tensors.map((t) => [t.name, t]));
+  const tensors = tensorMap(m);
   for (const k of m.kernels) {
     const s = sectionOf.get(k.name)!;
     for (const i of k.inputs) touch(i, s, ownValue(k.reads, i) ?? 0);

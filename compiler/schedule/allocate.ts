@@ -164,6 +164,11 @@ export class GrowingSection {
   private n = 0;
   /** The stages' FLOPs summed in order, as computeUnitsOf sums them. */
   private totalFlops = 0;
+  /** What bounds the section's seconds from above (secondsAtMost), every stage on one compute unit: its slowest stage, the sum and maximum of the stages' time per tile, and the most tiles. */
+  private slowestAlone = 0;
+  private perTileSum = 0;
+  private perTileMax = 0;
+  private mostTiles = 1;
 
   constructor(private readonly target: Target) {}
 
@@ -171,6 +176,10 @@ export class GrowingSection {
   clear(): void {
     this.n = 0;
     this.totalFlops = 0;
+    this.slowestAlone = 0;
+    this.perTileSum = 0;
+    this.perTileMax = 0;
+    this.mostTiles = 1;
   }
 
   /** `k` joins the section (only pipeline stages count). */
@@ -179,6 +188,31 @@ export class GrowingSection {
     this.put(k, this.n);
     this.n += 1;
     this.totalFlops += k.flops;
+    const alone = this.secondsOnOneUnit(k), perTile = alone / Math.max(1, k.tiling.tiles);
+    this.slowestAlone = Math.max(this.slowestAlone, alone);
+    this.perTileSum += perTile;
+    this.perTileMax = Math.max(this.perTileMax, perTile);
+    this.mostTiles = Math.max(this.mostTiles, k.tiling.tiles);
+  }
+
+  /**
+   * An upper bound, in exact arithmetic, of secondsWith(k) while the section
+   * with `k` has no more stages than the chip has compute units (so every
+   * stage gets at least one): each stage's time on one unit bounds its time
+   * on its share, and so the slowest stage, the fill and the initiation
+   * interval. It costs nothing to keep as the section grows.
+   */
+  secondsAtMost(k: DfKernel): number {
+    if (!isStage(k)) return Math.max(this.slowestAlone, this.perTileSum + (this.mostTiles - 1) * this.perTileMax);
+    const alone = this.secondsOnOneUnit(k), perTile = alone / Math.max(1, k.tiling.tiles);
+    const perTileMax = Math.max(this.perTileMax, perTile), mostTiles = Math.max(this.mostTiles, k.tiling.tiles);
+    return Math.max(this.slowestAlone, alone, this.perTileSum + perTile + (mostTiles - 1) * perTileMax);
+  }
+
+  /** NaN where the figures are not ones the bound holds for (negative): no bound then, for the whole section. */
+  private secondsOnOneUnit(k: DfKernel): number {
+    const seconds = k.flops / (peakFlops(this.target, k.dtype) / this.target.compute.units);
+    return seconds >= 0 ? seconds : NaN;
   }
 
   seconds(): number {

@@ -54,6 +54,14 @@ export class SectionEstimator implements SectionEstimate {
     return estimateOf(this.section.secondsWith(k), external, this.target);
   }
 
+  withKernelAtMost(k: DfKernel, external: number): number {
+    return estimateOf(this.section.secondsAtMost(k), external, this.target);
+  }
+
+  openAtLeast(external: number): number {
+    return estimateOf(0, external, this.target);
+  }
+
   alone(k: DfKernel, external: number): number {
     this.single.clear();
     this.single.add(k);

@@ -25,7 +25,8 @@
 // reader, and the move is all-or-nothing along the chain (no cut in the
 // middle of a chain of producers).
 
-import type { DataflowModule, DfKernel, DfTensor } from "../../ir/dataflow/dataflow.js";
+import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
+import { tensorMap } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Target } from "../../targets/target.js";
 import { deriveStreams } from "../lower/to-dataflow.js";
@@ -48,7 +49,7 @@ function onHost(k: DfKernel): DfKernel {
 }
 
 export function partitionHostDevice(m: DataflowModule, target: Target): DataflowModule {
-  const tensors = new Map<string, DfTensor>(m.tensors.map((t) => [t.name, t]));
+  const tensors = tensorMap(m);
   const kernels = [...m.kernels];
   const index = new Map<string, number>(kernels.map((k, i) => [k.name, i]));
   const producer = new Map<string, string>();

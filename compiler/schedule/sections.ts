@@ -50,7 +50,27 @@ export interface SectionEstimate {
   withKernel(k: DfKernel, externalBytes: number): number;
   /** `k` alone. */
   alone(k: DfKernel, externalBytes: number): number;
+  /** A bound withKernel(k, externalBytes) never exceeds (in exact arithmetic) while `k` fits the chip, found without weighing the section's stages. */
+  withKernelAtMost?(k: DfKernel, externalBytes: number): number;
+  /** A bound open(externalBytes) is never below (in exact arithmetic). */
+  openAtLeast?(externalBytes: number): number;
 }
+
+/** Relative room a bound leaves for the rounding of the estimates it stands in for (far more than they accumulate). */
+const BOUND_MARGIN = 1e-6;
+
+/**
+ * Whether `k`, which fits the chip beside the open section, surely joins it: the
+ * merged estimate's upper bound is within the open one (or its lower bound) plus
+ * `k` alone, so weighing the estimates exactly would decide the same.
+ */
+function surelyJoins(estimate: SectionEstimate, k: DfKernel, external: number, open: number | undefined, openExternal: number, alone: number): boolean {
+  if (!estimate.withKernelAtMost || !estimate.openAtLeast) return false;
+  const merged = estimate.withKernelAtMost(k, external);
+  return merged * (1 + BOUND_MARGIN) <= ((open ?? estimate.openAtLeast(openExternal)) + alone) * (1 - BOUND_MARGIN);
+}
+
+const NOTHING: ReadonlySet<string> = new Set();
 
 /** Bytes `k` reads from outside a section that produced `produced` before it. */
 function readsFromOutside(k: DfKernel, produced: ReadonlySet<string>): number {
@@ -103,9 +123,13 @@ export function partitionSections(m: DataflowModule, target: Target, opt: OptLev
     let merged: number | undefined;
     const worthIt = () => {
       if (!estimate) return true;
-      merged = estimate.withKernel(k, openExternal + readsFromOutside(k, openProduced));
+      const external = openExternal + readsFromOutside(k, openProduced);
+      const alone = estimate.alone(k, readsFromOutside(k, NOTHING));
+      // Settled by the bound, the merged estimate stays unknown (undefined) until a later kernel needs it.
+      if (surelyJoins(estimate, k, external, openEstimate, openExternal, alone)) return true;
+      merged = estimate.withKernel(k, external);
       openEstimate ??= estimate.open(openExternal);
-      return merged <= openEstimate + estimate.alone(k, readsFromOutside(k, new Set()));
+      return merged <= openEstimate + alone;
     };
     if (openDevice.length > 0 && (!streaming || !fits || !worthIt())) close();
     else openEstimate = merged;

@@ -91,7 +91,14 @@ export interface DataflowModule {
 }
 
 export function tensorMap(m: DataflowModule): Map<string, DfTensor> {
-  return new Map(m.tensors.map((t) => [t.name, t]));
+  return indexBy(m.tensors, (t) => t.name);
+}
+
+/** `items` by `key`, the last of equal keys winning as in `new Map(pairs)`, without an array of pairs to build it from. */
+export function indexBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) map.set(key(item), item);
+  return map;
 }
 
 /** Total bytes of the module's tensors that have one of `roles`. */

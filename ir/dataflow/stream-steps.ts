@@ -5,7 +5,7 @@
 // runtime (targets/runtime/tiled.ts) steps through them.
 
 import type { StreamKind } from "./streaming.js";
-import { TILE_COLUMNS, distinctRows, lastOf, product, rowMapping, weightBlockColumns } from "./streaming.js";
+import { TILE_COLUMNS, distinctRows, lastOf, leadingRowMapping, product, weightBlockColumns } from "./streaming.js";
 
 const leading = (shape: readonly number[]) => shape.slice(0, -1);
 
@@ -72,7 +72,7 @@ const item = (what: string, bytes: number, elem: number): StagedItem => ({ what,
 
 /** Row tile of an operand: the distinct input rows staged, each `cols` wide or whole. */
 export function rowTileBytes(op: StreamOperand, out: readonly number[], r0: number, n: number, cols: readonly [number, number] | undefined): number {
-  const map = rowMapping(leading(op.shape), leading(out))!;
+  const map = leadingRowMapping(op.shape, out)!;
   const last = lastOf(op.shape);
   const width = cols && last !== 1 ? cols[1] - cols[0] : last;
   return distinctRows(map, r0, n) * width * op.elem;

@@ -67,7 +67,6 @@ export function product(dims: readonly number[]): number {
   return dims.reduce((p, d) => p * d, 1);
 }
 
-const leading = (shape: readonly number[]) => shape.slice(0, -1);
 export const lastOf = (shape: readonly number[]): number => (shape.length === 0 ? 1 : shape[shape.length - 1]!);
 
 /** Output row -> input row, for an input whose leading axes broadcast to the output's. */
@@ -80,21 +79,46 @@ export interface RowMap {
 
 /** Map rows of an output with leading axes `out` to rows of an input with leading axes `input`; undefined when they do not broadcast. */
 export function rowMapping(input: readonly number[], out: readonly number[]): RowMap | undefined {
-  let dims = [...input];
-  while (dims.length > out.length && dims[0] === 1) dims = dims.slice(1);
-  if (dims.length > out.length) return undefined;
-  dims = [...new Array<number>(out.length - dims.length).fill(1), ...dims];
-  if (dims.some((d, j) => d !== 1 && d !== out[j])) return undefined;
-  if (dims.every((d) => d === 1)) return { whole: true, identity: false, index: () => 0 };
-  if (dims.every((d, j) => d === out[j])) return { whole: false, identity: true, index: (r) => r };
+  return mapRows(input, input.length, out, out.length);
+}
+
+/** rowMapping of the leading axes of whole shapes (all but the last axis), without copying them. */
+export function leadingRowMapping(input: readonly number[], out: readonly number[]): RowMap | undefined {
+  return mapRows(input, Math.max(0, input.length - 1), out, Math.max(0, out.length - 1));
+}
+
+const WHOLE: RowMap = { whole: true, identity: false, index: () => 0 };
+const IDENTITY: RowMap = { whole: false, identity: true, index: (r) => r };
+
+/**
+ * rowMapping over the first `inputRank` axes of `input` and `outRank` of `out`. Every
+ * kernel's every step asks, so the common answers (whole, identity) copy nothing.
+ */
+function mapRows(input: readonly number[], inputRank: number, out: readonly number[], outRank: number): RowMap | undefined {
+  // The input's extra leading 1s drop; then it aligns with the output's last axes, padded with 1s in front.
+  let skip = 0;
+  while (inputRank - skip > outRank && input[skip] === 1) skip++;
+  if (inputRank - skip > outRank) return undefined;
+  const pad = outRank - (inputRank - skip);
+  const dimAt = (j: number): number => (j < pad ? 1 : input[skip + j - pad]!);
+  let whole = true, identity = true;
+  for (let j = 0; j < outRank; j++) {
+    const d = dimAt(j);
+    if (d !== 1 && d !== out[j]) return undefined;
+    if (d !== 1) whole = false;
+    if (d !== out[j]) identity = false;
+  }
+  if (whole) return WHOLE;
+  if (identity) return IDENTITY;
+  const dims = Array.from({ length: outRank }, (_, j) => dimAt(j)), outDims = out.slice(0, outRank);
   const strides = dims.map((_, j) => (dims[j] === 1 ? 0 : product(dims.slice(j + 1))));
   return {
     whole: false, identity: false,
     index(row) {
       let rest = row, at = 0;
-      for (let j = out.length - 1; j >= 0; j--) {
-        at += (rest % out[j]!) * strides[j]!;
-        rest = Math.floor(rest / out[j]!);
+      for (let j = outDims.length - 1; j >= 0; j--) {
+        at += (rest % outDims[j]!) * strides[j]!;
+        rest = Math.floor(rest / outDims[j]!);
       }
       return at;
     },
@@ -155,7 +179,7 @@ export function chooseStream(node: StreamNode, inputs: readonly (readonly number
   if (!out || outputs.length !== 1 || out.length < 2) return "whole";
   const rank = out.length;
   const present = inputs.filter((s): s is readonly number[] => s !== undefined);
-  const rowsMap = (s: readonly number[]) => rowMapping(leading(s), leading(out));
+  const rowsMap = (s: readonly number[]) => leadingRowMapping(s, out);
   if (POINTWISE.has(key)) {
     const ok = present.every((s) => rowsMap(s) !== undefined && (lastOf(s) === 1 || lastOf(s) === lastOf(out)) && s.length <= rank);
     return ok ? "columns" : "whole";

@@ -87,23 +87,24 @@ export function* indentedGroups(groups: readonly LineGroup[]): Generator<string>
 }
 
 function printTensor(t: DfTensor): string {
-  const owner = `tensor ${valueName(t.name)}`;
-  const head = `${valueName(t.name)}: ${formatType(t.dtype, t.shape, owner)}`;
+  const name = valueName(t.name), owner = () => `tensor ${name}`;
+  const head = `${name}: ${formatType(t.dtype, t.shape, owner)}`;
   return statementLine("tensor", [head], formatAttrs(TENSOR_ATTRS, { role: t.role, bytes: t.bytes }, owner));
 }
 
 function printKernel(k: DfKernel): string {
   const head = [symbolName(k.name), quote(k.kind), `(${k.inputs.map(valueName).join(", ")})`, "->", `(${k.outputs.map(valueName).join(", ")})`];
+  // The lists are only read: printed as they are, not copied.
   const attrs = formatAttrs(KERNEL_ATTRS, {
-    dtype: k.dtype, flops: k.flops, streaming: k.streaming, tile: [...k.tiling.tileShape], tiles: k.tiling.tiles, blocks: k.tiling.blocks, buffer_bytes: k.bufferBytes,
-    reads: k.reads, ops: [...k.ops], nodes: [...k.nodes],
-  }, `kernel ${symbolName(k.name)}`);
+    dtype: k.dtype, flops: k.flops, streaming: k.streaming, tile: k.tiling.tileShape as number[], tiles: k.tiling.tiles, blocks: k.tiling.blocks, buffer_bytes: k.bufferBytes,
+    reads: k.reads, ops: k.ops as string[], nodes: k.nodes as string[],
+  }, () => `kernel ${symbolName(k.name)}`);
   return statementLine("kernel", head, attrs);
 }
 
 function printStream(s: DfStream): string {
   const head = [valueName(s.tensor), symbolName(s.from), "->", symbolName(s.to)];
-  return statementLine("stream", head, formatAttrs(STREAM_ATTRS, { tile_bytes: s.tileBytes, tiles: s.tiles }, `stream of ${valueName(s.tensor)}`));
+  return statementLine("stream", head, formatAttrs(STREAM_ATTRS, { tile_bytes: s.tileBytes, tiles: s.tiles }, () => `stream of ${valueName(s.tensor)}`));
 }
 
 export function parseDataflow(text: string, file?: string): DataflowModule {

@@ -5,7 +5,7 @@
 // non-negative, and streams join real kernels.
 
 import type { DataflowModule } from "./dataflow.js";
-import { STREAM_KINDS } from "./dataflow.js";
+import { STREAM_KINDS, tensorMap } from "./dataflow.js";
 import { kernelKind } from "./kinds.js";
 import { fail } from "../diagnostics.js";
 
@@ -14,7 +14,7 @@ const AVAILABLE_FROM_START = new Set(["input", "weight", "constant", "kv-cache"]
 const READ_ONLY = new Set(["input", "weight", "constant"]);
 
 export function verifyDataflow(m: DataflowModule): void {
-  const tensors = new Map(m.tensors.map((t) => [t.name, t]));
+  const tensors = tensorMap(m);
   if (tensors.size !== m.tensors.length) fail("dataflow module defines a tensor twice");
   const available = new Set(m.tensors.filter((t) => AVAILABLE_FROM_START.has(t.role)).map((t) => t.name));
   const kernels = new Set<string>();

@@ -146,9 +146,34 @@ export function entriesOf(dict: CstNode | undefined): { readonly key: IToken; re
 }
 
 /** `{key = value, ...}` in the record's own key order. */
-export function formatDict<T>(element: Codec<T>, keys: KeyKind, record: Readonly<Record<string, T>>, where: string): string {
-  const entries = Object.entries(record).map(([k, v]) => `${formatKey(k, keys)} = ${element.print(v, `${where} entry ${quote(k)}`)}`);
-  return `{${entries.join(", ")}}`;
+export function formatDict<T>(element: Codec<T>, keys: KeyKind, record: Readonly<Record<string, T>>, where: Where): string {
+  let text = "{";
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue;
+    text += `${text.length > 1 ? ", " : ""}${formatKey(k, keys)} = ${printValue(element, record[k]!, where, "entry", k)}`;
+  }
+  return `${text}}`;
+}
+
+/**
+ * What a printed value is, for a printer's error: the text, or what makes it.
+ * Most values print without error, so their names are only made for one that does not.
+ */
+export type Where = string | (() => string);
+
+const named = (where: Where): string => (typeof where === "string" ? where : where());
+
+/**
+ * `codec.print` of `owner`'s attribute, dictionary entry or dimension `key`, naming
+ * it only when printing fails (printing is pure: the retry fails the same way).
+ */
+function printValue<T>(codec: Codec<T>, value: T, owner: Where, part: "attribute" | "entry" | "dimension", key = ""): string {
+  try {
+    return codec.print(value, "");
+  } catch {
+    const name = part === "attribute" ? ` attribute '${key}'` : part === "entry" ? ` entry ${quote(key)}` : " dimension";
+    return codec.print(value, `${named(owner)}${name}`);
+  }
 }
 
 /** A `dict` node (undefined: empty) as a record; fromEntries keeps `__proto__` an own key. */
@@ -179,9 +204,24 @@ export type Schema = Readonly<Record<string, Codec<any>>>;
 export type ValuesOf<S extends Schema> = { -readonly [K in keyof S]: S[K] extends Codec<infer T> ? T : never };
 
 /** ` {a = 1, b = "x"}` (with its leading space), or "" for an empty schema. */
-export function formatAttrs<S extends Schema>(schema: S, values: ValuesOf<S>, owner: string): string {
-  const parts = Object.entries(schema).map(([key, codec]) => `${key} = ${codec.print(values[key], `${owner} attribute '${key}'`)}`);
-  return parts.length === 0 ? "" : ` {${parts.join(", ")}}`;
+export function formatAttrs<S extends Schema>(schema: S, values: ValuesOf<S>, owner: Where): string {
+  const entries = schemaEntries(schema);
+  if (entries.length === 0) return "";
+  let text = " {";
+  for (let i = 0; i < entries.length; i++) {
+    const [key, codec] = entries[i]!;
+    text += `${i > 0 ? ", " : ""}${key} = ${printValue(codec, values[key], owner, "attribute", key)}`;
+  }
+  return `${text}}`;
+}
+
+/** Each schema's entries, listed once rather than for every statement printed. */
+const ENTRIES = new WeakMap<Schema, readonly (readonly [string, Codec<any>])[]>();
+
+function schemaEntries(schema: Schema): readonly (readonly [string, Codec<any>])[] {
+  let entries = ENTRIES.get(schema);
+  if (!entries) ENTRIES.set(schema, entries = Object.entries(schema));
+  return entries;
 }
 
 /** Reads a statement's attributes against `schema`: every one required, no others allowed. */
@@ -208,6 +248,6 @@ export function statementLine(keyword: string, head: readonly string[], attrs = 
 }
 
 /** `DTYPE[d, ...]` */
-export function formatType(dtype: string, shape: readonly number[], where: string): string {
-  return `${dtype}[${shape.map((d) => int.print(d, `${where} dimension`)).join(", ")}]`;
+export function formatType(dtype: string, shape: readonly number[], where: Where): string {
+  return `${dtype}[${shape.map((d) => printValue(int, d, where, "dimension")).join(", ")}]`;
 }

@@ -89,12 +89,13 @@ function later(length: number, lines: () => string[]): LineGroup {
 
 function sectionLines(s: Section): string[] {
   const owner = `section ${symbolName(s.name)}`;
+  const kernelOwner = (k: KernelAllocation) => () => `${owner} kernel ${symbolName(k.kernel)}`;
   const attrs = formatAttrs(SECTION_ATTRS, {
     initiation_interval: s.initiationInterval, compute_units: s.computeUnits, memory_units: s.memoryUnits, sram_bytes: s.sramBytes,
   }, owner);
   const kernels = s.kernels.map((k) => statementLine("kernel", [symbolName(k.kernel)], formatAttrs(KERNEL_ALLOCATION_ATTRS, {
     compute_units: k.computeUnits, memory_units: k.memoryUnits, utilisation: k.utilisation, seconds: k.seconds,
-  }, `${owner} kernel ${symbolName(k.kernel)}`)));
+  }, kernelOwner(k))));
   const c = s.cost;
   const values = {
     compute_seconds: c.computeSeconds, hbm_seconds: c.hbmSeconds, ddr_seconds: c.ddrSeconds, sram_seconds: c.sramSeconds,
@@ -109,13 +110,13 @@ function sectionLines(s: Section): string[] {
 function printAllocation(a: Allocation): string {
   return statementLine("alloc", [valueName(a.tensor)], formatAttrs(ALLOCATION_ATTRS, {
     tier: a.tier, offset: a.offset, bytes: a.bytes, live: [a.firstSection, a.lastSection],
-  }, `alloc of ${valueName(a.tensor)}`));
+  }, () => `alloc of ${valueName(a.tensor)}`));
 }
 
 function printTransfer(t: Transfer): string {
   return statementLine("transfer", [valueName(t.tensor)], formatAttrs(TRANSFER_ATTRS, {
     from: t.from, to: t.to, bytes: t.bytes, before_section: t.beforeSection, seconds: t.seconds,
-  }, `transfer of ${valueName(t.tensor)}`));
+  }, () => `transfer of ${valueName(t.tensor)}`));
 }
 
 export function parsePlacement(text: string, file?: string): Plan {

@@ -11,6 +11,7 @@ import type { Target } from "../target.js";
 import { sramBytes } from "../target.js";
 import { verifyParallel } from "./verify-parallel.js";
 import { ownValue } from "../name-record.js";
+import { indexBy } from "../dataflow/dataflow.js";
 
 export function tierCapacity(target: Target, tier: TierName): number {
   return tier === "sram" ? sramBytes(target) : target[tier].bytes;
@@ -51,7 +52,7 @@ export function verifyPlan(plan: Plan, target: Target): void {
   const allocated = new Set(plan.allocations.map((a) => a.tensor));
   // A view's output lives in its input's allocation.
   for (const k of plan.dataflow.kernels) if (k.kind === "view" && k.inputs[0] && allocated.has(k.inputs[0])) for (const o of k.outputs) allocated.add(o);
-  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+  const kernels = indexBy(plan.dataflow.kernels, (k) => k.name);
   plan.sections.forEach((s, i) => {
     if (s.computeUnits > target.compute.units) fail(`section ${i} uses ${s.computeUnits} compute units; ${target.name} has ${target.compute.units}`);
     if (s.memoryUnits > target.sram.units) fail(`section ${i} uses ${s.memoryUnits} memory units; ${target.name} has ${target.sram.units}`);

@@ -23,7 +23,7 @@ import type { GraphFacts, OperandShapes } from "./kernels.js";
 import { checkKernel, graphFacts } from "./kernels.js";
 import { AbstractMemory, RESIDENT_ROLES } from "./memory.js";
 import { decodeRefusal } from "./cache.js";
-import { cachesOf } from "../../dataflow/dataflow.js";
+import { cachesOf, indexBy } from "../../dataflow/dataflow.js";
 import { kernelLabel, message, refuse, sectionLabel } from "./words.js";
 
 /** Load time, as targets/runtime/load.ts does it: resident DDR allocations from the model, then load-time transfers. */
@@ -109,7 +109,7 @@ export function checkPlanLegality(plan: Plan, target: Target, module: Module): v
   for (const k of plan.dataflow.kernels) if (!scheduled.has(k.name)) refuse(message.kernelInNoSection(k.name));
   const mem = new AbstractMemory(plan, target);
   hostStart(mem, facts);
-  const kernels = new Map(plan.dataflow.kernels.map((k) => [k.name, k]));
+  const kernels = indexBy(plan.dataflow.kernels, (k) => k.name);
   checkLoad(mem, facts);
   const last = plan.sections.length - 1;
   plan.sections.forEach((section, s) => {

@@ -9,6 +9,7 @@ import { mainGraph, opKey } from "../../graph/graph.js";
 import { elementBytes } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import type { DfKernel } from "../../dataflow/dataflow.js";
+import { indexBy } from "../../dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../dataflow/kinds.js";
 import type { KernelOperands, StagedItem, StreamOperand } from "../../dataflow/stream-steps.js";
 import { MOVED_INPUTS, chooseStream } from "../../dataflow/streaming.js";
@@ -29,7 +30,7 @@ export interface GraphFacts {
 export function graphFacts(module: Module): GraphFacts {
   const graph = mainGraph(module);
   return {
-    graph, nodes: new Map(graph.nodes.map((n) => [n.name, n])),
+    graph, nodes: indexBy(graph.nodes, (n) => n.name),
     literal: (name) => {
       const c = graph.constants.get(name);
       return c?.kind === "literal" ? c.tensor : undefined;

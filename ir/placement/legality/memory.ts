@@ -4,7 +4,7 @@
 // words, what targets/runtime/memory.ts would refuse.
 
 import type { DfTensor } from "../../dataflow/dataflow.js";
-import { cachesOf, viewAliases } from "../../dataflow/dataflow.js";
+import { cachesOf, indexBy, tensorMap, viewAliases } from "../../dataflow/dataflow.js";
 import type { Target } from "../../target.js";
 import type { Allocation, Plan, Transfer } from "../plan.js";
 import { ALIGNMENT } from "../plan.js";
@@ -36,10 +36,10 @@ export function memoryIndex(plan: Plan, scope?: Pick<StageScope, "allocations" |
     if (problem) refuse(problem);
   }
   return {
-    allocations: new Map((scope?.allocations ?? plan.allocations).map((a) => [a.tensor, a])),
+    allocations: indexBy(scope?.allocations ?? plan.allocations, (a) => a.tensor),
     aliases: scope?.aliases ?? viewAliases(plan.dataflow),
     loadSection: scope?.firstSection ?? 0,
-    tensors: new Map(plan.dataflow.tensors.map((t) => [t.name, t])),
+    tensors: tensorMap(plan.dataflow),
   };
 }
 
