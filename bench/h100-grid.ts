@@ -19,8 +19,7 @@
 //   npx tsx bench/h100-grid.ts                 print the table (about 6 minutes on two shared cores)
 //   npx tsx bench/h100-grid.ts --write-docs    and write docs/VALIDATION.md (with the SN40L figures)
 //
-// Points the device skipped are listed, not compiled; the batch-4 x 2048 prefills are refused by
-// the compiler (a CastLike kernel's on-chip buffer exceeds the H100's shared memory).
+// Points the device skipped (out of memory) are listed, not compiled.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

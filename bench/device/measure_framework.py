@@ -196,16 +196,87 @@ def host_cost(points: list, bare: list) -> dict:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--out", required=True, help="write the results here (JSON)")
-    args = ap.parse_args()
-    dev = mh.gpu_setup()
+def framework_behaviour(dev) -> dict:
+    """What transformers runs around the kernels, observed rather than assumed: during one decode step of
+    a tiny grouped-query model (2 layers, 4 heads, 1 KV head) with a StaticCache, how often its SDPA path
+    calls repeat_kv (KV heads copied to every query head) and how often the cache calls index_copy_."""
+    torch = mh.torch
+    import transformers.integrations.sdpa_attention as sdpa
+    counts = {"repeat_kv": 0, "index_copy_": 0}
+    repeat, index_copy = sdpa.repeat_kv, torch.Tensor.index_copy_
+
+    def counting_repeat(*a, **k):
+        counts["repeat_kv"] += 1
+        return repeat(*a, **k)
+
+    def counting_index_copy(self, *a, **k):
+        counts["index_copy_"] += 1
+        return index_copy(self, *a, **k)
+    layers = 2
+    model, cfg = tiny_llama(dev, layers, 1)
+    cache = mh.static_cache(cfg, 1, 64, dev)
+    kwargs = dict(input_ids=torch.zeros((1, 1), device=dev, dtype=torch.long), position_ids=torch.full((1, 1), 8, device=dev, dtype=torch.long),
+                  cache_position=torch.tensor([8], device=dev, dtype=torch.long), past_key_values=cache, use_cache=True)
+    with torch.no_grad():
+        model(**kwargs)  # the static cache allocates its buffers on first use
+        counts.update(repeat_kv=0, index_copy_=0)
+        sdpa.repeat_kv, torch.Tensor.index_copy_ = counting_repeat, counting_index_copy
+        try:
+            model(**kwargs)
+        finally:
+            sdpa.repeat_kv, torch.Tensor.index_copy_ = repeat, index_copy
+    del model, cache
+    torch.cuda.empty_cache()
+    return {"model": f"tiny Llama, {layers} layers, 4 heads, 1 KV head, StaticCache, one decode step",
+            "repeat_kv_calls_per_layer": counts["repeat_kv"] / layers, "index_copy_calls_per_layer": counts["index_copy_"] / layers}
+
+
+def derive_framework(fw: dict, micro: dict, hbm_bandwidth: float) -> tuple[dict, dict]:
+    """The calibrated target's efficiency.framework, its repeat-kv curve and their sources, from this script's
+    JSON and the microbenchmarks' (whose bare eager op puts the host cost on the grid run's scale)."""
+    m = fw["machine"]
+    where = (f"bench/device/measure_framework.py -> bench/device/h100-framework.json, {m['gpu']}, driver {m.get('driver')}, "
+             f"torch {m['torch']}, transformers {m.get('transformers')}, {fw['date_utc'][:10]}")
+    graph_us = statistics.mean(v["us_per_kernel"] for v in fw["graph_per_kernel"].values())
+    host = fw["eager_host"].values()
+    ratio = statistics.mean(v["per_kernel_over_bare_eager"] for v in host)
+    bare_fw = statistics.mean(v["bare_eager_us_per_kernel_rounds"]["median"] for v in host)
+    fixed_ops = statistics.mean(v["us_fixed_beyond_kernels"] for v in host) / bare_fw
+    bare = micro["launch"]["eager_us_per_kernel_event"]
+    seen = fw["behaviour"]
+    framework = {
+        "name": f"transformers {m.get('transformers')} with SDPA attention (torch {m['torch'].split('+')[0]})",
+        "source": (f"how bench/device/measure_h100.py runs the grid: decode replayed from a CUDA graph, prefill one eager forward. From tiny Llama "
+                   f"models at {' and '.join(str(n) for n in LAYERS)} layers ({where}): graphKernelSeconds, a decode step's time per kernel of a "
+                   f"decoder layer replayed from a CUDA graph ({graph_us:.2f} us); eagerKernelSeconds, the host time per kernel of an eager "
+                   f"forward, {ratio:.2f} times a bare eager tiny op timed in the same rounds, taken at the bare op's {bare:.2f} us measured with "
+                   f"the microbenchmarks ({micro['date_utc'][:10]}): the host's speed varies from run to run, the ratio much less; "
+                   f"eagerForwardSeconds, the forward's host time outside its kernels, {fixed_ops:.0f} bare ops on the same scale. "
+                   f"repeatKvHeads and cacheWriteKernels as observed: {seen['repeat_kv_calls_per_layer']:g} repeat_kv and "
+                   f"{seen['index_copy_calls_per_layer']:g} index_copy_ calls per layer of a grouped-query decode step with a StaticCache"),
+        "launch": {"prefill": "eager", "decode": "graph"},
+        "graphKernelSeconds": mh.sig(graph_us * 1e-6),
+        "eagerKernelSeconds": mh.sig(ratio * bare * 1e-6),
+        "eagerForwardSeconds": mh.sig(fixed_ops * bare * 1e-6, 3),
+        "repeatKvHeads": seen["repeat_kv_calls_per_layer"] > 0,
+        "cacheWriteKernels": seen["index_copy_calls_per_layer"] > 0,
+    }
+    points = [(p["bytes_moved"], p["GB_per_s"] * 1e9 / hbm_bandwidth) for p in fw["repeat_kv"]]
+    lo, hi = fw["repeat_kv"][0], fw["repeat_kv"][-1]
+    curve = mh.curve(points, "bytes", "bandwidth",
+                     f"transformers' repeat_kv (bf16, {KV_HEADS} KV heads copied to {KV_HEADS * GROUPS} heads of dim {HEAD_DIM}, batch x tokens from "
+                     f"{lo['batch']} x {lo['tokens']} to {hi['batch']} x {hi['tokens']}); x = bytes moved (KV heads read, all heads written); cold inputs, CUDA graph; {where}")
+    return framework, curve
+
+
+def run_framework(dev) -> dict:
+    """Every measurement of this script, as the JSON it writes."""
+    mh.gpu_setup()  # the helpers' module has its own torch (this may be imported by measure_h100.py run as a script)
     torch = mh.torch
     result = mh.header("framework costs around the kernels: transformers' repeat_kv copy against bytes, and the host time of an eager forward per kernel", dev)
     result["method"] = ("repeat_kv: measure_h100.py's time_calls (n calls captured into a CUDA graph, cold inputs, replay timed with CUDA events, "
                         "per call = replay / n); eager: wall time of a synchronised eager forward of a tiny model (host-bound) and its kernels "
-                        "per forward from torch.profiler, at two layer counts")
+                        "per forward from torch.profiler, at two layer counts; behaviour: calls counted during one decode step")
     t0 = time.perf_counter()
     a = torch.ones(256, device=dev)
     mh.time_calls([lambda: torch.add(a, 1, out=a)], 1e-6, reps=2, target_ms=0.5)  # the usual graph-replay state (see measure_h100.py)
@@ -219,12 +290,17 @@ def main() -> int:
     mh.log("graph-replayed decode steps")
     result["graph_decode"] = graph_decode(dev)
     result["graph_per_kernel"] = graph_cost(result["graph_decode"])
+    mh.log("what transformers runs around SDPA and the static cache")
+    result["behaviour"] = framework_behaviour(dev)
     result["smi"].append(mh.smi("end"))
     result["checks"] = {"repeat_kv": ok_repeat, "eager_finite": all(p["finite"] for p in result["eager_forward"]),
                         "graph_decode": all(p["check"] for p in result["graph_decode"])}
     result["all_checks_passed"] = all(result["checks"].values())
     result["seconds_spent"] = time.perf_counter() - t0
-    mh.write_json(args.out, result)
+    return result
+
+
+def print_framework(result: dict) -> None:
     for p in result["repeat_kv"]:
         print(f"repeat_kv b{p['batch']:>3} x {p['tokens']:>6}: {p['bytes_moved'] / 1e6:10.1f} MB  {p['us_per_call']['median']:10.2f} us  {p['GB_per_s']:8.1f} GB/s")
     for p in result["eager_forward"]:
@@ -235,8 +311,20 @@ def main() -> int:
         print(f"graph decode layers {p['layers']} kv {p['kv_heads']}: {p['status']} {p['mode']} {p['ms'] and p['ms']['median']} ms, {p['kernels_per_step']} kernels, "
               f"{p['kernel_ms_per_step']} ms of kernels, span {p['gpu_span_ms_per_step']}")
     print(json.dumps(result["graph_per_kernel"], indent=1))
+    print(f"behaviour: {json.dumps(result['behaviour'])}")
     print(f"launch: eager {result['launch']['eager_us_per_kernel_event']:.2f} us/kernel, graph {result['launch']['graph_us_per_kernel']:.3f} us/kernel")
     print(f"all checks passed: {result['all_checks_passed']}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--out", required=True, help="write the results here (JSON)")
+    ap.add_argument("--cpu", default="auto", help="run on this CPU ('auto': the lowest this process may use; 'none': unpinned)")
+    args = ap.parse_args()
+    mh.pin_cpu(args.cpu)
+    result = run_framework(mh.gpu_setup())
+    mh.write_json(args.out, result)
+    print_framework(result)
     return 0 if result["all_checks_passed"] else 1
 
 

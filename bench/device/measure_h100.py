@@ -39,15 +39,20 @@ What it measures, on cuda device 0 (bf16 throughout, random weights and data, ne
     bytes moved per kernel class, GEMM efficiency (fraction of peak FLOP/s) against M, attention
     against KV bytes and FLOPs, and the launch costs. --base takes the figures a program cannot
     measure (SRAM, DDR size, datasheet peaks) from an existing target; without it they come
-    from the device's properties. --from-micro derives the target from a saved micro JSON
-    without a GPU.
+    from the device's properties. With --calibrate the target also gets `efficiency.framework`
+    and the repeat-kv curve: what transformers adds around the kernels, measured by
+    measure_framework.py in the same process (--framework-out keeps its JSON; --no-framework
+    skips it). --from-micro [--from-framework] derives the target from saved JSON without a GPU.
+  * the process runs on one CPU (--cpu; 'none' leaves it to the OS): eager prefill is bound by
+    the host, whose speed a thread moved between CPUs changes from call to call.
 
-Run (needs a CUDA GPU, PyTorch and transformers; the full run takes about 6 minutes on an H100):
+Run (needs a CUDA GPU, PyTorch and transformers; the full run takes about 4 minutes on an H100):
 
-    python3 bench/device/measure_h100.py --grid-out h100-grid.json --micro-out h100-micro.json \\
-        --target-out h100.json --base targets/presets/h100.json
+    python3 bench/device/measure_h100.py --calibrate --grid-out h100-grid.json --micro-out h100-micro.json \\
+        --framework-out h100-framework.json --target-out h100.json --base targets/presets/h100.json
     python3 bench/device/measure_h100.py --calibrate --target-out my-gpu.json      # about 2 minutes
-    python3 bench/device/measure_h100.py --from-micro h100-micro.json --target-out h100.json
+    python3 bench/device/measure_h100.py --from-micro h100-micro.json --from-framework h100-framework.json \\
+        --target-out h100.json --base targets/presets/h100.json
 
 It reads the card's settings but never changes them. Units: 1 GB = 1e9 bytes, 1 TB = 1e12 bytes,
 times in ms unless named otherwise.
@@ -128,6 +133,16 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def pin_cpu(choice: str) -> None:
+    """Run this process on one CPU: 'auto' the lowest it may use, a number that one, 'none' wherever the
+    OS schedules it. An eager forward is bound by the host, and a thread the scheduler moves between
+    CPUs issues kernels at speeds up to 2x apart from one call to the next."""
+    if choice == "none":
+        return
+    cpu = min(os.sched_getaffinity(0)) if choice == "auto" else int(choice)
+    os.sched_setaffinity(0, {cpu})
+
+
 def gpu_setup():
     global torch, F
     import torch as _torch
@@ -154,6 +169,8 @@ def machine_info(dev) -> dict:
         "python": platform.python_version(),
         "os_kernel": platform.release(),
         "host_memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "host_cpus": os.cpu_count(),
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),
     }
     try:
         import transformers
@@ -910,8 +927,9 @@ def curve(points: list, x: str, y: str, source: str) -> dict:
     return {"x": x, "y": y, "points": pts, "source": source}
 
 
-def derive_target(micro: dict, base: dict | None, name: str) -> dict:
-    """A tierflow target whose efficiency curves come from the microbenchmarks alone."""
+def derive_target(micro: dict, base: dict | None, name: str, framework: dict | None = None) -> dict:
+    """A tierflow target whose efficiency curves come from the microbenchmarks alone; with `framework`
+    (measure_framework.py's JSON), also what the framework adds around the kernels."""
     m = micro["machine"]
     where = f"{m['gpu']}, driver {m.get('driver')}, torch {m['torch']}, {micro['date_utc'][:10]}"
     made = "bench/device/measure_h100.py (microbenchmarks only)"
@@ -1003,6 +1021,11 @@ def derive_target(micro: dict, base: dict | None, name: str) -> dict:
             "syncSeconds": round(launch["graph_of_one_kernel_launch_and_sync_us"]["median"] * 1e-6, 9),
         },
     }
+    if framework is not None:
+        import measure_framework  # imports this module: loaded only when needed
+        section, repeat_kv = measure_framework.derive_framework(framework, micro, t["hbm"]["bandwidth"])
+        t["efficiency"]["curves"]["repeat-kv"] = repeat_kv
+        t["efficiency"]["framework"] = section
     t["sources"] = dict(sorted(sources.items()))
     order = ["$schema", "name", "description", "execution", "compute", "sram", "hbm", "ddr", "host", "overheads", "node", "efficiency", "sources"]
     return {k: t[k] for k in order if k in t}
@@ -1051,12 +1074,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--grid-out", help="run the grid and profiles; write them here")
     ap.add_argument("--micro-out", help="write the microbenchmarks here")
-    ap.add_argument("--calibrate", action="store_true", help="run the microbenchmarks (without the grid) and write --target-out")
+    ap.add_argument("--calibrate", action="store_true", help="run the microbenchmarks and what transformers adds around the kernels (measure_framework.py), and write --target-out")
     ap.add_argument("--target-out", help="write a tierflow target file with efficiency curves from the microbenchmarks")
     ap.add_argument("--base", help="a tierflow target file whose other figures (SRAM, DDR, peaks, sources) the calibrated target keeps")
     ap.add_argument("--name", default=None, help="the calibrated target's name (default: base's name + '-measured', or 'gpu-measured')")
+    ap.add_argument("--framework-out", help="with --calibrate: write measure_framework.py's measurements here (JSON)")
+    ap.add_argument("--no-framework", action="store_true", help="with --calibrate: measure the kernels only, not what transformers adds around them")
     ap.add_argument("--from-micro", help="derive --target-out from this micro JSON; runs nothing on a GPU")
+    ap.add_argument("--from-framework", help="with --from-micro: and the framework section from this measure_framework.py JSON")
     ap.add_argument("--quick", action="store_true", help="a small subset (two-layer models, few sizes) to check the script")
+    ap.add_argument("--cpu", default="auto", help="run on this CPU ('auto': the lowest this process may use; 'none': unpinned)")
     args = ap.parse_args()
     if not (args.grid_out or args.micro_out or args.target_out):
         ap.error("nothing to do: give --grid-out, --micro-out or --target-out")
@@ -1071,9 +1098,16 @@ def main() -> int:
             ap.error("--from-micro needs --target-out")
         with open(args.from_micro) as f:
             micro = json.load(f)
-        write_json(args.target_out, derive_target(micro, base, name), indent=2)
+        framework = None
+        if args.from_framework:
+            with open(args.from_framework) as f:
+                framework = json.load(f)
+        write_json(args.target_out, derive_target(micro, base, name, framework), indent=2)
         return 0
+    if args.from_framework:
+        ap.error("--from-framework goes with --from-micro")
 
+    pin_cpu(args.cpu)
     dev = gpu_setup()
     ok = True
     micro = None
@@ -1084,9 +1118,18 @@ def main() -> int:
             write_json(args.micro_out, micro)
         print_micro(micro)
         ok = ok and micro["all_checks_passed"]
+        framework = None
+        if args.calibrate and not args.no_framework:
+            import measure_framework  # imports this module: loaded only when needed
+            log("framework")
+            framework = measure_framework.run_framework(dev)
+            if args.framework_out:
+                write_json(args.framework_out, framework)
+            measure_framework.print_framework(framework)
+            ok = ok and framework["all_checks_passed"]
         if args.target_out:
-            write_json(args.target_out, derive_target(micro, base, name), indent=2)
-    if args.grid_out and not args.calibrate:
+            write_json(args.target_out, derive_target(micro, base, name, framework), indent=2)
+    if args.grid_out:
         log("grid")
         grid = run_grid(dev, args.quick, args.grid_out)
         write_json(args.grid_out, grid)

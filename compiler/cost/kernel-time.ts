@@ -15,14 +15,18 @@
 // and, where the target's framework says so, the kernels the framework adds: grouped KV heads
 // copied to every query head (repeat-kv curve) and read by a multi-head attention kernel, and the
 // new keys and values copied into the cache (copy curve). Each curve's time includes the
-// per-kernel cost it was measured with (graph replay), so no launch cost is added here; the
-// framework's smallest kernel (graphKernelSeconds: a decoder's kernels replayed at negligible
-// size) is the least any kernel costs.
+// per-kernel cost it was measured with (graph replay of independent calls), so no launch cost is
+// added here. A model's kernels form a chain, each waiting for the one before: every kernel pays
+// the difference between the framework's smallest kernel in that chain (graphKernelSeconds of
+// efficiency.framework: a decoder's kernels replayed at negligible size) and an independent tiny
+// kernel replayed from a graph (graphKernelSeconds of efficiency.launch), on top of the larger of
+// its curve time and that independent kernel's.
 // Source: the issue-17 microbenchmarks (bench/device/measure_h100.py, measure_framework.py).
 // Known weakness: a class's curve was measured at a few shapes (Llama's); other shapes take its
 // efficiency at their size, and a kernel whose class has no curve falls back to the peaks.
 
 import type { DataflowModule, DfKernel, DfTensor } from "../../ir/dataflow/dataflow.js";
+import { tensorMap } from "../../ir/dataflow/dataflow.js";
 import type { TierName } from "../../ir/placement/plan.js";
 import type { EfficiencyCurve, Target } from "../../targets/target.js";
 import { peakFlops } from "../../targets/target.js";
@@ -59,7 +63,7 @@ const tensorMaps = new WeakMap<DataflowModule, ReadonlyMap<string, DfTensor>>();
 export function tensorsOf(m: DataflowModule): ReadonlyMap<string, DfTensor> {
   let map = tensorMaps.get(m);
   if (!map) {
-    map = new Map(m.tensors.map((t) => [t.name, t]));
+    map = tensorMap(m);
     tensorMaps.set(m, map);
   }
   return map;
@@ -105,8 +109,8 @@ export function kernelTime(k: DfKernel, c: KernelContext): KernelTime {
   const priced = price(k, c, hbm + ddr);
   const ddrSeconds = ddr / c.target.ddr.bandwidth;
   const copies = priced.copySeconds ?? 0;
-  // No kernel of the framework costs less than its smallest kernels do (the added copies are held to it in addedCopy).
-  const own = Math.max((priced.seconds ?? Math.max(priced.compute, priced.memory)) - copies, c.framework?.graphKernelSeconds ?? 0);
+  // Each kernel of the chain, the framework's added copies too (addedCopy), waits for the one before.
+  const own = inChain((priced.seconds ?? Math.max(priced.compute, priced.memory)) - copies, c);
   return {
     seconds: Math.max(own + copies, ddrSeconds), computeSeconds: priced.compute, memorySeconds: priced.memory,
     hbmBytes: hbm, ddrBytes: ddr, launches: priced.launches ?? 1, copySeconds: priced.copySeconds ?? 0, curve: priced.curve,
@@ -144,7 +148,21 @@ function bandwidthBound(k: DfKernel, c: KernelContext, bytes: number, name: stri
 function addedCopy(c: KernelContext, bytes: number, name: string): number {
   const curve = c.curves[name] ?? c.curves.copy;
   const seconds = curve ? curveSeconds(curve, bytes, bytes, hbmPeak(c)) : bytes / hbmPeak(c);
-  return Math.max(seconds, c.framework?.graphKernelSeconds ?? 0);
+  return inChain(seconds, c);
+}
+
+/**
+ * A kernel of `seconds` on its own, run in the framework's chain of dependent kernels: at least an
+ * independent tiny kernel's time, plus what waiting for the kernel before costs (the framework's
+ * smallest dependent kernel less an independent one; both measured, none where either is missing,
+ * the framework's smallest kernel then being the floor).
+ */
+function inChain(seconds: number, c: KernelContext): number {
+  const dependent = c.framework?.graphKernelSeconds;
+  const independent = c.target.efficiency?.launch?.graphKernelSeconds;
+  if (dependent === undefined) return seconds;
+  if (independent === undefined) return Math.max(seconds, dependent);
+  return Math.max(seconds, independent) + Math.max(0, dependent - independent);
 }
 
 function matmul(k: DfKernel, c: KernelContext, bytes: number): Priced {
