@@ -116,7 +116,7 @@ export function registerCompile(program: Command): void {
       writeFolder(flags.output, [
         ["graph.tfg", () => printModule(result.graph)], ["dataflow.tfd", () => printDataflowPieces(result.dataflow)],
         ["placement.tfp", () => printPlacementPieces(plan)], ["report.txt", () => report],
-        ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target)] as const] : []),
+        ...(flags.viz ? [["plan.html", () => renderPlanHtml(result.plan, result.target, { passes: result.records })] as const] : []),
         ["plan.json", () => planJsonChunks(plan)],
       ]);
       return { result, report };

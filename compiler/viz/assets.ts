@@ -15,7 +15,7 @@ const APP_DIR = existsSync(join(HERE, "app")) ? join(HERE, "app") : join(HERE, "
 /** In dependency order: later files call functions the earlier ones define. */
 export const SCRIPT_FILES = [
   "format.js", "dom.js", "summary.js", "controls.js", "node.js", "floorplan.js", "tiers.js",
-  "timeline.js", "section-detail.js", "layout.js", "graph.js", "main.js",
+  "timeline.js", "section-detail.js", "layout.js", "graph.js", "passes.js", "main.js",
 ] as const;
 
 /** The declarations the page's script is type-checked with: the globals its libraries define. */

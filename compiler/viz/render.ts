@@ -6,12 +6,15 @@
 
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
+import type { PassRecord } from "../passes/pipeline.js";
 import { appAssets } from "./assets.js";
 import { buildViewModel } from "./view-model.js";
 
 export interface RenderOptions {
   /** A runtime trace (Chrome trace-event JSON) to show measured times beside predicted ones. */
   readonly trace?: unknown;
+  /** The compile's pass and stage records (compile's `records`): the pipeline panel lists them. */
+  readonly passes?: readonly PassRecord[];
 }
 
 /** JSON that is safe inside <script>: no "<" at all, so neither "</script" nor "<!--" can end or confuse it. */
@@ -42,7 +45,7 @@ const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-i
 export function renderPlanHtml(plan: Plan, target: Target, options: RenderOptions = {}): string {
   const { libraries, script, style } = appAssets();
   if (/<\/script/i.test(libraries + script) || /<\/style/i.test(style)) throw new Error("viz assets must not contain a closing script or style tag");
-  const view = buildViewModel(plan, target, options.trace);
+  const view = buildViewModel(plan, target, options.trace, options.passes);
   const title = `tierflow plan: ${plan.model.file} on ${plan.target}`;
   return `<!doctype html>
 <html lang="en">

@@ -4,6 +4,7 @@
 
 import type { Plan } from "../../ir/placement/plan.js";
 import type { Target } from "../../targets/target.js";
+import type { PassRecord } from "../passes/pipeline.js";
 import { viewAliases } from "../place/placement.js";
 import { floorBytes, workWords } from "../work-words.js";
 import type { VizGraph } from "./hierarchy.js";
@@ -40,8 +41,25 @@ export interface VizModel {
    * running its sections of it.
    */
   readonly parallel: NodeView | null;
+  /** Each pass and stage the compile ran, in order, with the IR before and after it where it was recorded; empty when not given. */
+  readonly passes: readonly PassView[];
   /** The plan's work in the model's terms (tokens, images, inputs) and what its floor moves. */
   readonly words: { readonly tokens: boolean; readonly items: string; readonly per: string; readonly floor: string };
+}
+
+/** One pass's run as the page shows it: the IR before it is the IR after the run before. */
+export interface PassView {
+  readonly pass: string;
+  readonly ms: number;
+  readonly before?: string;
+  readonly after?: string;
+}
+
+function passViews(records: readonly PassRecord[]): PassView[] {
+  return records.map((r, i) => {
+    const before = i > 0 ? records[i - 1]!.after : undefined;
+    return { pass: r.pass, ms: r.ms, ...(r.after !== undefined && before !== undefined ? { before } : {}), ...(r.after !== undefined ? { after: r.after } : {}) };
+  });
 }
 
 function tensorHomes(plan: Plan): TensorHome[] {
@@ -60,7 +78,7 @@ function tensorHomes(plan: Plan): TensorHome[] {
   });
 }
 
-export function buildViewModel(plan: Plan, target: Target, trace?: unknown): VizModel {
+export function buildViewModel(plan: Plan, target: Target, trace?: unknown, passes: readonly PassRecord[] = []): VizModel {
   let clock = 0;
   const sectionStart = plan.sections.map((s) => {
     const start = clock;
@@ -77,5 +95,6 @@ export function buildViewModel(plan: Plan, target: Target, trace?: unknown): Viz
     measuredOn: trace === undefined ? null : traceSource(trace).measuredOn ?? null,
     words: { ...workWords(plan), floor: floorBytes(plan) },
     parallel: nodeView(plan),
+    passes: passViews(passes),
   };
 }

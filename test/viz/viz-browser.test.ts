@@ -218,6 +218,18 @@ describe.skipIf(missing !== undefined)("plan visualiser in Chromium", () => {
     await cpu.page.close();
   });
 
+  it("lists the compile's passes and stages in the pipeline panel, with the IR before and after each when recorded", async () => {
+    const { plan, target, records } = await compile(llama, { target: "toy", opt: 2, phase: "prefill", seq: 16, recordIR: true });
+    const { page, errors } = await openPlan("toy-passes", plan, target, { passes: records });
+    expect(await page.locator("#passes-panel li.pass").count()).toBe(records.length);
+    expect(await page.getAttribute("#passes-panel li.pass >> nth=0", "data-pass")).toBe(records[0]!.pass);
+    const lowering = page.locator("#passes-panel li.pass[data-pass=lower-to-dataflow]");
+    await lowering.locator("summary").click();
+    expect(await lowering.locator("pre.after").textContent()).toBe(records.find((r) => r.pass === "lower-to-dataflow")!.after);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("opens a Llama-2-7B plan within a few seconds and expands a layer", async () => {
     const model = join(mkdtempSync(join(tmpdir(), "tierflow-viz-7b-")), "model.onnx");
     writeLlama(model, LLAMA_PRESETS["llama-2-7b"]!);

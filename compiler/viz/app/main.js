@@ -26,7 +26,8 @@ function main() {
     view.parallel ? renderNode(plan, view, state) : null,
     h("div", { class: "grid-two" }, floorplan.root, tiers.root),
     timeline.root,
-    renderGraph(plan, view, state));
+    renderGraph(plan, view, state),
+    renderPasses(view));
   // Canvases that fill their panel are sized once the panels are in the page, and again on resize.
   const fit = () => { floorplan.redraw(); tiers.redraw(); timeline.redraw(); detail.redraw(); };
   fit();
