@@ -41,7 +41,7 @@ export interface VizModel {
    * running its sections of it.
    */
   readonly parallel: NodeView | null;
-  /** Each pass and stage the compile ran, in order, with the IR before and after it where it was recorded; empty when not given. */
+  /** Each pass and stage the compile ran, in order, with the IR before and after it where it was recorded; empty when not given. No times: the page is the same for the same input. */
   readonly passes: readonly PassView[];
   /** The plan's work in the model's terms (tokens, images, inputs) and what its floor moves. */
   readonly words: { readonly tokens: boolean; readonly items: string; readonly per: string; readonly floor: string };
@@ -50,7 +50,6 @@ export interface VizModel {
 /** One pass's run as the page shows it: the IR before it is the IR after the run before. */
 export interface PassView {
   readonly pass: string;
-  readonly ms: number;
   readonly before?: string;
   readonly after?: string;
 }
@@ -58,7 +57,7 @@ export interface PassView {
 function passViews(records: readonly PassRecord[]): PassView[] {
   return records.map((r, i) => {
     const before = i > 0 ? records[i - 1]!.after : undefined;
-    return { pass: r.pass, ms: r.ms, ...(r.after !== undefined && before !== undefined ? { before } : {}), ...(r.after !== undefined ? { after: r.after } : {}) };
+    return { pass: r.pass, ...(r.after !== undefined && before !== undefined ? { before } : {}), ...(r.after !== undefined ? { after: r.after } : {}) };
   });
 }
 

@@ -33,11 +33,11 @@ describe("the pipeline panel", () => {
     expect(view.passes.find((p) => p.pass === "lower-to-dataflow")!.after).toMatch(/kernel/);
   });
 
-  it("without recorded IR lists the runs and their times only", async () => {
+  it("without recorded IR lists the runs only, with no times, so the page is the same for the same input", async () => {
     const result = await compile(model, { target: "sn40l", opt: 2, phase: "decode", seq: 64 });
     const view = viewOf(renderPlanHtml(result.plan, result.target, { passes: result.records }));
     expect(view.passes.length).toBe(result.records.length);
-    expect(view.passes.every((p) => p.after === undefined && p.before === undefined && p.ms >= 0)).toBe(true);
+    expect(view.passes.every((p) => Object.keys(p).join() === "pass")).toBe(true);
     expect(viewOf(renderPlanHtml(result.plan, result.target)).passes).toEqual([]);
   });
 });
