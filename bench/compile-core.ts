@@ -21,12 +21,12 @@ import type { CompileOptions } from "../compiler/compile.js";
 import type { Plan } from "../ir/placement/plan.js";
 import { LLAMA_PRESETS, writeLlama } from "../examples/generate/llama-onnx.js";
 import { median } from "./support/measure.js";
+import type { Grid, MeasuredPoint } from "./h100-grid.js";
 
 const ROOT = join(import.meta.dirname, "..");
-interface GridPoint { model: string; phase: string; batch: number; context?: number; ms?: { median: number }; profile?: { by_class: Record<string, { ms_per_step: number }> } }
 /** Hugging Face's Llama-2-7B decode at batch 1 measured on one H100 (bench/device/measure_h100.py). */
-function measuredDecode(context: number): GridPoint {
-  const grid = JSON.parse(readFileSync(join(ROOT, "bench", "device", "h100-grid.json"), "utf8")) as { points: GridPoint[] };
+function measuredDecode(context: number): MeasuredPoint {
+  const grid = JSON.parse(readFileSync(join(ROOT, "bench", "device", "h100-grid.json"), "utf8")) as Grid;
   return grid.points.find((p) => p.model === "llama-2-7b" && p.phase === "decode" && p.batch === 1 && p.context === context)!;
 }
 

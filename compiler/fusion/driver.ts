@@ -14,13 +14,12 @@
 // SiLU) apply in the next sweep. Every match removes nodes, so sweeps end.
 
 import type { Graph, Node, TensorType } from "../../ir/graph/graph.js";
-import { producersOf, usersOf } from "../../ir/graph/graph.js";
 import type { InferState } from "../../ir/graph/infer.js";
 import { inferGraph, inferNode, recordResult } from "../../ir/graph/infer.js";
 import { TierflowError } from "../../ir/diagnostics.js";
 import { pruneTypes, rewriteGraph, KEEP } from "../passes/rewrite.js";
 import type { FusionPattern, GraphView } from "../../ir/graph/patterns/pattern.js";
-import { Matcher } from "../../ir/graph/patterns/pattern.js";
+import { Matcher, graphView, rootKey } from "../../ir/graph/patterns/pattern.js";
 import { GRAPH_PATTERNS } from "../../ir/graph/patterns/index.js";
 
 /** Fused nodes in the result, per pattern name (a node later absorbed by another pattern counts for that one). */
@@ -41,23 +40,7 @@ interface Match {
 
 const MAX_SWEEPS = 64;
 
-function viewOf(graph: Graph, state: InferState): GraphView {
-  const producers = producersOf(graph), users = usersOf(graph);
-  const positions = new Map(graph.nodes.map((n, i) => [n, i]));
-  const outputs = new Set(graph.outputs);
-  return {
-    graph,
-    producer: (v) => producers.get(v),
-    users: (v) => users.get(v) ?? [],
-    position: (n) => positions.get(n) ?? -1,
-    type: (v) => state.types.get(v),
-    literal: (v) => state.literals.get(v),
-    symbolic: (v) => state.symbolic.get(v),
-    isGraphOutput: (v) => outputs.has(v),
-  };
-}
 
-const rootKey = (node: Node) => (node.domain === "" ? node.op : `${node.domain}.${node.op}`);
 
 /** No value of the match other than the root's outputs (and exposed ones, read after the root) escapes it. */
 function isPrivate(m: Matcher, view: GraphView, taken: ReadonlySet<Node>): boolean {
@@ -150,7 +133,7 @@ export function fuseGraph(graph: Graph, opset: number, patterns: readonly Fusion
   let current = graph;
   for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
     const state = inferGraph(current, opset);
-    const matches = findMatches(current, viewOf(current, state), state, opset, patterns);
+    const matches = findMatches(current, graphView(current, state), state, opset, patterns);
     if (matches.length === 0) return { graph: withInferredTypes(current, state), counts, sweeps: sweep };
     for (const match of matches) {
       for (const node of match.interior) {

@@ -11,7 +11,8 @@
 // in ir/ so that both may import it.
 
 import type { Attrs, Graph, Node, TensorType } from "../graph.js";
-import { attrInt } from "../graph.js";
+import { attrInt, producersOf, usersOf } from "../graph.js";
+import type { InferState } from "../infer.js";
 import type { SymbolicValue } from "../op-def.js";
 import { dtypeFromOnnx } from "../../dtype.js";
 import type { Dim } from "../../symbolic.js";
@@ -46,6 +47,29 @@ export interface GraphView {
   symbolic(value: string): SymbolicValue | undefined;
   isGraphOutput(value: string): boolean;
 }
+
+/**
+ * The view a match reads: producers, users and positions of `graph`, and the types, literals and
+ * symbolic values inference gave (`typeOf` where a caller also takes the graph's declared types).
+ */
+export function graphView(graph: Graph, state: InferState, typeOf = (v: string) => state.types.get(v)): GraphView {
+  const producers = producersOf(graph), users = usersOf(graph);
+  const positions = new Map(graph.nodes.map((n, i) => [n, i]));
+  const outputs = new Set(graph.outputs);
+  return {
+    graph,
+    producer: (v) => producers.get(v),
+    users: (v) => users.get(v) ?? [],
+    position: (n) => positions.get(n) ?? -1,
+    type: typeOf,
+    literal: (v) => state.literals.get(v),
+    symbolic: (v) => state.symbolic.get(v),
+    isGraphOutput: (v) => outputs.has(v),
+  };
+}
+
+/** The key a pattern's `root` names a node's op by: the op type, or `domain.op` outside ai.onnx. */
+export const rootKey = (node: Node): string => (node.domain === "" ? node.op : `${node.domain}.${node.op}`);
 
 /** A composite (or ONNX) node that replaces `root`: same name, the root's outputs unless given. */
 export function fusedNode(root: Node, op: string, inputs: readonly string[], attrs: Attrs = {},

@@ -7,10 +7,10 @@
 // its values are the nodes' whether or not the kernel applied.
 
 import type { Graph, Node } from "../../../ir/graph/graph.js";
-import { producersOf, usersOf } from "../../../ir/graph/graph.js";
 import { inferGraph } from "../../../ir/graph/infer.js";
 import type { FusionPattern, GraphView } from "../../../ir/graph/patterns/index.js";
 import { Matcher } from "../../../ir/graph/patterns/index.js";
+import { graphView, rootKey } from "../../../ir/graph/patterns/pattern.js";
 import type { Tensor } from "../../../ir/tensor.js";
 import { directKernelFor } from "../kernel-table.js";
 import type { Fusion, Kernel, Step } from "./step.js";
@@ -27,22 +27,8 @@ export function graphViewOf(graph: Graph, opset: number): GraphView | undefined 
   } catch {
     return undefined;
   }
-  const producers = producersOf(graph), users = usersOf(graph);
-  const positions = new Map(graph.nodes.map((n, i) => [n, i]));
-  const outputs = new Set(graph.outputs);
-  return {
-    graph,
-    producer: (v) => producers.get(v),
-    users: (v) => users.get(v) ?? [],
-    position: (n) => positions.get(n) ?? -1,
-    type: (v) => state.types.get(v) ?? graph.types.get(v),
-    literal: (v) => state.literals.get(v),
-    symbolic: (v) => state.symbolic.get(v),
-    isGraphOutput: (v) => outputs.has(v),
-  };
+  return graphView(graph, state, (v) => state.types.get(v) ?? graph.types.get(v));
 }
-
-const rootKey = (node: Node) => (node.domain === "" ? node.op : `${node.domain}.${node.op}`);
 
 /** The values the nodes read that none of them writes, in the order they are first read. */
 function outsideInputs(nodes: readonly Node[]): string[] {
