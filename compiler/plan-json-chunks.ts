@@ -21,6 +21,16 @@ function nested(value: unknown, depth: number): string {
   return text.slice(wrapperOpening(depth), text.length - wrapperClosing(depth));
 }
 
+/**
+ * The elements of an array nested `depth` levels deep as JSON.stringify writes them between
+ * its brackets: each on a new line, indented, separated by commas (undefined, functions and
+ * symbols written as null).
+ */
+function elementsOf(run: readonly unknown[], depth: number): string {
+  const text = nested(run, depth);
+  return text.slice(1, text.length - depth - 2);
+}
+
 /** Characters before the value in JSON.stringify(wrapped, null, 1): "[\n" and the next level's indent, per level. */
 const wrapperOpening = (depth: number): number => depth * 2 + (depth * (depth + 1)) / 2;
 
@@ -31,15 +41,19 @@ function* pieces(value: unknown, depth: number): Generator<string> {
   const pad = " ".repeat(depth + 1), close = " ".repeat(depth);
   if (Array.isArray(value) && value.length > SPLIT) {
     yield "[";
-    for (let i = 0; i < value.length; i++) {
-      // As JSON.stringify: undefined, functions and symbols in arrays are null.
-      const v = value[i] === undefined || typeof value[i] === "function" || typeof value[i] === "symbol" ? null : value[i];
-      // An element (a kernel, a tensor, an allocation) is small: one piece, unless it is itself a long array.
-      if (Array.isArray(v) && v.length > SPLIT) {
+    // Runs of up to SPLIT small elements (kernels, tensors, allocations) are one piece: one
+    // JSON.stringify of the run, which indents and separates them as the whole array would.
+    let start = 0;
+    for (let i = 0; i <= value.length; i++) {
+      const long = i < value.length && Array.isArray(value[i]) && (value[i] as unknown[]).length > SPLIT;
+      if (i > start && (long || i === value.length || i - start === SPLIT)) {
+        yield `${start > 0 ? "," : ""}${elementsOf(value.slice(start, i), depth)}`;
+        start = i;
+      }
+      if (long) {
         yield `${i > 0 ? "," : ""}\n${pad}`;
-        yield* pieces(v, depth + 1);
-      } else {
-        yield `${i > 0 ? "," : ""}\n${pad}${nested(v, depth + 1)}`;
+        yield* pieces(value[i], depth + 1);
+        start = i + 1;
       }
     }
     yield `\n${close}]`;

@@ -26,7 +26,6 @@
 // efficiency at their size, and a kernel whose class has no curve falls back to the peaks.
 
 import type { DataflowModule, DfKernel, DfTensor } from "../../ir/dataflow/dataflow.js";
-import { tensorMap } from "../../ir/dataflow/dataflow.js";
 import type { TierName } from "../../ir/placement/plan.js";
 import type { EfficiencyCurve, Target } from "../../targets/target.js";
 import { peakFlops } from "../../targets/target.js";
@@ -59,15 +58,6 @@ export interface KernelContext {
   readonly framework: FrameworkSpec | undefined;
 }
 
-const tensorMaps = new WeakMap<DataflowModule, ReadonlyMap<string, DfTensor>>();
-export function tensorsOf(m: DataflowModule): ReadonlyMap<string, DfTensor> {
-  let map = tensorMaps.get(m);
-  if (!map) {
-    map = tensorMap(m);
-    tensorMaps.set(m, map);
-  }
-  return map;
-}
 
 /** Bytes of a key or value cache a kernel writes: the new tokens' rows in decode ([batch, kv_heads, tokens, head_dim]), all of it in prefill. */
 export function cacheWriteBytes(cache: DfTensor, phase: DataflowModule["phase"]): number {

@@ -5,6 +5,7 @@
 // Collectives (node-level plans) keep the link cost of the roofline model: a kernel each.
 
 import type { DataflowModule, DfKernel } from "../../ir/dataflow/dataflow.js";
+import { tensorMap } from "../../ir/dataflow/dataflow.js";
 import { KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import type { Plan, SectionCost, TierName } from "../../ir/placement/plan.js";
 import type { EfficiencyCurve, Target } from "../../targets/target.js";
@@ -12,7 +13,7 @@ import type { SectionSpan } from "../schedule/sections.js";
 import type { LinkCost } from "./cost-model.js";
 import { frameworkOf, launchMode } from "./efficiency.js";
 import type { KernelContext, KernelTime } from "./kernel-time.js";
-import { kernelTime, tensorsOf } from "./kernel-time.js";
+import { kernelTime } from "./kernel-time.js";
 import { eagerShares, PerModule } from "./launch.js";
 
 const isDevice = (k: DfKernel) => (KERNEL_KINDS[k.kind]?.device ?? true) && k.kind !== "collective";
@@ -30,7 +31,7 @@ const timesCache = new PerModule<ReadonlyMap<string, TierName>, ModuleTimes>();
 function moduleTimes(m: DataflowModule, tierOf: ReadonlyMap<string, TierName>, target: Target, curves: Readonly<Record<string, EfficiencyCurve>>): ModuleTimes {
   return timesCache.get(m, tierOf, () => {
     const framework = frameworkOf(target);
-    const context: KernelContext = { m, tensors: tensorsOf(m), tierOf, target, curves, framework };
+    const context: KernelContext = { m, tensors: tensorMap(m), tierOf, target, curves, framework };
     const times = new Map<string, KernelTime>();
     for (const k of m.kernels) if (isDevice(k)) times.set(k.name, kernelTime(k, context));
     if (launchMode(target, m.phase) !== "eager") return { context, times };

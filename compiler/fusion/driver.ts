@@ -15,7 +15,7 @@
 
 import type { Graph, Node, TensorType } from "../../ir/graph/graph.js";
 import type { InferState } from "../../ir/graph/infer.js";
-import { inferGraph, inferNode, recordResult } from "../../ir/graph/infer.js";
+import { inferGraph, inferNode, inferredTypes, recordResult } from "../../ir/graph/infer.js";
 import { TierflowError } from "../../ir/diagnostics.js";
 import { pruneTypes, rewriteGraph, KEEP } from "../passes/rewrite.js";
 import type { FusionPattern, GraphView } from "../../ir/graph/patterns/pattern.js";
@@ -134,7 +134,7 @@ export function fuseGraph(graph: Graph, opset: number, patterns: readonly Fusion
   for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
     const state = inferGraph(current, opset);
     const matches = findMatches(current, graphView(current, state), state, opset, patterns);
-    if (matches.length === 0) return { graph: withInferredTypes(current, state), counts, sweeps: sweep };
+    if (matches.length === 0) return { graph: { ...current, types: inferredTypes(current, state) }, counts, sweeps: sweep };
     for (const match of matches) {
       for (const node of match.interior) {
         const absorbed = fusedBy.get(node.outputs[0]!);
@@ -148,14 +148,4 @@ export function fuseGraph(graph: Graph, opset: number, patterns: readonly Fusion
     current = applyMatches(current, matches);
   }
   throw new Error(`fusion did not reach a fixed point in ${MAX_SWEEPS} sweeps`);
-}
-
-function withInferredTypes(graph: Graph, state: InferState): Graph {
-  const types = new Map<string, TensorType>();
-  const names = [...graph.inputs, ...graph.constants.keys(), ...graph.nodes.flatMap((n) => n.outputs)];
-  for (const name of names) {
-    const t = state.types.get(name);
-    if (name !== "" && t) types.set(name, t);
-  }
-  return { ...graph, types };
 }

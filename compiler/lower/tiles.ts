@@ -6,7 +6,8 @@
 import type { Graph } from "../../ir/graph/graph.js";
 import type { DType } from "../../ir/dtype.js";
 import { elementBytes } from "../../ir/dtype.js";
-import type { DfKernel, DfTensor, Phase, StreamKind } from "../../ir/dataflow/dataflow.js";
+import type { DfKernel, DfTensor, Phase, StreamKind, Tiling } from "../../ir/dataflow/dataflow.js";
+import { dimsKey, Interner } from "../../ir/interning.js";
 import type { StreamOperand } from "../../ir/dataflow/stream-steps.js";
 import { matmulGeometry, productOperands, stageBufferBytes, tilingFor } from "../../ir/dataflow/stream-steps.js";
 import type { Bindings } from "./bind.js";
@@ -33,6 +34,22 @@ export interface LowerContext {
   tensor(name: string): DfTensor;
   addTensor(t: DfTensor): void;
   nextKernelName(): string;
+  /** One object per distinct shape, tiling and op list, shared by every tensor and kernel that has it. */
+  readonly shared: SharedParts;
+}
+
+export interface SharedParts {
+  readonly shapes: Interner<readonly number[]>;
+  readonly tilings: Interner<Tiling>;
+  readonly ops: Interner<readonly string[]>;
+}
+
+export function sharedParts(): SharedParts {
+  return {
+    shapes: new Interner<readonly number[]>(dimsKey),
+    tilings: new Interner((t) => `${dimsKey(t.tileShape)}|${t.tiles}|${t.blocks}`),
+    ops: new Interner((ops) => JSON.stringify(ops)),
+  };
 }
 
 

@@ -14,7 +14,7 @@ import { TILE_COLUMNS, chooseStream } from "../../ir/dataflow/streaming.js";
 import { kindOfOp, KERNEL_KINDS } from "../../ir/dataflow/kinds.js";
 import { concreteShape } from "./bind.js";
 import type { LowerContext, LowerOptions } from "./tiles.js";
-import { TILE_ROWS, rowsOf, streamOperand, tileKernel } from "./tiles.js";
+import { TILE_ROWS, rowsOf, sharedParts, streamOperand, tileKernel } from "./tiles.js";
 import { lowerAttention } from "./attention.js";
 import { lowerCacheAppend } from "./cache-append.js";
 import { recordOf } from "../../ir/name-record.js";
@@ -88,11 +88,12 @@ export function lowerNode(node: Node, ctx: LowerContext): void {
   };
   const packed = [...operands, ...outputs].some((t) => t !== undefined && isSubByte(t.dtype));
   const streaming = kind.device ? chooseStream(node, operands.map((t) => t?.shape), outputs.map((t) => t.shape), literal, packed) : "none";
+  const tiled = tileKernel(streaming, operands, outputs, { budget: ctx.options.kernelBufferBudget, op: key });
   ctx.kernels.push({
-    name: ctx.nextKernelName(), kind: kind.name, nodes: [node.name], ops: [key],
+    name: ctx.nextKernelName(), kind: kind.name, nodes: [node.name], ops: ctx.shared.ops.intern([key]),
     inputs: inputs.map((t) => t.name), outputs: outputs.map((t) => t.name),
     dtype: outputs[0]?.dtype ?? "f32", flops, reads: recordOf(reads),
-    ...tileKernel(streaming, operands, outputs, { budget: ctx.options.kernelBufferBudget, op: key }),
+    streaming: tiled.streaming, tiling: ctx.shared.tilings.intern(tiled.tiling), bufferBytes: tiled.bufferBytes,
   });
 }
 
@@ -122,9 +123,10 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
   const tensors = new Map<string, DfTensor>();
   const kernels: DfKernel[] = [];
   const caches = graphCaches(graph);
+  const shared = sharedParts();
   let counter = 0;
   const ctx: LowerContext = {
-    graph, options, tensors, kernels,
+    graph, options, tensors, kernels, shared,
     tensor(name) {
       let t = tensors.get(name);
       if (t) return t;
@@ -134,7 +136,7 @@ export function lowerToDataflow(module: Module, options: LowerOptions): Dataflow
       const dtype = planDType(type.dtype, options);
       // A cache's past has no storage of its own: its tokens are the front of the present.
       const bytes = caches.pasts.has(name) ? 0 : byteSize(dtype, shape.reduce((p, d) => p * d, 1));
-      t = { name, dtype, shape, bytes, role: roleOf(name, graph, caches) };
+      t = { name, dtype, shape: shared.shapes.intern(shape), bytes, role: roleOf(name, graph, caches) };
       tensors.set(name, t);
       return t;
     },

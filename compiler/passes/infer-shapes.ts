@@ -2,9 +2,9 @@
 // on inputs. Shape arithmetic (Shape -> Gather -> Concat -> Reshape) is
 // followed through small int tensors, as ONNX's data propagation does.
 
-import type { Graph, Module, TensorType } from "../../ir/graph/graph.js";
+import type { Graph, Module } from "../../ir/graph/graph.js";
 import { mapGraphs } from "../../ir/graph/graph.js";
-import { inferGraph } from "../../ir/graph/infer.js";
+import { inferGraph, inferredTypes } from "../../ir/graph/infer.js";
 import { registerPass } from "./pass.js";
 
 export function inferShapes(module: Module): Module {
@@ -14,17 +14,7 @@ export function inferShapes(module: Module): Module {
 
 /** One graph with every value typed (infer-shapes of one graph of a module of that opset). */
 export function inferGraphShapes(graph: Graph, opset: number): Graph {
-  const state = inferGraph(graph, opset);
-  const types = new Map<string, TensorType>();
-  for (const name of graph.inputs) types.set(name, state.types.get(name)!);
-  for (const name of graph.constants.keys()) types.set(name, state.types.get(name)!);
-  for (const node of graph.nodes) {
-    for (const out of node.outputs) {
-      const t = state.types.get(out);
-      if (out !== "" && t) types.set(out, t);
-    }
-  }
-  return { ...graph, types };
+  return { ...graph, types: inferredTypes(graph, inferGraph(graph, opset)) };
 }
 
 registerPass({ name: "infer-shapes", summary: "infer dtypes and (symbolic) shapes of every value", run: inferShapes });

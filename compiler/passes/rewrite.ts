@@ -35,10 +35,10 @@ export function rewriteGraph(graph: Graph, visit: (node: Node, view: RewriteView
     for (let next = alias.get(n); next !== undefined; next = alias.get(n)) n = next;
     return n;
   };
-  const constants = new Map(graph.constants);
-  const types = new Map(graph.types);
+  // Copied on the first folded constant: most rewrites fold none, and these maps are as large as the graph.
+  let constants: Map<string, Constant> | undefined, types: Map<string, TensorType> | undefined;
   const nodes: Node[] = [];
-  const view: RewriteView = { resolve, constants };
+  const view: RewriteView = { resolve, get constants() { return constants ?? graph.constants; } };
   for (const original of graph.nodes) {
     const node = renameInputs(original, resolve);
     const r = visit(node, view);
@@ -46,6 +46,8 @@ export function rewriteGraph(graph: Graph, visit: (node: Node, view: RewriteView
       case "keep": nodes.push(node); break;
       case "nodes": nodes.push(...r.nodes); break;
       case "constants":
+        constants ??= new Map(graph.constants);
+        types ??= new Map(graph.types);
         for (const [name, c] of r.values) {
           constants.set(name, c);
           if (c.kind === "literal") types.set(name, { dtype: c.tensor.dtype, shape: [...c.tensor.dims] });
@@ -56,7 +58,7 @@ export function rewriteGraph(graph: Graph, visit: (node: Node, view: RewriteView
         break;
     }
   }
-  return { ...graph, nodes, constants, types, outputs: graph.outputs.map(resolve) };
+  return { ...graph, nodes, constants: constants ?? graph.constants, types: types ?? graph.types, outputs: graph.outputs.map(resolve) };
 }
 
 function renameInputs(node: Node, resolve: (n: string) => string): Node {
@@ -78,6 +80,9 @@ export function forwardable(node: Node, graph: Graph): boolean {
 export function pruneTypes(graph: Graph): Graph {
   const live = new Set<string>([...graph.inputs, ...graph.constants.keys()]);
   for (const n of graph.nodes) for (const o of n.outputs) live.add(o);
+  let dead = false;
+  for (const name of graph.types.keys()) if (!live.has(name)) { dead = true; break; }
+  if (!dead) return graph; // most passes leave every type live: no copy of a map as large as the graph
   const types = new Map<string, TensorType>();
   for (const [name, t] of graph.types) if (live.has(name)) types.set(name, t);
   return { ...graph, types };

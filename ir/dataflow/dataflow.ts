@@ -90,8 +90,13 @@ export interface DataflowModule {
   readonly streams: readonly DfStream[];
 }
 
-export function tensorMap(m: DataflowModule): Map<string, DfTensor> {
-  return indexBy(m.tensors, (t) => t.name);
+const tensorMaps = new WeakMap<DataflowModule, ReadonlyMap<string, DfTensor>>();
+
+/** The module's tensors by name, built once per module (modules are immutable; the verifiers, planners and cost model each ask). */
+export function tensorMap(m: DataflowModule): ReadonlyMap<string, DfTensor> {
+  let map = tensorMaps.get(m);
+  if (!map) tensorMaps.set(m, (map = indexBy(m.tensors, (t) => t.name)));
+  return map;
 }
 
 /** `items` by `key`, the last of equal keys winning as in `new Map(pairs)`, without an array of pairs to build it from. */

@@ -6,6 +6,7 @@ import type { Graph, Node, TensorType } from "./graph.js";
 import type { InferInput, InferResult, SymbolicValue } from "./op-def.js";
 import { checkArity, checkAttrs, opOf } from "./ops.js";
 import { withLocation } from "../diagnostics.js";
+import { dimsKey, Interner } from "../interning.js";
 import type { Tensor } from "../tensor.js";
 import { valuesAsNumbers } from "../tensor.js";
 
@@ -84,3 +85,34 @@ export function inferGraph(graph: Graph, opset: number, visit?: (node: Node, res
   }
   return state;
 }
+
+/**
+ * The types an inference run gave the graph's inputs, constants and node outputs, in that
+ * order. Values of one type share one type object: a large graph holds as many as it has
+ * distinct types.
+ */
+export function inferredTypes(graph: Graph, state: InferState): Map<string, TensorType> {
+  const types = new Map<string, TensorType>();
+  const shared = new Interner<TensorType>(typeKey);
+  let last: TensorType | undefined; // a node's type is often its producer's: compared before a key is built
+  const add = (name: string) => {
+    const t = state.types.get(name);
+    if (name === "" || !t) return;
+    if (!last || !sameType(t, last)) last = shared.intern(t);
+    types.set(name, last);
+  };
+  for (const name of graph.inputs) add(name);
+  for (const name of graph.constants.keys()) add(name);
+  for (const node of graph.nodes) for (const out of node.outputs) add(out);
+  return types;
+}
+
+function sameType(a: TensorType, b: TensorType): boolean {
+  if (a.dtype !== b.dtype || (a.shape === null) !== (b.shape === null)) return false;
+  if (a.shape === null || b.shape === null) return true;
+  if (a.shape.length !== b.shape.length) return false;
+  for (let i = 0; i < a.shape.length; i++) if (a.shape[i] !== b.shape[i]) return false;
+  return true;
+}
+
+const typeKey = (t: TensorType): string => `${t.dtype}[${t.shape === null ? "*" : dimsKey(t.shape)}]`;

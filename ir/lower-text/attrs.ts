@@ -244,7 +244,7 @@ export function readAttrs<S extends Schema>(schema: S, statement: Statement, own
 
 /** One printed statement: keyword, head items and attributes, space-separated. */
 export function statementLine(keyword: string, head: readonly string[], attrs = ""): string {
-  return [keyword, ...head].join(" ") + attrs;
+  return head.length === 0 ? keyword + attrs : `${keyword} ${head.join(" ")}${attrs}`;
 }
 
 /** `DTYPE[d, ...]` */

@@ -20,7 +20,9 @@ describe("plan.json in pieces", () => {
 
   it("long arrays, nested long arrays, empty values and absent fields as JSON.stringify writes them", () => {
     const long = Array.from({ length: 600 }, (_, i) => ({ i, tag: i % 3 ? undefined : "x", inner: i % 100 === 0 ? Array.from({ length: 300 }, (_, j) => j) : [] }));
-    const value = { a: long, b: {}, c: [], d: undefined, e: [Array.from({ length: 400 }, () => [1, { z: null }])], f: -0, g: "q\"\n" } as unknown as Plan;
+    const value = { a: long, b: {}, c: [], d: undefined, e: [Array.from({ length: 400 }, () => [1, { z: null }])], f: -0, g: "q\"\n",
+      // Long arrays inside a long array, between runs of small elements, and elements JSON writes as null.
+      h: Array.from({ length: 700 }, (_, i) => (i % 250 === 1 ? Array.from({ length: 300 }, (_, j) => [j]) : i % 7 === 0 ? undefined : { k: i })) } as unknown as Plan;
     expect([...planJsonChunks(value)].join("")).toBe(`${JSON.stringify(value, null, 1)}\n`);
   });
 });

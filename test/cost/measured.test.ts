@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { planToJson } from "../../compiler/plan-json.js";
 import { frameworkOf, measuredCurves } from "../../compiler/cost/efficiency.js";
-import { kernelTime, tensorsOf } from "../../compiler/cost/kernel-time.js";
+import { kernelTime } from "../../compiler/cost/kernel-time.js";
+import { tensorMap } from "../../ir/dataflow/dataflow.js";
 import type { KernelContext } from "../../compiler/cost/kernel-time.js";
 import { eagerShares } from "../../compiler/cost/launch.js";
 import type { DataflowModule, DfKernel, DfTensor } from "../../ir/dataflow/dataflow.js";
@@ -26,7 +27,7 @@ const kernel = (k: Partial<DfKernel> & Pick<DfKernel, "name" | "kind" | "inputs"
 const module = (phase: "prefill" | "decode", tensors: DfTensor[], kernels: DfKernel[]): DataflowModule =>
   ({ name: "m", source: "m.onnx", phase, bindings: {}, dtype: "bf16", inputs: [], outputs: [], tensors, kernels, streams: [] });
 function context(m: DataflowModule, target: Target): KernelContext {
-  return { m, tensors: tensorsOf(m), tierOf: new Map(), target, curves: measuredCurves(target)!, framework: frameworkOf(target) };
+  return { m, tensors: tensorMap(m), tierOf: new Map(), target, curves: measuredCurves(target)!, framework: frameworkOf(target) };
 }
 
 describe("the cost model with measured curves", () => {

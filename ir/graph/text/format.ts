@@ -8,8 +8,11 @@ import type { Tensor } from "../../tensor.js";
 import type { TensorType } from "../graph.js";
 import { BARE_IDENTIFIER, BARE_VALUE_NAME } from "./names.js";
 
+/** Printable ASCII but the quote and the backslash: text JSON writes as it is. */
+const PLAIN_STRING = /^[ !#-[\]-~]*$/;
+
 export function quote(text: string): string {
-  return JSON.stringify(text);
+  return PLAIN_STRING.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 export function valueName(name: string): string {
