@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
+import { boundHeapGrowth } from "./heap.js";
 
 /** The package's version, from its package.json (built code runs from dist/compiler/cli, sources from compiler/cli). */
 function packageVersion(): string {
@@ -81,6 +82,7 @@ export async function buildProgram(command?: string): Promise<Command> {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  boundHeapGrowth();
   // `tierflow ... | head` closes the pipe early: stop quietly, as Unix tools do.
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE") process.exit(0);
