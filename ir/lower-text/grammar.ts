@@ -8,7 +8,7 @@
 // head items each takes is the business of the level's builder (ir/*/text.ts),
 // so the rules hold no semantics at all.
 
-import { CstParser, EOF } from "chevrotain";
+import { CstParser, EOF } from "../chevrotain.js";
 import type { CstNode, IParserErrorMessageProvider, IRecognitionException, IToken, TokenType } from "chevrotain";
 import * as T from "./lexer.js";
 

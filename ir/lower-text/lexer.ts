@@ -3,7 +3,7 @@
 // Identifier and each level's builder decides which keywords it knows, so one
 // lexer and one grammar serve both levels.
 
-import { createToken, Lexer } from "chevrotain";
+import { createToken, Lexer } from "../chevrotain.js";
 import type { IToken, TokenType } from "chevrotain";
 import { BARE_VALUE_NAME, STRING_LITERAL } from "../graph/text/names.js";
 
@@ -56,7 +56,7 @@ export const ALL_TOKENS: TokenType[] = [
 ];
 
 // Built on first use, like the grammar: importing this module stays cheap.
-let lexer: Lexer | undefined;
+let lexer: InstanceType<typeof Lexer> | undefined;
 
 export type LexResult = { readonly tokens: IToken[] } | { readonly problem: { readonly offset: number; readonly message: string } };
 

@@ -94,6 +94,12 @@ describe("layers", () => {
     ]))).toHaveLength(6);
   });
 
+  it("take chevrotain's runtime from ir/chevrotain.ts alone (one copy of its token types and EOF)", () => {
+    const direct = FILES.filter((f) => f !== "ir/chevrotain.ts" && /^import\s+(?!type\s)[^;]*?from\s+"chevrotain"/m.test(readFileSync(join(ROOT, f), "utf8")));
+    expect(direct).toEqual([]);
+    expect(readFileSync(join(ROOT, "ir/graph/text/lexer.ts"), "utf8")).toMatch(/from "\.\.\/\.\.\/chevrotain\.js"/);
+  });
+
   it("form no cycle of value imports between files", () => {
     const index = new Map<string, number>(), low = new Map<string, number>(), onStack = new Set<string>(), stack: string[] = [];
     const cycles: string[][] = [];

@@ -2,7 +2,7 @@
 // recognises structure and builds a concrete syntax tree; build.ts gives the
 // tree its meaning (dtypes, dims, literal ranges) so the rules stay readable.
 
-import { CstParser, EOF } from "chevrotain";
+import { CstParser, EOF } from "../../chevrotain.js";
 import type { CstNode, IParserErrorMessageProvider, IRecognitionException, IToken, TokenType } from "chevrotain";
 import * as T from "./lexer.js";
 

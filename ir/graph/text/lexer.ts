@@ -2,7 +2,7 @@
 // Identifier so that a keyword may still serve as a name (an attribute called
 // `length`, a dim symbol called `none`); `longer_alt` keeps `offsets` one word.
 
-import { createToken, Lexer } from "chevrotain";
+import { createToken, Lexer } from "../../chevrotain.js";
 import type { IToken, TokenType } from "chevrotain";
 import { BARE_VALUE_NAME, STRING_LITERAL } from "./names.js";
 

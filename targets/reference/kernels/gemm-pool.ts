@@ -29,8 +29,12 @@ export const MAX_CHUNKS = 4096;
 /** Most threads used, the calling one included. */
 const MAX_THREADS = 8;
 
-/** The worker's whole program; plain JavaScript so it runs the same under tsx, vitest and the built package. */
-const WORKER_SOURCE = `
+/**
+ * The worker's whole program; plain JavaScript so it runs the same under tsx, vitest and the built package.
+ * Written when the first worker starts: it lists the SIMD module's functions, which take tens of
+ * milliseconds to generate, and a command that runs no kernel should not pay for them.
+ */
+const workerSource = (): string => `
 const { workerData } = require("node:worker_threads");
 const { module, memory, simd, control, id } = workerData;
 const exports = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
@@ -161,7 +165,7 @@ function ensureWorkers(ws: Workspace): void {
   while (ws.workers.length < threads - 1) {
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_SOURCE, {
+      worker = new Worker(workerSource(), {
         eval: true, execArgv: [],
         workerData: {
           module: ws.module, memory: ws.memory, control: ws.control.buffer, id: ws.workers.length,
