@@ -13,7 +13,7 @@ import type { Tensor } from "../../ir/tensor.js";
 import { validateTarget } from "../../targets/target.js";
 import { ROOT, expectDiagnostic } from "../support/cli.js";
 import { expectTierflowError } from "../support/errors.js";
-import { ONNX_FLOAT, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
+import { ONNX_FLOAT, floatTensor, int64Tensor, model, node, valueInfo, writeModel } from "../support/onnx-builder.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tierflow-internal-"));
 const x = join(dir, "x.json");
@@ -50,6 +50,13 @@ describe("negative and absurd dims", () => {
       }));
       expectDiagnostic(["inspect", f], new RegExp(`node 'big': .*gives the output \\d+ dims, over the limit of 64`));
     }
+  });
+  it("axes, split sizes or indices given as floats are refused by node, not read as fractional axes that match none (found by fuzzing)", () => {
+    const f = writeModel(join(dir, "float-axes.onnx"), model({
+      inputs: [valueInfo("x", ONNX_FLOAT, [2, 3])], outputs: ["y"], nodes: [node("Unsqueeze", ["x", "a"], ["y"], {}, "u")],
+      initializers: [floatTensor("a", [1], [2.5])],
+    }));
+    expectDiagnostic(["inspect", f], /node 'u': an input that gives axes, split sizes or indices holds f32, not integers/);
   });
   it("a tensor over the element limit names the node that makes it", () => {
     expectDiagnostic(["run", shapeModel("expand-huge", "Expand", [50000, 50000]), "--input", `x=${x}`],

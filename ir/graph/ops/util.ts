@@ -4,7 +4,7 @@
 import type { Attrs, TensorType } from "../graph.js";
 import type { InferContext, InferInput, OpDef } from "../op-def.js";
 import type { DType } from "../../dtype.js";
-import { FLOAT_DTYPES, NUMERIC_DTYPES } from "../../dtype.js";
+import { FLOAT_DTYPES, NUMERIC_DTYPES, isInteger } from "../../dtype.js";
 import { fail } from "../../diagnostics.js";
 import type { Dim } from "../../symbolic.js";
 import { productOfDims } from "../../symbolic.js";
@@ -109,7 +109,7 @@ export function broadcastInputs(ctx: InferContext, indices: readonly number[]): 
 /** Concrete integer elements of an input, from a literal or from shape arithmetic. */
 export function knownInts(input: InferInput | undefined): number[] | undefined {
   if (!input) return undefined;
-  if (input.value) return valuesAsNumbers(input.value);
+  if (input.value) return integerValues(input.value);
   if (input.symbolic && input.symbolic.every((d) => typeof d === "number")) return input.symbolic as number[];
   return undefined;
 }
@@ -120,6 +120,12 @@ export function knownDims(input: InferInput | undefined): Dim[] | undefined {
   if (input.symbolic) return [...input.symbolic];
   if (input.value) return valuesAsNumbers(input.value);
   return undefined;
+}
+
+/** A literal that gives axes, split sizes or indices holds integers: a float one would give fractional axes, which match no axis. */
+function integerValues(t: Tensor): number[] {
+  if (!isInteger(t.dtype)) fail(`an input that gives axes, split sizes or indices holds ${t.dtype}, not integers`);
+  return valuesAsNumbers(t);
 }
 
 /** A shape read from an input's values: a known dim must not be negative (or -1 would size nothing). */
