@@ -58,6 +58,15 @@ describe("negative and absurd dims", () => {
     }));
     expectDiagnostic(["inspect", f], /node 'u': an input that gives axes, split sizes or indices holds f32, not integers/);
   });
+  it("a float shape input to Expand or ConstantOfShape is refused by node, as Reshape's is (ONNX requires int64)", () => {
+    for (const op of ["Expand", "ConstantOfShape"] as const) {
+      const f = writeModel(join(dir, `float-shape-${op}.onnx`), model({
+        inputs: [valueInfo("x", ONNX_FLOAT, [2, 3])], outputs: ["y"],
+        nodes: [node(op, op === "Expand" ? ["x", "s"] : ["s"], ["y"], {}, "n")], initializers: [floatTensor("s", [2], [2, 3])],
+      }));
+      expectDiagnostic(["inspect", f], new RegExp(`node 'n': ${op === "Expand" ? "shape" : "input"} has dtype f32, expected i64`));
+    }
+  });
   it("a tensor over the element limit names the node that makes it", () => {
     expectDiagnostic(["run", shapeModel("expand-huge", "Expand", [50000, 50000]), "--input", `x=${x}`],
       /node 'Expand_y': tensor of 2500000000 elements exceeds the limit of 2147483647/);

@@ -59,6 +59,13 @@ function axesOf(ctx: InferContext, attrs: Attrs, inputIndex: number): number[] |
   return knownInts(ctx.inputs[inputIndex]) ?? "runtime";
 }
 
+/** A shape input's type: int64, as ONNX's Reshape, Expand and ConstantOfShape require (a float one would be read as dims). */
+function shapeInput(ctx: InferContext, index: number, name: string): TensorType {
+  const t = inputType(ctx, index, name);
+  if (t.dtype !== "i64") fail(`${name} has dtype ${t.dtype}, expected i64`);
+  return t;
+}
+
 /** The largest rank a shape input may give a tensor (a 1-D shape input of 2^31 elements would give that many dims). */
 export const MAX_RANK = 64;
 
@@ -214,8 +221,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
     inputs: [2, 2], attrs: { allowzero: { type: "int", default: 0 } },
     infer(ctx) {
       const t = inputType(ctx, 0, "data");
-      const shapeType = inputType(ctx, 1, "shape");
-      if (shapeType.dtype !== "i64") fail(`shape has dtype ${shapeType.dtype}, expected i64`);
+      const shapeType = shapeInput(ctx, 1, "shape");
       const requested = knownDims(ctx.inputs[1]);
       let shape: Dim[] | null;
       if (requested && t.shape) shape = reshapeDims(t.shape, requested, intAttr(ctx.attrs, "allowzero", 0) === 1, ctx);
@@ -278,6 +284,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
     op: "Expand", doc: "Expand(input, shape): broadcast input to shape.", inputs: [2, 2],
     infer(ctx) {
       const t = inputType(ctx, 0, "input");
+      shapeInput(ctx, 1, "shape");
       const target = knownDims(ctx.inputs[1]);
       if (target) checkShapeValues(target, "Expand shape");
       if (!target || !t.shape) {
@@ -293,6 +300,7 @@ export const SHAPE_OPS: readonly OpDef[] = [
     inputs: [1, 1], attrs: { value: { type: "tensor" } },
     infer(ctx) {
       const value = constantOfShapeValue(ctx.attrs);
+      shapeInput(ctx, 0, "input");
       const dims = knownDims(ctx.inputs[0]);
       if (dims) checkShapeValues(dims, "ConstantOfShape shape");
       const len = inputType(ctx, 0, "input").shape?.[0];
