@@ -58,7 +58,6 @@ export interface KernelContext {
   readonly framework: FrameworkSpec | undefined;
 }
 
-
 /** Bytes of a key or value cache a kernel writes: the new tokens' rows in decode ([batch, kv_heads, tokens, head_dim]), all of it in prefill. */
 export function cacheWriteBytes(cache: DfTensor, phase: DataflowModule["phase"]): number {
   const tokens = cache.shape[2]!;

@@ -13,9 +13,9 @@
 // the rest of the match is dropped. Patterns that build on composites (SwiGLU on
 // SiLU) apply in the next sweep. Every match removes nodes, so sweeps end.
 
-import type { Graph, Node, TensorType } from "../../ir/graph/graph.js";
+import type { Graph, Node } from "../../ir/graph/graph.js";
 import type { InferState } from "../../ir/graph/infer.js";
-import { inferGraph, inferNode, inferredTypes, recordResult } from "../../ir/graph/infer.js";
+import { inferGraph, inferNode, inferredTypes, recordResult, sameType } from "../../ir/graph/infer.js";
 import { TierflowError } from "../../ir/diagnostics.js";
 import { pruneTypes, rewriteGraph, KEEP } from "../passes/rewrite.js";
 import type { FusionPattern, GraphView } from "../../ir/graph/patterns/pattern.js";
@@ -56,12 +56,6 @@ function isPrivate(m: Matcher, view: GraphView, taken: ReadonlySet<Node>): boole
     }
   }
   return true;
-}
-
-function sameType(a: TensorType | undefined, b: TensorType | undefined): boolean {
-  if (!a || !b || a.dtype !== b.dtype) return false;
-  if (!a.shape || !b.shape) return a.shape === b.shape;
-  return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape![i]);
 }
 
 /** The replacement defines every value the match must keep, with the types they had. */

@@ -107,9 +107,10 @@ export function inferredTypes(graph: Graph, state: InferState): Map<string, Tens
   return types;
 }
 
-function sameType(a: TensorType, b: TensorType): boolean {
-  if (a.dtype !== b.dtype || (a.shape === null) !== (b.shape === null)) return false;
-  if (a.shape === null || b.shape === null) return true;
+/** Equal dtypes and equal shapes (both of unknown rank, or the same dims); false when either is missing. */
+export function sameType(a: TensorType | undefined, b: TensorType | undefined): boolean {
+  if (!a || !b || a.dtype !== b.dtype) return false;
+  if (!a.shape || !b.shape) return a.shape === b.shape;
   if (a.shape.length !== b.shape.length) return false;
   for (let i = 0; i < a.shape.length; i++) if (a.shape[i] !== b.shape[i]) return false;
   return true;

@@ -284,11 +284,11 @@ export const SHAPE_OPS: readonly OpDef[] = [
     op: "Expand", doc: "Expand(input, shape): broadcast input to shape.", inputs: [2, 2],
     infer(ctx) {
       const t = inputType(ctx, 0, "input");
-      shapeInput(ctx, 1, "shape");
+      const shapeType = shapeInput(ctx, 1, "shape");
       const target = knownDims(ctx.inputs[1]);
       if (target) checkShapeValues(target, "Expand shape");
       if (!target || !t.shape) {
-        const len = inputType(ctx, 1, "shape").shape?.[0];
+        const len = shapeType.shape?.[0];
         const rank = typeof len === "number" ? Math.max(len, t.shape?.length ?? 0) : undefined;
         return { types: [{ dtype: t.dtype, shape: rank === undefined ? null : freshDims(rank, ctx, "expand", "Expand's shape input's length") }] };
       }
@@ -300,10 +300,9 @@ export const SHAPE_OPS: readonly OpDef[] = [
     inputs: [1, 1], attrs: { value: { type: "tensor" } },
     infer(ctx) {
       const value = constantOfShapeValue(ctx.attrs);
-      shapeInput(ctx, 0, "input");
+      const len = shapeInput(ctx, 0, "input").shape?.[0];
       const dims = knownDims(ctx.inputs[0]);
       if (dims) checkShapeValues(dims, "ConstantOfShape shape");
-      const len = inputType(ctx, 0, "input").shape?.[0];
       const shape = dims ?? (typeof len === "number" ? freshDims(len, ctx, "fill", "ConstantOfShape's shape input's length") : null);
       let sym: SymbolicValue | undefined;
       if (shape?.length === 1 && typeof shape[0] === "number" && shape[0] <= 64 && INT_DTYPES.includes(value.dtype)) {
